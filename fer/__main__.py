@@ -1,0 +1,7 @@
+"""Entry point of `python -m fer`."""
+
+import sys
+
+from fer.cli import main
+
+sys.exit(main())

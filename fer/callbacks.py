@@ -1,0 +1,117 @@
+"""Keras callbacks of the trainer: progress reports and resumable per-epoch checkpoints."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from fer.modelio import save_model, write_json
+from fer.training import Progress, StopFlag, TrainEvent
+
+HISTORY_FIELDS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds")
+
+
+class ProgressCallback(keras.callbacks.Callback):
+    """Turns Keras events into `TrainEvent`s for a plain callback; honours a stop flag."""
+
+    def __init__(self, progress: Progress | None, should_stop: StopFlag | None, epochs: int,
+                 every_s: float = 0.5) -> None:
+        super().__init__()
+        self.progress, self.should_stop, self.epochs, self.every_s = progress, should_stop, epochs, every_s
+        self._epoch = 0
+        self._last = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if self.should_stop is not None and self.should_stop():
+            self.model.stop_training = True
+        now = time.monotonic()
+        if self.progress and now - self._last >= self.every_s:
+            self._last = now
+            steps = int(self.params.get("steps") or 0)
+            self.progress(TrainEvent("batch", self._epoch + 1, self.epochs, batch + 1, steps,
+                                     {k: float(v) for k, v in (logs or {}).items()}))
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if self.progress:
+            self.progress(TrainEvent("epoch", epoch + 1, self.epochs,
+                                     logs={k: float(v) for k, v in (logs or {}).items()}))
+
+
+class ResumeCheckpoint(keras.callbacks.Callback):
+    """Each epoch: append history.csv, save last.keras + state.json, and model.keras when best.
+
+    On a new `fit` in the same run folder it resumes from last.keras (optimizer included) and
+    restores the plateau / early-stopping counters, so a killed run continues where it was.
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        super().__init__()
+        self.run_dir = Path(run_dir)
+        self.state: dict[str, Any] = {}
+        state_file = self.run_dir / "state.json"
+        if state_file.exists() and (self.run_dir / "last.keras").exists():
+            self.state = json.loads(state_file.read_text())
+        self.train_seconds = float(self.state.get("train_seconds", 0.0))
+        self.best = float(self.state.get("best", math.inf))
+        self._others: list[keras.callbacks.Callback] = []
+        self._monitor = "val_loss"
+        self._t0 = 0.0
+        self._lr = 0.0
+
+    def load_or_build(self, cfg: Any, build: Callable[[], Any]) -> tuple[Any, int]:
+        """The model to fit and the epoch to start from."""
+        if self.state:
+            model = keras.saving.load_model(self.run_dir / "last.keras", compile=True, safe_mode=True)
+            return model, int(self.state["epoch"])
+        return build(), 0
+
+    def attach(self, callbacks: list[keras.callbacks.Callback], monitor: str) -> None:
+        self._others = callbacks
+        self._monitor = monitor
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        for cb in self._others:  # they reset themselves in their own on_train_begin, before ours
+            saved = self.state.get("callbacks", {}).get(type(cb).__name__, {})
+            for k, v in saved.items():
+                setattr(cb, k, v)
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._t0 = time.monotonic()
+        self._lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = logs or {}
+        seconds = time.monotonic() - self._t0
+        self.train_seconds += seconds
+        row = {"epoch": epoch + 1, **{k: logs.get(k, "") for k in HISTORY_FIELDS[1:5]},
+               "learning_rate": self._lr, "seconds": round(seconds, 2)}
+        hist = self.run_dir / "history.csv"
+        new = not hist.exists()
+        with hist.open("a", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=HISTORY_FIELDS)
+            if new:
+                w.writeheader()
+            w.writerow(row)
+        value = logs.get(self._monitor)
+        if value is not None and float(value) < self.best:
+            self.best = float(value)
+            save_model(self.model, self.run_dir / "model.keras")
+        save_model(self.model, self.run_dir / "last.keras")
+        state = {"epoch": epoch + 1, "best": self.best, "train_seconds": self.train_seconds,
+                 "callbacks": {type(cb).__name__: _counters(cb) for cb in self._others}}
+        write_json(self.run_dir / "state.json", state)
+
+
+def _counters(cb: keras.callbacks.Callback) -> dict[str, float]:
+    return {k: float(getattr(cb, k)) for k in ("wait", "best", "cooldown_counter")
+            if isinstance(getattr(cb, k, None), int | float)}

@@ -1,0 +1,234 @@
+"""`python -m fer`: models, predict, stats, train, evaluate."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import sys
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+from fer.config import TrainConfig
+from fer.data import USAGES, DataError
+from fer.labels import LABELS
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL = ROOT / "models" / "default.keras"
+EXIT_INPUT = 2
+
+
+class InputError(Exception):
+    """Bad input from the user: reported as one line on stderr, exit code 2."""
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, indent=2))
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from fer.models import ARCHITECTURES, count_params
+
+    rows = [{"name": a.name, "params": count_params(a.name), "description": a.description}
+            for a in ARCHITECTURES.values()]
+    if args.json:
+        _print_json(rows)
+    else:
+        for r in rows:
+            print(f"{r['name']:<15} {r['params']:>10,}  {r['description']}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from fer.detection import Detector, DetectorConfig
+    from fer.inference import predict_faces
+    from fer.preprocessing import ImageError, decode_image
+
+    detector = Detector(DetectorConfig(cascade=args.cascade, scale_factor=args.scale_factor,
+                                       min_neighbors=args.min_neighbors, min_size=args.min_size))
+    classifier = _load_classifier(Path(args.model))
+    results, failed = [], False
+    for name in args.images:
+        try:
+            data = Path(name).read_bytes()
+        except OSError as exc:
+            failed = True
+            print(f"error: {name}: cannot read the file ({exc.strerror or exc})", file=sys.stderr)
+            results.append({"file": name, "faces": [], "error": f"cannot read the file ({exc.strerror or exc})"})
+            continue
+        try:
+            rgb = decode_image(data, Path(name).name)
+        except ImageError as exc:
+            failed = True
+            print(f"error: {exc}", file=sys.stderr)
+            results.append({"file": name, "faces": [], "error": str(exc)})
+            continue
+        faces = predict_faces(rgb, detector, classifier, margin=args.margin)
+        results.append({"file": name, "faces": [f.to_dict() for f in faces]})
+        if not args.json:
+            if not faces:
+                print(f"{name}: no face found")
+            for i, f in enumerate(faces, 1):
+                print(f"{name}: face {i} at {list(f.box.xywh)}: {f.label} {f.confidence:.1%}")
+    if args.json:
+        _print_json(results)
+    return EXIT_INPUT if failed else 0
+
+
+def _load_classifier(path: Path) -> Any:
+    from fer.inference import Classifier
+    from fer.modelio import ModelError
+
+    try:
+        return Classifier.from_file(path)
+    except ModelError as exc:
+        raise InputError(str(exc)) from None
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from fer.data import load_dataset
+
+    ds = load_dataset(args.data)
+    counts = ds.counts()
+    out = {"source": str(args.data), "total": len(ds),
+           "splits": {u: {"total": sum(c.values()), "classes": c} for u, c in counts.items()}}
+    if args.json:
+        _print_json(out)
+        return 0
+    print(f"{'split':<12}" + "".join(f"{c:>9}" for c in LABELS) + f"{'total':>9}")
+    for u, c in counts.items():
+        print(f"{u:<12}" + "".join(f"{c[k]:>9}" for k in LABELS) + f"{sum(c.values()):>9}")
+    print(f"{len(ds):,} images")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from fer.training import TrainEvent, train
+
+    cfg = config_from_args(args)
+    errors = cfg.validate()
+    if errors:
+        raise InputError("invalid training settings: " + "; ".join(errors))
+
+    def progress(e: TrainEvent) -> None:
+        if e.kind == "epoch":
+            logs = " ".join(f"{k}={v:.4f}" for k, v in e.logs.items())
+            print(f"epoch {e.epoch}/{e.epochs} {logs}", flush=True)
+        elif e.kind == "start":
+            print(f"training {cfg.arch}, {e.message}", flush=True)
+
+    result = train(cfg, Path(args.out), progress=progress)
+    print(f"model: {result.model_path}")
+    _print_json(result.card.metrics)
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from fer.data import load_dataset
+    from fer.evaluation import evaluate
+    from fer.modelio import ModelError, load_model
+
+    try:
+        model = load_model(Path(args.model))
+    except ModelError as exc:
+        raise InputError(str(exc)) from None
+    ds = load_dataset(args.data)
+    idx = np.arange(len(ds)) if args.split == "all" else np.flatnonzero(ds.usage == args.split)
+    if len(idx) == 0:
+        raise InputError(f"{args.data}: no images in split {args.split}")
+    rep = evaluate(model, ds.images[idx], ds.labels[idx], split=args.split, tta_flip=args.tta)
+    if args.json:
+        _print_json(rep.to_dict())
+        return 0
+    print(f"{args.split}: {rep.n} images  accuracy {rep.accuracy:.4f}  loss {rep.loss:.4f}  "
+          f"macro F1 {rep.macro_f1:.4f}")
+    print(f"{'class':<10}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>9}")
+    for name, s in rep.per_class.items():
+        print(f"{name:<10}{s.precision:>10.3f}{s.recall:>10.3f}{s.f1:>10.3f}{s.support:>9}")
+    return 0
+
+
+# --------------------------------------------------------------------------- TrainConfig <-> argparse
+def _add_config_args(p: argparse.ArgumentParser) -> None:
+    hints = typing.get_type_hints(TrainConfig)
+    for f in dataclasses.fields(TrainConfig):
+        if f.name == "extra":
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        t = hints[f.name]
+        if t is bool:
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
+            continue
+        if isinstance(t, types.UnionType):  # float | None
+            t = next(a for a in typing.get_args(t) if a is not type(None))
+        p.add_argument(flag, type=t, default=f.default, help=f"(default: {f.default})")
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    names = {f.name for f in dataclasses.fields(TrainConfig)} - {"extra"}
+    return TrainConfig(**{n: getattr(args, n) for n in names})
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m fer", description="Facial emotion recognition (FER2013).")
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("models", help="list the architectures and their parameter counts")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_models)
+
+    s = sub.add_parser("predict", help="find faces in images and name their emotions")
+    s.add_argument("images", nargs="+", metavar="IMAGE")
+    s.add_argument("--model", default=str(DEFAULT_MODEL))
+    s.add_argument("--cascade", default="default", help="default, alt, alt2, alt_tree")
+    s.add_argument("--scale-factor", type=float, default=1.1)
+    s.add_argument("--min-neighbors", type=int, default=5)
+    s.add_argument("--min-size", type=int, default=30)
+    s.add_argument("--margin", type=float, default=0.0, help="extra border around each face, fraction of its size")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_predict)
+
+    s = sub.add_parser("stats", help="count images per split and class")
+    s.add_argument("--data", required=True, help="folder, zip or CSV")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_stats)
+
+    s = sub.add_parser("train", help="train a model; every TrainConfig field is a flag")
+    _add_config_args(s)
+    s.add_argument("--out", required=True, help="run folder (resumed when it holds a checkpoint)")
+    s.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("evaluate", help="score a model on one split of a dataset")
+    s.add_argument("--model", default=str(DEFAULT_MODEL))
+    s.add_argument("--data", required=True, help="folder, zip or CSV")
+    s.add_argument("--split", default="PrivateTest", choices=[*USAGES, "all"])
+    s.add_argument("--tta", action="store_true", help="average with the horizontally flipped face")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_evaluate)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if args.command != "stats":
+        from fer.tfenv import import_tensorflow
+
+        import_tensorflow()
+    try:
+        return args.func(args)
+    except (InputError, DataError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

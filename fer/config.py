@@ -1,0 +1,121 @@
+"""`TrainConfig`: the one description of a training run, built by the form and the CLI alike."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+SPLITS = ("official", "stratified", "custom")
+OPTIMIZERS = ("adam", "sgd")
+MONITORS = ("val_loss", "val_accuracy")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every knob of a training run. Saved inside each model card.
+
+    Defaults are the course's recipe (course-cnn, Adam 1e-3, batch 64, up to 100 epochs,
+    ReduceLROnPlateau(val_loss, 0.9, 3), EarlyStopping(val_loss, 8), stratified 10%/10% split
+    with seeds 42/41).
+    """
+
+    data: str = "data/sample"
+    split: str = "stratified"
+    test_fraction: float = 0.1
+    val_fraction: float = 0.1
+    test_seed: int = 42
+    val_seed: int = 41
+    arch: str = "course-cnn"
+    epochs: int = 100
+    batch_size: int = 64
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    beta_1: float = 0.9
+    beta_2: float = 0.999
+    epsilon: float = 1e-7
+    momentum: float = 0.9
+    nesterov: bool = True
+    l2: float | None = None
+    """L2 factor for the layers the architecture regularises; None keeps its own default."""
+    dropout: float | None = None
+    """Dropout override for every dropout layer; None keeps the architecture's own rates."""
+    lr_monitor: str = "val_loss"
+    lr_factor: float = 0.9
+    lr_patience: int = 3
+    early_stopping_patience: int = 8
+    early_stopping_min_delta: float = 0.0
+    class_weights: bool = False
+    augment: bool = False
+    aug_flip: bool = True
+    aug_shift: float = 0.1
+    aug_rotation: float = 10.0
+    """Maximum rotation in degrees."""
+    aug_zoom: float = 0.1
+    label_smoothing: float = 0.0
+    soft_labels: float = 0.0
+    """Weight of the FER+ vote distribution in the training targets (0 = plain one-hot).
+    Needs a `ferplus_votes.csv` beside the data; images without votes keep one-hot targets."""
+    mixed_precision: bool = False
+    train_fraction: float = 1.0
+    seed: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Free-form notes (e.g. the preset's name); never read by the trainer."""
+
+    def validate(self) -> list[str]:
+        """Reasons this config cannot run; empty when it is fine."""
+        from fer.models import ARCHITECTURES  # local: models imports keras lazily anyway
+
+        errors: list[str] = []
+
+        def check(ok: bool, msg: str) -> None:
+            if not ok:
+                errors.append(msg)
+
+        check(self.split in SPLITS, f"split must be one of {', '.join(SPLITS)}")
+        check(0.0 < self.test_fraction < 0.5, "test fraction must be between 0 and 0.5")
+        check(0.0 < self.val_fraction < 0.5, "validation fraction must be between 0 and 0.5")
+        check(self.arch in ARCHITECTURES, f"unknown architecture {self.arch!r}")
+        check(1 <= self.epochs <= 1000, "epochs must be between 1 and 1000")
+        check(1 <= self.batch_size <= 4096, "batch size must be between 1 and 4096")
+        check(self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}")
+        check(0.0 < self.learning_rate <= 1.0, "learning rate must be in (0, 1]")
+        check(0.0 <= self.beta_1 < 1.0, "beta_1 must be in [0, 1)")
+        check(0.0 <= self.beta_2 < 1.0, "beta_2 must be in [0, 1)")
+        check(0.0 < self.epsilon <= 1.0, "epsilon must be in (0, 1]")
+        check(0.0 <= self.momentum < 1.0, "momentum must be in [0, 1)")
+        check(self.l2 is None or 0.0 <= self.l2 <= 1.0, "L2 must be between 0 and 1")
+        check(self.dropout is None or 0.0 <= self.dropout < 1.0, "dropout must be in [0, 1)")
+        check(self.lr_monitor in MONITORS, f"monitor must be one of {', '.join(MONITORS)}")
+        check(0.0 < self.lr_factor < 1.0, "learning-rate factor must be in (0, 1)")
+        check(0 <= self.lr_patience <= 100, "learning-rate patience must be between 0 and 100")
+        check(0 <= self.early_stopping_patience <= 1000, "early-stopping patience must be >= 0")
+        check(self.early_stopping_min_delta >= 0.0, "early-stopping min_delta must be >= 0")
+        check(0.0 <= self.aug_shift <= 0.5, "shift must be between 0 and 0.5")
+        check(0.0 <= self.aug_rotation <= 180.0, "rotation must be between 0 and 180 degrees")
+        check(0.0 <= self.aug_zoom <= 0.5, "zoom must be between 0 and 0.5")
+        check(0.0 <= self.label_smoothing < 1.0, "label smoothing must be in [0, 1)")
+        check(0.0 <= self.soft_labels <= 1.0, "FER+ soft-label weight must be between 0 and 1")
+        check(0.0 < self.train_fraction <= 1.0, "training fraction must be in (0, 1]")
+        check(self.seed >= 0, "seed must be >= 0")
+        return errors
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        """Build from a dict, ignoring unknown keys (older or newer model cards)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+
+COURSE = TrainConfig()
+"""The course report's exact recipe."""

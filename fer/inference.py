@@ -1,0 +1,89 @@
+"""Image -> faces -> one batched classification -> typed predictions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fer.detection import Detector, FaceBox
+from fer.labels import LABELS
+from fer.preprocessing import crop_faces, to_gray
+
+
+@dataclass(frozen=True)
+class FacePrediction:
+    """One face: where it is, the winning class and the probability of every class."""
+
+    box: FaceBox
+    scores: tuple[float, ...]
+
+    @property
+    def index(self) -> int:
+        return int(np.argmax(self.scores))
+
+    @property
+    def label(self) -> str:
+        return LABELS[self.index]
+
+    @property
+    def confidence(self) -> float:
+        return float(self.scores[self.index])
+
+    def score_dict(self) -> dict[str, float]:
+        return {name: float(s) for name, s in zip(LABELS, self.scores, strict=True)}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"box": list(self.box.xywh), "label": self.label, "scores": self.score_dict()}
+
+
+class Classifier:
+    """Wraps a Keras model in a `tf.function` for fast small batches (never `model.predict`).
+
+    Thread-safe: TensorFlow functions may be called from several threads.
+    """
+
+    def __init__(self, model: Any, tta_flip: bool = False) -> None:
+        import tensorflow as tf
+
+        self.model = model
+        self.tta_flip = tta_flip
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 48, 48, 1], tf.float32)], reduce_retracing=True)
+        def _run(x: Any) -> Any:
+            y = model(x, training=False)
+            if tta_flip:
+                y = (y + model(tf.reverse(x, axis=[2]), training=False)) / 2.0
+            return tf.cast(y, tf.float32)
+
+        self._run = _run
+
+    @classmethod
+    def from_file(cls, path: str | Path, tta_flip: bool = False) -> Classifier:
+        from fer.modelio import load_model
+
+        return cls(load_model(Path(path)), tta_flip=tta_flip)
+
+    def scores(self, faces: np.ndarray) -> np.ndarray:
+        """Probabilities [N, 7] for uint8 or float faces [N, 48, 48] (0..255)."""
+        if len(faces) == 0:
+            return np.zeros((0, len(LABELS)), np.float32)
+        x = np.asarray(faces, np.float32).reshape(-1, 48, 48, 1)
+        return self._run(x).numpy()
+
+    def warm_up(self) -> None:
+        """Trace the function once so the first real call is fast."""
+        self.scores(np.zeros((1, 48, 48), np.uint8))
+
+
+def predict_faces(rgb: np.ndarray, detector: Detector, classifier: Classifier,
+                  margin: float = 0.0) -> list[FacePrediction]:
+    """Detect every face in an RGB (or gray) image and classify all of them in one batch."""
+    gray = to_gray(rgb)
+    boxes = detector.detect(gray)
+    if not boxes:
+        return []
+    scores = classifier.scores(crop_faces(gray, boxes, margin))
+    return [FacePrediction(b, tuple(float(v) for v in s)) for b, s in zip(boxes, scores, strict=True)]

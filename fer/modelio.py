@@ -1,0 +1,131 @@
+"""Saved models: a `.keras` file plus a JSON model card beside it, both written atomically."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fer.labels import LABELS, NUM_CLASSES
+
+log = logging.getLogger(__name__)
+
+
+class ModelError(ValueError):
+    """A file is not a usable emotion model; the message says why."""
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """Everything a model file says about itself."""
+
+    arch: str
+    params: int
+    labels: tuple[str, ...] = LABELS
+    input_shape: tuple[int, ...] = (48, 48, 1)
+    config: dict[str, Any] = field(default_factory=dict)
+    split: str = ""
+    """How the data was split (TrainConfig.split plus seeds / fractions), in words."""
+    metrics: dict[str, Any] = field(default_factory=dict)
+    """Scores by split name, e.g. {"PrivateTest": {"accuracy": .., "macro_f1": ..}}."""
+    epochs_trained: int = 0
+    best_epoch: int = 0
+    train_seconds: float = 0.0
+    created: str = ""
+    machine: str = ""
+    notes: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["labels"] = list(self.labels)
+        d["input_shape"] = list(self.input_shape)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelCard:
+        names = set(cls.__dataclass_fields__)
+        kw = {k: v for k, v in d.items() if k in names}
+        kw["labels"] = tuple(kw.get("labels", LABELS))
+        kw["input_shape"] = tuple(kw.get("input_shape", (48, 48, 1)))
+        return cls(**kw)
+
+
+def card_path(model_path: Path) -> Path:
+    return Path(model_path).with_suffix(".json")
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary file in the same folder, then rename over `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        Path(tmp).chmod(0o644)
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, obj: Any) -> None:
+    atomic_write_bytes(path, json.dumps(obj, indent=2, sort_keys=False, default=str).encode())
+
+
+def save_model(model: Any, path: Path, card: ModelCard | None = None) -> None:
+    """Save `model` to `path` (.keras) and its card to the .json beside it, atomically."""
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ValueError(f"model files end in .keras, not {path.suffix!r}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".keras")
+    os.close(fd)
+    try:
+        model.save(tmp)
+        Path(tmp).chmod(0o644)
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    if card is not None:
+        write_json(card_path(path), card.to_dict())
+
+
+def load_card(model_path: Path) -> ModelCard | None:
+    """The card beside a model file, or None when there is none (or it is unreadable)."""
+    p = card_path(model_path)
+    try:
+        return ModelCard.from_dict(json.loads(p.read_text()))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, TypeError) as exc:
+        log.warning("unreadable model card %s: %s", p, exc)
+        return None
+
+
+def load_model(path: Path) -> Any:
+    """Load a `.keras` model in Keras safe mode and check it maps 48x48x1 to 7 scores."""
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ModelError(f"{path.name}: only .keras model files are accepted")
+    if not path.is_file():
+        raise ModelError(f"{path}: model file not found")
+    import keras
+
+    try:
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as exc:  # noqa: BLE001 - keras raises many types for a bad file
+        raise ModelError(f"{path.name}: not a readable Keras model ({type(exc).__name__}: {exc})") from None
+    in_shape = tuple(model.input_shape[1:]) if hasattr(model, "input_shape") else None
+    out_shape = tuple(model.output_shape[1:]) if hasattr(model, "output_shape") else None
+    if in_shape != (48, 48, 1) or out_shape != (NUM_CLASSES,):
+        raise ModelError(f"{path.name}: expects input {in_shape} and outputs {out_shape}; "
+                         f"an emotion model takes (48, 48, 1) and outputs ({NUM_CLASSES},)")
+    return model

@@ -1,0 +1,232 @@
+"""Train a model from a `TrainConfig` into a run folder; resumable, checkpointed every epoch.
+
+A run folder holds: config.json, history.csv, last.keras + state.json (resume point),
+model.keras + model.json (best val_loss, with its card), metrics.json (test scores).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fer.config import TrainConfig
+from fer.data import Dataset, load_dataset
+from fer.labels import LABELS, NUM_CLASSES
+from fer.modelio import ModelCard, write_json
+from fer.splits import Split, make_split
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainEvent:
+    """One progress report: kind is 'start', 'batch', 'epoch' or 'done'."""
+
+    kind: str
+    epoch: int = 0
+    epochs: int = 0
+    batch: int = 0
+    batches: int = 0
+    logs: dict[str, float] = field(default_factory=dict)
+    message: str = ""
+
+
+Progress = Callable[[TrainEvent], None]
+StopFlag = Callable[[], bool]
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run_dir: Path
+    model_path: Path
+    history: list[dict[str, float]]
+    card: ModelCard
+    stopped_early: bool
+
+
+def soft_targets(ds: Dataset, votes_csv: Path | None, weight: float) -> np.ndarray:
+    """One-hot targets [N, 7], mixed with FER+ vote distributions where votes exist."""
+    y = np.eye(NUM_CLASSES, dtype=np.float32)[ds.labels]
+    if weight <= 0 or votes_csv is None or not votes_csv.exists():
+        return y
+    import pandas as pd
+
+    votes = pd.read_csv(votes_csv).set_index("file")
+    cols = ["anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral"]
+    v = votes.reindex(ds.paths)[cols].to_numpy(np.float32)
+    total = np.nan_to_num(v).sum(axis=1, keepdims=True)
+    ok = (total[:, 0] > 0)
+    y[ok] = (1 - weight) * y[ok] + weight * (v[ok] / total[ok])
+    return y
+
+
+def make_pipeline(images: np.ndarray, targets: np.ndarray, cfg: TrainConfig, training: bool,
+                  sample_weight: np.ndarray | None = None) -> Any:
+    """tf.data pipeline over uint8 images; augmentation runs on batches (the model rescales)."""
+    import keras
+    import tensorflow as tf
+
+    x = images[..., None]
+    parts = (x, targets) if sample_weight is None else (x, targets, sample_weight)
+    ds = tf.data.Dataset.from_tensor_slices(parts)
+    if training:
+        ds = ds.shuffle(min(len(images), 20000), seed=cfg.seed, reshuffle_each_iteration=True)
+    ds = ds.batch(cfg.batch_size)
+    if training and cfg.augment:
+        aug = [keras.layers.RandomFlip("horizontal", seed=cfg.seed)] if cfg.aug_flip else []
+        if cfg.aug_rotation > 0:
+            aug.append(keras.layers.RandomRotation(cfg.aug_rotation / 360.0, fill_mode="nearest", seed=cfg.seed))
+        if cfg.aug_shift > 0:
+            aug.append(keras.layers.RandomTranslation(cfg.aug_shift, cfg.aug_shift, fill_mode="nearest", seed=cfg.seed))
+        if cfg.aug_zoom > 0:
+            aug.append(keras.layers.RandomZoom(cfg.aug_zoom, fill_mode="nearest", seed=cfg.seed))
+        pipe = keras.Sequential(aug)
+
+        def _aug(xb: Any, *rest: Any) -> tuple[Any, ...]:
+            return (pipe(tf.cast(xb, tf.float32), training=True), *rest)
+
+        ds = ds.map(_aug, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _optimizer(cfg: TrainConfig) -> Any:
+    import keras
+
+    if cfg.optimizer == "sgd":
+        return keras.optimizers.SGD(cfg.learning_rate, momentum=cfg.momentum, nesterov=cfg.nesterov)
+    return keras.optimizers.Adam(cfg.learning_rate, beta_1=cfg.beta_1, beta_2=cfg.beta_2, epsilon=cfg.epsilon)
+
+
+def _subsample(ds: Dataset, idx: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    if fraction >= 1.0:
+        return idx
+    from sklearn.model_selection import train_test_split
+
+    keep, _ = train_test_split(idx, train_size=fraction, random_state=seed, stratify=ds.labels[idx])
+    return np.sort(keep)
+
+
+def train(cfg: TrainConfig, run_dir: Path, *, dataset: Dataset | None = None,
+          progress: Progress | None = None, should_stop: StopFlag | None = None) -> TrainResult:
+    """Train (or resume) the run in `run_dir`; returns when done, stopped or early-stopped."""
+    import keras
+
+    from fer.callbacks import ProgressCallback, ResumeCheckpoint
+
+    errors = cfg.validate()
+    if errors:
+        raise ValueError("; ".join(errors))
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run_dir / "config.json", cfg.to_dict())
+    ds = dataset if dataset is not None else load_dataset(cfg.data)
+    split = make_split(ds, cfg)
+    train_idx = _subsample(ds, split.train, cfg.train_fraction, cfg.seed)
+    keras.utils.set_random_seed(cfg.seed)
+    keras.mixed_precision.set_global_policy("mixed_bfloat16" if cfg.mixed_precision else "float32")
+
+    votes = Path(cfg.data).parent / "ferplus_votes.csv"
+    targets = soft_targets(ds, votes, cfg.soft_labels)
+    weights = None
+    if cfg.class_weights:
+        from sklearn.utils.class_weight import compute_class_weight
+
+        present = np.unique(ds.labels[train_idx])
+        cw = compute_class_weight("balanced", classes=present, y=ds.labels[train_idx])
+        table = np.ones(NUM_CLASSES, np.float32)
+        table[present] = cw
+        weights = table[ds.labels[train_idx]]
+    train_data = make_pipeline(ds.images[train_idx], targets[train_idx], cfg, True, weights)
+    val_data = make_pipeline(ds.images[split.val], targets[split.val], cfg, False) if len(split.val) else None
+
+    resume = ResumeCheckpoint(run_dir)
+    model, initial_epoch = resume.load_or_build(cfg, lambda: _compiled(cfg))
+    monitor = cfg.lr_monitor if val_data is not None else cfg.lr_monitor.removeprefix("val_")
+    es_monitor = "val_loss" if val_data is not None else "loss"
+    callbacks = [
+        keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=cfg.lr_factor, patience=cfg.lr_patience, verbose=0),
+        keras.callbacks.EarlyStopping(monitor=es_monitor, patience=cfg.early_stopping_patience,
+                                      min_delta=cfg.early_stopping_min_delta, restore_best_weights=False),
+        ProgressCallback(progress, should_stop, cfg.epochs),
+    ]
+    resume.attach(list(callbacks), es_monitor)
+    callbacks.append(resume)
+    t0 = time.time()
+    if progress:
+        progress(TrainEvent("start", initial_epoch, cfg.epochs, message=split.description))
+    model.fit(train_data, validation_data=val_data, epochs=cfg.epochs, initial_epoch=initial_epoch,
+              callbacks=callbacks, verbose=0)
+    history = read_history(run_dir)
+    card = finish_run(run_dir, cfg, ds, split, history, resume.train_seconds, time.time() - t0)
+    stopped_early = bool(callbacks[1].stopped_epoch) if hasattr(callbacks[1], "stopped_epoch") else False
+    if progress:
+        progress(TrainEvent("done", len(history), cfg.epochs, message="finished"))
+    return TrainResult(run_dir, run_dir / "model.keras", history, card, stopped_early)
+
+
+def _compiled(cfg: TrainConfig) -> Any:
+    import keras
+
+    from fer.models import build_model
+
+    model = build_model(cfg.arch, l2=cfg.l2, dropout=cfg.dropout)
+    model.compile(optimizer=_optimizer(cfg),
+                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
+                  metrics=["accuracy"])
+    return model
+
+
+def read_history(run_dir: Path) -> list[dict[str, float]]:
+    """Per-epoch rows of history.csv (empty when none yet)."""
+    p = Path(run_dir) / "history.csv"
+    if not p.exists():
+        return []
+    with p.open() as fh:
+        return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(fh)]
+
+
+def finish_run(run_dir: Path, cfg: TrainConfig, ds: Dataset, split: Split,
+               history: list[dict[str, float]], total_seconds: float, session_seconds: float) -> ModelCard:
+    """Score the best checkpoint on validation and test, write model.json and metrics.json."""
+    from fer.evaluation import evaluate
+    from fer.modelio import load_model
+
+    best_path = run_dir / "model.keras"
+    if not best_path.exists():  # no epoch completed with a validation score: keep the last one
+        (run_dir / "last.keras").replace(best_path) if (run_dir / "last.keras").exists() else None
+    model = load_model(best_path)
+    metrics: dict[str, Any] = {}
+    reports = {}
+    for name, idx in (("validation", split.val), ("test", split.test)):
+        if len(idx):
+            rep = evaluate(model, ds.images[idx], ds.labels[idx], split=name)
+            reports[name] = rep.to_dict()
+            metrics[name] = rep.summary()
+    write_json(run_dir / "metrics.json", reports)
+    best = min(history, key=lambda r: r.get("val_loss", r.get("loss", np.inf))) if history else {}
+    card = ModelCard(
+        arch=cfg.arch, params=int(model.count_params()), labels=LABELS, config=cfg.to_dict(),
+        split=split.description, metrics=metrics, epochs_trained=len(history),
+        best_epoch=int(best.get("epoch", 0)), train_seconds=round(total_seconds, 1),
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        machine=f"{platform.machine()} {platform.processor() or ''} cpus={_cpus()}".strip(),
+    )
+    write_json(run_dir / "model.json", card.to_dict())
+    log.info("run %s: %s (this session %.0f s)", run_dir, json.dumps(metrics.get("test", {})), session_seconds)
+    return card
+
+
+def _cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Install the dependencies and run the whole test suite (unit, CLI, AppTest, real browser).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# Debian's Chromium drives the real-browser tests (Playwright cannot download its own browser here).
+if ! command -v chromium >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q && apt-get install -y -q chromium fonts-dejavu-core >/dev/null
+fi
+python -m pip install -q -r requirements-dev.txt
+python -m ruff check .
+python -m pytest -q "$@"

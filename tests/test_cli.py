@@ -1,0 +1,92 @@
+"""`python -m fer` as users and other tools call it (real subprocesses)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import FER_ZIP, ROOT, write_folder
+
+from fer.labels import LABELS
+
+
+def run_cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "fer", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT, env=env)
+
+
+def test_models_lists_course_cnn_with_its_parameter_count():
+    r = run_cli("models", "--json")
+    assert r.returncode == 0, r.stderr
+    rows = {m["name"]: m["params"] for m in json.loads(r.stdout)}
+    assert rows["course-cnn"] == 5905863
+    assert len(rows) >= 2
+
+
+def test_stats_on_the_real_zip():
+    r = run_cli("stats", "--data", str(FER_ZIP), "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    totals = {k: v["total"] for k, v in out["splits"].items()}
+    assert totals == {"Training": 28709, "PublicTest": 3589, "PrivateTest": 3589}
+    assert out["splits"]["Training"]["classes"] == {"angry": 3995, "disgust": 436, "fear": 4097, "happy": 7215,
+                                                    "sad": 4830, "surprise": 3171, "neutral": 4965}
+
+
+def test_predict_finds_the_face_and_reports_an_unreadable_file(face_photo, tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("not an image")
+    r = run_cli("predict", str(face_photo), str(text), "--json")
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    err_lines = [line for line in r.stderr.splitlines() if line.startswith("error:")]
+    assert len(err_lines) == 1 and "notes.txt" in err_lines[0]
+    results = json.loads(r.stdout)
+    photo = results[0]
+    assert len(photo["faces"]) == 1
+    face = photo["faces"][0]
+    assert face["label"] in LABELS and set(face["scores"]) == set(LABELS)
+    assert abs(sum(face["scores"].values()) - 1) < 1e-3
+    assert len(face["box"]) == 4
+    assert results[1]["faces"] == [] and "error" in results[1]
+
+
+def test_predict_on_a_text_file_alone_exits_2_with_one_line(tmp_path):
+    text = tmp_path / "x.jpg"
+    text.write_text("hello")
+    r = run_cli("predict", str(text))
+    assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and "x.jpg" in r.stderr
+
+
+def test_bad_dataset_exits_2_without_traceback(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("emotion,Usage\n1,Training\n")
+    r = run_cli("stats", "--data", str(bad))
+    assert r.returncode == 2 and "missing column" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.slow
+def test_train_then_evaluate_a_tiny_model(tmp_path):
+    data = write_folder(tmp_path / "ds", n_per_class=12)
+    out = tmp_path / "run"
+    r = run_cli("train", "--data", str(data), "--arch", "tiny-cnn", "--epochs", "2", "--batch-size", "16",
+                "--split", "official", "--learning-rate", "0.01", "--out", str(out))
+    assert r.returncode == 0, r.stderr[-2000:]
+    for name in ("config.json", "history.csv", "model.keras", "model.json", "metrics.json", "last.keras"):
+        assert (out / name).exists(), name
+    card = json.loads((out / "model.json").read_text())
+    assert card["arch"] == "tiny-cnn" and card["epochs_trained"] == 2 and card["config"]["epochs"] == 2
+    assert "official" in card["split"] and "test" in card["metrics"]
+    r = run_cli("evaluate", "--model", str(out / "model.keras"), "--data", str(data),
+                "--split", "PrivateTest", "--json")
+    assert r.returncode == 0, r.stderr[-2000:]
+    rep = json.loads(r.stdout)
+    assert rep["n"] == 84 and 0 <= rep["accuracy"] <= 1 and len(rep["confusion"]) == 7
+    assert sum(map(sum, rep["confusion"])) == 84 and set(rep["per_class"]) == set(LABELS)
+
+
+def test_train_refuses_bad_settings(tmp_path):
+    r = run_cli("train", "--data", "data/sample", "--epochs", "0", "--out", str(tmp_path / "r"))
+    assert r.returncode == 2 and "epochs" in r.stderr

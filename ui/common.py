@@ -1,0 +1,76 @@
+"""What every page needs: the language, translated text, the active model, cached resources."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from fer import i18n
+from fer.modelio import ModelCard, load_card
+
+ROOT = Path(__file__).resolve().parent.parent
+MODELS_DIR = ROOT / "models"
+DEFAULT_MODEL = MODELS_DIR / "default.keras"
+
+
+def lang() -> str:
+    """The session's language: chosen in the sidebar, else the browser's, else English."""
+    if "lang" not in st.session_state:
+        st.session_state["lang"] = i18n.pick_language(getattr(st.context, "locale", None))
+    return st.session_state["lang"]
+
+
+def t(key: str, **kwargs: Any) -> str:
+    """Translated text for the session's language."""
+    return i18n.t(key, lang(), **kwargs)
+
+
+def language_switch() -> None:
+    """Sidebar selector shown on every page (called from app.py)."""
+    codes = list(i18n.languages())
+    current = lang()
+    choice = st.sidebar.selectbox(
+        t("app.language"), codes, index=codes.index(current) if current in codes else 0,
+        format_func=lambda c: i18n.languages()[c], key="lang_select",
+    )
+    if choice != current:
+        st.session_state["lang"] = choice
+        st.rerun()
+
+
+def active_model_path() -> Path:
+    """The model the image and webcam pages use (the default unless the user picked another)."""
+    return Path(st.session_state.get("active_model", DEFAULT_MODEL))
+
+
+@st.cache_resource(show_spinner=False)
+def classifier(path: str, mtime: float) -> Any:
+    """A loaded, warmed-up classifier, shared by all sessions (keyed by file and mtime)."""
+    from fer.inference import Classifier
+
+    clf = Classifier.from_file(path)
+    clf.warm_up()
+    return clf
+
+
+def get_classifier(path: Path | None = None) -> Any:
+    p = Path(path or active_model_path())
+    return classifier(str(p), p.stat().st_mtime)
+
+
+@st.cache_resource(show_spinner=False)
+def detector(cascade: str, scale_factor: float, min_neighbors: int, min_size: int) -> Any:
+    """A thread-safe detector per setting, shared by all sessions."""
+    from fer.detection import Detector, DetectorConfig
+
+    return Detector(DetectorConfig(cascade, scale_factor, min_neighbors, min_size))
+
+
+def model_card(path: Path) -> ModelCard | None:
+    return load_card(path)
+
+
+def coming_soon() -> None:
+    st.info(t("nav.coming_soon"))
