@@ -17,6 +17,8 @@ CASCADES: dict[str, str] = {
     "profile": "haarcascade_profileface.xml",
 }
 FRONTAL_CASCADES = ("default", "alt", "alt2", "alt_tree")
+DETECT_MODES = ("upright",)
+"""Detection modes: 'upright' runs the chosen frontal cascade on the image as it is."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,15 @@ class FaceBox:
     @property
     def center(self) -> tuple[float, float]:
         return (self.x + self.w / 2, self.y + self.h / 2)
+
+    def corners(self) -> np.ndarray:
+        """The four corners [4, 2] (float) of the box turned by `angle` around its centre,
+        clockwise from top-left: draw these for a face found rotated."""
+        cx, cy = self.center
+        half = np.array([[-self.w, -self.h], [self.w, -self.h], [self.w, self.h], [-self.w, self.h]]) / 2
+        a = np.deg2rad(self.angle)
+        rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+        return half @ rot.T + [cx, cy]
 
     def scaled(self, factor: float) -> FaceBox:
         return FaceBox(round(self.x * factor), round(self.y * factor), round(self.w * factor),
@@ -60,6 +71,8 @@ class DetectorConfig:
     """Smallest face side in pixels of the original image."""
     max_side: int = 1280
     """Images larger than this are downscaled for detection; boxes are mapped back."""
+    mode: str = "upright"
+    """One of DETECT_MODES."""
 
     def validate(self) -> list[str]:
         errors = []
@@ -71,6 +84,8 @@ class DetectorConfig:
             errors.append("minNeighbors must be between 0 and 50")
         if not 8 <= self.min_size <= 2000:
             errors.append("minSize must be between 8 and 2000 pixels")
+        if self.mode not in DETECT_MODES:
+            errors.append(f"unknown detection mode {self.mode!r}; choose one of {', '.join(DETECT_MODES)}")
         if self.max_side < 160:
             errors.append("max_side must be at least 160 pixels")
         return errors

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ from fer.modelio import ModelCard, load_card
 ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = ROOT / "models"
 DEFAULT_MODEL = MODELS_DIR / "default.keras"
+RUNS_DIR = Path(os.environ.get("FER_RUNS_DIR", ROOT / "runs"))
+"""Training runs live here, one folder each (model.keras + model.json once a best epoch exists)."""
 
 
 def lang() -> str:
@@ -40,6 +43,14 @@ def language_switch() -> None:
         st.rerun()
 
 
+def available_models() -> dict[str, Path]:
+    """{name: path} of the shipped models (models/*.keras) and of trained runs (runs/*/model.keras)."""
+    found = {p.stem: p for p in sorted(MODELS_DIR.glob("*.keras"))}
+    if RUNS_DIR.is_dir():
+        found |= {f"runs/{p.parent.name}": p for p in sorted(RUNS_DIR.glob("*/model.keras"))}
+    return found
+
+
 def active_model_path() -> Path:
     """The model the image and webcam pages use (the default unless the user picked another)."""
     return Path(st.session_state.get("active_model", DEFAULT_MODEL))
@@ -49,7 +60,9 @@ def active_model_path() -> Path:
 def classifier(path: str, mtime: float) -> Any:
     """A loaded, warmed-up classifier, shared by all sessions (keyed by file and mtime)."""
     from fer.inference import Classifier
+    from fer.tfenv import import_tensorflow
 
+    import_tensorflow()
     clf = Classifier.from_file(path)
     clf.warm_up()
     return clf
@@ -61,11 +74,11 @@ def get_classifier(path: Path | None = None) -> Any:
 
 
 @st.cache_resource(show_spinner=False)
-def detector(cascade: str, scale_factor: float, min_neighbors: int, min_size: int) -> Any:
-    """A thread-safe detector per setting, shared by all sessions."""
-    from fer.detection import Detector, DetectorConfig
+def detector(config: Any) -> Any:
+    """A thread-safe detector per DetectorConfig (frozen, hashable), shared by all sessions."""
+    from fer.detection import Detector
 
-    return Detector(DetectorConfig(cascade, scale_factor, min_neighbors, min_size))
+    return Detector(config)
 
 
 def model_card(path: Path) -> ModelCard | None:
