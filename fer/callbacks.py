@@ -38,13 +38,15 @@ class ProgressCallback(keras.callbacks.Callback):
         if self.progress and now - self._last >= self.every_s:
             self._last = now
             steps = int(self.params.get("steps") or 0)
-            self.progress(TrainEvent("batch", self._epoch + 1, self.epochs, batch + 1, steps,
-                                     {k: float(v) for k, v in (logs or {}).items()}))
+            values = {k: float(v) for k, v in (logs or {}).items()}
+            values.setdefault("learning_rate", float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
+            self.progress(TrainEvent("batch", self._epoch + 1, self.epochs, batch + 1, steps, values))
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if self.progress:
-            self.progress(TrainEvent("epoch", epoch + 1, self.epochs,
-                                     logs={k: float(v) for k, v in (logs or {}).items()}))
+            values = {k: float(v) for k, v in (logs or {}).items()}
+            values.setdefault("learning_rate", float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
+            self.progress(TrainEvent("epoch", epoch + 1, self.epochs, logs=values))
 
 
 class ResumeCheckpoint(keras.callbacks.Callback):

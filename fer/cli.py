@@ -50,7 +50,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from fer.preprocessing import ImageError, decode_image
 
     detector = Detector(DetectorConfig(cascade=args.cascade, scale_factor=args.scale_factor,
-                                       min_neighbors=args.min_neighbors, min_size=args.min_size))
+                                       min_neighbors=args.min_neighbors, min_size=args.min_size,
+                                       mode=args.detect))
     classifier = _load_classifier(Path(args.model))
     results, failed = [], False
     for name in args.images:
@@ -92,18 +93,30 @@ def _load_classifier(path: Path) -> Any:
 
 def cmd_stats(args: argparse.Namespace) -> int:
     from fer.data import load_dataset
+    from fer.stats import describe
 
     ds = load_dataset(args.data)
-    counts = ds.counts()
-    out = {"source": str(args.data), "total": len(ds),
-           "splits": {u: {"total": sum(c.values()), "classes": c} for u, c in counts.items()}}
+    stats = describe(ds, with_images=False)
+    out = stats.to_dict() | {"source": str(args.data)}
     if args.json:
         _print_json(out)
         return 0
     print(f"{'split':<12}" + "".join(f"{c:>9}" for c in LABELS) + f"{'total':>9}")
-    for u, c in counts.items():
+    for u, c in stats.splits.items():
         print(f"{u:<12}" + "".join(f"{c[k]:>9}" for k in LABELS) + f"{sum(c.values()):>9}")
     print(f"{len(ds):,} images")
+    imb = stats.imbalance
+    print(f"\nimbalance ({imb.basis}): {imb.largest} / {imb.smallest} = {imb.ratio:.1f}x")
+    print(f"{'class':<10}{'share':>8}{'weight':>8}")
+    for c in LABELS:
+        weight = f"{imb.class_weights[c]:>8.2f}" if c in imb.class_weights else f"{'-':>8}"
+        print(f"{c:<10}{imb.shares[c]:>8.1%}{weight}")
+    print("\nimage sizes: " + ", ".join(f"{s.height}x{s.width}: {s.count:,}" for s in stats.sizes))
+    q = stats.quality
+    print(f"\nduplicates: {q.duplicate_groups:,} groups of pixel-identical images ({q.duplicate_images:,} images)")
+    print(f"  with conflicting labels: {q.conflicting_groups:,} groups")
+    print(f"  spanning splits: {q.cross_split_groups:,} groups ({q.train_test_groups:,} between Training and test)")
+    print(f"near-blank images (pixel std < 1): {q.near_blank:,}")
     return 0
 
 
@@ -156,23 +169,36 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- TrainConfig <-> argparse
-def _add_config_args(p: argparse.ArgumentParser) -> None:
+def _add_config_args(p: argparse.ArgumentParser, suppress: bool = False) -> None:
     hints = typing.get_type_hints(TrainConfig)
     for f in dataclasses.fields(TrainConfig):
         if f.name == "extra":
             continue
         flag = "--" + f.name.replace("_", "-")
         t = hints[f.name]
+        default = argparse.SUPPRESS if suppress else f.default
         if t is bool:
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
             continue
         if isinstance(t, types.UnionType):  # float | None
             t = next(a for a in typing.get_args(t) if a is not type(None))
-        p.add_argument(flag, type=t, default=f.default, help=f"(default: {f.default})")
+        p.add_argument(flag, type=t, default=default, help=f"(default: {f.default})")
+
+
+def _given_fields(argv: list[str]) -> set[str]:
+    """The TrainConfig fields set explicitly on a command line."""
+    p = argparse.ArgumentParser(add_help=False)
+    _add_config_args(p, suppress=True)
+    return set(vars(p.parse_known_args(argv)[0]))
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The flags' config, or with --preset the preset with only the explicitly given flags changed."""
     names = {f.name for f in dataclasses.fields(TrainConfig)} - {"extra"}
+    if getattr(args, "preset", None):
+        from fer.presets import preset
+
+        return preset(args.preset).replace(**{n: getattr(args, n) for n in getattr(args, "given", set()) & names})
     return TrainConfig(**{n: getattr(args, n) for n in names})
 
 
@@ -192,17 +218,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--scale-factor", type=float, default=1.1)
     s.add_argument("--min-neighbors", type=int, default=5)
     s.add_argument("--min-size", type=int, default=30)
+    from fer.detection import DETECT_MODES, DetectorConfig
+
+    s.add_argument("--detect", choices=DETECT_MODES, default=DetectorConfig().mode,
+                   help="upright: frontal faces as they are; rotated: also tilted faces; all: also side faces")
     s.add_argument("--margin", type=float, default=0.0, help="extra border around each face, fraction of its size")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_predict)
 
-    s = sub.add_parser("stats", help="count images per split and class")
+    s = sub.add_parser("stats", help="counts per split and class, imbalance, image sizes, duplicates")
     s.add_argument("--data", required=True, help="folder, zip or CSV")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_stats)
 
     s = sub.add_parser("train", help="train a model; every TrainConfig field is a flag")
     _add_config_args(s)
+    from fer.presets import PRESETS
+
+    s.add_argument("--preset", choices=list(PRESETS), help="start from a named recipe; other flags override it")
     s.add_argument("--out", required=True, help="run folder (resumed when it holds a checkpoint)")
     s.set_defaults(func=cmd_train)
 
@@ -218,6 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "train":
+        args.given = _given_fields(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     if args.command != "stats":

@@ -1,13 +1,23 @@
-"""Face detection with OpenCV's Haar cascades (Rainer Lienhart's frontal-face models)."""
+"""Face detection with OpenCV's Haar cascades (Rainer Lienhart's frontal-face models).
+
+Modes: `upright` runs the frontal cascade on the image as it is; `rotated` also runs it on copies
+of the image turned by `DetectorConfig.angles` and maps the boxes back (FaceBox.angle records the
+face's in-plane turn); `all` adds the profile cascade on the image and its mirror (side faces).
+Duplicates are merged by non-maximum suppression (fer.rotation.merge). See docs/detection.md.
+"""
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
+
+if TYPE_CHECKING:
+    from fer.rotation import Candidate
 
 CASCADES: dict[str, str] = {
     "default": "haarcascade_frontalface_default.xml",
@@ -17,8 +27,9 @@ CASCADES: dict[str, str] = {
     "profile": "haarcascade_profileface.xml",
 }
 FRONTAL_CASCADES = ("default", "alt", "alt2", "alt_tree")
-DETECT_MODES = ("upright",)
-"""Detection modes: 'upright' runs the chosen frontal cascade on the image as it is."""
+DETECT_MODES = ("upright", "rotated", "all")
+"""'upright': the frontal cascade on the image as it is; 'rotated': also on turned copies of it
+(tilted faces); 'all': rotated plus the profile cascade on the image and its mirror (side faces)."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +84,13 @@ class DetectorConfig:
     """Images larger than this are downscaled for detection; boxes are mapped back."""
     mode: str = "upright"
     """One of DETECT_MODES."""
+    angles: tuple[float, ...] = (-40.0, -20.0, 20.0, 40.0)
+    """Turns (degrees, clockwise positive) of the extra passes in the 'rotated' and 'all' modes."""
+    retry_scale: float = 0.5
+    """The extra passes (turned copies, profile) run on the detection image shrunk by this factor."""
+    verify_neighbors: int = 12
+    """'rotated'/'all' modes: a frontal face counts only if the 'alt' cascade, run on its upright
+    crop turned by -10, 0 and +10 degrees, gives it at least this many neighbours (0: no check)."""
 
     def validate(self) -> list[str]:
         errors = []
@@ -86,6 +104,12 @@ class DetectorConfig:
             errors.append("minSize must be between 8 and 2000 pixels")
         if self.mode not in DETECT_MODES:
             errors.append(f"unknown detection mode {self.mode!r}; choose one of {', '.join(DETECT_MODES)}")
+        if any(not -90 <= a <= 90 or a == 0 for a in self.angles):
+            errors.append("angles must be non-zero turns between -90 and 90 degrees")
+        if not 0.25 <= self.retry_scale <= 1.0:
+            errors.append("retry_scale must be between 0.25 and 1")
+        if not 0 <= self.verify_neighbors <= 100:
+            errors.append("verify_neighbors must be between 0 and 100")
         if self.max_side < 160:
             errors.append("max_side must be at least 160 pixels")
         return errors
@@ -99,7 +123,7 @@ def cascade_path(name: str) -> Path:
 
 
 class Detector:
-    """Finds upright frontal faces. Safe to share between threads (one cascade per thread)."""
+    """Finds faces per `DetectorConfig.mode`. Safe to share between threads (one cascade per thread)."""
 
     def __init__(self, config: DetectorConfig | None = None) -> None:
         self.config = config or DetectorConfig()
@@ -107,16 +131,33 @@ class Detector:
         if errors:
             raise ValueError("; ".join(errors))
         self._path = str(cascade_path(self.config.cascade))
+        self._profile_path = str(cascade_path("profile"))
+        self._verify_path = str(cascade_path("alt"))
         self._local = threading.local()
 
-    def _cascade(self) -> cv2.CascadeClassifier:
-        c = getattr(self._local, "cascade", None)
+    def _cascade(self, path: str | None = None) -> cv2.CascadeClassifier:
+        path = path or self._path
+        cascades = getattr(self._local, "cascades", None)
+        if cascades is None:
+            cascades = self._local.cascades = {}
+        c = cascades.get(path)
         if c is None:
-            c = cv2.CascadeClassifier(self._path)
+            c = cv2.CascadeClassifier(path)
             if c.empty():
-                raise RuntimeError(f"could not load the Haar cascade {self._path}")
-            self._local.cascade = c
+                raise RuntimeError(f"could not load the Haar cascade {path}")
+            cascades[path] = c
         return c
+
+    def _run(self, path: str, image: np.ndarray, min_side: int) -> list[tuple[int, int, int, int, int]]:
+        """(x, y, w, h, neighbours) of each face the cascade finds."""
+        cfg = self.config
+        found, counts = self._cascade(path).detectMultiScale2(image, scaleFactor=cfg.scale_factor,
+                                                              minNeighbors=cfg.min_neighbors,
+                                                              minSize=(min_side, min_side))
+        if not len(found):
+            return []
+        return [(int(x), int(y), int(w), int(h), int(n))
+                for (x, y, w, h), n in zip(np.asarray(found).reshape(-1, 4), np.ravel(counts), strict=True)]
 
     def detect(self, gray: np.ndarray) -> list[FaceBox]:
         """Boxes of the faces in a grayscale uint8 image, left to right."""
@@ -126,11 +167,59 @@ class Detector:
         small = gray if factor == 1.0 else cv2.resize(gray, (round(w * factor), round(h * factor)),
                                                        interpolation=cv2.INTER_AREA)
         min_side = max(8, round(cfg.min_size * factor))
-        found = self._cascade().detectMultiScale(small, scaleFactor=cfg.scale_factor,
-                                                 minNeighbors=cfg.min_neighbors,
-                                                 minSize=(min_side, min_side))
-        boxes = [FaceBox(int(x), int(y), int(bw), int(bh)) for x, y, bw, bh in
-                 (np.asarray(found).reshape(-1, 4) if len(found) else [])]
+        upright = self._run(self._path, small, min_side)
+        if cfg.mode == "upright":
+            boxes = [FaceBox(x, y, bw, bh) for x, y, bw, bh, _ in upright]
+        else:
+            boxes = self._merged(small, min_side, upright)
         if factor != 1.0:
-            boxes = [b.scaled(1 / factor).clipped(w, h) for b in boxes]
+            boxes = [b.scaled(1 / factor) for b in boxes]
+        boxes = [b.clipped(w, h) if b.angle == 0 else b for b in boxes]
         return sorted(boxes, key=lambda b: (b.x, b.y))
+
+    def _merged(self, small: np.ndarray, min_side: int, upright: list[tuple[int, int, int, int, int]]) -> list[FaceBox]:
+        """Upright, turned (and, in 'all' mode, profile) detections merged by NMS, in `small`'s pixels."""
+        from fer.rotation import Candidate, merge, rotate_image
+
+        cfg = self.config
+        cands = [Candidate(FaceBox(x, y, bw, bh), float(n), 0) for x, y, bw, bh, n in upright]
+        retry_min = max(8, round(min_side * cfg.retry_scale))
+        for angle in cfg.angles:
+            turned = rotate_image(small, angle, cfg.retry_scale)
+            cands += [Candidate(turned.box_back(x, y, bw, bh), float(n), 1)
+                      for x, y, bw, bh, n in self._run(self._path, turned.image, retry_min)]
+        if cfg.mode == "all":
+            shrunk = rotate_image(small, 0.0, cfg.retry_scale)
+            sw = shrunk.image.shape[1]
+            for mirrored in (False, True):
+                img = shrunk.image[:, ::-1] if mirrored else shrunk.image
+                for x, y, bw, bh, n in self._run(self._profile_path, np.ascontiguousarray(img), retry_min):
+                    x = sw - x - bw if mirrored else x
+                    cands.append(Candidate(shrunk.box_back(x, y, bw, bh), float(n), 2))
+        return [c.box for c in merge(cands) if self._confirmed(small, c)]
+
+    def _confirmed(self, small: np.ndarray, cand: Candidate) -> bool:
+        """Whether the verifying cascade also sees a face at the centre of the candidate's upright crop.
+
+        Turned copies of a photo make the frontal cascade fire on textures (streamers, foliage); on
+        the bench photos the 'alt' cascade gives such boxes at most 10 neighbours and true faces at
+        least 15 (bench/detect_rotated.py, docs/detection.md).
+        """
+        from fer.rotation import upright_crop
+
+        need = self.config.verify_neighbors
+        if cand.rank == 2 or need == 0:
+            return True
+        face, b = 60, cand.box  # the face's side in the crop, in pixels
+        best = 0
+        for offset in (0.0, -10.0, 10.0):
+            patch = upright_crop(small, FaceBox(b.x, b.y, b.w, b.h, b.angle + offset), 0.25, round(face * 1.5))
+            found, counts = self._cascade(self._verify_path).detectMultiScale2(
+                patch, scaleFactor=1.1, minNeighbors=1, minSize=(face // 2, face // 2))
+            mid = face * 0.75
+            best = max([best] + [int(n) for (x, y, w, h), n in zip(np.asarray(found).reshape(-1, 4), np.ravel(counts),
+                                                                    strict=True)
+                                 if abs(x + w / 2 - mid) < face * 0.3 and abs(y + h / 2 - mid) < face * 0.3])
+            if best >= need:
+                return True
+        return False

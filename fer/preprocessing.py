@@ -80,7 +80,11 @@ def expand_box(box: FaceBox, margin: float, width: int, height: int) -> FaceBox:
 
 
 def crop_face(gray: np.ndarray, box: FaceBox, margin: float = 0.0) -> np.ndarray:
-    """The face under `box` as the model's 48x48 uint8 input."""
+    """The face under `box` as the model's 48x48 uint8 input, turned upright when `box.angle` != 0."""
+    if box.angle != 0:
+        from fer.rotation import upright_crop
+
+        return upright_crop(gray, box, margin, MODEL_SIZE)
     h, w = gray.shape[:2]
     b = expand_box(box, margin, w, h)
     if b.w == 0 or b.h == 0:

@@ -1,8 +1,219 @@
-"""Page placeholder until its issue lands."""
+"""How it works: every step of the CNN, as pictures, on the user's own face (or an example)."""
 
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
-from ui.common import coming_soon, t
+from fer.detection import DetectorConfig, FaceBox
+from fer.explain import Explainer, GradCam, enlarge, first_layer_filters, model_anatomy, normalise, overlay, tile
+from fer.i18n import fmt_number, fmt_percent
+from fer.labels import LABELS, display_name, hex_color
+from fer.preprocessing import ImageError, crop_face, decode_image, to_gray
+from ui.common import ROOT, detector, get_classifier, lang, t
+from ui.controls import model_choice
 
-st.title(t("nav.how"))
-coming_soon()
+EXAMPLES_DIR = ROOT / "data" / "examples"
+TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"]
+SOURCES = ("example", "upload", "camera")
+BIG = 192  # side in pixels of the enlarged face pictures (a bare string here would be drawn by st magic)
+CHART = {"displayModeBar": False}
+
+
+@st.cache_resource(show_spinner=False)
+def explainer(path: str, mtime: float) -> Explainer:
+    """Sub-models over the cached classifier's network, built once per model file."""
+    return Explainer(get_classifier(Path(path)).model)
+
+
+def read_face_source() -> tuple[str, bytes] | None:
+    """(name, bytes) of the picture the user chose, or None when there is none yet."""
+    names = {s: t(f"how.source_{s}") for s in SOURCES}  # format_func: plain lookups, no session state
+    source = st.radio(t("how.source"), SOURCES, format_func=names.__getitem__, horizontal=True, key="how_source")
+    if source == "example":
+        examples = sorted(EXAMPLES_DIR.glob("*.jpg"))
+        if not examples:
+            st.info(t("how.no_examples"))
+            return None
+        names = [p.name for p in examples]
+        name = st.selectbox(t("how.example"), names, index=names.index("obama.jpg") if "obama.jpg" in names else 0,
+                            key="how_example")
+        return name, (EXAMPLES_DIR / name).read_bytes()
+    if source == "upload":
+        up = st.file_uploader(t("how.upload"), type=TYPES, help=t("how.upload_help"), key="how_upload")
+    else:
+        up = st.camera_input(t("how.camera"), key="how_camera")
+    return (up.name, up.getvalue()) if up is not None else None
+
+
+def boxed(rgb: np.ndarray, boxes: list[FaceBox], chosen: int) -> np.ndarray:
+    """The photo with every face boxed (the explained one thick and yellow), at most 640 pixels wide."""
+    scale = min(1.0, 640 / rgb.shape[1])
+    img = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else rgb.copy()
+    for i, b in enumerate(boxes):
+        s = b.scaled(scale)
+        colour, width = ((255, 200, 0), 3) if i == chosen else ((200, 200, 200), 1)
+        cv2.rectangle(img, (s.x, s.y), (s.x + s.w, s.y + s.h), colour, width)
+    return img
+
+
+def input_heatmap(x: np.ndarray) -> go.Figure:
+    fig = go.Figure(go.Heatmap(z=x, colorscale="gray", zmin=0, zmax=1, showscale=False,
+                               hovertemplate="x %{x}, y %{y}: %{z:.2f}<extra></extra>"))
+    fig.update_layout(height=260, width=260, margin={"l": 0, "r": 0, "t": 0, "b": 0},
+                      yaxis={"autorange": "reversed", "scaleanchor": "x", "visible": False},
+                      xaxis={"visible": False}, separators=t("meta.decimal_separator") + " ")
+    return fig
+
+
+def score_chart(scores: np.ndarray) -> go.Figure:
+    names = [display_name(k, lang()) for k in LABELS]
+    fig = go.Figure(go.Bar(x=names, y=[float(s) for s in scores], marker_color=[hex_color(k) for k in LABELS],
+                           text=[fmt_percent(float(s), lang()) for s in scores], textposition="outside",
+                           cliponaxis=False))
+    fig.update_layout(height=300, margin={"l": 10, "r": 10, "t": 10, "b": 10},
+                      yaxis={"range": [0, 1.1], "tickformat": ".0%", "title": t("how.probability")},
+                      xaxis={"title": t("how.emotion")}, separators=t("meta.decimal_separator") + " ")
+    return fig
+
+
+def vector_chart(vector: np.ndarray) -> go.Figure:
+    fig = go.Figure(go.Bar(y=vector, marker_color="#268bd2"))
+    fig.update_layout(title=t("how.vector_chart"), height=220, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                      xaxis={"title": t("how.vector_index")}, yaxis={"title": t("how.value")}, bargap=0,
+                      separators=t("meta.decimal_separator") + " ")
+    return fig
+
+
+def show_cam(col: Any, face_rgb: np.ndarray, cam: GradCam, title: str) -> None:
+    col.markdown(f"**{title}**")
+    col.image(overlay(face_rgb, cam.heatmap), width=BIG)
+    if cam.empty:
+        col.caption(t("how.cam_empty"))
+
+
+st.title(t("how.title"))
+st.caption(t("how.intro"))
+model_path = model_choice()
+if model_path is None:
+    st.stop()
+picked = read_face_source()
+if picked is None:
+    st.info(t("how.empty"))
+    st.stop()
+name, data = picked
+try:
+    rgb = decode_image(data, name)
+except ImageError:
+    st.error(t("how.bad_file", name=name))
+    st.stop()
+gray = to_gray(rgb)
+boxes = detector(DetectorConfig()).detect(gray)
+if not boxes:
+    st.image(rgb, width=480)
+    st.warning(t("how.no_face"))
+    st.stop()
+chosen = int(np.argmax([b.w * b.h for b in boxes]))
+if len(boxes) > 1:
+    faces = [t("how.face_n", i=i + 1) for i in range(len(boxes))]
+    chosen = st.selectbox(t("how.pick_face"), range(len(boxes)), index=chosen, format_func=faces.__getitem__,
+                          key="how_face")
+box = boxes[chosen]
+face = crop_face(gray, box)
+face_rgb = cv2.resize(rgb[box.y:box.y + box.h, box.x:box.x + box.w], (BIG, BIG), interpolation=cv2.INTER_AREA)
+
+clf = get_classifier(model_path)
+with st.spinner(t("how.working")):
+    ex = explainer(str(model_path), model_path.stat().st_mtime)
+    walk = ex.walk(face)
+    scores = clf.scores(face[None])[0]
+top = int(np.argmax(scores))
+st.caption(t("how.model", name=model_path.stem if model_path.name != "model.keras" else model_path.parent.name,
+             params=fmt_number(clf.model.count_params(), lang(), 0)))
+
+st.header(t("how.step_input"))
+c1, c2, c3 = st.columns(3)
+c1.markdown(f"**{t('how.photo')}**")
+c1.image(boxed(rgb, boxes, chosen), width="stretch")
+c1.caption(t("how.photo_caption"))
+c2.markdown(f"**{t('how.crop')}**")
+c2.image(enlarge(face, BIG), width=BIG)
+c2.caption(t("how.crop_caption"))
+c3.markdown(f"**{t('how.model_input')}**")
+c3.plotly_chart(input_heatmap(walk.model_input), config=CHART, key="how_input")
+c3.caption(t("how.model_input_caption", lo=fmt_number(float(walk.model_input.min()), lang(), 2),
+             hi=fmt_number(float(walk.model_input.max()), lang(), 2)))
+
+st.header(t("how.step_filters"))
+n_maps = st.slider(t("how.n_maps"), 4, 32, 16, step=4, key="how_n_maps")
+filters = first_layer_filters(ex.model)
+k = filters.kernels.shape[1]
+c1, c2 = st.columns(2)
+c1.markdown(f"**{t('how.filters_title', n=len(filters.kernels), k=k)}**")
+c1.image(tile(np.moveaxis(filters.kernels, 0, -1), n=64, cols=8, cell=32, pad=4), width="content")
+c1.caption(t("how.filters_caption"))
+c2.markdown(f"**{t('how.first_maps_title')}**")
+c2.image(tile(walk.first_maps.maps, n=n_maps, cols=8, cell=56), width="content")
+c2.caption(t("how.first_maps_caption"))
+
+st.header(t("how.step_blocks"))
+st.caption(t("how.blocks_caption"))
+for i, block in enumerate(walk.blocks, start=1):
+    h, w, c = block.shape
+    st.markdown(f"**{t('how.block_title', i=i, h=h, w=w, c=c)}**")
+    st.image(tile(block.maps, n=n_maps, cols=8, cell=64 if h >= 12 else 40), width="content")
+    st.caption(t("how.block_shown", n=min(n_maps, c), c=c))
+
+st.header(t("how.step_pool"))
+st.caption(t("how.pool_caption"))
+if not walk.pooling:
+    st.info(t("how.pool_none"))
+for i, step in enumerate(walk.pooling, start=1):
+    channel = int(np.argmax(step.before.maps.mean(axis=(0, 1))))  # the most active map shows pooling best
+    (bh, bw, _), (ah, aw, _) = step.before.shape, step.after.shape
+    st.markdown(f"**{t('how.pool_title', i=i, size=step.pool_size[0])}**")
+    c1, c2, _ = st.columns([1, 1, 2])
+    c1.image(enlarge(normalise(step.before.maps[..., channel]), 144), caption=t("how.pool_before", h=bh, w=bw))
+    c2.image(enlarge(normalise(step.after.maps[..., channel]), 144), caption=t("how.pool_after", h=ah, w=aw))
+
+st.header(t("how.step_vector"))
+h, w, c = walk.vector_from
+st.metric(t("how.vector_length"), fmt_number(len(walk.vector), lang(), 0))
+st.caption(t(f"how.vector_{walk.vector_kind}", h=h, w=w, c=c, n=fmt_number(len(walk.vector), lang(), 0)))
+st.plotly_chart(vector_chart(walk.vector), config=CHART, key="how_vector")
+
+st.header(t("how.step_dense"))
+if walk.dense:
+    st.markdown("\n".join(f"- {t('how.dense_item', i=i, units=d.units, act=d.activation)}"
+                          for i, d in enumerate(walk.dense, start=1)))
+    st.caption(t("how.dense_caption"))
+else:
+    st.info(t("how.no_dense"))
+
+st.header(t("how.step_softmax"))
+st.plotly_chart(score_chart(scores), config=CHART, key="how_scores")
+st.caption(t("how.softmax_caption", label=display_name(LABELS[top], lang()), conf=fmt_percent(float(scores[top]),
+                                                                                               lang())))
+
+st.header(t("how.step_cam"))
+st.caption(t("how.cam_caption"))
+emotions = [display_name(k, lang()) for k in LABELS]
+other = st.selectbox(t("how.cam_other"), range(len(LABELS)), index=int(np.argsort(scores)[-2]),
+                     format_func=emotions.__getitem__, key="how_cam_other", width=320)
+c1, c2, _ = st.columns([1, 1, 1])
+show_cam(c1, face_rgb, ex.grad_cam(face, top),
+         t("how.cam_predicted", label=display_name(LABELS[top], lang()), conf=fmt_percent(float(scores[top]), lang())))
+show_cam(c2, face_rgb, ex.grad_cam(face, other),
+         t("how.cam_other_title", label=display_name(LABELS[other], lang()),
+           conf=fmt_percent(float(scores[other]), lang())))
+
+with st.expander(t("how.layers")):
+    rows = [{t("how.col_layer"): n, t("how.col_role"): t(f"how.role_{role}"),
+             t("how.col_shape"): " × ".join(str(d) for d in shape)} for n, role, shape in model_anatomy(ex.model)]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")

@@ -1,8 +1,252 @@
-"""Page placeholder until its issue lands."""
+"""Results: curves, test scores, confusion matrix and worst mistakes of runs and the shipped model."""
 
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
 import streamlit as st
 
-from ui.common import coming_soon, t
+from fer import jobs
+from fer.config import TrainConfig
+from fer.evaluation import EvalReport, most_confident_mistakes, report_from_scores
+from fer.i18n import fmt_number, fmt_percent
+from fer.labels import LABELS, display_name
+from fer.modelio import ModelCard, load_card
+from fer.presets import resolve_data
+from fer.results import TestPredictions, best_epoch, curve_figure, early_stopped, load_reports, test_predictions
+from ui.common import DEFAULT_MODEL, get_classifier, lang, t
 
-st.title(t("nav.results"))
-coming_soon()
+DEFAULT = "default"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One pickable model: the shipped default or a run folder."""
+
+    key: str
+    model: Path
+    run: jobs.RunInfo | None
+
+    @property
+    def card(self) -> ModelCard | None:
+        return load_card(self.model)
+
+    def history(self) -> list[dict[str, float]]:
+        return self.run.history() if self.run else []
+
+    def config(self) -> TrainConfig | None:
+        card = self.card
+        if card and card.config:
+            return TrainConfig.from_dict(card.config)
+        return self.run.config if self.run else None
+
+
+def entries() -> dict[str, Entry]:
+    found = {DEFAULT: Entry(DEFAULT, DEFAULT_MODEL, None)} if DEFAULT_MODEL.is_file() else {}
+    for run in jobs.list_runs():
+        if run.state != "running" and run.has_model:
+            found[run.name] = Entry(run.name, run.model_path, run)
+    return found
+
+
+def label(e: Entry) -> str:
+    if e.run is None:
+        return t("results.default_model")
+    return t("results.run_label", name=e.key, state=t(f"results.state_{e.run.state}"))
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def predictions(model: str, mtime: float, cfg_json: str) -> TestPredictions:
+    cfg = resolve_data(TrainConfig.from_dict(json.loads(cfg_json)))
+    return test_predictions(get_classifier(Path(model)), cfg)
+
+
+def get_predictions(e: Entry) -> TestPredictions | None:
+    cfg = e.config()
+    if cfg is None:
+        st.warning(t("results.no_config"))
+        return None
+    with st.spinner(t("results.computing")):
+        try:
+            return predictions(str(e.model), e.model.stat().st_mtime, cfg.to_json())
+        except (OSError, ValueError) as exc:
+            st.error(t("results.predict_error", error=str(exc)))
+            return None
+
+
+def test_report(e: Entry) -> EvalReport | None:
+    if e.run is not None:
+        rep = load_reports(e.run.path).get("test")
+        if rep is not None:
+            return rep
+    if st.session_state.get(f"res_eval_{e.key}"):
+        p = get_predictions(e)
+        return report_from_scores(p.labels, p.scores, "test") if p is not None else None
+    st.info(t("results.not_scored"))
+    if st.button(t("results.compute"), key=f"res_compute_{e.key}"):
+        st.session_state[f"res_eval_{e.key}"] = True
+        st.rerun()
+    return None
+
+
+def show_curves(e: Entry) -> None:
+    history = e.history()
+    if not history:
+        st.info(t("results.no_history"))
+        return
+    best = best_epoch(history)
+    finished = e.run is not None and e.run.state == "finished"
+    stop = len(history) if early_stopped(history, e.config(), finished) else 0
+    names = {"train": t("results.train"), "val": t("results.val"), "epoch": t("results.epoch"),
+             "best": t("results.best_epoch_mark"), "stop": t("results.early_stop_mark")}
+    cols = st.columns(2)
+    for col, metric in zip(cols, ("loss", "accuracy"), strict=True):
+        fig = curve_figure(history, metric, names | {"title": t(f"results.{metric}")}, best=best, stop=stop)
+        col.plotly_chart(fig, key=f"res_curve_{e.key}_{metric}")
+    note = t("results.best_epoch", epoch=best)
+    if stop:
+        note += " " + t("results.early_stopped", epoch=stop, planned=e.config().epochs)
+    st.caption(note)
+
+
+def show_report(e: Entry, rep: EvalReport) -> None:
+    lg = lang()
+    cols = st.columns(4)
+    cols[0].metric(t("results.accuracy"), fmt_percent(rep.accuracy, lg))
+    cols[1].metric(t("results.loss"), fmt_number(rep.loss, lg, 3))
+    cols[2].metric(t("results.macro_f1"), fmt_number(rep.macro_f1, lg, 3))
+    cols[3].metric(t("results.n"), fmt_number(rep.n, lg, 0))
+    table = pd.DataFrame({
+        t("results.class"): [display_name(c, lg) for c in LABELS],
+        t("results.precision"): [fmt_percent(rep.per_class[c].precision, lg) for c in LABELS],
+        t("results.recall"): [fmt_percent(rep.per_class[c].recall, lg) for c in LABELS],
+        t("results.f1"): [fmt_number(rep.per_class[c].f1, lg, 3) for c in LABELS],
+        t("results.support"): [rep.per_class[c].support for c in LABELS],
+    })
+    st.dataframe(table, hide_index=True)
+    cm = np.array(rep.confusion, dtype=float)
+    norm = st.radio(t("results.cm_view"), ("counts", "normalised"), horizontal=True, key=f"res_cm_{e.key}",
+                    format_func={v: t(f"results.cm_{v}") for v in ("counts", "normalised")}.get)
+    if norm == "normalised":
+        cm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    names = [display_name(c, lg) for c in LABELS]
+    fig = px.imshow(cm, x=names, y=names, color_continuous_scale="Blues", text_auto=".2f" if norm != "counts" else "d",
+                    labels={"x": t("results.predicted"), "y": t("results.true"), "color": t(f"results.cm_{norm}")})
+    fig.update_layout(title=t("results.confusion"), height=480, margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    st.plotly_chart(fig, key=f"res_cmfig_{e.key}")
+
+
+def show_mistakes(e: Entry, rep: EvalReport) -> None:
+    st.subheader(t("results.mistakes"))
+    lg = lang()
+    cm = np.array(rep.confusion)
+    off = cm - np.diag(np.diag(cm))
+    worst = np.unravel_index(int(off.argmax()), off.shape) if off.any() else (1, 0)
+    c1, c2 = st.columns(2)
+    true = c1.selectbox(t("results.true"), range(len(LABELS)), index=int(worst[0]), key=f"res_true_{e.key}",
+                        format_func=lambda i: display_name(LABELS[i], lg))
+    pred = c2.selectbox(t("results.predicted"), range(len(LABELS)), index=int(worst[1]), key=f"res_pred_{e.key}",
+                        format_func=lambda i: display_name(LABELS[i], lg))
+    if not st.session_state.get(f"res_mist_{e.key}"):
+        if st.button(t("results.find_mistakes"), key=f"res_find_{e.key}"):
+            st.session_state[f"res_mist_{e.key}"] = True
+            st.rerun()
+        return
+    p = get_predictions(e)
+    if p is None:
+        return
+    idx = most_confident_mistakes(p.labels, p.scores, true, pred, k=12)
+    if len(idx) == 0:
+        st.info(t("results.no_mistakes", true=display_name(LABELS[true], lg), pred=display_name(LABELS[pred], lg)))
+        return
+    st.image([p.images[i] for i in idx], width=96,
+             caption=[fmt_percent(float(p.scores[i, pred]), lg) for i in idx])
+
+
+def show_actions(e: Entry) -> None:
+    c1, c2, c3 = st.columns(3)
+    active = st.session_state.get("active_model") == str(e.model) or (
+        e.run is None and "active_model" not in st.session_state)
+    if active:
+        c1.success(t("results.is_active"))
+    elif c1.button(t("results.make_active"), key=f"res_active_{e.key}"):
+        st.session_state["active_model"] = str(e.model)
+        st.rerun()
+    c2.download_button(t("results.download_model"), data=e.model.read_bytes, file_name=f"{e.key}.keras",
+                       mime="application/octet-stream", key=f"res_dl_model_{e.key}", on_click="ignore")
+    card = e.model.with_suffix(".json")
+    if card.is_file():
+        c3.download_button(t("results.download_card"), data=card.read_bytes, file_name=f"{e.key}.json",
+                           mime="application/json", key=f"res_dl_card_{e.key}", on_click="ignore")
+
+
+def show_entry(e: Entry) -> None:
+    card = e.card
+    lg = lang()
+    if card is not None:
+        st.caption(t("results.card", arch=card.arch, params=fmt_number(card.params, lg, 0), split=card.split,
+                     epochs=card.epochs_trained, minutes=fmt_number(card.train_seconds / 60, lg, 1)))
+    if e.run is not None and e.run.state == "failed":
+        st.error(t("results.failed", error=t("train.died") if e.run.error == jobs.DIED else e.run.error))
+    show_actions(e)
+    st.subheader(t("results.curves"))
+    show_curves(e)
+    st.subheader(t("results.evaluation"))
+    rep = test_report(e)
+    if rep is not None:
+        show_report(e, rep)
+        show_mistakes(e, rep)
+
+
+def compare(chosen: list[Entry]) -> None:
+    st.subheader(t("results.compare"))
+    lg = lang()
+    rows = []
+    for e in chosen:
+        card = e.card
+        test = (card.metrics.get("test", {}) if card else {}) or {}
+        rows.append({
+            t("results.model"): label(e), t("results.arch"): card.arch if card else "—",
+            t("results.epochs"): card.epochs_trained if card else 0, t("results.best"): card.best_epoch if card else 0,
+            t("results.accuracy"): fmt_percent(test["accuracy"], lg) if "accuracy" in test else "—",
+            t("results.macro_f1"): fmt_number(test["macro_f1"], lg, 3) if "macro_f1" in test else "—",
+            t("results.loss"): fmt_number(test["loss"], lg, 3) if "loss" in test else "—",
+            t("results.minutes"): fmt_number(card.train_seconds / 60, lg, 1) if card else "—",
+        })
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    cols = st.columns(2)
+    for col, metric in zip(cols, ("val_loss", "val_accuracy"), strict=True):
+        fig = go.Figure()
+        for e in chosen:
+            h = e.history()
+            if h:
+                fig.add_trace(go.Scatter(x=[r["epoch"] for r in h], y=[r.get(metric) for r in h], name=label(e)))
+        fig.update_layout(title=t(f"results.cmp_{metric}"), xaxis_title=t("results.epoch"), height=320,
+                          margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend={"orientation": "h"})
+        col.plotly_chart(fig, key=f"res_cmp_{metric}")
+
+
+st.title(t("results.title"))
+options = entries()
+if not options:
+    st.info(t("results.none"))
+    st.stop()
+newest = next((k for k in options if k != DEFAULT), DEFAULT)
+picked = st.multiselect(t("results.pick"), list(options), default=[newest], key="res_pick",
+                        format_func={k: label(e) for k, e in options.items()}.get)
+chosen = [options[k] for k in picked]
+if not chosen:
+    st.info(t("results.pick_hint"))
+    st.stop()
+if len(chosen) > 1:
+    compare(chosen)
+tabs = st.tabs([label(e) for e in chosen])
+for tab, e in zip(tabs, chosen, strict=True):
+    with tab:
+        show_entry(e)

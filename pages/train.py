@@ -1,8 +1,246 @@
-"""Page placeholder until its issue lands."""
+"""Train: a form that builds a TrainConfig, runs it as a background job and follows it live."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
-from ui.common import coming_soon, t
+from fer import jobs
+from fer.config import MONITORS, OPTIMIZERS, SPLITS, TrainConfig
+from fer.data import DataError
+from fer.i18n import fmt_number, fmt_percent
+from fer.labels import display_name
+from fer.models import ARCHITECTURES
+from fer.presets import PRESETS, resolve_data
+from fer.results import curve_figure
+from ui.common import lang, t
+from ui.data_source import SAMPLE, choose_dataset, load_with_progress, server_datasets
 
-st.title(t("nav.train"))
-coming_soon()
+K = "tf_"  # prefix of the form's widget keys; the rest of each key is the TrainConfig field
+FLOATS = ("test_fraction", "val_fraction", "learning_rate", "beta_1", "beta_2", "epsilon", "momentum", "lr_factor",
+          "early_stopping_min_delta", "aug_shift", "aug_rotation", "aug_zoom", "train_fraction")
+INTS = ("test_seed", "val_seed", "epochs", "batch_size", "lr_patience", "early_stopping_patience", "seed")
+OPTIONAL = ("l2", "dropout")
+CHOICES = ("split", "arch", "optimizer", "lr_monitor")
+FLAGS = ("nesterov", "class_weights", "augment", "aug_flip", "mixed_precision")
+HIDDEN = ("label_smoothing", "soft_labels", "extra")
+REASONS = {  # start of a TrainConfig.validate() message -> its translation key
+    "test fraction": "bad_test_fraction", "validation fraction": "bad_val_fraction", "epochs": "bad_epochs",
+    "batch size": "bad_batch_size", "learning rate must": "bad_learning_rate", "beta_1": "bad_beta_1",
+    "beta_2": "bad_beta_2", "epsilon": "bad_epsilon", "momentum": "bad_momentum", "L2": "bad_l2",
+    "dropout": "bad_dropout", "learning-rate factor": "bad_lr_factor", "learning-rate patience": "bad_lr_patience",
+    "early-stopping patience": "bad_es_patience", "early-stopping min_delta": "bad_min_delta",
+    "shift": "bad_shift", "rotation": "bad_rotation", "zoom": "bad_zoom", "training fraction": "bad_train_fraction",
+    "seed": "bad_seed",
+}
+
+
+def fill(cfg: TrainConfig) -> None:
+    """Put a config's values into the form's widgets (and pick its dataset when the server has it)."""
+    for name in (*FLOATS, *INTS, *OPTIONAL, *CHOICES, *FLAGS):
+        value = getattr(cfg, name)
+        st.session_state[K + name] = float(value) if name in FLOATS else value
+    st.session_state[K + "hidden"] = {name: getattr(cfg, name) for name in HIDDEN}
+    want = Path(resolve_data(cfg).data).resolve()
+    options = {t("data.sample"): SAMPLE} | server_datasets()
+    for label, path in options.items():
+        if Path(path).resolve() == want:
+            st.session_state["train_source"] = label
+
+
+def apply_preset() -> None:
+    fill(PRESETS[st.session_state["train_preset"]])
+
+
+def read_form(data: Path) -> TrainConfig:
+    s = st.session_state
+    values: dict[str, Any] = {name: s[K + name] for name in (*FLOATS, *INTS, *OPTIONAL, *CHOICES, *FLAGS)}
+    return TrainConfig(data=str(data), **values, **s.get(K + "hidden", {}))
+
+
+def reason(message: str) -> str:
+    for prefix, key in REASONS.items():
+        if message.startswith(prefix):
+            return t(f"train.{key}")
+    return message
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "…"
+    m, s = divmod(int(round(seconds)), 60)
+    return f"{m // 60}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m}:{s:02d}"
+
+
+def curves(info: jobs.RunInfo, key: str) -> None:
+    history = info.history()
+    if not history:
+        return
+    names = {"train": t("train.curve_train"), "val": t("train.curve_val"), "epoch": t("train.epoch"),
+             "best": "", "stop": ""}
+    cols = st.columns(2)
+    for col, metric in zip(cols, ("loss", "accuracy"), strict=True):
+        fig = curve_figure(history, metric, names | {"title": t(f"train.{metric}")})
+        col.plotly_chart(fig, key=f"{key}_{metric}")
+
+
+def live(run_path: str) -> None:
+    """Progress of the running job, redrawn every second until it ends."""
+    info = jobs.run_info(Path(run_path))
+    if info.state != "running":
+        st.rerun(scope="app")
+    p = info.progress or jobs.JobProgress("loading")
+    st.subheader(t("train.running", run=info.name))
+    if p.phase == "loading" or not p.batches:
+        st.progress(0.0, text=t("train.loading"))
+    else:
+        st.progress(p.fraction, text=t("train.progress", epoch=p.epoch, epochs=p.epochs, batch=p.batch,
+                                        batches=p.batches, eta=duration(p.eta), elapsed=duration(p.elapsed)))
+    cols = st.columns(5)
+    shown = [("loss", p.logs), ("accuracy", p.logs), ("val_loss", p.epoch_logs), ("val_accuracy", p.epoch_logs)]
+    for col, (name, logs) in zip(cols, shown, strict=False):
+        v = logs.get(name)
+        text = "—" if v is None else fmt_percent(v, lang()) if "accuracy" in name else fmt_number(v, lang(), 3)
+        col.metric(t(f"train.m_{name}"), text)
+    lr = p.learning_rate
+    cols[4].metric(t("train.m_lr"), "—" if lr is None else f"{lr:.2e}")
+    curves(info, "live")
+    if (info.path / "stop").exists():
+        st.info(t("train.stopping"))
+    elif st.button(t("train.stop"), key="train_stop", type="primary"):
+        jobs.stop_job(info.path)
+        st.info(t("train.stopping"))
+
+
+def outcome(info: jobs.RunInfo) -> None:
+    """How the session's last job ended."""
+    if info.state == "finished":
+        acc = next((r.get("accuracy") for r in [_test_metrics(info)] if r), None)
+        st.success(t("train.finished", run=info.name, acc=fmt_percent(acc, lang()) if acc is not None else "—"))
+        st.page_link("pages/results.py", label=t("train.see_results"), icon=":material/analytics:")
+    elif info.state == "stopped":
+        st.warning(t("train.stopped", run=info.name))
+        st.page_link("pages/results.py", label=t("train.see_results"), icon=":material/analytics:")
+    elif info.state == "failed":
+        st.error(t("train.failed", run=info.name, error=t("train.died") if info.error == jobs.DIED else info.error))
+        st.code(info.log_tail(30) or t("train.no_log"), language=None)
+    curves(info, "done")
+
+
+def _test_metrics(info: jobs.RunInfo) -> dict[str, Any]:
+    from fer.modelio import load_card
+
+    card = load_card(info.model_path)
+    return card.metrics.get("test", {}) if card else {}
+
+
+def form(data: Path) -> None:
+    archs, lg = list(ARCHITECTURES), lang()
+    with st.form("train_form"):
+        c1, c2, c3 = st.columns(3)
+        c1.selectbox(t("train.split"), SPLITS, key=K + "split", help=t("train.split_help"),
+                     format_func={s: t(f"train.split_{s}") for s in SPLITS}.get)
+        c2.number_input(t("train.test_fraction"), key=K + "test_fraction", step=0.05, format="%.2f")
+        c3.number_input(t("train.val_fraction"), key=K + "val_fraction", step=0.05, format="%.2f")
+        c2.number_input(t("train.test_seed"), key=K + "test_seed", step=1)
+        c3.number_input(t("train.val_seed"), key=K + "val_seed", step=1)
+        c1.number_input(t("train.train_fraction"), key=K + "train_fraction", step=0.1, format="%.2f",
+                        help=t("train.train_fraction_help"))
+        c1, c2, c3 = st.columns(3)
+        c1.selectbox(t("train.arch"), archs, key=K + "arch",
+                     format_func={a: f"{a}: {t('train.arch_' + a)}" for a in archs}.get)
+        c2.number_input(t("train.epochs"), key=K + "epochs", step=1)
+        c3.number_input(t("train.batch_size"), key=K + "batch_size", step=8)
+        with st.expander(t("train.optimizer_section"), expanded=False):
+            c1, c2, c3 = st.columns(3)
+            c1.selectbox(t("train.optimizer"), OPTIMIZERS, key=K + "optimizer",
+                         format_func={o: t(f"train.opt_{o}") for o in OPTIMIZERS}.get)
+            c2.number_input(t("train.learning_rate"), key=K + "learning_rate", format="%g", step=1e-4)
+            c3.number_input(t("train.beta_1"), key=K + "beta_1", format="%g", step=0.01)
+            c1.number_input(t("train.beta_2"), key=K + "beta_2", format="%g", step=0.001)
+            c2.number_input(t("train.epsilon"), key=K + "epsilon", format="%g", step=1e-7)
+            c3.number_input(t("train.momentum"), key=K + "momentum", format="%g", step=0.05)
+            c1.checkbox(t("train.nesterov"), key=K + "nesterov")
+            c2.number_input(t("train.l2"), key=K + "l2", format="%g", step=1e-4, placeholder=t("train.arch_default"))
+            c3.number_input(t("train.dropout"), key=K + "dropout", format="%g", step=0.05,
+                            placeholder=t("train.arch_default"))
+        with st.expander(t("train.schedule_section"), expanded=False):
+            c1, c2, c3 = st.columns(3)
+            c1.selectbox(t("train.lr_monitor"), MONITORS, key=K + "lr_monitor")
+            c2.number_input(t("train.lr_factor"), key=K + "lr_factor", format="%g", step=0.05)
+            c3.number_input(t("train.lr_patience"), key=K + "lr_patience", step=1)
+            c1.number_input(t("train.es_patience"), key=K + "early_stopping_patience", step=1)
+            c2.number_input(t("train.min_delta"), key=K + "early_stopping_min_delta", format="%g", step=1e-3)
+            c3.checkbox(t("train.class_weights"), key=K + "class_weights", help=t("train.class_weights_help"))
+        with st.expander(t("train.augment_section"), expanded=False):
+            c1, c2, c3, c4 = st.columns(4)
+            c1.checkbox(t("train.augment"), key=K + "augment")
+            c1.checkbox(t("train.aug_flip"), key=K + "aug_flip")
+            c2.number_input(t("train.aug_shift"), key=K + "aug_shift", format="%g", step=0.05)
+            c3.number_input(t("train.aug_rotation"), key=K + "aug_rotation", format="%g", step=5.0)
+            c4.number_input(t("train.aug_zoom"), key=K + "aug_zoom", format="%g", step=0.05)
+        c1, c2, c3 = st.columns(3)
+        c1.checkbox(t("train.mixed_precision"), key=K + "mixed_precision", help=t("train.mixed_precision_help"))
+        c2.number_input(t("train.seed"), key=K + "seed", step=1)
+        c3.checkbox(t("train.allow_missing"), key="train_allow_missing")
+        submitted = st.form_submit_button(t("train.start"), type="primary")
+    if submitted:
+        submit(data, lg)
+
+
+def submit(data: Path, lg: str) -> None:
+    cfg = read_form(data)
+    errors = cfg.validate()
+    if errors:
+        st.error(t("train.invalid") + "\n\n" + "\n".join(f"- {reason(e)}" for e in errors))
+        return
+    try:
+        from fer.splits import make_split, missing_classes
+
+        ds = load_with_progress(data)
+        missing = missing_classes(ds, make_split(ds, cfg))
+    except DataError as exc:
+        st.error(t("train.data_error", error=str(exc)))
+        return
+    if missing:
+        parts = "; ".join(f"{t('train.part_' + part)}: {', '.join(display_name(c, lg) for c in names)}"
+                          for part, names in missing.items())
+        if not st.session_state.get("train_allow_missing"):
+            st.error(t("train.missing", parts=parts))
+            return
+        st.warning(t("train.missing_anyway", parts=parts))
+    try:
+        info = jobs.start_job(cfg)
+    except jobs.BusyError as exc:
+        st.error(t("train.busy", run=exc.run))
+        return
+    except jobs.JobError as exc:
+        st.error(t("train.start_error", error=str(exc)))
+        return
+    st.session_state["train_run"] = str(info.path)
+    st.rerun()
+
+
+st.title(t("train.title"))
+st.caption(t("train.intro"))
+
+active = jobs.active_job()
+current = active.path if active else st.session_state.get("train_run")
+if current is not None:
+    info = jobs.run_info(Path(current))
+    if info.state == "running":
+        st.fragment(live, run_every=1.0)(str(info.path))
+    else:
+        outcome(info)
+    st.divider()
+
+if K + "epochs" not in st.session_state:
+    st.session_state.setdefault("train_preset", "demo")
+    fill(PRESETS[st.session_state["train_preset"]])
+st.selectbox(t("train.preset"), list(PRESETS), key="train_preset", on_change=apply_preset,
+             format_func={p: t(f"presets.{p}") for p in PRESETS}.get, help=t("train.preset_help"))
+st.caption(t(f"presets.{st.session_state['train_preset']}_help"))
+dataset = choose_dataset("train")
+form(dataset)

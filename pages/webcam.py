@@ -1,8 +1,131 @@
-"""Page placeholder until its issue lands."""
+"""Webcam: live emotions from the camera, a readout and timeline beside the video, per-frame CSV."""
 
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+
+import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
+from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
-from ui.common import coming_soon, t
+from fer.i18n import fmt_number, fmt_percent
+from fer.labels import LABELS, display_name, hex_color
+from fer.live import CSV_KEYS, LiveProcessor, parse_ice_servers, records_csv, records_rows, timeline
+from ui.common import detector, get_classifier, lang, t
+from ui.controls import sidebar_controls
 
-st.title(t("nav.webcam"))
-coming_soon()
+TIMELINE_S = 60.0
+REFRESH_S = 1.0
+CHART_REFRESH_S = 3.0
+LIVE_MAX_SIDE = 320
+
+
+def rtc_configuration() -> dict:
+    """No ICE servers (localhost/LAN) unless FER_ICE_SERVERS (JSON) or secrets [webrtc] ice_servers say so."""
+    try:
+        env = os.environ.get("FER_ICE_SERVERS")
+        if env:
+            return {"iceServers": parse_ice_servers(env)}
+        if st.secrets.load_if_toml_exists() and "webrtc" in st.secrets:
+            return {"iceServers": parse_ice_servers(list(st.secrets["webrtc"].get("ice_servers", [])))}
+    except ValueError as exc:
+        st.error(t("webcam.bad_ice", reason=str(exc)))
+    return {"iceServers": []}
+
+
+def csv_headers() -> dict[str, str]:
+    return {k: t(f"webcam.col_{k}") for k in CSV_KEYS if k not in LABELS} | {k: display_name(k, lang()) for k in LABELS}
+
+
+def timeline_chart(proc: LiveProcessor) -> go.Figure:
+    cols = timeline(proc.records(TIMELINE_S))
+    end = cols["t"][-1] if cols["t"] else 0.0
+    x = [v - end for v in cols["t"]]
+    fig = go.Figure([go.Scatter(x=x, y=cols[k], name=display_name(k, lang()), mode="lines",
+                                line={"color": hex_color(k)}) for k in LABELS])
+    fig.update_layout(title=t("webcam.timeline"), height=300, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                      xaxis={"title": t("webcam.seconds_ago"), "range": [-TIMELINE_S, 0]},
+                      yaxis={"title": t("webcam.probability"), "range": [0, 1], "tickformat": ".0%"},
+                      legend={"orientation": "h"}, separators=t("meta.decimal_separator") + " ")
+    return fig
+
+
+st.title(t("webcam.title"))
+st.caption(t("webcam.intro"))
+ctl = sidebar_controls()
+if ctl.model_path is None:
+    st.stop()
+
+# webcam faces are large: detecting on a frame shrunk to LIVE_MAX_SIDE is several times faster
+det, clf = detector(replace(ctl.detector, max_side=LIVE_MAX_SIDE)), get_classifier(ctl.model_path)
+proc: LiveProcessor | None = st.session_state.get("live_processor")
+if proc is None:
+    proc = st.session_state["live_processor"] = LiveProcessor(det, clf, ctl.margin, lang(), ctl.show_confidence)
+else:
+    proc.configure(det, clf, ctl.margin, lang(), ctl.show_confidence)
+
+video, side = st.columns([3, 2])
+with video:
+    ctx = webrtc_streamer(
+        key="fer-webcam", mode=WebRtcMode.SENDRECV, video_frame_callback=proc.callback,
+        rtc_configuration=rtc_configuration(), media_stream_constraints={"video": True, "audio": False},
+        async_processing=True,
+        translations={"start": t("webcam.start"), "stop": t("webcam.stop"), "select_device": t("webcam.select_device"),
+                      "device_ask_permission": t("webcam.ask_permission"),
+                      "device_not_available": t("webcam.no_camera"), "device_access_denied": t("webcam.denied"),
+                      "media_api_not_available": t("webcam.no_media_api")},
+    )
+    st.caption(t("webcam.https_note"))
+playing = bool(ctx.state.playing)
+
+
+@st.fragment(run_every=REFRESH_S if playing else None)
+def readout() -> None:
+    snap = proc.snapshot()
+    c1, c2, c3 = st.columns(3)
+    c1.metric(t("webcam.fps"), fmt_number(snap.fps, lang(), 1))
+    c2.metric(t("webcam.frames"), f"{snap.frames}")
+    c3.metric(t("webcam.every"), t("webcam.every_value", n=snap.every),
+              help=t("webcam.every_help", ms=fmt_number(snap.process_ms, lang(), 0)))
+    if not snap.frames:
+        st.info(t("webcam.press_start"))
+    elif not snap.faces:
+        st.warning(t("webcam.no_face"))
+    for i, face in enumerate(snap.faces, start=1):
+        st.markdown(t("webcam.face_line", i=i, label=display_name(face.label, lang()),
+                      conf=fmt_percent(face.confidence, lang())))
+        for k, s in sorted(zip(LABELS, face.scores, strict=True), key=lambda kv: -kv[1])[:3]:
+            st.progress(float(s), text=f"{display_name(k, lang())}: {fmt_percent(s, lang())}")
+
+
+@st.fragment(run_every=CHART_REFRESH_S if playing else None)
+def live_timeline() -> None:
+    if proc.records():
+        st.plotly_chart(timeline_chart(proc), config={"displayModeBar": False})
+
+
+with side:
+    st.subheader(t("webcam.readout"))
+    readout()
+live_timeline()
+
+@st.fragment(run_every=CHART_REFRESH_S if playing else None)
+def recording() -> None:
+    records = proc.records()
+    headers = csv_headers()
+    st.caption(t("webcam.recorded", n=len(records)))
+    c1, c2 = st.columns(2)
+    c1.download_button(t("webcam.download_csv"), data=lambda: records_csv(proc.records(), headers),
+                       file_name="webcam-frames.csv", mime="text/csv", icon=":material/download:",
+                       disabled=not records)
+    c2.button(t("webcam.clear"), icon=":material/delete:", disabled=not records, on_click=proc.reset)
+    if records:
+        table = pd.DataFrame(records_rows(records[-10:]))
+        table["label"] = [display_name(v, lang()) if v else "" for v in table["label"]]
+        st.dataframe(table.rename(columns=headers), hide_index=True)
+
+
+st.subheader(t("webcam.recording"))
+recording()

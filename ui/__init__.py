@@ -1,1 +1,26 @@
 """Streamlit helpers shared by the pages (the only package besides pages/ that imports streamlit)."""
+
+
+def _leave_pages_directory_mode() -> None:
+    """Make Streamlit route through app.py's st.navigation even when a deep link is the first request.
+
+    Streamlit 1.67 decides once per process, on the first session, that an app with a pages/ folder is
+    an old-style multipage app, and keeps it so until some run calls st.navigation. A first request for
+    e.g. /webcam therefore ran pages/webcam.py alone under a list of the pages/ files (and "app"). Every
+    page imports this package, so the first run of any page turns that mode off and starts over
+    through app.py (same page: page hashes are their url paths).
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if not PagesManager.uses_pages_directory:
+        return
+    PagesManager.uses_pages_directory = False
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+    if get_script_run_ctx(suppress_warning=True) is not None:
+        import streamlit as st
+
+        st.rerun()
+
+
+_leave_pages_directory_mode()

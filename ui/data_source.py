@@ -1,18 +1,37 @@
 """The dataset chooser shared by the dataset and train pages: bundled sample, server folder, upload.
 
-Users never type a path: server datasets are listed from configured data folders only.
+Users never type a path: server datasets are listed from configured data folders only, and an
+upload is saved under a server-controlled folder with a generated name (its content hash).
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
+import tempfile
+import threading
+import time
+import uuid
+from collections import OrderedDict
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
-from ui.common import ROOT, t
+from fer.data import Dataset, load_dataset
+from fer.i18n import fmt_percent
+from fer.stats import DatasetStats, describe
+from ui.common import ROOT, lang, t
+
+log = logging.getLogger(__name__)
 
 SAMPLE = ROOT / "data" / "sample"
+UPLOAD_SUFFIXES = (".zip", ".csv")
+UPLOAD_MAX_AGE_S = 24 * 3600
+"""Uploads older than this are removed when a new one is saved."""
+KEEP_LOADED = 2
+"""Parsed datasets kept in memory (shared by all sessions); the .npz cache covers the rest."""
 
 
 def data_dirs() -> list[Path]:
@@ -37,8 +56,146 @@ def server_datasets() -> dict[str, Path]:
     return found
 
 
+def upload_dir() -> Path:
+    """Where uploaded datasets are written: $FER_UPLOAD_DIR, else <tmp>/fer-uploads."""
+    return Path(os.environ.get("FER_UPLOAD_DIR", Path(tempfile.gettempdir()) / "fer-uploads"))
+
+
+def save_upload(stream: Any, filename: str, folder: Path | None = None) -> Path:
+    """Write an uploaded .zip/.csv under `folder` as <sha256 prefix><suffix>; the user's file name
+    only picks the suffix. The same content maps to the same file, so its .npz cache is reused."""
+    suffix = Path(filename).suffix.lower()
+    if suffix not in UPLOAD_SUFFIXES:
+        raise ValueError(f"{filename}: expected a .zip or .csv file")
+    folder = folder or upload_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    _prune(folder)
+    part = folder / f".{uuid.uuid4().hex}.part"
+    h = hashlib.sha256()
+    stream.seek(0)
+    with part.open("wb") as fh:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            h.update(chunk)
+            fh.write(chunk)
+    target = folder / f"{h.hexdigest()[:32]}{suffix}"
+    if target.exists():
+        part.unlink()
+    else:
+        part.replace(target)
+    return target
+
+
+def _prune(folder: Path) -> None:
+    cutoff = time.time() - UPLOAD_MAX_AGE_S
+    for p in folder.iterdir():
+        try:
+            if p.is_file() and p.stat().st_mtime < cutoff:
+                p.unlink()
+        except OSError as exc:
+            log.warning("could not remove old upload %s: %s", p, exc)
+
+
 def choose_dataset(key: str) -> Path:
-    """A selectbox over the sample and the server datasets; returns the chosen path."""
+    """A selectbox over the sample, the server datasets and an upload; returns the chosen path.
+
+    With the upload option picked and no file uploaded yet, it shows a hint and stops the page run.
+    """
     options = {t("data.sample"): SAMPLE} | server_datasets()
-    name = st.selectbox(t("data.source"), list(options), key=f"{key}_source")
-    return options[name]
+    upload = t("data.upload")
+    name = st.selectbox(t("data.source"), [*options, upload], key=f"{key}_source")
+    if name != upload:
+        return options[name]
+    f = st.file_uploader(t("data.upload_file"), type=[s.lstrip(".") for s in UPLOAD_SUFFIXES],
+                         key=f"{key}_upload", help=t("data.upload_help"))
+    if f is None:
+        st.info(t("data.upload_wait"))
+        st.stop()
+    saved = st.session_state.get(f"{key}_upload_saved")
+    if saved and saved[0] == f.file_id and Path(saved[1]).exists():
+        return Path(saved[1])
+    try:
+        path = save_upload(f, f.name)
+    except (ValueError, OSError) as exc:
+        st.error(t("data.upload_error", error=str(exc)))
+        st.stop()
+    st.session_state[f"{key}_upload_saved"] = (f.file_id, str(path))
+    return path
+
+
+# ----------------------------------------------------------------------------- loading
+def source_key(path: Path) -> tuple[str, int, int]:
+    """(resolved path, size, latest mtime): changes whenever the file or a file in the folder does."""
+    p = path.resolve()
+    if p.is_dir():
+        stats = [f.stat() for f in p.rglob("*") if f.is_file()]
+        return str(p), sum(s.st_size for s in stats), max((s.st_mtime_ns for s in stats), default=0)
+    st_ = p.stat()
+    return str(p), st_.st_size, st_.st_mtime_ns
+
+
+class _Loaded:
+    """The last KEEP_LOADED datasets, keyed by source_key; one lock per source, so each is parsed once
+    while other sources load in parallel."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.items: OrderedDict[tuple[str, int, int], Dataset] = OrderedDict()
+        self.loading: dict[tuple[str, int, int], threading.Lock] = {}
+
+    def get(self, key: tuple[str, int, int]) -> Dataset | None:
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return self.items[key]
+            return None
+
+    def put(self, key: tuple[str, int, int], ds: Dataset) -> None:
+        with self.lock:
+            self.items[key] = ds
+            while len(self.items) > KEEP_LOADED:
+                self.items.popitem(last=False)
+
+    def key_lock(self, key: tuple[str, int, int]) -> threading.Lock:
+        with self.lock:
+            return self.loading.setdefault(key, threading.Lock())
+
+
+@st.cache_resource(show_spinner=False)
+def _loaded() -> _Loaded:
+    return _Loaded()
+
+
+def load_with_progress(path: Path) -> Dataset:
+    """The parsed dataset: from memory when this server loaded it already, else loaded with a
+    progress bar (from the .npz cache when the source is unchanged). Raises fer.data.DataError."""
+    key = source_key(path)
+    store = _loaded()
+    ds = store.get(key)
+    if ds is not None:
+        return ds
+    with store.key_lock(key):
+        ds = store.get(key)  # another session may have loaded it meanwhile
+        if ds is not None:
+            return ds
+        bar = st.progress(0.0, text=t("data.loading"))
+
+        def progress(fraction: float, _message: str) -> None:
+            fraction = min(max(fraction, 0.0), 1.0)
+            bar.progress(fraction, text=t("data.loading_progress", percent=fmt_percent(fraction, lang(), 0)))
+
+        try:
+            ds = load_dataset(path, progress=progress)
+        finally:
+            bar.empty()
+        store.put(key, ds)
+        return ds
+
+
+@st.cache_resource(show_spinner=False, max_entries=KEEP_LOADED * 2)
+def _stats(key: tuple[str, int, int], _ds: Dataset) -> DatasetStats:
+    return describe(_ds)
+
+
+def dataset_stats(path: Path, ds: Dataset) -> DatasetStats:
+    """fer.stats.describe(ds), computed once per source (shared by all sessions)."""
+    return _stats(source_key(path), ds)

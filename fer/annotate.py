@@ -1,0 +1,95 @@
+"""Drawing the results on an image: a box per face in its emotion's colour, with its name and confidence."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from fer.i18n import fmt_percent
+from fer.inference import FacePrediction
+from fer.labels import COLORS, display_name
+
+log = logging.getLogger(__name__)
+
+FONT_FILES = (
+    Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
+    Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
+)
+"""Preferred fonts (full Latin coverage); Pillow's own scalable font otherwise (also covers accents)."""
+
+
+@cache
+def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """A font of `size` pixels that renders accented letters (e.g. 'Surpresa', 'Nojo', 'Raiva')."""
+    for path in FONT_FILES:
+        if path.exists():
+            try:
+                return ImageFont.truetype(str(path), size)
+            except OSError as exc:
+                log.warning("could not load font %s: %s", path, exc)
+    return ImageFont.load_default(size=size)
+
+
+def fit(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    """The image downscaled so its longer side is at most `max_side`, and the factor applied (<= 1)."""
+    h, w = rgb.shape[:2]
+    factor = min(1.0, max_side / max(h, w))
+    if factor == 1.0:
+        return rgb, 1.0
+    small = cv2.resize(rgb, (max(1, round(w * factor)), max(1, round(h * factor))), interpolation=cv2.INTER_AREA)
+    return small, factor
+
+
+def label_text(face: FacePrediction, lang: str = "en", show_confidence: bool = True) -> str:
+    """'Happy 87.5%' (en) or 'Feliz 87,5%' (pt); the name alone without confidence."""
+    name = display_name(face.label, lang)
+    return f"{name} {fmt_percent(face.confidence, lang)}" if show_confidence else name
+
+
+def _text_colour(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
+    r, g, b = rgb
+    return (0, 0, 0) if 0.299 * r + 0.587 * g + 0.114 * b > 150 else (255, 255, 255)
+
+
+def annotate(rgb: np.ndarray, faces: Sequence[FacePrediction], lang: str = "en", show_confidence: bool = True,
+             scale: float = 1.0) -> np.ndarray:
+    """A copy of an RGB uint8 image with every face boxed and labelled in its emotion's colour.
+
+    `scale` maps the faces' boxes onto this image (e.g. the factor from `fit` when drawing on a
+    downscaled copy). Faces found rotated (`box.angle != 0`) get a turned box.
+    """
+    if rgb.ndim == 2:
+        rgb = cv2.cvtColor(rgb, cv2.COLOR_GRAY2RGB)
+    img = Image.fromarray(np.ascontiguousarray(rgb[:, :, :3]))
+    draw = ImageDraw.Draw(img)
+    h, w = rgb.shape[:2]
+    for face in faces:
+        colour = COLORS[face.label]
+        box = face.box.scaled(scale) if scale != 1.0 else face.box
+        thickness = max(2, round(min(box.w, box.h) / 40), round(max(h, w) / 400))
+        if box.angle:
+            pts = [tuple(p) for p in box.corners().tolist()]
+            draw.polygon(pts, outline=colour, width=thickness)
+            anchor_x, anchor_y = min(pts, key=lambda p: (p[1], p[0]))
+        else:
+            draw.rectangle([box.x, box.y, box.x + box.w - 1, box.y + box.h - 1], outline=colour, width=thickness)
+            anchor_x, anchor_y = box.x, box.y
+        size = int(np.clip(max(box.w / 7, max(h, w) / 45), 12, 64))
+        fnt = font(size)
+        text = label_text(face, lang, show_confidence)
+        left, top, right, bottom = draw.textbbox((0, 0), text, font=fnt)
+        tw, th = right - left, bottom - top
+        pad = max(2, size // 6)
+        x0 = int(np.clip(anchor_x, 0, max(0, w - tw - 2 * pad)))
+        y0 = int(anchor_y - th - 2 * pad)
+        if y0 < 0:  # no room above the box: write inside its top edge
+            y0 = int(max(0, anchor_y))
+        draw.rectangle([x0, y0, x0 + tw + 2 * pad, y0 + th + 2 * pad], fill=colour)
+        draw.text((x0 + pad - left, y0 + pad - top), text, font=fnt, fill=_text_colour(colour))
+    return np.asarray(img)

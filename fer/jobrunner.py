@@ -1,0 +1,150 @@
+"""The body of a background training job (`python -m fer.jobs run RUN_DIR`), see fer.jobs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fer.config import TrainConfig
+from fer.jobs import LOCK_NAME
+from fer.modelio import write_json
+from fer.training import TrainEvent
+
+log = logging.getLogger(__name__)
+
+
+class _Stopped(BaseException):
+    """Raised by SIGTERM outside the training loop (or on a second SIGTERM)."""
+
+
+class StopControl:
+    """Stop requests: the `stop` flag file or SIGTERM. In the training loop they end the epoch cleanly."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.flag = run_dir / "stop"
+        self.requested = False
+        self.in_fit = False
+        self._signals = 0
+
+    def should_stop(self) -> bool:
+        if not self.requested and self.flag.exists():
+            self.requested = True
+        return self.requested
+
+    def on_sigterm(self, signum: int, frame: Any) -> None:
+        self.requested = True
+        self._signals += 1
+        if not self.in_fit or self._signals > 1:
+            raise _Stopped()
+
+
+class ProgressWriter:
+    """A plain training-progress callback that rewrites progress.json (and logs each epoch)."""
+
+    def __init__(self, run_dir: Path, epochs: int, control: StopControl) -> None:
+        self.path = run_dir / "progress.json"
+        self.epochs = epochs
+        self.control = control
+        self.t0 = time.monotonic()
+        self.start_epoch = 0
+        self.batches = 0
+        self.epoch_logs: dict[str, float] = {}
+
+    def write(self, phase: str, epoch: int = 0, batch: int = 0, logs: dict[str, float] | None = None) -> None:
+        elapsed = time.monotonic() - self.t0
+        done = max(epoch - 1, 0) * self.batches + batch
+        session_done = done - self.start_epoch * self.batches
+        total = self.epochs * self.batches
+        eta = elapsed / session_done * (total - done) if session_done > 0 and self.batches else None
+        logs = logs or {}
+        lr = logs.get("learning_rate", self.epoch_logs.get("learning_rate"))
+        write_json(self.path, {"phase": phase, "epoch": epoch, "epochs": self.epochs, "batch": batch,
+                               "batches": self.batches, "elapsed": round(elapsed, 2),
+                               "eta": None if eta is None else round(eta, 1), "logs": logs,
+                               "epoch_logs": self.epoch_logs, "learning_rate": lr})
+
+    def __call__(self, e: TrainEvent) -> None:
+        if e.kind == "start":
+            self.start_epoch = e.epoch
+            self.t0 = time.monotonic()
+            self.control.in_fit = True
+            log.info("training from epoch %d: %s", e.epoch + 1, e.message)
+            self.write("training", e.epoch + 1, 0)
+        elif e.kind == "batch":
+            self.batches = e.batches or self.batches
+            self.write("training", e.epoch, e.batch, e.logs)
+        elif e.kind == "epoch":
+            self.epoch_logs = e.logs
+            log.info("epoch %d/%d %s", e.epoch, e.epochs, " ".join(f"{k}={v:.4g}" for k, v in e.logs.items()))
+            phase = "evaluating" if e.epoch >= self.epochs or self.control.requested else "training"
+            self.write(phase, e.epoch, self.batches, e.logs)
+        elif e.kind == "done":
+            self.write("done", e.epoch, self.batches, self.epoch_logs)
+
+
+def run_job(run_dir: Path) -> int:
+    """Train the run folder's config.json; record the outcome in job.json; release the lock."""
+    run_dir = Path(run_dir).resolve()
+    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    control = StopControl(run_dir)
+    signal.signal(signal.SIGTERM, control.on_sigterm)
+    job = _read(run_dir / "job.json")
+    job.update(state="running", pid=os.getpid())
+    job.setdefault("started", _now())
+    state, error = "failed", ""
+    try:
+        from fer.tfenv import import_tensorflow
+
+        import_tensorflow()
+        from fer.data import load_dataset
+        from fer.training import train
+
+        cfg = TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+        writer = ProgressWriter(run_dir, cfg.epochs, control)
+        writer.write("loading")
+        log.info("job %s (pid %d): loading %s", run_dir.name, os.getpid(), cfg.data)
+        ds = load_dataset(cfg.data)
+        if control.should_stop():
+            raise _Stopped()
+        result = train(cfg, run_dir, dataset=ds, progress=writer, should_stop=control.should_stop)
+        state = "stopped" if control.requested else "finished"
+        log.info("job %s %s after %d epochs: %s", run_dir.name, state, len(result.history),
+                 json.dumps(result.card.metrics.get("test", {})))
+    except _Stopped:
+        state = "stopped"
+        log.info("job %s stopped", run_dir.name)
+    except Exception as exc:  # noqa: BLE001 - any failure is recorded for the page, with its traceback in the log
+        log.exception("job %s failed", run_dir.name)
+        state, error = "failed", f"{type(exc).__name__}: {exc}"
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        job.update(state=state, error=error, finished=_now())
+        write_json(run_dir / "job.json", job)
+        _release_lock(run_dir)
+    return 0 if state != "failed" else 1
+
+
+def _release_lock(run_dir: Path) -> None:
+    lock = run_dir.parent / LOCK_NAME
+    held = _read(lock)
+    if held.get("pid") == os.getpid():
+        lock.unlink(missing_ok=True)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

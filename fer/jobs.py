@@ -1,0 +1,334 @@
+"""Training jobs as background processes: one at a time, stoppable, with live progress files.
+
+`start_job` launches `python -m fer.jobs run RUN_DIR` in its own session, so the job outlives
+the page, the tab and the Streamlit rerun that started it. Besides the trainer's files
+(see fer.training), a job's run folder holds job.json (pid, state, times, error), progress.json
+(the latest batch, rewritten about twice a second), train.log (the process's output) and, when
+asked to stop, a `stop` flag file. A lock file in the runs folder holds the running job's PID.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fer.config import TrainConfig
+from fer.modelio import write_json
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCK_NAME = ".train.lock"
+STATES = ("running", "finished", "stopped", "failed", "incomplete")
+"""`incomplete`: a folder made outside the job runner (e.g. by the CLI) without test metrics yet."""
+DIED = "the training process ended without finishing (killed or crashed)"
+"""The error of a job whose process vanished without recording an outcome."""
+
+
+class JobError(RuntimeError):
+    """A job could not be started or controlled; the message says why."""
+
+
+class BusyError(JobError):
+    """Another training job is running on this machine."""
+
+    def __init__(self, run: str) -> None:
+        super().__init__(f"another training job is running ({run}); stop it or wait until it ends")
+        self.run = run
+
+
+def runs_dir() -> Path:
+    """Where runs live: $FER_RUNS_DIR, else <repo>/runs (read at call time)."""
+    return Path(os.environ.get("FER_RUNS_DIR", ROOT / "runs"))
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    """The latest progress report of a running job."""
+
+    phase: str
+    """'loading', 'training', 'evaluating' or 'done'."""
+    epoch: int = 0
+    epochs: int = 0
+    batch: int = 0
+    batches: int = 0
+    elapsed: float = 0.0
+    eta: float | None = None
+    logs: dict[str, float] = field(default_factory=dict)
+    epoch_logs: dict[str, float] = field(default_factory=dict)
+    learning_rate: float | None = None
+
+    @property
+    def fraction(self) -> float:
+        """Share of all planned batches done, 0..1."""
+        if not self.epochs:
+            return 0.0
+        within = self.batch / self.batches if self.batches else 0.0
+        return min(1.0, max(0.0, (max(self.epoch - 1, 0) + within) / self.epochs))
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> JobProgress:
+        names = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """A run folder and the state of its job."""
+
+    name: str
+    path: Path
+    state: str
+    pid: int | None = None
+    started: str = ""
+    finished: str = ""
+    error: str = ""
+    config: TrainConfig | None = None
+    progress: JobProgress | None = None
+
+    @property
+    def model_path(self) -> Path:
+        return self.path / "model.keras"
+
+    @property
+    def card_path(self) -> Path:
+        return self.path / "model.json"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / "metrics.json"
+
+    @property
+    def has_model(self) -> bool:
+        return self.model_path.is_file()
+
+    def history(self) -> list[dict[str, float]]:
+        from fer.training import read_history
+
+        return read_history(self.path)
+
+    def log_tail(self, lines: int = 30) -> str:
+        return log_tail(self.path, lines)
+
+
+# --------------------------------------------------------------------------- reading runs
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        log.warning("unreadable %s: %s", path, exc)
+        return {}
+
+
+def is_job_process(pid: int | None, run_dir: Path | None = None) -> bool:
+    """True when `pid` is alive (not a zombie) and is a `fer.jobs` runner (for `run_dir` if given)."""
+    if not pid or pid <= 0:
+        return False
+    _reap(pid)
+    proc = Path(f"/proc/{pid}")
+    if proc.is_dir():
+        try:
+            stat = (proc / "stat").read_text()
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return False
+        if stat.rsplit(")", 1)[-1].split()[0] in ("Z", "X"):
+            return False
+        args = [a.decode(errors="replace") for a in cmdline]
+        if "fer.jobs" not in args:
+            return False
+        return run_dir is None or str(Path(run_dir).resolve()) in args
+    try:  # no /proc (not Linux): liveness only
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _reap(pid: int) -> None:
+    """Collect an exited child of this process so it does not linger as a zombie."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def log_tail(run_dir: Path, lines: int = 30) -> str:
+    """The last lines of a run's train.log ('' when there is none)."""
+    p = Path(run_dir) / "train.log"
+    try:
+        text = p.read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def run_info(run_dir: Path) -> RunInfo:
+    """The state of one run folder; a job whose process is gone is `failed`, never `running`."""
+    path = Path(run_dir)
+    job = _read_json(path / "job.json")
+    cfg_dict = _read_json(path / "config.json")
+    cfg = TrainConfig.from_dict(cfg_dict) if cfg_dict else None
+    prog = _read_json(path / "progress.json")
+    progress = JobProgress.from_dict(prog) if prog else None
+    pid = job.get("pid")
+    state, error = job.get("state", ""), job.get("error", "")
+    if state == "running" and not is_job_process(pid, path):
+        state = "failed"
+        error = error or DIED
+    elif not state:
+        done = (path / "metrics.json").is_file() and (path / "model.json").is_file()
+        state = "finished" if done else "incomplete"
+    return RunInfo(path.name, path, state, pid, job.get("started", ""), job.get("finished", ""), error, cfg,
+                   progress)
+
+
+def list_runs(root: Path | None = None) -> list[RunInfo]:
+    """Every run folder (one holding config.json or history.csv), newest first."""
+    root = Path(root or runs_dir())
+    if not root.is_dir():
+        return []
+    dirs = [d for d in root.iterdir() if d.is_dir() and ((d / "config.json").exists() or (d / "history.csv").exists())]
+    dirs.sort(key=lambda d: (d / "config.json").stat().st_mtime if (d / "config.json").exists() else 0, reverse=True)
+    return [run_info(d) for d in dirs]
+
+
+def active_job(root: Path | None = None) -> RunInfo | None:
+    """The running job of this runs folder, if any (a stale lock is ignored)."""
+    lock = _read_json(Path(root or runs_dir()) / LOCK_NAME)
+    run = lock.get("run")
+    if run and is_job_process(lock.get("pid"), Path(run)):
+        return run_info(Path(run))
+    return None
+
+
+# --------------------------------------------------------------------------- controlling jobs
+def new_run_name(cfg: TrainConfig, root: Path) -> str:
+    base = f"{datetime.now():%Y%m%d-%H%M%S}-{cfg.arch}"
+    name, i = base, 1
+    while (root / name).exists():
+        i += 1
+        name = f"{base}-{i}"
+    return name
+
+
+def _acquire_lock(root: Path, run_dir: Path) -> Path:
+    lock = root / LOCK_NAME
+    for _ in range(3):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            held = _read_json(lock)
+            run = held.get("run", "")
+            starting = held.get("starting") and _alive(held.get("pid"))
+            if starting or (run and is_job_process(held.get("pid"), Path(run))):
+                raise BusyError(Path(run).name or "starting") from None
+            log.info("reclaiming the stale lock of %s (pid %s)", run, held.get("pid"))
+            lock.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w") as fh:
+            json.dump({"pid": os.getpid(), "run": str(run_dir), "starting": True}, fh)
+        return lock
+    raise BusyError("unknown")
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def start_job(cfg: TrainConfig, root: Path | None = None, name: str | None = None) -> RunInfo:
+    """Start training `cfg` in a new run folder, in a background process; BusyError if one runs."""
+    errors = cfg.validate()
+    if errors:
+        raise JobError("invalid training settings: " + "; ".join(errors))
+    root = Path(root or runs_dir()).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    run_dir = root / (name or new_run_name(cfg, root))
+    lock = _acquire_lock(root, run_dir)
+    try:
+        if (run_dir / "job.json").exists():
+            raise JobError(f"run {run_dir.name} already exists")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_json(run_dir / "config.json", cfg.to_dict())
+        write_json(run_dir / "progress.json", {"phase": "loading", "epochs": cfg.epochs})
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+               "PYTHONUNBUFFERED": "1"}
+        with (run_dir / "train.log").open("ab") as out:
+            proc = subprocess.Popen([sys.executable, "-m", "fer.jobs", "run", str(run_dir)], cwd=ROOT, env=env,
+                                    stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+        started = datetime.now(UTC).isoformat(timespec="seconds")
+        write_json(run_dir / "job.json", {"state": "running", "pid": proc.pid, "started": started})
+        write_json(lock, {"pid": proc.pid, "run": str(run_dir)})
+    except BaseException:
+        lock.unlink(missing_ok=True)
+        raise
+    log.info("started job %s (pid %d)", run_dir.name, proc.pid)
+    return run_info(run_dir)
+
+
+def stop_job(run_dir: Path, wait_s: float = 0.0) -> RunInfo:
+    """Ask a job to stop at the next batch (flag file, then SIGTERM); it keeps its best checkpoint."""
+    run_dir = Path(run_dir)
+    (run_dir / "stop").touch()
+    info = run_info(run_dir)
+    if info.state == "running" and info.pid:
+        try:
+            os.kill(info.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    return wait_job(run_dir, wait_s) if wait_s > 0 else run_info(run_dir)
+
+
+def wait_job(run_dir: Path, timeout_s: float, poll_s: float = 0.5) -> RunInfo:
+    """Poll until the job has ended and its process exited, or `timeout_s` passes; returns its state."""
+    deadline = time.monotonic() + timeout_s
+    info = run_info(run_dir)
+    while (info.state == "running" or is_job_process(info.pid, info.path)) and time.monotonic() < deadline:
+        time.sleep(poll_s)
+        info = run_info(run_dir)
+    return info
+
+
+# --------------------------------------------------------------------------- the job process
+def main(argv: list[str] | None = None) -> int:
+    """`python -m fer.jobs run RUN_DIR` (the job itself), `list`, or `stop RUN_DIR`."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) == 2 and args[0] == "run":
+        from fer.jobrunner import run_job
+
+        return run_job(Path(args[1]))
+    if args == ["list"]:
+        for r in list_runs():
+            print(f"{r.name:<40} {r.state}")
+        return 0
+    if len(args) == 2 and args[0] == "stop":
+        print(stop_job(Path(args[1]), wait_s=60).state)
+        return 0
+    print("usage: python -m fer.jobs run RUN_DIR | list | stop RUN_DIR", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

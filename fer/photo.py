@@ -1,0 +1,76 @@
+"""One photo from bytes to faces, and the results of many photos as table rows and JSON."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from fer.annotate import fit
+from fer.detection import Detector
+from fer.inference import Classifier, FacePrediction, predict_faces
+from fer.labels import LABELS
+from fer.preprocessing import decode_image
+
+DISPLAY_MAX_SIDE = 1280
+"""Photos are shown (and annotated) at most this large; detection has its own limit (DetectorConfig.max_side)."""
+
+
+@dataclass(frozen=True, eq=False)
+class PhotoResult:
+    """The faces of one photo (boxes in its full-size pixels) and a display-size copy to draw on."""
+
+    name: str
+    width: int
+    height: int
+    faces: tuple[FacePrediction, ...]
+    display: np.ndarray = field(repr=False)
+    """RGB uint8, downscaled to at most DISPLAY_MAX_SIDE."""
+    display_scale: float
+    """display pixels per original pixel (<= 1)."""
+    seconds: float
+    """Time from bytes to predictions."""
+
+
+def analyse_photo(data: bytes, name: str, detector: Detector, classifier: Classifier, margin: float = 0.0,
+                  display_max: int = DISPLAY_MAX_SIDE) -> PhotoResult:
+    """Decode (EXIF orientation applied), detect and classify every face in one batch.
+
+    Raises fer.preprocessing.ImageError with a plain message when the bytes are not a usable image.
+    """
+    start = time.perf_counter()
+    rgb = decode_image(data, name)
+    faces = predict_faces(rgb, detector, classifier, margin)
+    display, scale = fit(rgb, display_max)
+    h, w = rgb.shape[:2]
+    return PhotoResult(name, w, h, tuple(faces), display, scale, time.perf_counter() - start)
+
+
+ROW_KEYS = ("file", "face", "x", "y", "w", "h", "angle", "label", "confidence", *LABELS)
+"""Column order of `result_rows` (English keys; the app translates the headers it shows)."""
+
+
+def result_rows(results: Sequence[PhotoResult]) -> list[dict[str, Any]]:
+    """One row per face of every photo: file, face index (from 1), box, angle, label, confidence, 7 scores."""
+    rows = []
+    for res in results:
+        for i, face in enumerate(res.faces, start=1):
+            x, y, w, h = face.box.xywh
+            rows.append({"file": res.name, "face": i, "x": x, "y": y, "w": w, "h": h,
+                         "angle": float(face.box.angle), "label": face.label,
+                         "confidence": round(face.confidence, 6),
+                         **{k: round(v, 6) for k, v in face.score_dict().items()}})
+    return rows
+
+
+def results_json(results: Sequence[PhotoResult]) -> str:
+    """All photos as JSON: [{file, width, height, faces: [{face, box: [x, y, w, h], angle, label, scores}]}]."""
+    out = [{"file": r.name, "width": r.width, "height": r.height,
+            "faces": [{"face": i, **f.to_dict(), "angle": float(f.box.angle)}
+                      for i, f in enumerate(r.faces, start=1)]}
+           for r in results]
+    return json.dumps(out, indent=2)

@@ -1,0 +1,89 @@
+"""What the results page reads about a model: history, test reports, test-split predictions, curves."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fer.config import TrainConfig
+from fer.evaluation import EvalReport
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TestPredictions:
+    """A model's scores on the test split of its own config: images, true labels, scores [N, 7]."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    scores: np.ndarray
+    split: str
+
+
+def load_reports(run_dir: Path) -> dict[str, EvalReport]:
+    """{split name: full report} from a run's metrics.json ({} when there is none)."""
+    p = Path(run_dir) / "metrics.json"
+    try:
+        data = json.loads(p.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        log.warning("unreadable %s: %s", p, exc)
+        return {}
+    return {k: EvalReport.from_dict(v) for k, v in data.items()}
+
+
+def best_epoch(history: list[dict[str, float]]) -> int:
+    """The epoch (1-based) with the lowest val_loss (loss when there is no validation); 0 if none."""
+    if not history:
+        return 0
+    key = "val_loss" if any("val_loss" in r for r in history) else "loss"
+    row = min(history, key=lambda r: r.get(key, np.inf))
+    return int(row.get("epoch", 0))
+
+
+def early_stopped(history: list[dict[str, float]], cfg: TrainConfig | None, finished: bool) -> bool:
+    """True when a finished run ended before its planned number of epochs."""
+    return bool(finished and cfg is not None and history and len(history) < cfg.epochs)
+
+
+def test_predictions(model: Any, cfg: TrainConfig, batch_size: int = 256) -> TestPredictions:
+    """Scores of `model` (a fer.inference.Classifier) on the test split that `cfg` makes of its data."""
+    from fer.data import load_dataset
+    from fer.splits import make_split
+
+    ds = load_dataset(cfg.data)
+    split = make_split(ds, cfg)
+    images = ds.images[split.test]
+    parts = [model.scores(images[i:i + batch_size]) for i in range(0, len(images), batch_size)]
+    scores = np.concatenate(parts) if parts else np.zeros((0, 7), np.float32)
+    return TestPredictions(images, ds.labels[split.test], scores, split.description)
+
+
+def curve_figure(history: list[dict[str, float]], metric: str, names: dict[str, str],
+                 best: int = 0, stop: int = 0) -> Any:
+    """Plotly figure of `metric` and `val_<metric>` per epoch; `names` holds the translated
+    'train', 'val', 'epoch', 'title', 'best' and 'stop' labels. Marks the best and the last epoch."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    epochs = [int(r["epoch"]) for r in history]
+    for key, label in ((metric, names["train"]), (f"val_{metric}", names["val"])):
+        ys = [r.get(key) for r in history]
+        if any(y is not None for y in ys):
+            fig.add_trace(go.Scatter(x=epochs, y=ys, mode="lines+markers", name=label))
+    if best:
+        fig.add_vline(x=best, line_dash="dash", line_color="#2ca02c", annotation_text=names["best"])
+    if stop:
+        fig.add_vline(x=stop, line_dash="dot", line_color="#d62728", annotation_text=names["stop"],
+                      annotation_position="bottom right")
+    fig.update_layout(title=names["title"], xaxis_title=names["epoch"], yaxis_title=names["title"],
+                      height=320, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                      legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"})
+    return fig

@@ -1,0 +1,167 @@
+"""The dataset explorer page (AppTest): the sample in en and pt, the class grid, uploads, server datasets."""
+
+import base64
+import json
+import re
+
+import numpy as np
+import pytest
+from conftest import ROOT, write_folder, write_zip
+from streamlit.testing.v1 import AppTest
+
+from fer.i18n import t
+from fer.labels import LABELS, display_name
+
+PAGE = str(ROOT / "pages" / "dataset.py")
+CHART_KEYS = ("chart_counts", "chart_splits", "chart_shares", "chart_sizes", "chart_hist")
+
+
+def page(lang: str = "en") -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.session_state["lang"] = lang
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def charts(at: AppTest) -> dict[str, dict]:
+    """{title: plotly spec} of every chart on the page."""
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    return {s["layout"]["title"]["text"]: s for s in specs}
+
+
+def values(v: object) -> list:
+    """A plotly array, plain or binary-encoded ({'dtype', 'bdata'})."""
+    if isinstance(v, dict):
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"]).tolist()
+    return list(v)
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def all_text(at: AppTest) -> str:
+    parts = [e.value for kind in ("title", "header", "subheader", "markdown", "caption", "info", "success",
+                                  "warning", "error") for e in at.get(kind)]
+    return "\n".join(map(str, parts))
+
+
+@pytest.mark.parametrize("lang", ["en", "pt"])
+def test_the_sample_in_each_language(lang):
+    at = page(lang)
+    assert at.title[0].value == t("dataset.title", lang)
+    m = metrics(at)
+    assert m[t("dataset.total", lang)] == "350"
+    assert m[t("dataset.classes", lang)] == "7" and m[t("dataset.splits", lang)] == "1"
+    assert m[t("dataset.ratio", lang)] == ("1.0×" if lang == "en" else "1,0×")
+    for key in ("q_duplicates", "q_conflicting", "q_cross", "q_blank"):
+        assert m[t(f"dataset.{key}", lang)] == "0"
+    specs = charts(at)
+    assert set(specs) == {t(f"dataset.{k}", lang) for k in CHART_KEYS}
+    counts = specs[t("dataset.chart_counts", lang)]["data"]
+    assert [d["name"] for d in counts] == [t("dataset.split_Training", lang)]
+    assert counts[0]["x"] == [display_name(c, lang) for c in LABELS] and values(counts[0]["y"]) == [50] * 7
+    assert specs[t("dataset.chart_counts", lang)]["layout"]["xaxis"]["title"]["text"] == t("dataset.col_class", lang)
+    hist = specs[t("dataset.chart_hist", lang)]["data"]
+    assert sorted(d["name"] for d in hist) == sorted(display_name(c, lang) for c in LABELS)
+    table = at.dataframe[0].value
+    assert list(table.columns) == [t(f"dataset.col_{k}", lang) for k in ("class", "count", "share", "weight")]
+    assert table.iloc[:, 2].tolist() == ["14.3%" if lang == "en" else "14,3%"] * 7
+    text = all_text(at)
+    assert t("dataset.balanced", lang) in text and t("dataset.q_clean", lang) in text
+    assert not re.search(r"\b(dataset|data)\.[a-z_]+\b", text), "an untranslated key is shown"
+    grid, *faces = at.get("image")
+    assert len(grid.value) == 24 and len(faces) == 7
+    assert [f.captions[0] for f in faces] == [display_name(c, lang) for c in LABELS]
+    assert at.selectbox(key="dataset_class").options == [display_name(c, lang) for c in LABELS]
+
+
+def test_pick_a_class_and_reshuffle_the_grid():
+    at = page()
+    at.selectbox(key="dataset_class").select("happy").run()
+    first = at.get("image")[0].value
+    assert t("dataset.samples_caption", n="24", total="50", cls="Happy") in [c.value for c in at.caption]
+    at.button(key="dataset_reshuffle").click().run()
+    assert not at.exception
+    second = at.get("image")[0].value
+    assert len(second) == 24 and second != first
+
+
+def test_an_uploaded_zip_is_saved_under_a_generated_name(tmp_path, monkeypatch):
+    uploads = tmp_path / "uploads"
+    monkeypatch.setenv("FER_UPLOAD_DIR", str(uploads))
+    data = write_zip(tmp_path / "d.zip", n_per_class=3).read_bytes()  # the test images copy the training ones
+    at = page()
+    at.selectbox(key="dataset_source").select(t("data.upload")).run()
+    assert not at.exception and t("data.upload_wait") in all_text(at) and not at.get("plotly_chart")
+    at.file_uploader(key="dataset_upload").upload("../../../etc/evil name.zip", data, "application/zip").run()
+    assert not at.exception, at.exception
+    m = metrics(at)
+    assert m[t("dataset.total")] == "42" and m[t("dataset.splits")] == "2"
+    assert m[t("dataset.q_duplicates")] == "21" and m[t("dataset.q_cross")] == "21"
+    assert m[t("dataset.q_conflicting")] == "0"
+    saved = [p for p in uploads.rglob("*") if p.is_file()]
+    assert len(saved) == 1 and re.fullmatch(r"[0-9a-f]{32}\.zip", saved[0].name)
+    assert saved[0].read_bytes() == data
+    assert not (tmp_path / "etc").exists()
+    assert len(at.get("image")) > 8  # grid, mean faces, then duplicate examples
+
+
+def test_an_unreadable_upload_is_reported(tmp_path, monkeypatch):
+    monkeypatch.setenv("FER_UPLOAD_DIR", str(tmp_path / "uploads"))
+    at = page("pt")
+    at.selectbox(key="dataset_source").select(t("data.upload", "pt")).run()
+    at.file_uploader(key="dataset_upload").upload("bad.csv", b"emotion,Usage\n1,Training\n", "text/csv").run()
+    assert not at.exception
+    assert len(at.error) == 1 and "missing column" in at.error[0].value
+    assert at.error[0].value.startswith(t("dataset.load_error", "pt", error=""))
+
+
+def test_an_imbalanced_server_dataset_explains_the_imbalance(tmp_path, monkeypatch):
+    rng = np.random.default_rng(3)
+    counts = {0: 12, 1: 2, 3: 6}  # angry, disgust, happy
+    rows = ["emotion,pixels,Usage"]
+    for y, k in counts.items():
+        rows += [f"{y},{' '.join(map(str, rng.integers(0, 256, 2304)))},Training" for _ in range(k)]
+    folder = tmp_path / "datasets"
+    folder.mkdir()
+    (folder / "small.csv").write_text("\n".join(rows) + "\n")
+    monkeypatch.setenv("FER_DATA_DIRS", str(folder))
+    at = page()
+    box = at.selectbox(key="dataset_source")
+    assert box.options == [t("data.sample"), "datasets/small.csv", t("data.upload")]
+    box.select("datasets/small.csv").run()
+    assert not at.exception, at.exception
+    m = metrics(at)
+    assert m[t("dataset.total")] == "20" and m[t("dataset.classes")] == "3" and m[t("dataset.ratio")] == "6.0×"
+    text = all_text(at)
+    assert "Angry, has 12 images; the smallest, Disgust, has 2: 6.0 times fewer" in text
+    advice = at.info[0].value
+    assert "Disgust" in advice and "10.0%" in advice and "3.33×" in advice  # 20 / (3 * 2)
+    assert "Fear" in at.warning[0].value  # classes with no images are named
+    weights = at.dataframe[0].value.iloc[:, 3].tolist()
+    assert weights == ["0.56", "3.33", "–", "1.11", "–", "–", "–"]
+    assert at.selectbox(key="dataset_class").options == ["Angry", "Disgust", "Happy"]
+
+
+def test_a_dataset_is_parsed_once_for_every_session(tmp_path, monkeypatch):
+    import ui.data_source as data_source
+
+    write_folder(tmp_path / "datasets" / "mine", n_per_class=2)
+    monkeypatch.setenv("FER_DATA_DIRS", str(tmp_path / "datasets"))
+    calls = []
+    real = data_source.load_dataset
+
+    def counting(path, **kwargs):
+        calls.append((str(path), kwargs.get("progress") is not None))
+        return real(path, **kwargs)
+
+    monkeypatch.setattr(data_source, "load_dataset", counting)
+    for _ in range(2):  # two sessions (two browser tabs) on one server
+        at = page()
+        at.selectbox(key="dataset_source").select("datasets/mine").run()
+        assert not at.exception, at.exception
+        assert metrics(at)[t("dataset.total")] == "42"
+    mine = [c for c in calls if c[0] == str(tmp_path / "datasets" / "mine")]
+    assert mine == [(str(tmp_path / "datasets" / "mine"), True)]  # parsed once, with a progress callback

@@ -1,0 +1,149 @@
+"""AppTest of the How-it-works page: the bundled example in English and Portuguese, uploads, other models."""
+
+import streamlit_webrtc  # noqa: F401, I001  (must precede tensorflow)
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import ui.common
+from conftest import PHOTOS, ROOT
+from fer.i18n import fmt_percent, t
+from fer.labels import LABELS, display_name
+
+PAGE = str(ROOT / "pages" / "how_it_works.py")
+SECTIONS = ("step_input", "step_filters", "step_blocks", "step_pool", "step_vector", "step_dense", "step_softmax",
+            "step_cam")
+
+
+def run_page(lang: str = "en", active: Path | None = None) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=180)
+    at.session_state["lang"] = lang
+    if active is not None:
+        at.session_state["active_model"] = str(active)
+    return at.run()
+
+
+def block_shapes(at: AppTest, lang: str) -> list[tuple[int, int, int]]:
+    """(h, w, c) of every block title on the page, parsed with the language's own template."""
+    pattern = re.escape("**" + t("how.block_title", lang) + "**")
+    for name in ("i", "h", "w", "c"):
+        pattern = pattern.replace(re.escape("{" + name + "}"), r"(\d+)")
+    found = [re.fullmatch(pattern, m.value) for m in at.markdown]
+    return [(int(f[2]), int(f[3]), int(f[4])) for f in found if f]
+
+
+def score_spec(at: AppTest) -> dict:
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    bars = [s for s in specs if s["data"][0]["type"] == "bar" and len(s["data"][0].get("x", [])) == len(LABELS)]
+    assert len(bars) == 1
+    return bars[0]
+
+
+@pytest.mark.parametrize("lang", ["en", "pt"])
+def test_example_renders_every_section(lang: str) -> None:
+    at = run_page(lang)
+    assert not at.exception
+    assert not at.error
+    assert at.title[0].value == t("how.title", lang)
+    headers = [h.value for h in at.header]
+    assert headers == [t(f"how.{s}", lang) for s in SECTIONS]
+    assert at.selectbox(key="how_example").value == "obama.jpg"
+    # the default model (fer-net): conv blocks that shrink, then a global average of the last block's maps
+    shapes = block_shapes(at, lang)
+    assert len(shapes) >= 3
+    assert shapes[0][:2] == (48, 48)
+    assert all(a[0] > b[0] for a, b in zip(shapes, shapes[1:], strict=False))
+    assert at.metric[0].value == str(shapes[-1][2])
+    spec = score_spec(at)
+    assert spec["data"][0]["x"] == [display_name(k, lang) for k in LABELS]
+    assert abs(sum(spec["data"][0]["y"]) - 1.0) < 1e-3
+    assert spec["layout"]["yaxis"]["title"]["text"] == t("how.probability", lang)
+    # Grad-CAM for the predicted emotion and, by default, the runner-up
+    y = spec["data"][0]["y"]
+    ranked = sorted(range(len(LABELS)), key=lambda i: y[i], reverse=True)
+    assert at.selectbox(key="how_cam_other").value == ranked[1]
+    best = t("how.cam_predicted", lang, label=display_name(LABELS[ranked[0]], lang),
+             conf=fmt_percent(y[ranked[0]], lang))
+    assert f"**{best}**" in [m.value for m in at.markdown]
+    assert len(at.expander) == 1 and len(at.dataframe) == 1
+    table = at.dataframe[0].value
+    assert list(table.columns) == [t("how.col_layer", lang), t("how.col_role", lang), t("how.col_shape", lang)]
+    assert t("how.role_conv", lang) in set(table[t("how.col_role", lang)])
+
+
+def test_second_emotion_and_map_count_follow_the_widgets() -> None:
+    at = run_page()
+    at.selectbox(key="how_cam_other").set_value(LABELS.index("angry"))
+    at.slider(key="how_n_maps").set_value(8)
+    at.run()
+    assert not at.exception
+    titles = [m.value for m in at.markdown if m.value.startswith(f"**{display_name('angry', 'en')} (")]
+    assert len(titles) == 1
+    assert t("how.block_shown", "en", n=8, c=32) in [c.value for c in at.caption]
+    at.selectbox(key="how_example").set_value("obama_and_biden.jpg")
+    at.run()
+    assert not at.exception
+    faces = at.selectbox(key="how_face")
+    assert faces.options == [t("how.face_n", "en", i=1), t("how.face_n", "en", i=2)]
+    faces.set_value(1 - faces.value)  # explain the other face
+    at.run()
+    assert not at.exception and len(at.header) == len(SECTIONS)
+
+
+def test_upload_bad_file_shows_error_and_good_file_works() -> None:
+    at = run_page()
+    at.radio(key="how_source").set_value("upload")
+    at.run()
+    assert not at.exception
+    assert t("how.empty", "en") in [i.value for i in at.info]
+    at.file_uploader(key="how_upload").upload("notes.jpg", b"this is not a picture", "image/jpeg")
+    at.run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [t("how.bad_file", "en", name="notes.jpg")]
+    at.file_uploader(key="how_upload").upload("face.jpg", (PHOTOS / "obama-240p.jpg").read_bytes(), "image/jpeg")
+    at.run()
+    assert not at.exception and not at.error
+    assert len(at.header) == len(SECTIONS)
+    at.radio(key="how_source").set_value("camera")
+    at.run()
+    assert not at.exception
+    assert t("how.empty", "en") in [i.value for i in at.info]  # no snapshot taken yet
+
+
+def test_photo_without_face_warns(tmp_path: Path) -> None:
+    at = AppTest.from_file(PAGE, default_timeout=180)
+    at.session_state["lang"] = "pt"
+    at.session_state["how_source"] = "upload"
+    at.run()
+    assert t("how.empty", "pt") in [i.value for i in at.info]
+    blank = tmp_path / "blank.png"
+    import cv2
+    import numpy as np
+
+    cv2.imwrite(str(blank), np.full((200, 300, 3), 128, np.uint8))
+    at.file_uploader(key="how_upload").upload("blank.png", blank.read_bytes(), "image/png")
+    at.run()
+    assert not at.exception
+    assert [w.value for w in at.warning] == [t("how.no_face", "pt")]
+    assert not at.header
+
+
+def test_mini_xception_without_dense_layers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A trained run of another architecture (here untrained mini-xception) is explained too."""
+    from fer.modelio import ModelCard, save_model
+    from fer.models import build_model
+
+    run = tmp_path / "runs" / "mx"
+    model = build_model("mini-xception")
+    save_model(model, run / "model.keras", ModelCard(arch="mini-xception", params=int(model.count_params())))
+    monkeypatch.setattr(ui.common, "RUNS_DIR", tmp_path / "runs")
+    at = run_page("pt", active=run / "model.keras")
+    assert not at.exception
+    assert not at.error
+    assert t("how.no_dense", "pt") in [i.value for i in at.info]
+    assert at.metric[0].value == "7"  # global average of the last conv's 7 maps, one per emotion
+    assert len([h for h in at.header]) == len(SECTIONS)

@@ -1,0 +1,147 @@
+"""Training jobs as real background processes: finish, stop, die, and one at a time."""
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from conftest import write_folder
+
+from fer import jobs
+from fer.config import TrainConfig
+from fer.modelio import load_model
+from fer.presets import PRESETS, preset, resolve_data
+
+pytestmark = pytest.mark.slow
+
+
+def tiny(data: Path, epochs: int, **kw) -> TrainConfig:
+    return TrainConfig(data=str(data), split="official", arch="tiny-cnn", epochs=epochs, batch_size=8,
+                       learning_rate=0.01, early_stopping_patience=1000, **kw)
+
+
+def wait_for(cond, timeout: float = 120.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.3)
+
+
+@pytest.fixture
+def runs(tmp_path, monkeypatch) -> Path:
+    d = tmp_path / "runs"
+    monkeypatch.setenv("FER_RUNS_DIR", str(d))
+    return d
+
+
+def test_presets_are_valid_and_course_is_the_course_recipe():
+    for name, cfg in PRESETS.items():
+        assert cfg.validate() == [], name
+    course = preset("course")
+    assert course.replace(data="data/sample", extra={}) == TrainConfig()
+    assert (course.arch, course.optimizer, course.learning_rate, course.beta_1, course.beta_2, course.epsilon) == (
+        "course-cnn", "adam", 1e-3, 0.9, 0.999, 1e-7)
+    assert (course.batch_size, course.epochs, course.lr_monitor, course.lr_factor, course.lr_patience) == (
+        64, 100, "val_loss", 0.9, 3)
+    assert (course.early_stopping_patience, course.split, course.test_seed, course.val_seed) == (
+        8, "stratified", 42, 41)
+    assert Path(resolve_data(course).data).name == "fer2013.zip" and Path(resolve_data(course).data).is_absolute()
+    default = preset("default")
+    assert (default.arch, default.split, default.soft_labels, default.mixed_precision) == (
+        "fer-net", "official", 0.5, True)
+    card = json.loads((Path(__file__).parent.parent / "models" / "default.json").read_text())
+    assert TrainConfig.from_dict(card["config"]) == default
+    with pytest.raises(ValueError, match="demo"):
+        preset("nope")
+
+
+def test_a_job_trains_in_the_background_and_writes_its_run_folder(tmp_path, runs):
+    data = write_folder(tmp_path / "ds", n_per_class=8)
+    info = jobs.start_job(tiny(data, 2))
+    assert info.state == "running" and info.pid and info.path.parent == runs.resolve()
+    assert jobs.active_job().name == info.name
+    assert info.pid != os.getpid()
+    done = jobs.wait_job(info.path, 180)
+    assert done.state == "finished", done.log_tail()
+    for name in ("config.json", "history.csv", "model.keras", "model.json", "metrics.json", "last.keras",
+                 "state.json", "train.log", "progress.json", "job.json"):
+        assert (info.path / name).exists(), name
+    assert [int(r["epoch"]) for r in done.history()] == [1, 2]
+    assert all("learning_rate" in r and "val_loss" in r for r in done.history())
+    metrics = json.loads((info.path / "metrics.json").read_text())
+    assert metrics["test"]["n"] == 56 and len(metrics["test"]["confusion"]) == 7
+    card = json.loads((info.path / "model.json").read_text())
+    assert card["arch"] == "tiny-cnn" and card["epochs_trained"] == 2 and "test" in card["metrics"]
+    prog = done.progress
+    assert prog.phase == "done" and prog.epoch == 2 and prog.batches == 7 and prog.elapsed > 0
+    assert load_model(done.model_path).output_shape == (None, 7)
+    assert jobs.active_job() is None and not (runs / jobs.LOCK_NAME).exists()
+    assert "epoch 2/2" in done.log_tail()
+    assert [r.name for r in jobs.list_runs()] == [info.name]
+
+
+def test_stop_ends_the_job_keeps_the_checkpoint_and_refuses_a_second_job(tmp_path, runs):
+    data = write_folder(tmp_path / "ds", n_per_class=20)
+    info = jobs.start_job(tiny(data, 500))
+    with pytest.raises(jobs.BusyError, match=info.name):
+        jobs.start_job(tiny(data, 1))
+    wait_for(lambda: len(jobs.run_info(info.path).history()) >= 1, what="a first epoch")
+    running = jobs.run_info(info.path)
+    assert running.state == "running"
+    p = running.progress
+    assert p.phase == "training" and p.epochs == 500 and p.batches == 18 and p.eta is not None and p.eta > 0
+    assert 0 < p.fraction < 1 and p.learning_rate == pytest.approx(0.01)
+    stopped = jobs.stop_job(info.path, wait_s=120)
+    assert stopped.state == "stopped", stopped.log_tail()
+    assert not jobs.is_job_process(info.pid)
+    epochs = len(stopped.history())
+    assert 1 <= epochs < 500
+    card = json.loads((info.path / "model.json").read_text())
+    assert card["epochs_trained"] == epochs and "test" in card["metrics"]
+    assert load_model(stopped.model_path).output_shape == (None, 7)
+    assert jobs.active_job() is None
+
+
+def test_a_killed_job_shows_as_failed_with_its_log_and_a_usable_checkpoint(tmp_path, runs):
+    data = write_folder(tmp_path / "ds", n_per_class=20)
+    info = jobs.start_job(tiny(data, 500))
+    # state.json is the last file written at the end of an epoch: its checkpoints are complete by then
+    wait_for(lambda: (info.path / "state.json").exists(), what="a first checkpointed epoch")
+    os.kill(info.pid, signal.SIGKILL)
+    wait_for(lambda: jobs.run_info(info.path).state != "running", timeout=20, what="the death to be noticed")
+    dead = jobs.run_info(info.path)
+    assert dead.state == "failed" and "killed" in dead.error
+    assert "epoch 1/500" in dead.log_tail()
+    assert load_model(dead.model_path).output_shape == (None, 7)
+    assert (runs / jobs.LOCK_NAME).exists() and jobs.active_job() is None  # a stale lock ...
+    again = jobs.start_job(tiny(data, 1))  # ... is reclaimed
+    assert jobs.wait_job(again.path, 180).state == "finished"
+
+
+def test_an_invalid_config_or_a_broken_dataset_fails_clearly(tmp_path, runs):
+    with pytest.raises(jobs.JobError, match="epochs"):
+        jobs.start_job(tiny(tmp_path, 0))
+    assert not runs.exists() or not any(runs.iterdir())
+    info = jobs.start_job(tiny(tmp_path / "missing", 1))
+    failed = jobs.wait_job(info.path, 120)
+    assert failed.state == "failed" and "dataset not found" in failed.error
+    assert "dataset not found" in failed.log_tail()
+    assert jobs.active_job() is None
+
+
+def test_the_cli_trains_a_preset_with_explicit_flags_overriding_it(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    out = tmp_path / "run"
+    r = subprocess.run([sys.executable, "-m", "fer", "train", "--preset", "demo", "--epochs", "1", "--out", str(out)],
+                       capture_output=True, text=True, timeout=300, cwd=ROOT,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 0, r.stderr[-2000:]
+    cfg = json.loads((out / "model.json").read_text())["config"]
+    assert cfg["epochs"] == 1 and cfg["arch"] == "tiny-cnn" and cfg["augment"] is True and cfg["batch_size"] == 32
+    assert cfg["extra"] == {"preset": "demo"} and cfg["data"] == "data/sample"

@@ -1,0 +1,97 @@
+"""The results page (AppTest through app.py) on real finished runs and the shipped model."""
+
+import base64
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import ROOT, write_folder
+from streamlit.testing.v1 import AppTest
+
+from fer.config import TrainConfig
+from fer.i18n import fmt_percent, t
+from fer.labels import LABELS, display_name
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> Path:
+    """Two finished tiny-cnn runs (2 and 3 epochs) on a generated dataset."""
+    from fer.training import train
+
+    root = tmp_path_factory.mktemp("results")
+    data = write_folder(root / "ds", n_per_class=6)
+    for name, epochs in (("older", 2), ("newer", 3)):
+        cfg = TrainConfig(data=str(data), split="official", arch="tiny-cnn", epochs=epochs, batch_size=8,
+                          learning_rate=0.01)
+        train(cfg, root / "runs" / name)
+    return root / "runs"
+
+
+def arr(v) -> np.ndarray:
+    """A plotly JSON array (plain list or base64 'bdata')."""
+    if isinstance(v, dict):
+        shape = tuple(int(n) for n in str(v.get("shape", "-1")).split(","))
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"]).reshape(shape)
+    return np.array(v)
+
+
+def open_page(lang: str, runs: Path, monkeypatch) -> AppTest:
+    monkeypatch.setenv("FER_RUNS_DIR", str(runs))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.session_state["lang"] = lang
+    at.switch_page("pages/results.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+@pytest.mark.parametrize("lang", ["en", "pt"])
+def test_a_finished_run_shows_curves_scores_confusion_and_mistakes(lang, runs, monkeypatch):
+    at = open_page(lang, runs, monkeypatch)
+    assert at.title[0].value == t("results.title", lang)
+    assert at.multiselect(key="res_pick").value == ["newer"]
+    metrics = json.loads((runs / "newer" / "metrics.json").read_text())["test"]
+    shown = {m.label: m.value for m in at.metric}
+    assert shown[t("results.accuracy", lang)] == fmt_percent(metrics["accuracy"], lang)
+    assert shown[t("results.n", lang)] == "42"
+    table = at.dataframe[0].value
+    assert list(table[t("results.class", lang)]) == [display_name(c, lang) for c in LABELS]
+    assert list(table[t("results.support", lang)]) == [6] * 7
+    charts = at.get("plotly_chart")
+    assert len(charts) == 3  # loss, accuracy, confusion
+    confusion = json.loads(charts[2].proto.spec)
+    z = arr(confusion["data"][0]["z"])
+    assert z.sum() == 42 and (z == np.array(metrics["confusion"])).all()
+    assert confusion["layout"]["title"]["text"] == t("results.confusion", lang)
+    history = [json.loads(c.proto.spec) for c in charts[:2]]
+    assert [len(arr(tr["x"])) for tr in history[0]["data"]] == [3, 3]
+    at.radio(key="res_cm_newer").set_value("normalised").run()
+    z = arr(json.loads(at.get("plotly_chart")[2].proto.spec)["data"][0]["z"])
+    assert np.allclose(z.sum(axis=1), 1.0)
+    [find] = [b for b in at.button if b.label == t("results.find_mistakes", lang)]
+    find.click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    true, pred = at.selectbox(key="res_true_newer").value, at.selectbox(key="res_pred_newer").value
+    wrong = metrics["confusion"][true][pred]
+    assert true != pred and wrong > 0  # preselected: the largest confusion cell
+    [images] = at.get("image")
+    assert len(images.proto.imgs) == min(wrong, 12)
+    assert all(img.caption.endswith("%") for img in images.proto.imgs)
+    [make] = [b for b in at.button if b.label == t("results.make_active", lang)]
+    make.click().run()
+    assert at.session_state["active_model"] == str(runs / "newer" / "model.keras")
+    assert any(s.value == t("results.is_active", lang) for s in at.success)
+
+
+def test_runs_and_the_shipped_model_side_by_side(runs, monkeypatch):
+    at = open_page("en", runs, monkeypatch)
+    at.multiselect(key="res_pick").set_value(["newer", "older", "default"]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    compare = at.dataframe[0].value
+    assert list(compare[t("results.epochs")]) == [3, 2, json.loads((ROOT / "models" / "default.json").read_text())[
+        "epochs_trained"]]
+    assert len(at.tabs) == 3
+    default_tab = at.tabs[2]
+    assert any(i.value == t("results.not_scored") for i in default_tab.info)
+    assert any(b.label == t("results.compute") for b in default_tab.button)

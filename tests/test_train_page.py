@@ -1,0 +1,140 @@
+"""The train page (AppTest through app.py): presets, refused settings, missing classes, starting a job."""
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, write_folder
+from streamlit.testing.v1 import AppTest
+
+from fer import jobs
+from fer.i18n import t
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch) -> Path:
+    runs, data = tmp_path / "runs", tmp_path / "data"
+    write_folder(data / "tiny", n_per_class=6)
+    monkeypatch.setenv("FER_RUNS_DIR", str(runs))
+    monkeypatch.setenv("FER_DATA_DIRS", str(data))
+    yield runs
+    job = jobs.active_job(runs)
+    if job is not None:
+        jobs.stop_job(job.path, wait_s=120)
+
+
+def open_page(lang: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.session_state["lang"] = lang
+    at.switch_page("pages/train.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def submit(at: AppTest) -> AppTest:
+    [button] = [b for b in at.button if b.label == t("train.start", at.session_state["lang"])]
+    button.click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+@pytest.mark.parametrize("lang", ["en", "pt"])
+def test_presets_fill_the_form_and_out_of_range_values_are_refused(env, lang):
+    at = open_page(lang)
+    assert at.title[0].value == t("train.title", lang)
+    assert at.number_input(key="tf_epochs").value == 30 and at.selectbox(key="tf_arch").value == "tiny-cnn"
+    at.selectbox(key="train_preset").set_value("course").run()
+    assert at.number_input(key="tf_epochs").value == 100 and at.selectbox(key="tf_arch").value == "course-cnn"
+    assert at.number_input(key="tf_lr_factor").value == 0.9 and at.selectbox(key="tf_split").value == "stratified"
+    at.selectbox(key="train_preset").set_value("default").run()
+    assert at.selectbox(key="tf_arch").value == "fer-net" and at.checkbox(key="tf_mixed_precision").value
+    at.number_input(key="tf_epochs").set_value(0)
+    at.number_input(key="tf_learning_rate").set_value(5.0)
+    submit(at)
+    errors = " ".join(e.value for e in at.error)
+    assert t("train.bad_epochs", lang) in errors and t("train.bad_learning_rate", lang) in errors
+    assert not env.exists()
+
+
+def test_a_class_missing_from_a_split_is_reported_before_training(env, tmp_path):
+    shutil.rmtree(tmp_path / "data" / "tiny" / "train" / "disgust")
+    at = open_page("en")
+    at.selectbox(key="train_source").set_value("data/tiny")
+    at.selectbox(key="tf_split").set_value("official")
+    submit(at)
+    errors = " ".join(e.value for e in at.error)
+    assert "Disgust" in errors and "training" in errors
+    assert not env.exists() or not any(env.iterdir())
+
+
+@pytest.mark.slow
+def test_submitting_the_form_starts_a_background_job_and_a_second_one_is_refused(env):
+    at = open_page("pt")
+    at.selectbox(key="train_source").set_value("data/tiny")
+    at.selectbox(key="tf_split").set_value("official")
+    at.number_input(key="tf_epochs").set_value(2)
+    submit(at)
+    run = Path(at.session_state["train_run"])
+    assert run.parent == env.resolve() and (run / "job.json").exists()
+    info = jobs.run_info(run)
+    assert info.config.epochs == 2 and info.config.arch == "tiny-cnn" and info.config.data.endswith("tiny")
+    assert info.state == "running" and jobs.is_job_process(info.pid, run)
+    assert any(t("train.running", "pt", run=run.name) == s.value for s in at.subheader)
+    submit(at)  # the same form again while the job runs
+    assert any(t("train.busy", "pt", run=run.name) == e.value for e in at.error)
+    assert jobs.wait_job(run, 180).state == "finished"
+    at.run()
+    assert any(s.value.startswith(t("train.finished", "pt", run=run.name, acc="")[:20]) for s in at.success)
+    assert [p.name for p in env.iterdir()] == [run.name]  # one run folder; the lock is released
+
+
+@pytest.mark.slow
+def test_the_stop_button_ends_the_job_and_keeps_its_checkpoint(env):
+    at = open_page("en")
+    at.selectbox(key="train_source").set_value("data/tiny")
+    at.selectbox(key="tf_split").set_value("official")
+    at.number_input(key="tf_epochs").set_value(500)
+    at.number_input(key="tf_batch_size").set_value(4)
+    submit(at)
+    run = Path(at.session_state["train_run"])
+    deadline = time.monotonic() + 180
+    while not (run / "history.csv").exists():
+        assert time.monotonic() < deadline and jobs.run_info(run).state == "running", jobs.log_tail(run)
+        time.sleep(0.5)
+    at.run()
+    [stop] = [b for b in at.button if b.label == t("train.stop")]
+    stop.click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    info = jobs.wait_job(run, 120)
+    assert info.state == "stopped" and 1 <= len(info.history()) < 500 and info.has_model
+    at.run()
+    assert any(w.value == t("train.stopped", run=run.name) for w in at.warning)
+
+
+@pytest.mark.slow
+def test_a_killed_job_is_shown_as_failed_with_its_log_tail(env, tmp_path):
+    import os
+    import signal
+
+    from fer.config import TrainConfig
+
+    cfg = TrainConfig(data=str(tmp_path / "data" / "tiny"), split="official", arch="tiny-cnn", epochs=500,
+                      batch_size=4, early_stopping_patience=1000)
+    run = jobs.start_job(cfg).path
+    deadline = time.monotonic() + 180
+    while not (run / "history.csv").exists():
+        assert time.monotonic() < deadline, jobs.log_tail(run)
+        time.sleep(0.5)
+    os.kill(jobs.run_info(run).pid, signal.SIGKILL)
+    assert jobs.wait_job(run, 30).state == "failed"
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.session_state["lang"] = "pt"
+    at.session_state["train_run"] = str(run)
+    at.switch_page("pages/train.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.error[0].value == t("train.failed", "pt", run=run.name, error=t("train.died", "pt"))
+    assert "epoch 1/500" in at.code[0].value
+    assert "train_stop" not in [b.key for b in at.button]  # no Stop for a dead job

@@ -1,0 +1,258 @@
+"""The live path: fer.live (processor, frame callback, records) and an AppTest of the Webcam page (en, pt)."""
+
+import streamlit_webrtc  # noqa: F401, I001  (must precede tensorflow)
+
+import csv
+import io
+import threading
+from types import SimpleNamespace
+from typing import Any
+
+import av
+import cv2
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import PHOTOS, ROOT
+from fer.detection import Detector
+from fer.inference import Classifier
+from fer.labels import COLORS, LABELS, display_name
+from fer.live import CSV_KEYS, LiveProcessor, parse_ice_servers, records_csv, records_rows, timeline
+
+PAGE = str(ROOT / "pages" / "webcam.py")
+
+
+@pytest.fixture(scope="module")
+def classifier() -> Classifier:
+    return Classifier.from_file(ROOT / "models" / "default.keras")
+
+
+@pytest.fixture(scope="module")
+def face_frame() -> np.ndarray:
+    """A 640x480 RGB camera frame holding one real face."""
+    bgr = cv2.imread(str(PHOTOS / "obama.jpg"))
+    bgr = cv2.resize(bgr, (384, 480), interpolation=cv2.INTER_AREA)
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    frame[:, 128:512] = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    return frame
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class SlowClassifier:
+    """A real classifier whose every call takes `cost` seconds on a fake clock."""
+
+    def __init__(self, inner: Classifier, clock: FakeClock, cost: float) -> None:
+        self.inner, self.clock, self.cost = inner, clock, cost
+
+    def scores(self, faces: np.ndarray) -> np.ndarray:
+        self.clock.now += self.cost
+        return self.inner.scores(faces)
+
+
+def test_callback_on_a_real_face_frame(classifier: Classifier, face_frame: np.ndarray) -> None:
+    proc = LiveProcessor(Detector(), classifier, lang="pt")
+    frame = av.VideoFrame.from_ndarray(face_frame, format="rgb24")
+    frame.pts = 3000
+    out = proc.callback(frame)
+    assert isinstance(out, av.VideoFrame) and (out.width, out.height) == (640, 480) and out.pts == 3000
+    snap = proc.snapshot()
+    assert snap.frames == 1 and snap.analysed == 1 and len(snap.faces) == 1
+    label = snap.faces[0].label
+    assert label in LABELS
+    drawn = out.to_ndarray(format="rgb24")
+    changed = np.any(drawn != face_frame, axis=2)
+    assert changed.sum() > 500  # box and label drawn
+    box = snap.faces[0].box
+    assert tuple(drawn[box.y + box.h // 2, box.x]) == COLORS[label]
+    [rec] = proc.records()
+    assert rec.frame == 1 and rec.faces == snap.faces and rec.t == 0.0
+
+
+def test_slow_analysis_skips_frames_but_draws_every_frame(classifier: Classifier, face_frame: np.ndarray) -> None:
+    clock = FakeClock()
+    slow = SlowClassifier(classifier, clock, cost=0.1)
+    proc = LiveProcessor(Detector(), slow, clock=clock)  # type: ignore[arg-type]
+    outs = []
+    for _ in range(30):
+        outs.append(proc.process(face_frame))
+        clock.now += 1 / 30
+    snap = proc.snapshot()
+    assert snap.frames == 30
+    assert snap.every == 3  # 100 ms per analysis at 30 frames per second
+    assert snap.analysed == 10
+    assert snap.process_ms == pytest.approx(100, rel=0.05)
+    assert all(np.any(o != face_frame) for o in outs)  # skipped frames show the last result
+    recs = proc.records()
+    assert len(recs) == snap.analysed and [r.frame for r in recs] == list(range(1, 30, 3))
+    # analysis blocks the frame path: 29 frame gaps took 29/30 s plus 10 analyses of 0.1 s
+    assert recs[-1].t == pytest.approx(27 / 30 + 0.9)
+    assert snap.fps == pytest.approx(29 / (29 / 30 + 1.0))
+
+
+def test_fast_analysis_keeps_every_frame_and_reset(classifier: Classifier, face_frame: np.ndarray) -> None:
+    clock = FakeClock()
+    proc = LiveProcessor(Detector(), SlowClassifier(classifier, clock, cost=0.005), clock=clock)  # type: ignore[arg-type]
+    for _ in range(5):
+        proc.process(face_frame)
+        clock.now += 1 / 30
+    assert proc.snapshot().every == 1 and proc.snapshot().analysed == 5
+    clock.now += 5  # no frames for a while: the stream stopped
+    assert proc.snapshot().fps == 0.0
+    proc.reset()
+    assert proc.snapshot().frames == 0 and proc.records() == []
+
+
+def test_records_are_thread_safe(classifier: Classifier, face_frame: np.ndarray) -> None:
+    clock = FakeClock()
+    proc = LiveProcessor(Detector(), classifier, clock=clock, max_records=50)
+    small = cv2.resize(face_frame, (320, 240))
+    stop = threading.Event()
+    seen: list[int] = []
+
+    def reader() -> None:
+        while not stop.is_set():
+            seen.append(len(proc.records()))
+            proc.snapshot()
+
+    th = threading.Thread(target=reader)
+    th.start()
+    try:
+        for _ in range(60):
+            proc.process(small)
+    finally:
+        stop.set()
+        th.join()
+    assert proc.snapshot().frames == 60 and len(proc.records()) == 50  # oldest records dropped
+    assert max(seen) <= 50
+
+
+def test_timeline_and_csv(classifier: Classifier, face_frame: np.ndarray) -> None:
+    clock = FakeClock()
+    proc = LiveProcessor(Detector(), classifier, clock=clock)
+    proc.process(face_frame)
+    clock.now += 0.5
+    proc.process(np.full_like(face_frame, 128))  # no face
+    recs = proc.records()
+    cols = timeline(recs)
+    assert cols["t"] == [0.0, 0.5]
+    assert sum(cols[k][0] for k in LABELS) == pytest.approx(1, abs=1e-4)
+    assert all(np.isnan(cols[k][1]) for k in LABELS)
+    rows = records_rows(recs)
+    assert rows[0]["face"] == 1 and rows[0]["label"] in LABELS and rows[1]["label"] == ""
+    text = records_csv(recs, {"frame": "Quadro", "happy": "Feliz"})
+    parsed = list(csv.reader(io.StringIO(text)))
+    assert len(parsed) == 3 and "Quadro" in parsed[0] and "Feliz" in parsed[0] and len(parsed[0]) == len(CSV_KEYS)
+    assert parsed[1][parsed[0].index("timestamp")].endswith("+00:00")
+
+
+def test_parse_ice_servers() -> None:
+    assert parse_ice_servers("") == []
+    assert parse_ice_servers("stun:stun.example.org:3478") == [{"urls": ["stun:stun.example.org:3478"]}]
+    turn = '[{"urls": "turn:t.example.org:3478", "username": "u", "credential": "p"}]'
+    assert parse_ice_servers(turn) == [{"urls": ["turn:t.example.org:3478"], "username": "u", "credential": "p"}]
+    assert parse_ice_servers(["stun:a", {"urls": ["stun:b"]}]) == [{"urls": ["stun:a"]}, {"urls": ["stun:b"]}]
+    with pytest.raises(ValueError, match="JSON"):
+        parse_ice_servers("[{oops")
+    with pytest.raises(ValueError, match="urls"):
+        parse_ice_servers([{"username": "u"}])
+
+
+# -- the page -----------------------------------------------------------------------------------------
+
+
+class StreamerStub:
+    """Stands in for webrtc_streamer (AppTest cannot render it) and keeps what the page passed."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self.playing = False
+
+    def __call__(self, key: str, **kwargs: Any) -> Any:
+        self.calls.append({"key": key, **kwargs})
+        return SimpleNamespace(state=SimpleNamespace(playing=self.playing, signalling=self.playing))
+
+
+@pytest.fixture
+def streamer(monkeypatch: pytest.MonkeyPatch) -> StreamerStub:
+    stub = StreamerStub()
+    monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", stub)
+    monkeypatch.delenv("FER_ICE_SERVERS", raising=False)
+    return stub
+
+
+def run_page(lang: str) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.session_state["lang"] = lang
+    return at.run()
+
+
+def test_page_wires_the_streamer_and_shows_live_results(streamer: StreamerStub, face_frame: np.ndarray) -> None:
+    at = run_page("en")
+    assert not at.exception
+    assert at.title[0].value == "Webcam"
+    call = streamer.calls[-1]
+    assert call["rtc_configuration"] == {"iceServers": []}
+    assert call["media_stream_constraints"] == {"video": True, "audio": False}
+    assert call["translations"]["start"] == "Start"
+    assert "Press Start to switch the camera on." in [i.value for i in at.info]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Frames"] == "0"
+
+    callback = call["video_frame_callback"]
+    for i in range(3):
+        frame = av.VideoFrame.from_ndarray(face_frame, format="rgb24")
+        frame.pts = i
+        out = callback(frame)
+        assert np.any(out.to_ndarray(format="rgb24") != face_frame)
+    streamer.playing = True
+    at.run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Frames"] == "3"
+    names = {display_name(k, "en") for k in LABELS}
+    face_lines = [m.value for m in at.markdown if m.value.startswith("**Face 1: ")]
+    assert len(face_lines) == 1 and face_lines[0].split(": ")[1].split("**")[0] in names
+    assert len(at.get("plotly_chart")) == 1
+    analysed = at.session_state["live_processor"].snapshot().analysed
+    assert 1 <= analysed <= 3  # the first, then one in N when an analysis takes longer than a frame
+    assert f"{analysed} analysed frames recorded in this session." in [c.value for c in at.caption]
+    assert [b.label for b in at.get("download_button")] == ["Download CSV"]
+    assert len(at.dataframe[0].value) == analysed
+    clear = [b for b in at.button if b.label == "Clear"][0]
+    clear.click()
+    at.run()
+    assert "0 analysed frames recorded in this session." in [c.value for c in at.caption]
+
+
+def test_page_in_portuguese_with_ice_servers_from_env(streamer: StreamerStub, face_frame: np.ndarray,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FER_ICE_SERVERS", '[{"urls": ["stun:stun.example.org:3478"]}]')
+    at = run_page("pt")
+    assert not at.exception
+    call = streamer.calls[-1]
+    assert call["rtc_configuration"] == {"iceServers": [{"urls": ["stun:stun.example.org:3478"]}]}
+    assert call["translations"]["start"] == "Iniciar"
+    call["video_frame_callback"](av.VideoFrame.from_ndarray(face_frame, format="rgb24"))
+    at.run()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Quadros"] == "1" and "Quadros por segundo" in metrics
+    names = {display_name(k, "pt") for k in LABELS}
+    face_lines = [m.value for m in at.markdown if m.value.startswith("**Rosto 1: ")]
+    assert len(face_lines) == 1 and face_lines[0].split(": ")[1].split("**")[0] in names
+    table = at.dataframe[0].value
+    assert {"Quadro", "Tempo (s)", "Emoção"} <= set(table.columns)
+
+
+def test_page_reports_bad_ice_setting(streamer: StreamerStub, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FER_ICE_SERVERS", "[{not json")
+    at = run_page("en")
+    assert streamer.calls[-1]["rtc_configuration"] == {"iceServers": []}
+    assert any("ICE server setting is invalid" in e.value for e in at.error)

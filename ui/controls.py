@@ -1,0 +1,92 @@
+"""Sidebar controls shared by the image and webcam pages: detector, face margin, model, confidence display.
+
+Values persist across pages and reruns: each widget is initialised from a plain session_state key
+that survives Streamlit's clean-up of widgets not shown on the current page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from fer.detection import DETECT_MODES, FRONTAL_CASCADES, DetectorConfig
+from ui.common import active_model_path, available_models, t
+
+DEFAULTS: dict[str, Any] = {"cascade": "default", "mode": "upright", "scale_factor": 1.1, "min_neighbors": 5,
+                            "min_size": 30, "margin": 0.0, "show_confidence": True}
+
+
+@dataclass(frozen=True)
+class Controls:
+    """What the sidebar asks for. `detector` is hashable: the cache key of ui.common.detector."""
+
+    detector: DetectorConfig
+    margin: float
+    model_path: Path | None
+    """None when no model file exists."""
+    show_confidence: bool
+
+
+def _key(name: str) -> str:
+    widget, kept = f"ctl_{name}", f"_ctl_{name}"
+    if widget not in st.session_state:
+        st.session_state[widget] = st.session_state.get(kept, DEFAULTS.get(name))
+    return widget
+
+
+def _keep(name: str, value: Any) -> Any:
+    st.session_state[f"_ctl_{name}"] = value
+    return value
+
+
+def _name_or_key(key: str, fallback: str) -> str:
+    text = t(key)
+    return fallback if text == key else text
+
+
+def model_choice() -> Path | None:
+    """The model selectbox; the chosen file becomes the session's active model (shared with Results)."""
+    models = available_models()
+    if not models:
+        st.sidebar.error(t("common.no_model"))
+        return None
+    names = list(models)
+    active = active_model_path()
+    current = next((n for n, p in models.items() if p.resolve() == active.resolve()), names[0])
+    changed_elsewhere = st.session_state.get("_ctl_model_set") != str(active)  # e.g. on the Results page
+    if st.session_state.get("ctl_model") not in models or changed_elsewhere:
+        st.session_state["ctl_model"] = current
+    name = st.sidebar.selectbox(t("controls.model"), names, key="ctl_model", help=t("controls.model_help"))
+    st.session_state["active_model"] = st.session_state["_ctl_model_set"] = str(models[name])
+    return models[name]
+
+
+def sidebar_controls() -> Controls:
+    """Draw the shared controls in the sidebar and return their values."""
+    sb = st.sidebar
+    sb.header(t("controls.header"))
+    model_path = model_choice()
+    with sb.expander(t("controls.detection"), expanded=False):
+        # format_func: a dict's bound get, so the names stay those of this run's language
+        modes = {m: _name_or_key(f"controls.mode_{m}", m) for m in DETECT_MODES}
+        mode = st.selectbox(t("controls.mode"), DETECT_MODES, key=_key("mode"), format_func=modes.get,
+                            help=t("controls.mode_help"))
+        cascades = {c: _name_or_key(f"controls.cascade_{c}", c) for c in FRONTAL_CASCADES}
+        cascade = st.selectbox(t("controls.cascade"), FRONTAL_CASCADES, key=_key("cascade"), format_func=cascades.get,
+                               help=t("controls.cascade_help"))
+        scale = st.slider(t("controls.scale_factor"), 1.05, 1.5, step=0.05, key=_key("scale_factor"),
+                          help=t("controls.scale_factor_help"))
+        neighbors = st.slider(t("controls.min_neighbors"), 1, 15, key=_key("min_neighbors"),
+                              help=t("controls.min_neighbors_help"))
+        min_size = st.slider(t("controls.min_size"), 10, 200, step=5, key=_key("min_size"),
+                             help=t("controls.min_size_help"))
+    margin = sb.slider(t("controls.margin"), 0.0, 0.4, step=0.05, key=_key("margin"), help=t("controls.margin_help"))
+    show_conf = sb.toggle(t("controls.show_confidence"), key=_key("show_confidence"))
+    config = DetectorConfig(cascade=_keep("cascade", cascade),
+                            scale_factor=round(float(_keep("scale_factor", scale)), 2),
+                            min_neighbors=int(_keep("min_neighbors", neighbors)),
+                            min_size=int(_keep("min_size", min_size)), mode=_keep("mode", mode))
+    return Controls(config, float(_keep("margin", margin)), model_path, bool(_keep("show_confidence", show_conf)))
