@@ -4,7 +4,7 @@ import json
 
 import pytest
 from badfiles import ERRORS, bad_files
-from conftest import PHOTOS
+from helpers import PHOTOS
 from test_cli import run_cli
 
 from fer.detection import Detector

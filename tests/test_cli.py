@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import FER_ZIP, ROOT, write_folder
+from helpers import FER_ZIP, ROOT, write_folder
 
 from fer.labels import LABELS
 

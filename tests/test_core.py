@@ -3,7 +3,7 @@
 import cv2
 import numpy as np
 import pytest
-from conftest import PHOTOS
+from helpers import PHOTOS
 
 from fer.config import TrainConfig
 from fer.detection import Detector, DetectorConfig, FaceBox

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import FER_ZIP, write_csv, write_folder, write_zip
+from helpers import FER_ZIP, write_csv, write_folder, write_zip
 
 from fer.config import TrainConfig
 from fer.data import DataError, load_dataset

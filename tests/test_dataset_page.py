@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 import pytest
-from conftest import ROOT, write_folder, write_zip
+from helpers import ROOT, write_folder, write_zip
 from streamlit.testing.v1 import AppTest
 
 from fer.i18n import t

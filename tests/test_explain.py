@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import PHOTOS, ROOT
+from helpers import PHOTOS, ROOT
 from fer.detection import Detector
 from fer.explain import Explainer, enlarge, first_layer_filters, model_anatomy, normalise, overlay, tile
 from fer.inference import Classifier

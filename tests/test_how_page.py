@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import ui.common
-from conftest import PHOTOS, ROOT
+from helpers import PHOTOS, ROOT
 from fer.i18n import fmt_percent, t
 from fer.labels import LABELS, display_name
 

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from conftest import PHOTOS, ROOT
+from helpers import PHOTOS, ROOT
 from fer.annotate import annotate, fit, label_text
 from fer.detection import Detector, DetectorConfig, FaceBox
 from fer.inference import Classifier, FacePrediction

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import write_folder
+from helpers import write_folder
 
 from fer import jobs
 from fer.config import TrainConfig
@@ -135,7 +135,7 @@ def test_the_cli_trains_a_preset_with_explicit_flags_overriding_it(tmp_path):
     import subprocess
     import sys
 
-    from conftest import ROOT
+    from helpers import ROOT
 
     out = tmp_path / "run"
     r = subprocess.run([sys.executable, "-m", "fer", "train", "--preset", "demo", "--epochs", "1", "--out", str(out)],

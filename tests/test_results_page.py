@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, write_folder
+from helpers import ROOT, write_folder
 from streamlit.testing.v1 import AppTest
 
 from fer.config import TrainConfig

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import cv2
 import numpy as np
 import pytest
-from conftest import PHOTOS
+from helpers import PHOTOS
 
 from fer.cli import build_parser
 from fer.detection import DETECT_MODES, Detector, DetectorConfig, FaceBox

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import FER_ZIP, ROOT, write_folder
+from helpers import FER_ZIP, ROOT, write_folder
 
 from fer.data import Dataset, load_dataset
 from fer.labels import LABELS

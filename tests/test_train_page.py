@@ -5,7 +5,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, write_folder
+from helpers import ROOT, write_folder
 from streamlit.testing.v1 import AppTest
 
 from fer import jobs

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import PHOTOS, ROOT
+from helpers import PHOTOS, ROOT
 from fer.detection import Detector
 from fer.inference import Classifier
 from fer.labels import COLORS, LABELS, display_name

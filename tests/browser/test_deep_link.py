@@ -1,7 +1,7 @@
 """A deep link opened first in a fresh server and browser session shows the app's own navigation."""
 
 import pytest
-from conftest import wait_for_app
+from browserkit import wait_for_app
 
 NAV = ["Home", "Images", "Webcam", "Dataset", "Train", "Results", "How it works"]
 

@@ -1,13 +1,12 @@
 """Real browser: start the demo preset from the train form, wait for it, read its confusion matrix."""
 
 import json
-import os
 import re
 import shutil
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, wait_for_app
+from browserkit import wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -24,9 +23,8 @@ def _demo_runs(root: Path) -> set[Path]:
     return found
 
 
-def test_demo_preset_trains_in_the_background_and_its_confusion_matrix_shows(app_url, page):
-    # The server's runs folder: $FER_RUNS_DIR as the app_url fixture passed it on, else the repository's.
-    runs = Path(os.environ.get("FER_RUNS_DIR", ROOT / "runs"))
+def test_demo_preset_trains_in_the_background_and_its_confusion_matrix_shows(app_url, app_dir, page):
+    runs = app_dir / "runs"  # the server's runs folder, outside the repository
     before = _demo_runs(runs)
     try:
         page.goto(f"{app_url}/train")

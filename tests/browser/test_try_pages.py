@@ -4,7 +4,7 @@ import re
 import time
 
 import pytest
-from conftest import PHOTOS, wait_for_app
+from browserkit import PHOTOS, wait_for_app
 
 from fer.labels import LABELS, display_name
 

@@ -1,0 +1,98 @@
+"""Plain helpers for the real-browser tests: paths, a Streamlit server in a subprocess, a fake camera video."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+PHOTOS = ROOT.parent / "shared" / "photos"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--allow-loopback-in-peer-connection",
+]
+START_TIMEOUT_S = 90
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+@contextmanager
+def running_app(log_dir: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Start `streamlit run app.py` on a free port (a fresh server process), yield its URL, stop it.
+
+    Runs and uploads go under `log_dir` (never into the repository) unless `env` says otherwise.
+    """
+    port = free_port()
+    env = {"FER_RUNS_DIR": str(log_dir / "runs"), "FER_UPLOAD_DIR": str(log_dir / "uploads"), **(env or {})}
+    log_path = log_dir / f"streamlit-{port}.log"
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+           "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"]
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not _healthy(url):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not start (exit {proc.poll()}):\n{log_path.read_text()}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def write_y4m(photo: Path, path: Path, size: tuple[int, int] = (640, 480), frames: int = 30) -> Path:
+    """A YUV4MPEG2 (C420jpeg) video of `photo` letterboxed to `size`, with a slight drift so frames differ."""
+    w, h = size
+    bgr = cv2.imread(str(photo))
+    if bgr is None:
+        raise FileNotFoundError(photo)
+    scale = min(w / bgr.shape[1], h / bgr.shape[0])
+    small = cv2.resize(bgr, (round(bgr.shape[1] * scale), round(bgr.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+    canvas = np.full((h, w, 3), 128, np.uint8)
+    y0, x0 = (h - small.shape[0]) // 2, (w - small.shape[1]) // 2
+    canvas[y0:y0 + small.shape[0], x0:x0 + small.shape[1]] = small
+    with path.open("wb") as fh:
+        fh.write(f"YUV4MPEG2 W{w} H{h} F30:1 Ip A1:1 C420jpeg\n".encode())
+        for i in range(frames):
+            shift = int(round(4 * np.sin(2 * np.pi * i / frames)))
+            frame = np.roll(canvas, shift, axis=1)
+            yuv = cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420)  # planar Y, U, V
+            fh.write(b"FRAME\n")
+            fh.write(yuv.tobytes())
+    return path
+
+
+def wait_for_app(page: object, timeout_ms: int = 90_000) -> None:
+    """Wait until the app is connected and its script has run to the end (no rerun pending)."""
+    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']",  # type: ignore[attr-defined]
+                           timeout=timeout_ms)

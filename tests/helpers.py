@@ -1,0 +1,70 @@
+"""Plain test helpers (paths, synthetic FER2013-like datasets); fixtures live in conftest.py."""
+
+import io
+import zipfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from fer.labels import LABELS
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+PHOTOS = SHARED / "photos"
+FER_ZIP = SHARED / "datasets" / "fer2013" / "fer2013.zip"
+
+
+def synthetic_faces(n_per_class: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Images whose class is visible (a bright bar at a class-specific row) so nets can learn it."""
+    rng = np.random.default_rng(seed)
+    images, labels = [], []
+    for c in range(len(LABELS)):
+        for _ in range(n_per_class):
+            img = rng.integers(0, 80, (48, 48), dtype=np.uint8)
+            img[4 + 6 * c: 8 + 6 * c, :] = 230
+            images.append(img)
+            labels.append(c)
+    return np.stack(images), np.array(labels)
+
+
+def _jpg(img: np.ndarray) -> bytes:
+    ok, buf = cv2.imencode(".png", img)  # lossless, so loaded pixels equal the written ones
+    assert ok
+    return buf.tobytes()
+
+
+def write_folder(root: Path, n_per_class: int = 6, with_test: bool = True) -> Path:
+    """train/<class>/Training_i.png (+ test/<class>/PublicTest_/PrivateTest_) with synthetic faces."""
+    images, labels = synthetic_faces(n_per_class)
+    for i, (img, y) in enumerate(zip(images, labels, strict=True)):
+        d = root / "train" / LABELS[y]
+        d.mkdir(parents=True, exist_ok=True)
+        (d / f"Training_{i}.png").write_bytes(_jpg(img))
+        if with_test:
+            for usage in ("PublicTest", "PrivateTest"):
+                t = root / "test" / LABELS[y]
+                t.mkdir(parents=True, exist_ok=True)
+                (t / f"{usage}_{i}.png").write_bytes(_jpg(img))
+    return root
+
+
+def write_zip(path: Path, n_per_class: int = 6) -> Path:
+    images, labels = synthetic_faces(n_per_class)
+    with zipfile.ZipFile(path, "w") as zf:
+        for i, (img, y) in enumerate(zip(images, labels, strict=True)):
+            zf.writestr(f"train/{LABELS[y]}/Training_{i}.png", _jpg(img))
+            zf.writestr(f"test/{LABELS[y]}/PrivateTest_{i}.png", _jpg(img))
+    return path
+
+
+def write_csv(path: Path, n_per_class: int = 6, usage: bool = True) -> Path:
+    images, labels = synthetic_faces(n_per_class)
+    buf = io.StringIO()
+    buf.write("emotion,pixels" + (",Usage" if usage else "") + "\n")
+    usages = ["Training", "PublicTest", "PrivateTest"]
+    for i, (img, y) in enumerate(zip(images, labels, strict=True)):
+        row = f"{y},{' '.join(map(str, img.ravel()))}"
+        buf.write(row + (f",{usages[i % 3]}" if usage else "") + "\n")
+    path.write_text(buf.getvalue())
+    return path
