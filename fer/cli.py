@@ -146,12 +146,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     from fer.data import load_dataset
     from fer.evaluation import evaluate
-    from fer.modelio import ModelError, load_model
+    from fer.modelio import ModelError, load_card, load_model
 
     try:
         model = load_model(Path(args.model))
     except ModelError as exc:
         raise InputError(str(exc)) from None
+    if args.tta is None:  # as the model card says
+        card = load_card(Path(args.model))
+        args.tta = bool(card and card.tta_flip)
     ds = load_dataset(args.data)
     idx = np.arange(len(ds)) if args.split == "all" else np.flatnonzero(ds.usage == args.split)
     if len(idx) == 0:
@@ -243,7 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model", default=str(DEFAULT_MODEL))
     s.add_argument("--data", required=True, help="folder, zip or CSV")
     s.add_argument("--split", default="PrivateTest", choices=[*USAGES, "all"])
-    s.add_argument("--tta", action="store_true", help="average with the horizontally flipped face")
+    s.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
+                   help="average with the horizontally flipped face (default: as the model card says)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_evaluate)
     return p

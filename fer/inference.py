@@ -36,7 +36,8 @@ class FacePrediction:
         return {name: float(s) for name, s in zip(LABELS, self.scores, strict=True)}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"box": list(self.box.xywh), "label": self.label, "scores": self.score_dict()}
+        return {"box": list(self.box.xywh), "angle": float(self.box.angle), "label": self.label,
+                "scores": self.score_dict()}
 
 
 class Classifier:
@@ -61,9 +62,13 @@ class Classifier:
         self._run = _run
 
     @classmethod
-    def from_file(cls, path: str | Path, tta_flip: bool = False) -> Classifier:
-        from fer.modelio import load_model
+    def from_file(cls, path: str | Path, tta_flip: bool | None = None) -> Classifier:
+        """Load a model file; flip averaging as its card says unless `tta_flip` is given."""
+        from fer.modelio import load_card, load_model
 
+        if tta_flip is None:
+            card = load_card(Path(path))
+            tta_flip = bool(card and card.tta_flip)
         return cls(load_model(Path(path)), tta_flip=tta_flip)
 
     def scores(self, faces: np.ndarray) -> np.ndarray:

@@ -38,6 +38,8 @@ class ModelCard:
     created: str = ""
     machine: str = ""
     notes: str = ""
+    tta_flip: bool = False
+    """Predict with test-time flip averaging (the face and its mirror image) unless told otherwise."""
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -81,7 +81,9 @@ def make_pipeline(images: np.ndarray, targets: np.ndarray, cfg: TrainConfig, tra
     ds = tf.data.Dataset.from_tensor_slices(parts)
     if training:
         ds = ds.shuffle(min(len(images), 20000), seed=cfg.seed, reshuffle_each_iteration=True)
-    ds = ds.batch(cfg.batch_size)
+    # A last tiny training batch is dropped: it adds noise to BatchNorm, and TF 2.21 crashes (double free)
+    # back-propagating strided 1x1 convolutions on batches of one or two images.
+    ds = ds.batch(cfg.batch_size, drop_remainder=training and len(images) > cfg.batch_size)
     if training and cfg.augment:
         aug = [keras.layers.RandomFlip("horizontal", seed=cfg.seed)] if cfg.aug_flip else []
         if cfg.aug_rotation > 0:
