@@ -1,4 +1,4 @@
-"""`python -m fer`: models, predict, stats, train, evaluate."""
+"""`python -m fer`: models, predict, stats, train, evaluate, export."""
 
 from __future__ import annotations
 
@@ -171,6 +171,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from fer.export import export_model
+    from fer.modelio import ModelError
+
+    try:
+        card = export_model(Path(args.source), Path(args.dest), tta_flip=args.tta, notes=args.notes)
+    except (ModelError, ValueError) as exc:
+        raise InputError(str(exc)) from None
+    _print_json({"model": args.dest, "tta_flip": card.tta_flip, "metrics": card.metrics})
+    return 0
+
+
 # --------------------------------------------------------------------------- TrainConfig <-> argparse
 def _add_config_args(p: argparse.ArgumentParser, suppress: bool = False) -> None:
     hints = typing.get_type_hints(TrainConfig)
@@ -250,6 +262,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="average with the horizontally flipped face (default: as the model card says)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_evaluate)
+
+    s = sub.add_parser("export", help="save a run's best model (weights only) with its card, e.g. as the default")
+    s.add_argument("source", help="a run folder or a .keras file with its card")
+    s.add_argument("dest", help="the .keras file to write, e.g. models/default.keras")
+    s.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
+                   help="predict with flip averaging (re-scores the card's metrics on the run's data)")
+    s.add_argument("--notes", default=None, help="a note stored in the model card")
+    s.set_defaults(func=cmd_export)
     return p
 
 

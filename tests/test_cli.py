@@ -86,6 +86,20 @@ def test_train_then_evaluate_a_tiny_model(tmp_path):
     assert rep["n"] == 84 and 0 <= rep["accuracy"] <= 1 and len(rep["confusion"]) == 7
     assert sum(map(sum, rep["confusion"])) == 84 and set(rep["per_class"]) == set(LABELS)
 
+    # Export with flip averaging: weights only, the card re-scored, and evaluate follows the card.
+    dest = tmp_path / "exported.keras"
+    r = run_cli("export", str(out), str(dest), "--tta", "--notes", "test export")
+    assert r.returncode == 0, r.stderr[-2000:]
+    exported = json.loads(dest.with_suffix(".json").read_text())
+    assert exported["tta_flip"] is True and exported["notes"] == "test export"
+    assert exported["config"] == card["config"] and exported["metrics"]["test"]["n"] == 84
+    assert dest.stat().st_size < (out / "model.keras").stat().st_size  # no optimizer state
+    r = run_cli("evaluate", "--model", str(dest), "--data", str(data), "--split", "PrivateTest", "--json")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert round(json.loads(r.stdout)["accuracy"], 4) == exported["metrics"]["test"]["accuracy"]
+    r = run_cli("export", str(tmp_path / "nowhere"), str(dest))
+    assert r.returncode == 2 and "no model file" in r.stderr
+
 
 def test_train_refuses_bad_settings(tmp_path):
     r = run_cli("train", "--data", "data/sample", "--epochs", "0", "--out", str(tmp_path / "r"))

@@ -1,0 +1,57 @@
+"""A finished run (or any model file) made into a deployable model: weights only, its card beside it."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+
+from fer.modelio import ModelCard, ModelError, load_card, load_model, save_model
+
+log = logging.getLogger(__name__)
+
+
+def source_model(src: Path) -> Path:
+    """The model file of `src`: a run folder's best checkpoint (model.keras) or the file itself."""
+    src = Path(src)
+    path = src / "model.keras" if src.is_dir() else src
+    if not path.is_file():
+        raise ModelError(f"{src}: no model file (a run folder holds model.keras once an epoch has finished)")
+    return path
+
+
+def rescore(model: object, card: ModelCard, tta_flip: bool) -> dict[str, dict[str, float]]:
+    """The card's validation and test metrics recomputed on its own data and split."""
+    from fer.config import TrainConfig
+    from fer.data import load_dataset
+    from fer.evaluation import evaluate
+    from fer.presets import resolve_data
+    from fer.splits import make_split
+
+    cfg = resolve_data(TrainConfig.from_dict(card.config))
+    ds = load_dataset(cfg.data)
+    split = make_split(ds, cfg)
+    return {name: evaluate(model, ds.images[idx], ds.labels[idx], split=name, tta_flip=tta_flip).summary()
+            for name, idx in (("validation", split.val), ("test", split.test)) if len(idx)}
+
+
+def export_model(src: Path, dest: Path, tta_flip: bool | None = None, notes: str | None = None) -> ModelCard:
+    """Save `src`'s model without optimizer state to `dest` (.keras) with its card.
+
+    Changing `tta_flip` from what the card says re-scores the card's metrics the new way (this loads
+    the run's dataset), so the card always describes how the model predicts.
+    """
+    path = source_model(src)
+    card = load_card(path)
+    if card is None:
+        raise ModelError(f"{path}: no model card beside it; export needs to know how the model was made")
+    model = load_model(path)  # compile=False: the optimizer state is left behind
+    changes: dict[str, object] = {}
+    if tta_flip is not None and tta_flip != card.tta_flip:
+        log.info("re-scoring %s with tta_flip=%s", path, tta_flip)
+        changes.update(tta_flip=tta_flip, metrics=rescore(model, card, tta_flip))
+    if notes is not None:
+        changes["notes"] = notes
+    card = dataclasses.replace(card, **changes)
+    save_model(model, Path(dest), card)
+    return card
