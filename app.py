@@ -7,7 +7,7 @@ import streamlit as st
 
 from ui.common import language_switch, t
 
-st.set_page_config(page_title="Emotion recognition", page_icon=":performing_arts:", layout="wide")
+st.set_page_config(page_title=t("app.title"), page_icon=":performing_arts:", layout="wide")
 
 PAGES = [
     ("pages/home.py", "home", "nav.home", ":material/home:", True),

@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import emit, machine  # noqa: E402
+from bench.common import PHOTOS, emit, machine  # noqa: E402
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
@@ -85,7 +85,7 @@ def main() -> None:
     finally:
         server.terminate()
         log = server.communicate(timeout=20)[0].decode(errors="replace")
-    photo = ROOT.parent / "shared" / "photos" / "obama.jpg"
+    photo = PHOTOS / "obama.jpg"
     r = subprocess.run([sys.executable, "-c", FIRST_PREDICTION.format(photo=photo)], cwd=ROOT, capture_output=True,
                        text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True)
     first = eval(r.stdout.strip().splitlines()[-1])  # noqa: S307 - our own dict literal

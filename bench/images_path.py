@@ -1,11 +1,18 @@
-"""Time the Images page's path, bytes to annotated result, for a full-HD photo and a 12-megapixel one.
+"""Images page path: bytes of a photo to the annotated result, per stage, for a full-HD photo and 12 MP ones.
 
-    python bench/images_path.py [--repeat 5]
+    python bench/images_path.py [--repeat 5] [--json] [--model models/default.keras]
 
-Prints one line per image: median milliseconds of decode (EXIF) + detect + classify + draw.
+The page's own call (fer.photo.analyse_photo, default detector) plus the drawing it shows (annotate
+on the display copy). Stages (from PhotoResult.stages_ms): decode (a large JPEG decoded reduced, EXIF
+orientation applied), detect (grey, downscale to DetectorConfig.max_side, Haar cascade), classify,
+display (resize to the display size), annotate. `full decode` is the reference: the same bytes
+decoded at full size (fer.preprocessing.decode_image). CPU ms: CPU time of the process (all threads)
+for the whole path, less sensitive to other load. Median of --repeat runs after one warm-up.
+The 12 MP photos are obama_and_biden.jpg upscaled to 4000x3000, JPEG quality 90; the `EXIF` one is
+stored sideways (3000x4000) with an orientation tag that turns it upright.
 """
 
-import streamlit_webrtc  # noqa: F401, I001  (must precede tensorflow: segfault otherwise)
+from __future__ import annotations
 
 import argparse
 import io
@@ -14,50 +21,71 @@ import sys
 import time
 from pathlib import Path
 
-from PIL import Image
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import streamlit_webrtc  # noqa: F401, E402, I001  (must precede tensorflow: segfault otherwise)
 
-from fer.annotate import annotate  # noqa: E402
-from fer.detection import Detector  # noqa: E402
-from fer.inference import Classifier  # noqa: E402
-from fer.photo import analyse_photo  # noqa: E402
-from fer.tfenv import import_tensorflow  # noqa: E402
+from bench.common import PHOTOS, ROOT, emit, machine, twelve_megapixels  # noqa: E402
 
-PHOTOS = ROOT.parent / "shared" / "photos"
+STAGES = ("decode", "detect", "classify", "display", "annotate")
 
 
-def twelve_megapixels() -> bytes:
-    """obama_and_biden.jpg upscaled to 4000x3000 (12 MP), as a JPEG."""
-    img = Image.open(PHOTOS / "obama_and_biden.jpg").convert("RGB").resize((4000, 3000), Image.LANCZOS)
+def sideways(jpeg: bytes) -> bytes:
+    """The photo stored turned a quarter (3000x4000) with EXIF orientation 6 (show it turned back)."""
+    from PIL import Image
+
+    img = Image.open(io.BytesIO(jpeg)).transpose(Image.Transpose.ROTATE_90)
+    exif = img.getexif()
+    exif[0x0112] = 6
     buf = io.BytesIO()
-    img.save(buf, format="JPEG", quality=90)
+    img.save(buf, format="JPEG", quality=90, exif=exif)
     return buf.getvalue()
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--model", default=str(ROOT / "models" / "default.keras"))
-    args = ap.parse_args()
+    from fer.annotate import annotate
+    from fer.detection import Detector
+    from fer.inference import Classifier
+    from fer.photo import analyse_photo
+    from fer.preprocessing import decode_image
+    from fer.tfenv import import_tensorflow
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--model", default=str(ROOT / "models" / "default.keras"))
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args()
     import_tensorflow()
     clf = Classifier.from_file(args.model)
     clf.warm_up()
     det = Detector()
+    twelve = twelve_megapixels()
     cases = [("obama-1080p.jpg (1920x1080)", (PHOTOS / "obama-1080p.jpg").read_bytes()),
-             ("12 MP (4000x3000, 2 faces)", twelve_megapixels())]
+             ("12 MP (4000x3000)", twelve), ("12 MP, EXIF-rotated (3000x4000 stored)", sideways(twelve))]
+    results, rows = [], []
     for name, data in cases:
-        times, faces = [], 0
+        samples: dict[str, list[float]] = {s: [] for s in (*STAGES, "total", "cpu", "full_decode")}
         for _ in range(args.repeat + 1):  # the first run warms caches
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             res = analyse_photo(data, name, det, clf)
+            t0 = time.perf_counter()
             annotate(res.display, res.faces, "en", True, scale=res.display_scale)
-            times.append(time.perf_counter() - start)
-            faces = len(res.faces)
-        ms = 1000 * statistics.median(times[1:])
-        print(f"{name}: {ms:.0f} ms median of {args.repeat} (bytes -> annotated result), {faces} face(s), "
-              f"{len(data) / 1e6:.1f} MB file")
+            end = time.perf_counter()
+            for k, v in res.stages_ms.items():
+                samples[k].append(v)
+            samples["annotate"].append(1000 * (end - t0))
+            samples["total"].append(1000 * (end - start))
+            samples["cpu"].append(1000 * (time.process_time() - cpu))
+            t1 = time.perf_counter()
+            decode_image(data, name)
+            samples["full_decode"].append(1000 * (time.perf_counter() - t1))
+        med = {k: round(statistics.median(v[1:]), 1) for k, v in samples.items()}
+        r = {"image": name, "megapixels": round(res.width * res.height / 1e6, 1), "file_mb": round(len(data) / 1e6, 2),
+             "size": [res.width, res.height], "faces": [list(f.box.xywh) for f in res.faces], "median_ms": med}
+        results.append(r)
+        rows.append([name, len(res.faces), *(med[s] for s in STAGES), med["total"], med["cpu"], med["full_decode"]])
+    emit({"machine": machine(), "repeat": args.repeat, "results": results}, args.json, rows,
+         ["image", "faces", *(f"{s} ms" for s in STAGES), "total ms", "CPU ms", "full decode ms"])
 
 
 if __name__ == "__main__":

@@ -288,6 +288,11 @@ def main(argv: list[str] | None = None) -> int:
     except (InputError, DataError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT
+    except OSError as exc:  # an unwritable output folder, a full disk
+        from fer.modelio import os_problem
+
+        print(f"error: {os_problem(exc)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -27,7 +27,17 @@ _FOLDER_USAGE = {"train": "Training", "training": "Training", "val": "PublicTest
                  "valid": "PublicTest", "validation": "PublicTest", "test": "PrivateTest"}
 MAX_ZIP_TOTAL = 2 * 1024**3  # uncompressed bytes we accept from one archive
 MAX_ZIP_RATIO = 200  # an entry compressed more than this is treated as a zip bomb
+MAX_IMAGE_PIXELS = 4096 * 4096
+"""A dataset image whose header claims more pixels than this is skipped (a decompression bomb)."""
 CACHE_VERSION = 2
+SKIPPED = {
+    "unsafe": "unsafe path, skipped",
+    "not_image": "not an image, skipped",
+    "undecodable": "could not be decoded, skipped",
+    "too_large": "too many pixels for a face image, skipped",
+    "empty_class": "no images (empty or missing class folder)",
+}
+"""Endings of `Dataset.warnings` lines ('<file or folder>: <ending>'); see `warning_parts`."""
 
 Progress = Callable[[float, str], None]
 
@@ -63,6 +73,14 @@ class Dataset:
             lab = self.labels[self.usage == usage]
             out[usage] = {name: int((lab == i).sum()) for i, name in enumerate(LABELS)}
         return out
+
+
+def warning_parts(text: str) -> tuple[str, str]:
+    """(file or folder, SKIPPED key) of one `Dataset.warnings` line; the key is '' for any other line."""
+    for kind, ending in SKIPPED.items():
+        if text.endswith(": " + ending):
+            return text[: -len(ending) - 2], kind
+    return text, ""
 
 
 def _ordered_usages(usage: np.ndarray) -> list[str]:
@@ -169,15 +187,16 @@ def _from_entries(entries: Iterator[tuple[str, Callable[[], bytes]]], source: st
     entries = list(entries)
     n = n_hint or len(entries)
     images, labels, usage, keys, sizes, warnings = [], [], [], [], [], []
+    per_split: dict[str, set[int]] = {}  # split folder -> classes seen in it
     for k, (name, read) in enumerate(entries):
         p = PurePosixPath(name)
         if p.is_absolute() or ".." in p.parts:
-            warnings.append(f"{name}: unsafe path, skipped")
+            warnings.append(f"{name}: {SKIPPED['unsafe']}")
             continue
         if any(part.startswith(".") or part == "__MACOSX" for part in p.parts):
             continue
         if p.suffix.lower() not in IMAGE_SUFFIXES:
-            warnings.append(f"{name}: not an image, skipped")
+            warnings.append(f"{name}: {SKIPPED['not_image']}")
             continue
         split_i = next((j for j, part in enumerate(p.parts[:-2]) if part.lower() in _FOLDER_USAGE), None)
         if split_i is None:
@@ -187,27 +206,56 @@ def _from_entries(entries: Iterator[tuple[str, Callable[[], bytes]]], source: st
             y = label_index(cls)
         except ValueError:
             raise DataError(f"{name}: unknown class folder {cls!r}; expected one of {', '.join(LABELS)}") from None
-        arr = cv2.imdecode(np.frombuffer(read(), np.uint8), cv2.IMREAD_GRAYSCALE)
+        seen = per_split.setdefault("/".join(p.parts[: split_i + 1]), set())
+        raw = read()
+        claimed = _claimed_size(raw)
+        if claimed is not None and claimed[0] * claimed[1] > MAX_IMAGE_PIXELS:
+            warnings.append(f"{name}: {SKIPPED['too_large']}")
+            continue
+        arr = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_GRAYSCALE)
         if arr is None:
-            warnings.append(f"{name}: could not be decoded, skipped")
+            warnings.append(f"{name}: {SKIPPED['undecodable']}")
             continue
         sizes.append(arr.shape[:2])
         if arr.shape != (IMAGE_SIZE, IMAGE_SIZE):
             arr = cv2.resize(arr, (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_AREA)
         images.append(arr)
         labels.append(y)
+        seen.add(y)
         usage.append(_usage_of(p.name, p.parts[split_i]))
         keys.append(name)
         if progress and k % 500 == 0:
             progress(k / max(n, 1), f"decoded {k:,} of {n:,} images")
     if not images:
         raise DataError(f"{Path(source).name}: no images found in the train/<class>/ or test/<class>/ layout")
+    warnings += [f"{split}/{cls}: {SKIPPED['empty_class']}" for split, seen in per_split.items()
+                 for y, cls in enumerate(LABELS) if y not in seen]
     if progress:
         progress(1.0, f"decoded {len(images):,} images")
     for w in warnings[:20]:
         log.warning(w)
     return Dataset(np.stack(images), np.array(labels, np.int64), np.array(usage),
                    np.array(keys), np.array(sizes, np.int32).reshape(-1, 2), source, tuple(warnings))
+
+
+def _claimed_size(raw: bytes) -> tuple[int, int] | None:
+    """(width, height) a PNG or JPEG header claims, read without decoding; None for other formats."""
+    if raw[:8] == b"\x89PNG\r\n\x1a\n" and raw[12:16] == b"IHDR":
+        return int.from_bytes(raw[16:20], "big"), int.from_bytes(raw[20:24], "big")
+    if raw[:2] != b"\xff\xd8":
+        return None
+    i = 2
+    while i + 9 < len(raw):
+        if raw[i] != 0xFF:
+            return None
+        marker = raw[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # start of frame
+            return int.from_bytes(raw[i + 7:i + 9], "big"), int.from_bytes(raw[i + 5:i + 7], "big")
+        i += 2 + int.from_bytes(raw[i + 2:i + 4], "big")
+    return None
 
 
 def _usage_of(filename: str, split_folder: str) -> str:

@@ -9,6 +9,7 @@ Duplicates are merged by non-maximum suppression (fer.rotation.merge). See docs/
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -148,25 +149,37 @@ class Detector:
             cascades[path] = c
         return c
 
-    def _run(self, path: str, image: np.ndarray, min_side: int) -> list[tuple[int, int, int, int, int]]:
-        """(x, y, w, h, neighbours) of each face the cascade finds."""
+    def _run(self, path: str, image: np.ndarray, min_side: int,
+             max_side: int = 0) -> list[tuple[int, int, int, int, int]]:
+        """(x, y, w, h, neighbours) of each face the cascade finds (sides from min_side to max_side; 0: any)."""
         cfg = self.config
         found, counts = self._cascade(path).detectMultiScale2(image, scaleFactor=cfg.scale_factor,
                                                               minNeighbors=cfg.min_neighbors,
-                                                              minSize=(min_side, min_side))
+                                                              minSize=(min_side, min_side),
+                                                              maxSize=(max_side, max_side))
         if not len(found):
             return []
         return [(int(x), int(y), int(w), int(h), int(n))
                 for (x, y, w, h), n in zip(np.asarray(found).reshape(-1, 4), np.ravel(counts), strict=True)]
 
-    def detect(self, gray: np.ndarray) -> list[FaceBox]:
-        """Boxes of the faces in a grayscale uint8 image, left to right."""
+    def _shrunk(self, gray: np.ndarray, pixel_scale: float = 1.0) -> tuple[np.ndarray, float, int]:
+        """The detection image (at most max_side), its scale factor and the smallest face side in it."""
         cfg = self.config
         h, w = gray.shape[:2]
         factor = min(1.0, cfg.max_side / max(h, w))
         small = gray if factor == 1.0 else cv2.resize(gray, (round(w * factor), round(h * factor)),
                                                        interpolation=cv2.INTER_AREA)
-        min_side = max(8, round(cfg.min_size * factor))
+        return small, factor, max(8, round(cfg.min_size * factor / pixel_scale))
+
+    def detect(self, gray: np.ndarray, pixel_scale: float = 1.0) -> list[FaceBox]:
+        """Boxes of the faces in a grayscale uint8 image, left to right.
+
+        `pixel_scale`: original pixels per pixel of `gray` when it is a reduced copy of the original
+        (e.g. a JPEG decoded at half size), so that `min_size` still counts original pixels.
+        """
+        cfg = self.config
+        h, w = gray.shape[:2]
+        small, factor, min_side = self._shrunk(gray, pixel_scale)
         upright = self._run(self._path, small, min_side)
         if cfg.mode == "upright":
             boxes = [FaceBox(x, y, bw, bh) for x, y, bw, bh, _ in upright]
@@ -176,6 +189,34 @@ class Detector:
             boxes = [b.scaled(1 / factor) for b in boxes]
         boxes = [b.clipped(w, h) if b.angle == 0 else b for b in boxes]
         return sorted(boxes, key=lambda b: (b.x, b.y))
+
+    def detect_near(self, gray: np.ndarray, known: Sequence[FaceBox], grow: float = 0.3,
+                    size_ratio: float = 1.3) -> list[FaceBox]:
+        """Re-find known upright faces: the frontal cascade runs only on a window around each known box
+        (grown by `grow` of its size on every side) at sizes within `size_ratio` of it.
+
+        A fraction of a full `detect` for a video frame whose faces moved a little since the last
+        one; faces that are new (or tilted, or lost) are not found. Boxes left to right.
+        """
+        h, w = gray.shape[:2]
+        small, factor, min_side = self._shrunk(gray)
+        sh, sw = small.shape[:2]
+        found: list[FaceBox] = []
+        for box in known:
+            b = box.scaled(factor)
+            g = round(max(b.w, b.h) * grow)
+            x0, y0, x1, y1 = max(0, b.x - g), max(0, b.y - g), min(sw, b.x + b.w + g), min(sh, b.y + b.h + g)
+            lo, hi = max(min_side, round(b.w / size_ratio)), round(b.w * size_ratio)
+            if x1 - x0 < lo or y1 - y0 < lo:
+                continue
+            for x, y, bw, bh, _ in self._run(self._path, small[y0:y1, x0:x1], lo, hi):
+                face = FaceBox(x + x0, y + y0, bw, bh)
+                cx, cy = face.center
+                if not any(f.x <= cx < f.x + f.w and f.y <= cy < f.y + f.h for f in found):  # two windows, one face
+                    found.append(face)
+        if factor != 1.0:
+            found = [f.scaled(1 / factor) for f in found]
+        return sorted((f.clipped(w, h) for f in found), key=lambda b: (b.x, b.y))
 
     def _merged(self, small: np.ndarray, min_side: int, upright: list[tuple[int, int, int, int, int]]) -> list[FaceBox]:
         """Upright, turned (and, in 'all' mode, profile) detections merged by NMS, in `small`'s pixels."""

@@ -69,12 +69,24 @@ def decimal_sep(lang: str) -> str:
     return t("meta.decimal_separator", lang)
 
 
+def thousands_sep(lang: str) -> str:
+    return t("meta.thousands_separator", lang)
+
+
+def plotly_separators(lang: str = DEFAULT_LANG) -> str:
+    """Plotly's layout.separators for a language: decimal then thousands ('.,' en, ',.' pt)."""
+    return decimal_sep(lang) + thousands_sep(lang)
+
+
 def fmt_number(x: float, lang: str = DEFAULT_LANG, digits: int = 1) -> str:
     """1234.5 -> '1,234.5' (en) or '1.234,5' (pt)."""
     s = f"{x:,.{digits}f}"
-    if decimal_sep(lang) == ",":
-        s = s.replace(",", "\0").replace(".", ",").replace("\0", ".")
-    return s
+    return s.replace(",", "\0").replace(".", decimal_sep(lang)).replace("\0", thousands_sep(lang))
+
+
+def fmt_sci(x: float, lang: str = DEFAULT_LANG, digits: int = 2) -> str:
+    """0.00123 -> '1.23e-03' (en) or '1,23e-03' (pt)."""
+    return f"{x:.{digits}e}".replace(".", decimal_sep(lang))
 
 
 def fmt_percent(x: float, lang: str = DEFAULT_LANG, digits: int = 1) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 from fer.config import TrainConfig
 from fer.jobs import LOCK_NAME
-from fer.modelio import write_json
+from fer.modelio import os_problem, write_json
 from fer.training import TrainEvent
 
 log = logging.getLogger(__name__)
@@ -121,13 +121,19 @@ def run_job(run_dir: Path) -> int:
     except _Stopped:
         state = "stopped"
         log.info("job %s stopped", run_dir.name)
+    except OSError as exc:  # disk full, folder not writable: say so in plain words
+        log.exception("job %s failed", run_dir.name)
+        state, error = "failed", f"could not read or write a file: {os_problem(exc)}"
     except Exception as exc:  # noqa: BLE001 - any failure is recorded for the page, with its traceback in the log
         log.exception("job %s failed", run_dir.name)
         state, error = "failed", f"{type(exc).__name__}: {exc}"
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         job.update(state=state, error=error, finished=_now())
-        write_json(run_dir / "job.json", job)
+        try:
+            write_json(run_dir / "job.json", job)
+        except OSError as exc:  # e.g. still no space: the page then reports the job as ended without finishing
+            log.error("could not record the outcome of job %s: %s", run_dir.name, os_problem(exc))
         _release_lock(run_dir)
     return 0 if state != "failed" else 1
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from fer.config import TrainConfig
-from fer.modelio import write_json
+from fer.modelio import os_problem, write_json
 
 log = logging.getLogger(__name__)
 
@@ -263,9 +263,13 @@ def start_job(cfg: TrainConfig, root: Path | None = None, name: str | None = Non
     if errors:
         raise JobError("invalid training settings: " + "; ".join(errors))
     root = Path(root or runs_dir()).resolve()
-    root.mkdir(parents=True, exist_ok=True)
-    run_dir = root / (name or new_run_name(cfg, root))
-    lock = _acquire_lock(root, run_dir)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        run_dir = root / (name or new_run_name(cfg, root))
+        lock = _acquire_lock(root, run_dir)
+    except OSError as exc:
+        raise JobError(f"cannot write to the runs folder {root}: {os_problem(exc)}") from None
+    proc: subprocess.Popen[bytes] | None = None
     try:
         if (run_dir / "job.json").exists():
             raise JobError(f"run {run_dir.name} already exists")
@@ -281,8 +285,13 @@ def start_job(cfg: TrainConfig, root: Path | None = None, name: str | None = Non
         started = datetime.now(UTC).isoformat(timespec="seconds")
         write_json(run_dir / "job.json", {"state": "running", "pid": proc.pid, "started": started})
         write_json(lock, {"pid": proc.pid, "run": str(run_dir)})
-    except BaseException:
+    except BaseException as exc:
+        if proc is not None:  # started, but its state could not be recorded: no untracked job
+            proc.kill()
+            proc.wait()
         lock.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise JobError(f"cannot write the run folder {run_dir}: {os_problem(exc)}") from None
         raise
     log.info("started job %s (pid %d)", run_dir.name, proc.pid)
     return run_info(run_dir)

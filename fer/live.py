@@ -23,11 +23,17 @@ import numpy as np
 
 from fer.annotate import annotate
 from fer.detection import Detector
-from fer.inference import Classifier, FacePrediction, predict_faces
+from fer.inference import Classifier, FacePrediction
 from fer.labels import LABELS
+from fer.preprocessing import crop_faces, to_gray
+from fer.tracking import FULL_EVERY, TrackingDetector
 
 MAX_EVERY = 10
 """Never skip more than this many frames between two analysed ones."""
+LIVE_MAX_SIDE = 320
+"""Webcam frames are detected on a copy shrunk to this longer side (webcam faces are large)."""
+STAGES = ("convert", "detect", "crop", "classify", "draw")
+"""Parts of one analysed frame timed by `LiveProcessor.last_stages` (milliseconds)."""
 MAX_RECORDS = 20_000
 """Per-frame records kept (the oldest go first): about 11 minutes at 30 analysed frames a second."""
 DEFAULT_INTERVAL_S = 1 / 30
@@ -73,15 +79,20 @@ class LiveSnapshot:
 class LiveProcessor:
     """Thread-safe frame processor: adapts how many frames it skips to the time one analysis takes.
 
-    `configure` swaps the detector, classifier and drawing options between frames (the page calls it
-    when sidebar settings change). `clock` is injectable for tests.
+    Faces are detected with a full scan every `full_every` analysed frames and re-found near where
+    they were in between (fer.tracking). `configure` swaps the detector, classifier and drawing
+    options between frames (the page calls it when sidebar settings change). `clock` is injectable
+    for tests; `max_every` caps the frames skipped (1: analyse every frame).
     """
 
     def __init__(self, detector: Detector, classifier: Classifier, margin: float = 0.0, lang: str = "en",
                  show_confidence: bool = True, clock: Callable[[], float] = time.monotonic,
-                 max_records: int = MAX_RECORDS) -> None:
+                 max_records: int = MAX_RECORDS, max_every: int = MAX_EVERY, full_every: int = FULL_EVERY) -> None:
         self._lock = threading.Lock()
         self._clock = clock
+        self._max_every, self._full_every = max_every, full_every
+        self._tracker: TrackingDetector | None = None
+        self._stages: dict[str, float] = {}
         self._records: deque[FrameRecord] = deque(maxlen=max_records)
         self.configure(detector, classifier, margin, lang, show_confidence)
         self.reset()
@@ -89,12 +100,16 @@ class LiveProcessor:
     def configure(self, detector: Detector, classifier: Classifier, margin: float = 0.0, lang: str = "en",
                   show_confidence: bool = True) -> None:
         with self._lock:
-            self._detector, self._classifier = detector, classifier
+            if self._tracker is None or self._tracker.detector is not detector:
+                self._tracker = TrackingDetector(detector, self._full_every)
+            self._classifier = classifier
             self._margin, self._lang, self._show_confidence = margin, lang, show_confidence
 
     def reset(self) -> None:
         """Forget the records and counters (a new recording starts)."""
         with self._lock:
+            if self._tracker is not None:
+                self._tracker.reset()
             self._records.clear()
             self._frames = 0
             self._analysed = 0
@@ -127,15 +142,15 @@ class LiveProcessor:
             analyse = self._analysed == 0 or self._since_analysed + 1 >= self._every
             self._since_analysed = 0 if analyse else self._since_analysed + 1
             self._prev_analysed = analyse
-            detector, classifier, margin = self._detector, self._classifier, self._margin
+            detector, classifier, margin = self._tracker, self._classifier, self._margin
             lang, show_conf = self._lang, self._show_confidence
             faces = self._faces
         if analyse:
             t0 = self._clock()
-            faces = tuple(predict_faces(rgb, detector, classifier, margin))
-            out = annotate(rgb, faces, lang, show_conf)
+            faces, out, stages = analyse_frame(rgb, detector, classifier, margin, lang, show_conf)
             spent = self._clock() - t0
             with self._lock:
+                self._stages = stages
                 self._analysed += 1
                 self._faces = faces
                 self._proc_s = spent if self._proc_s == 0 else 0.7 * self._proc_s + 0.3 * spent
@@ -147,18 +162,30 @@ class LiveProcessor:
 
     def _pick_every(self) -> int:
         """Analyse one frame in N, N = how many frame intervals one analysis takes (caller holds the lock)."""
-        return int(min(MAX_EVERY, max(1, math.ceil(self._proc_s / self._interval_s))))
+        return int(min(self._max_every, max(1, math.ceil(self._proc_s / self._interval_s))))
 
     def callback(self, frame: Any) -> Any:
         """streamlit-webrtc's `video_frame_callback`: av.VideoFrame in, annotated av.VideoFrame out."""
         import av
 
+        t0 = time.perf_counter()
         rgb = frame.to_ndarray(format="rgb24")
-        out = av.VideoFrame.from_ndarray(self.process(rgb), format="rgb24")
+        convert = time.perf_counter() - t0
+        drawn = self.process(rgb)
+        t1 = time.perf_counter()
+        out = av.VideoFrame.from_ndarray(drawn, format="rgb24")
         out.pts = frame.pts
         if frame.time_base is not None:
             out.time_base = frame.time_base
+        convert += time.perf_counter() - t1
+        with self._lock:
+            self._stages["convert"] = 1000 * convert
         return out
+
+    def last_stages(self) -> dict[str, float]:
+        """Milliseconds per stage (STAGES) of the latest analysed frame ('convert': of the latest frame)."""
+        with self._lock:
+            return dict(self._stages)
 
     # -- the readout (page thread) ------------------------------------------------------------------
 
@@ -177,6 +204,25 @@ class LiveProcessor:
         if last_s is not None and recs:
             recs = [r for r in recs if r.t >= recs[-1].t - last_s]
         return recs
+
+
+def analyse_frame(rgb: np.ndarray, detector: Detector | TrackingDetector, classifier: Classifier, margin: float = 0.0,
+                  lang: str = "en", show_confidence: bool = True,
+                  ) -> tuple[tuple[FacePrediction, ...], np.ndarray, dict[str, float]]:
+    """Detect, classify (all faces in one batch) and draw one frame: (faces, drawn frame, ms per stage)."""
+    t0 = time.perf_counter()
+    gray = to_gray(rgb)
+    boxes = detector.detect(gray)
+    t1 = time.perf_counter()
+    crops = crop_faces(gray, boxes, margin)
+    t2 = time.perf_counter()
+    scores = classifier.scores(crops) if boxes else []
+    faces = tuple(FacePrediction(b, tuple(float(v) for v in s)) for b, s in zip(boxes, scores, strict=True))
+    t3 = time.perf_counter()
+    out = annotate(rgb, faces, lang, show_confidence)
+    t4 = time.perf_counter()
+    return faces, out, {"detect": 1000 * (t1 - t0), "crop": 1000 * (t2 - t1), "classify": 1000 * (t3 - t2),
+                        "draw": 1000 * (t4 - t3)}
 
 
 def timeline(records: list[FrameRecord]) -> dict[str, list[float]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -54,6 +55,20 @@ class ModelCard:
         kw["labels"] = tuple(kw.get("labels", LABELS))
         kw["input_shape"] = tuple(kw.get("input_shape", (48, 48, 1)))
         return cls(**kw)
+
+
+def os_problem(exc: OSError) -> str:
+    """One plain line for a failed file operation: the file, then disk full, permission, read-only, ..."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"{where}the disk is full (no space left to write)"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"{where}permission denied (the app may not write there)"
+    if exc.errno == errno.EROFS:
+        return f"{where}the file system is read-only"
+    if exc.errno == errno.ENOTDIR:
+        return f"{where}a part of this path is a file, not a folder"
+    return f"{where}{exc.strerror or exc}"
 
 
 def card_path(model_path: Path) -> Path:

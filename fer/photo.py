@@ -12,9 +12,9 @@ import numpy as np
 
 from fer.annotate import fit
 from fer.detection import Detector
-from fer.inference import Classifier, FacePrediction, predict_faces
+from fer.inference import Classifier, FacePrediction
 from fer.labels import LABELS
-from fer.preprocessing import decode_image
+from fer.preprocessing import crop_faces, decode_reduced, to_gray
 
 DISPLAY_MAX_SIDE = 1280
 """Photos are shown (and annotated) at most this large; detection has its own limit (DetectorConfig.max_side)."""
@@ -33,7 +33,9 @@ class PhotoResult:
     display_scale: float
     """display pixels per original pixel (<= 1)."""
     seconds: float
-    """Time from bytes to predictions."""
+    """Time from bytes to predictions and the display copy."""
+    stages_ms: dict[str, float] = field(default_factory=dict)
+    """Milliseconds per stage: decode (with EXIF orientation), detect, classify, display (resize)."""
 
 
 def analyse_photo(data: bytes, name: str, detector: Detector, classifier: Classifier, margin: float = 0.0,
@@ -41,13 +43,28 @@ def analyse_photo(data: bytes, name: str, detector: Detector, classifier: Classi
     """Decode (EXIF orientation applied), detect and classify every face in one batch.
 
     Raises fer.preprocessing.ImageError with a plain message when the bytes are not a usable image.
+
+    A large JPEG is decoded reduced (fer.preprocessing.decode_reduced) to no less than the larger of
+    the detection size (DetectorConfig.max_side) and `display_max`: what detection and display
+    would shrink it to anyway. Boxes are mapped back to the photo's full-size pixels.
     """
     start = time.perf_counter()
-    rgb = decode_image(data, name)
-    faces = predict_faces(rgb, detector, classifier, margin)
-    display, scale = fit(rgb, display_max)
-    h, w = rgb.shape[:2]
-    return PhotoResult(name, w, h, tuple(faces), display, scale, time.perf_counter() - start)
+    img = decode_reduced(data, name, max(detector.config.max_side, display_max))
+    t_decode = time.perf_counter()
+    gray = to_gray(img.rgb)
+    boxes = detector.detect(gray, img.scale)
+    t_detect = time.perf_counter()
+    scores = classifier.scores(crop_faces(gray, boxes, margin)) if boxes else []
+    if img.scale != 1.0:  # back to the photo's full-size pixels
+        boxes = [f.clipped(img.width, img.height) if f.angle == 0 else f for f in (b.scaled(img.scale) for b in boxes)]
+    faces = tuple(FacePrediction(b, tuple(float(v) for v in s)) for b, s in zip(boxes, scores, strict=True))
+    t_classify = time.perf_counter()
+    display, scale = fit(img.rgb, display_max)
+    end = time.perf_counter()
+    stages = {"decode": t_decode - start, "detect": t_detect - t_decode, "classify": t_classify - t_detect,
+              "display": end - t_classify}
+    return PhotoResult(name, img.width, img.height, faces, display, scale / img.scale, end - start,
+                       {k: round(1000 * v, 3) for k, v in stages.items()})
 
 
 ROW_KEYS = ("file", "face", "x", "y", "w", "h", "angle", "label", "confidence", *LABELS)

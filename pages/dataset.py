@@ -1,15 +1,17 @@
 """Dataset explorer: counts and class imbalance, image sizes, pixel intensities, samples, mean
 faces and data quality, for the sample, a server dataset or an uploaded zip/CSV."""
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from fer.data import DataError
+from fer.data import DataError, warning_parts
 from fer.i18n import fmt_number, fmt_percent
 from fer.labels import LABELS, display_name, hex_color
-from ui.common import lang, t
+from ui.common import lang, localise, t
 from ui.data_source import choose_dataset, dataset_stats, load_with_progress
 
 GRID = 24  # images in the sample grid
@@ -28,6 +30,15 @@ def split_name(usage: str) -> str:
     return t(f"dataset.split_{usage}") if usage in ("Training", "PublicTest", "PrivateTest") else usage
 
 
+def chart(fig: Any, key: str) -> None:
+    """A plotly figure with the language's number separators, and hover text without plotly express's
+    internal 'text' field (the bar labels, already shown on the bars)."""
+    for trace in fig.data:
+        if trace.hovertemplate:
+            trace.hovertemplate = trace.hovertemplate.replace("<br>text=%{text}", "")
+    st.plotly_chart(localise(fig), key=key)
+
+
 def caption(i: int) -> str:
     return f"{display_name(LABELS[int(ds.labels[i])], L)} · {split_name(str(ds.usage[i]))}"
 
@@ -40,6 +51,15 @@ try:
 except DataError as exc:
     st.error(t("dataset.load_error", error=str(exc)))
     st.stop()
+if ds.warnings:
+    st.warning(t("dataset.skipped", n=n(len(ds.warnings))))
+    with st.expander(t("dataset.skipped_details")):
+        parts = [warning_parts(w) for w in ds.warnings]
+        st.dataframe(pd.DataFrame({t("dataset.col_where"): [where for where, _ in parts],
+                                   t("dataset.col_problem"): [t(f"dataset.skip_{kind}") if kind else text
+                                                              for (_, kind), text in zip(parts, ds.warnings,
+                                                                                         strict=True)]}),
+                     hide_index=True, width="stretch")
 with st.spinner(t("dataset.computing")):
     stats = dataset_stats(path, ds)
 imb = stats.imbalance
@@ -60,11 +80,11 @@ counts = pd.DataFrame([
 ])
 fig = px.bar(counts, x=col_class, y=col_count, color=col_split, barmode="group",
              title=t("dataset.chart_counts"))
-st.plotly_chart(fig, key="counts_chart")
+chart(fig, key="counts_chart")
 totals = pd.DataFrame({col_split: [split_name(u) for u in stats.splits],
                        col_count: [sum(c.values()) for c in stats.splits.values()]})
-st.plotly_chart(px.bar(totals, x=col_split, y=col_count, title=t("dataset.chart_splits"),
-                       text=[n(k) for k in totals[col_count]]), key="splits_chart")
+chart(px.bar(totals, x=col_split, y=col_count, title=t("dataset.chart_splits"),
+             text=[n(k) for k in totals[col_count]]), key="splits_chart")
 
 st.subheader(t("dataset.imbalance_header", split=split_name(imb.basis) if imb.basis != "all" else t("dataset.all")))
 col_share, col_weight = t("dataset.col_share"), t("dataset.col_weight")
@@ -76,7 +96,7 @@ shares = pd.DataFrame({
 fig = px.bar(shares, x=col_class, y=col_share, color=col_class, color_discrete_map=COLOR_MAP,
              text=[fmt_percent(s, L) for s in shares[col_share]], title=t("dataset.chart_shares"))
 fig.update_layout(showlegend=False, yaxis_tickformat=".0%")
-st.plotly_chart(fig, key="shares_chart")
+chart(fig, key="shares_chart")
 if imb.ratio > 1:
     st.write(t("dataset.imbalance_ratio", largest=display_name(imb.largest, L), n_largest=n(imb.counts[imb.largest]),
                smallest=display_name(imb.smallest, L), n_smallest=n(imb.counts[imb.smallest]),
@@ -100,8 +120,8 @@ st.header(t("dataset.sizes_header"))
 col_size = t("dataset.col_size")
 sizes = pd.DataFrame({col_size: [f"{s.height}×{s.width}" for s in stats.sizes],
                       col_count: [s.count for s in stats.sizes]})
-st.plotly_chart(px.bar(sizes, x=col_size, y=col_count, title=t("dataset.chart_sizes"),
-                       text=[n(k) for k in sizes[col_count]]), key="sizes_chart")
+chart(px.bar(sizes, x=col_size, y=col_count, title=t("dataset.chart_sizes"),
+             text=[n(k) for k in sizes[col_count]]), key="sizes_chart")
 if len(stats.sizes) == 1:
     s0 = stats.sizes[0]
     st.write(t("dataset.sizes_one", n=n(s0.count), h=s0.height, w=s0.width))
@@ -118,7 +138,7 @@ hist = pd.DataFrame([
 fig = px.line(hist, x=col_int, y=col_frac, color=col_class, color_discrete_map=COLOR_MAP,
               title=t("dataset.chart_hist"))
 fig.update_layout(yaxis_tickformat=".1%")
-st.plotly_chart(fig, key="hist_chart")
+chart(fig, key="hist_chart")
 st.caption(t("dataset.hist_caption"))
 
 # ----------------------------------------------------------------------------- what the faces look like

@@ -16,7 +16,7 @@ from fer.explain import Explainer, GradCam, enlarge, first_layer_filters, model_
 from fer.i18n import fmt_number, fmt_percent
 from fer.labels import LABELS, display_name, hex_color
 from fer.preprocessing import ImageError, crop_face, decode_image, to_gray
-from ui.common import ROOT, detector, get_classifier, lang, t
+from ui.common import ROOT, detector, get_classifier, lang, separators, t
 from ui.controls import model_choice
 
 EXAMPLES_DIR = ROOT / "data" / "examples"
@@ -65,10 +65,10 @@ def boxed(rgb: np.ndarray, boxes: list[FaceBox], chosen: int) -> np.ndarray:
 
 def input_heatmap(x: np.ndarray) -> go.Figure:
     fig = go.Figure(go.Heatmap(z=x, colorscale="gray", zmin=0, zmax=1, showscale=False,
-                               hovertemplate="x %{x}, y %{y}: %{z:.2f}<extra></extra>"))
+                               hovertemplate=f"x %{{x}}, y %{{y}}: {t('how.brightness')} %{{z:.2f}}<extra></extra>"))
     fig.update_layout(height=260, width=260, margin={"l": 0, "r": 0, "t": 0, "b": 0},
                       yaxis={"autorange": "reversed", "scaleanchor": "x", "visible": False},
-                      xaxis={"visible": False}, separators=t("meta.decimal_separator") + " ")
+                      xaxis={"visible": False}, separators=separators())
     return fig
 
 
@@ -79,7 +79,7 @@ def score_chart(scores: np.ndarray) -> go.Figure:
                            cliponaxis=False))
     fig.update_layout(height=300, margin={"l": 10, "r": 10, "t": 10, "b": 10},
                       yaxis={"range": [0, 1.1], "tickformat": ".0%", "title": t("how.probability")},
-                      xaxis={"title": t("how.emotion")}, separators=t("meta.decimal_separator") + " ")
+                      xaxis={"title": t("how.emotion")}, separators=separators())
     return fig
 
 
@@ -87,7 +87,7 @@ def vector_chart(vector: np.ndarray) -> go.Figure:
     fig = go.Figure(go.Bar(y=vector, marker_color="#268bd2"))
     fig.update_layout(title=t("how.vector_chart"), height=220, margin={"l": 10, "r": 10, "t": 40, "b": 10},
                       xaxis={"title": t("how.vector_index")}, yaxis={"title": t("how.value")}, bargap=0,
-                      separators=t("meta.decimal_separator") + " ")
+                      separators=separators())
     return fig
 
 

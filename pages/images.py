@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -14,12 +15,12 @@ from fer.i18n import fmt_number, fmt_percent
 from fer.inference import FacePrediction
 from fer.labels import LABELS, display_name, hex_color
 from fer.photo import PhotoResult, analyse_photo, result_rows, results_json
-from fer.preprocessing import ImageError
-from ui.common import ROOT, detector, get_classifier, lang, t
+from fer.preprocessing import IMAGE_ERROR_KINDS, ImageError
+from ui.common import ROOT, detector, get_classifier, lang, separators, t
 from ui.controls import sidebar_controls
 
 EXAMPLES_DIR = ROOT / "data" / "examples"
-TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"]
+TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif"]
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -35,8 +36,28 @@ def score_chart(face: FacePrediction, title: str) -> go.Figure:
                            cliponaxis=False))
     fig.update_layout(title=title, height=260, margin={"l": 10, "r": 10, "t": 40, "b": 10},
                       yaxis={"range": [0, 1.1], "tickformat": ".0%", "title": t("images.probability")},
-                      xaxis={"title": t("images.emotion")}, separators=t("meta.decimal_separator") + " ")
+                      xaxis={"title": t("images.emotion")}, separators=separators())
     return fig
+
+
+def plain(text: str) -> str:
+    """A file name shown as itself in Markdown (no links, images, emphasis or colour directives)."""
+    return re.sub(r"([\\`*_\[\]!<>~:$|])", r"\\\1", text)
+
+
+def image_error(name: str, exc: ImageError) -> str:
+    """The translated message for an unusable upload, specific to what is wrong with it."""
+    name = plain(name)
+    if exc.kind in IMAGE_ERROR_KINDS:
+        d = exc.details
+        return t(f"images.error_{exc.kind}", name=name, w=d.get("width", "?"), h=d.get("height", "?"),
+                 limit=d.get("limit", "?"))
+    return t("images.bad_file", name=name, reason=plain(str(exc)))
+
+
+def upload_limit_mb() -> int:
+    """The server's upload limit per file (server.maxUploadSize in .streamlit/config.toml)."""
+    return int(st.get_option("server.maxUploadSize"))
 
 
 def headers() -> dict[str, str]:
@@ -51,7 +72,8 @@ ctl = sidebar_controls()
 if ctl.model_path is None:
     st.stop()
 
-uploads = st.file_uploader(t("images.upload"), type=TYPES, accept_multiple_files=True, help=t("images.upload_help"))
+uploads = st.file_uploader(t("images.upload"), type=TYPES, accept_multiple_files=True,
+                           help=t("images.upload_help", mb=upload_limit_mb()))
 examples = sorted(EXAMPLES_DIR.glob("*.jpg"))
 picked = st.pills(t("images.examples"), [p.name for p in examples], selection_mode="multi", key="img_examples",
                   help=t("images.examples_help")) or []
@@ -67,10 +89,10 @@ with st.spinner(t("images.working", n=len(items))):
         try:
             results.append(analyse(data, name, ctl.detector, ctl.margin, str(model_file), model_file.stat().st_mtime))
         except ImageError as exc:
-            st.error(t("images.bad_file", name=name, reason=str(exc)))
+            st.error(image_error(name, exc))
 
-for res in results:
-    st.subheader(res.name)
+for n, res in enumerate(results):
+    st.subheader(plain(res.name))
     st.caption(t("images.summary", w=res.width, h=res.height, n=len(res.faces),
                  ms=fmt_number(1000 * res.seconds, lang(), 0)))
     if not res.faces:
@@ -84,7 +106,7 @@ for res in results:
     for i, face in enumerate(res.faces, start=1):
         title = t("images.face_title", i=i, label=display_name(face.label, lang()),
                   conf=fmt_percent(face.confidence, lang()))
-        right.plotly_chart(score_chart(face, title), key=f"chart_{res.name}_{i}", config={"displayModeBar": False})
+        right.plotly_chart(score_chart(face, title), key=f"chart_{n}_{i}", config={"displayModeBar": False})
 
 if results and any(r.faces for r in results):
     st.subheader(t("images.table"))

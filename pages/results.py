@@ -20,7 +20,7 @@ from fer.labels import LABELS, display_name
 from fer.modelio import ModelCard, load_card
 from fer.presets import resolve_data
 from fer.results import TestPredictions, best_epoch, curve_figure, early_stopped, load_reports, test_predictions
-from ui.common import DEFAULT_MODEL, get_classifier, lang, t
+from ui.common import DEFAULT_MODEL, get_classifier, lang, localise, t
 
 DEFAULT = "default"
 
@@ -108,7 +108,7 @@ def show_curves(e: Entry) -> None:
     cols = st.columns(2)
     for col, metric in zip(cols, ("loss", "accuracy"), strict=True):
         fig = curve_figure(history, metric, names | {"title": t(f"results.{metric}")}, best=best, stop=stop)
-        col.plotly_chart(fig, key=f"res_curve_{e.key}_{metric}")
+        col.plotly_chart(localise(fig), key=f"res_curve_{e.key}_{metric}")
     note = t("results.best_epoch", epoch=best)
     if stop:
         note += " " + t("results.early_stopped", epoch=stop, planned=e.config().epochs)
@@ -139,7 +139,7 @@ def show_report(e: Entry, rep: EvalReport) -> None:
     fig = px.imshow(cm, x=names, y=names, color_continuous_scale="Blues", text_auto=".2f" if norm != "counts" else "d",
                     labels={"x": t("results.predicted"), "y": t("results.true"), "color": t(f"results.cm_{norm}")})
     fig.update_layout(title=t("results.confusion"), height=480, margin={"l": 10, "r": 10, "t": 40, "b": 10})
-    st.plotly_chart(fig, key=f"res_cmfig_{e.key}")
+    st.plotly_chart(localise(fig), key=f"res_cmfig_{e.key}")
 
 
 def show_mistakes(e: Entry, rep: EvalReport) -> None:
@@ -186,11 +186,21 @@ def show_actions(e: Entry) -> None:
                            mime="application/json", key=f"res_dl_card_{e.key}", on_click="ignore")
 
 
+def split_text(e: Entry, card: ModelCard) -> str:
+    """How the model's data was split, in the session's language (the card's English words without settings)."""
+    cfg = e.config()
+    if cfg is None or cfg.split not in ("official", "stratified", "custom"):
+        return card.split
+    lg = lang()
+    return t(f"results.split_{cfg.split}", test=fmt_percent(cfg.test_fraction, lg, 0),
+             val=fmt_percent(cfg.val_fraction, lg, 0), test_seed=cfg.test_seed, val_seed=cfg.val_seed)
+
+
 def show_entry(e: Entry) -> None:
     card = e.card
     lg = lang()
     if card is not None:
-        st.caption(t("results.card", arch=card.arch, params=fmt_number(card.params, lg, 0), split=card.split,
+        st.caption(t("results.card", arch=card.arch, params=fmt_number(card.params, lg, 0), split=split_text(e, card),
                      epochs=card.epochs_trained, minutes=fmt_number(card.train_seconds / 60, lg, 1)))
     if e.run is not None and e.run.state == "failed":
         st.error(t("results.failed", error=t("train.died") if e.run.error == jobs.DIED else e.run.error))
@@ -229,7 +239,7 @@ def compare(chosen: list[Entry]) -> None:
                 fig.add_trace(go.Scatter(x=[r["epoch"] for r in h], y=[r.get(metric) for r in h], name=label(e)))
         fig.update_layout(title=t(f"results.cmp_{metric}"), xaxis_title=t("results.epoch"), height=320,
                           margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend={"orientation": "h"})
-        col.plotly_chart(fig, key=f"res_cmp_{metric}")
+        col.plotly_chart(localise(fig), key=f"res_cmp_{metric}")
 
 
 st.title(t("results.title"))

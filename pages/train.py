@@ -10,12 +10,12 @@ import streamlit as st
 from fer import jobs
 from fer.config import MONITORS, OPTIMIZERS, SPLITS, TrainConfig
 from fer.data import DataError
-from fer.i18n import fmt_number, fmt_percent
+from fer.i18n import fmt_number, fmt_percent, fmt_sci
 from fer.labels import display_name
 from fer.models import ARCHITECTURES
 from fer.presets import PRESETS, resolve_data
 from fer.results import curve_figure
-from ui.common import lang, t
+from ui.common import lang, localise, t
 from ui.data_source import SAMPLE, choose_dataset, load_with_progress, server_datasets
 
 K = "tf_"  # prefix of the form's widget keys; the rest of each key is the TrainConfig field
@@ -83,7 +83,7 @@ def curves(info: jobs.RunInfo, key: str) -> None:
     cols = st.columns(2)
     for col, metric in zip(cols, ("loss", "accuracy"), strict=True):
         fig = curve_figure(history, metric, names | {"title": t(f"train.{metric}")})
-        col.plotly_chart(fig, key=f"{key}_{metric}")
+        col.plotly_chart(localise(fig), key=f"{key}_{metric}")
 
 
 def live(run_path: str) -> None:
@@ -105,7 +105,7 @@ def live(run_path: str) -> None:
         text = "—" if v is None else fmt_percent(v, lang()) if "accuracy" in name else fmt_number(v, lang(), 3)
         col.metric(t(f"train.m_{name}"), text)
     lr = p.learning_rate
-    cols[4].metric(t("train.m_lr"), "—" if lr is None else f"{lr:.2e}")
+    cols[4].metric(t("train.m_lr"), "—" if lr is None else fmt_sci(lr, lang()))
     curves(info, "live")
     if (info.path / "stop").exists():
         st.info(t("train.stopping"))
@@ -168,7 +168,8 @@ def form(data: Path) -> None:
                             placeholder=t("train.arch_default"))
         with st.expander(t("train.schedule_section"), expanded=False):
             c1, c2, c3 = st.columns(3)
-            c1.selectbox(t("train.lr_monitor"), MONITORS, key=K + "lr_monitor")
+            c1.selectbox(t("train.lr_monitor"), MONITORS, key=K + "lr_monitor",
+                         format_func={m: f"{t('train.m_' + m)} ({m})" for m in MONITORS}.get)
             c2.number_input(t("train.lr_factor"), key=K + "lr_factor", format="%g", step=0.05)
             c3.number_input(t("train.lr_patience"), key=K + "lr_patience", step=1)
             c1.number_input(t("train.es_patience"), key=K + "early_stopping_patience", step=1)

@@ -12,14 +12,13 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from fer.i18n import fmt_number, fmt_percent
 from fer.labels import LABELS, display_name, hex_color
-from fer.live import CSV_KEYS, LiveProcessor, parse_ice_servers, records_csv, records_rows, timeline
-from ui.common import detector, get_classifier, lang, t
+from fer.live import CSV_KEYS, LIVE_MAX_SIDE, LiveProcessor, parse_ice_servers, records_csv, records_rows, timeline
+from ui.common import detector, get_classifier, lang, separators, t
 from ui.controls import sidebar_controls
 
 TIMELINE_S = 60.0
 REFRESH_S = 1.0
 CHART_REFRESH_S = 3.0
-LIVE_MAX_SIDE = 320
 
 
 def rtc_configuration() -> dict:
@@ -48,7 +47,7 @@ def timeline_chart(proc: LiveProcessor) -> go.Figure:
     fig.update_layout(title=t("webcam.timeline"), height=300, margin={"l": 10, "r": 10, "t": 40, "b": 10},
                       xaxis={"title": t("webcam.seconds_ago"), "range": [-TIMELINE_S, 0]},
                       yaxis={"title": t("webcam.probability"), "range": [0, 1], "tickformat": ".0%"},
-                      legend={"orientation": "h"}, separators=t("meta.decimal_separator") + " ")
+                      legend={"orientation": "h"}, separators=separators())
     return fig
 
 
@@ -86,9 +85,11 @@ def readout() -> None:
     snap = proc.snapshot()
     c1, c2, c3 = st.columns(3)
     c1.metric(t("webcam.fps"), fmt_number(snap.fps, lang(), 1))
-    c2.metric(t("webcam.frames"), f"{snap.frames}")
+    c2.metric(t("webcam.frames"), fmt_number(snap.frames, lang(), 0))
     c3.metric(t("webcam.every"), t("webcam.every_value", n=snap.every),
               help=t("webcam.every_help", ms=fmt_number(snap.process_ms, lang(), 0)))
+    if snap.every > 1:  # the machine cannot keep up: say so (the video itself stays fluid)
+        st.caption(t("webcam.every_help", ms=fmt_number(snap.process_ms, lang(), 0)))
     if not snap.frames:
         st.info(t("webcam.press_start"))
     elif not snap.faces:

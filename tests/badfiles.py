@@ -18,9 +18,9 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
 
-def bomb_png() -> bytes:
-    """A PNG whose header claims 100000x100000 pixels (10 gigapixels)."""
-    ihdr = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 2, 0, 0, 0)
+def bomb_png(width: int = 100_000, height: int = 100_000) -> bytes:
+    """A PNG whose header claims width x height pixels (by default 10 gigapixels) over a few bytes of data."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", zlib.compress(b"\0" * 1000))
             + _png_chunk(b"IEND", b""))
 
@@ -34,7 +34,7 @@ def exif_rotated_jpeg(photo: bytes) -> bytes:
 
 
 def bad_files(photo: bytes) -> dict[str, bytes]:
-    """Files that must each give a clear message (the first four) or a correct result (the rest)."""
+    """Files that must each give a clear message (those in ERRORS) or a correct result (the rest)."""
     rng = np.random.default_rng(0)
     frames = [Image.new("RGB", (40, 30), (i * 60, 0, 0)) for i in range(3)]
     return {
@@ -42,6 +42,7 @@ def bad_files(photo: bytes) -> dict[str, bytes]:
         "empty.jpg": b"",
         "truncated.jpg": photo[: len(photo) // 3],
         "bomb.png": bomb_png(),
+        "huge.png": bomb_png(8_000, 8_000),  # 64 megapixels: under Pillow's bomb limit, over the app's
         "sixteen_bit.png": _save(Image.fromarray((rng.random((60, 50)) * 65535).astype(np.uint16)), "PNG"),
         "rgba.png": _save(Image.new("RGBA", (40, 30), (10, 200, 10, 128)), "PNG"),
         "palette.png": _save(Image.new("RGB", (40, 30), (200, 10, 10)).convert("P"), "PNG"),
@@ -55,4 +56,8 @@ def bad_files(photo: bytes) -> dict[str, bytes]:
 
 
 ERRORS = {"notes.jpg": "not an image", "empty.jpg": "empty", "truncated.jpg": "truncated",
-          "bomb.png": "too many pixels"}
+          "bomb.png": "too many pixels", "huge.png": "8000x8000 pixels is too large"}
+"""The files that must be refused, and words their (English, library/CLI) message must hold."""
+KINDS = {"notes.jpg": "not_image", "empty.jpg": "empty", "truncated.jpg": "damaged", "bomb.png": "bomb",
+         "huge.png": "too_large"}
+"""fer.preprocessing.ImageError.kind of each refused file."""

@@ -3,13 +3,13 @@
 import json
 
 import pytest
-from badfiles import ERRORS, bad_files
+from badfiles import ERRORS, KINDS, bad_files
 from helpers import PHOTOS
 from test_cli import run_cli
 
 from fer.detection import Detector
 from fer.inference import Classifier, predict_faces
-from fer.preprocessing import ImageError, decode_image
+from fer.preprocessing import IMAGE_ERROR_KINDS, ImageError, decode_image
 
 PHOTO = (PHOTOS / "obama.jpg").read_bytes()
 FILES = bad_files(PHOTO)
@@ -27,6 +27,7 @@ def test_library_gives_a_clear_error_or_a_result(name, clf):
         with pytest.raises(ImageError, match=ERRORS[name]) as exc:
             decode_image(data, name)
         assert name in str(exc.value) and "\n" not in str(exc.value)
+        assert exc.value.kind == KINDS[name] and exc.value.kind in IMAGE_ERROR_KINDS
         return
     rgb = decode_image(data, name)
     assert rgb.ndim == 3 and rgb.shape[2] == 3 and rgb.dtype.name == "uint8"
@@ -67,3 +68,9 @@ def test_cli_missing_file_and_bad_model(tmp_path):
     fake.write_text("not a model")
     r = run_cli("predict", str(PHOTOS / "obama.jpg"), "--model", str(fake))
     assert r.returncode == 2 and "not a readable Keras model" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_too_large_image_reports_its_size_and_the_limit():
+    with pytest.raises(ImageError) as exc:
+        decode_image(FILES["huge.png"], "huge.png")
+    assert exc.value.details == {"width": 8000, "height": 8000, "limit": 60}

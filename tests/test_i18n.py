@@ -4,17 +4,23 @@ import ast
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from helpers import ROOT
+from PIL import Image, ImageDraw
 
-from fer.i18n import catalog, languages
+from fer.annotate import annotate, font, label_text
+from fer.detection import FaceBox
+from fer.i18n import catalog, fmt_number, fmt_percent, fmt_sci, languages, plotly_separators
+from fer.inference import FacePrediction
+from fer.labels import COLORS, LABELS, display_name
 
 UI_FILES = sorted([ROOT / "app.py", *(ROOT / "pages").glob("*.py"), *(ROOT / "ui").glob("*.py")])
 # Streamlit calls whose first argument is a path, key or code, not text shown to people.
 NOT_TEXT_FIRST_ARG = {"page_link", "Page", "switch_page", "navigation", "cache_resource", "cache_data",
                       "set_page_config", "fragment", "form", "container", "columns", "empty", "secrets", "get",
                       "pop", "setdefault", "image", "plotly_chart", "dataframe", "code", "json", "audio",
-                      "video", "html", "query_params"}
+                      "video", "html", "query_params", "get_option", "set_option"}
 TEXT_KEYWORDS = {"label", "help", "placeholder", "caption", "title", "text", "body", "value_label", "file_name_label"}
 WORDS = re.compile(r"[A-Za-zÀ-ÿ]{3,}")
 
@@ -73,3 +79,101 @@ def test_portuguese_is_really_translated():
     same = [k for k, v in en.items() if v == pt[k] and len(WORDS.findall(v)) >= 2 and not k.startswith("meta.")]
     # a few identical strings are fine (names, 'Webcam'), whole untranslated sentences are not
     assert len(same) <= max(3, len(en) // 50), f"identical in en and pt: {same}"
+
+
+# ----------------------------------------------------------------------------- every key is used
+CODE_FILES = sorted([*UI_FILES, *(ROOT / "fer").glob("*.py")])
+
+
+def _key_patterns(node: ast.AST) -> list[str]:
+    """Regexes for the strings a node can build: literals, f-strings ({x} -> .+) and 'a.' + name."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [re.escape(node.value)]
+    if isinstance(node, ast.JoinedStr):
+        return ["".join(re.escape(v.value) if isinstance(v, ast.Constant) else ".+" for v in node.values)]
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return [a + b for a in _key_patterns(node.left) or [".+"] for b in _key_patterns(node.right) or [".+"]]
+    return []
+
+
+def used_key_patterns() -> list[re.Pattern[str]]:
+    """Every string in app.py, pages/, ui/ and fer/ that starts with a catalog section ('images.', f'how.role_{x}')."""
+    sections = {k.split(".")[0] for k in catalog("en")}
+    found = set()
+    for path in CODE_FILES:
+        for node in ast.walk(ast.parse(path.read_text())):
+            for p in _key_patterns(node):
+                m = re.match(r"(\w+)\\\.", p)
+                if m and m.group(1) in sections:
+                    found.add(p)
+    return [re.compile(p) for p in found]
+
+
+def test_every_catalog_key_is_used_by_the_code():
+    patterns = used_key_patterns()
+    unused = [k for k in catalog("en") if not any(p.fullmatch(k) for p in patterns)]
+    assert not unused, f"keys no code uses (remove them from every language file): {unused}"
+
+
+def test_the_used_key_scan_sees_literal_dynamic_and_concatenated_keys():
+    patterns = used_key_patterns()
+    for key in ("images.title", "how.role_conv", "emotions.angry", "controls.mode_rotated", "nav.webcam",
+                "presets.demo_help", "train.arch_fer-net"):
+        assert any(p.fullmatch(key) for p in patterns), key
+    assert not any(p.fullmatch("images.no_such_key") for p in patterns)
+
+
+# ----------------------------------------------------------------------------- numbers per language
+def test_numbers_percentages_and_chart_separators_follow_the_language():
+    assert fmt_percent(0.725, "en") == "72.5%" and fmt_percent(0.725, "pt") == "72,5%"
+    assert fmt_number(1234567.891, "en", 2) == "1,234,567.89" and fmt_number(1234567.891, "pt", 2) == "1.234.567,89"
+    assert fmt_number(41, "pt", 0) == "41" and fmt_percent(1.0, "pt", 0) == "100%"
+    assert fmt_sci(0.00123, "en") == "1.23e-03" and fmt_sci(0.00123, "pt") == "1,23e-03"
+    assert plotly_separators("en") == ".," and plotly_separators("pt") == ",."
+    for lang in languages():  # a third language must name both separators, and they must differ
+        assert len(plotly_separators(lang)) == 2 and plotly_separators(lang)[0] != plotly_separators(lang)[1]
+
+
+# ----------------------------------------------------------------------------- Portuguese names, drawn with accents
+def test_emotion_names_in_portuguese_are_the_courses():
+    assert [display_name(k, "pt") for k in LABELS] == ["Raiva", "Nojo", "Medo", "Feliz", "Triste", "Surpresa",
+                                                       "Neutro"]
+
+
+def _glyph(text: str, size: int = 48) -> np.ndarray:
+    img = Image.new("L", (4 * size, 2 * size), 0)
+    ImageDraw.Draw(img).text((4, 4), text, font=font(size), fill=255)
+    return np.asarray(img)
+
+
+def test_the_label_font_draws_accented_letters():
+    for plain, accented in (("a", "ã"), ("c", "ç"), ("e", "é"), ("o", "ô")):
+        a, b = _glyph(plain), _glyph(accented)
+        assert b.any(), accented
+        assert (a != b).any(), f"{accented!r} is drawn like {plain!r}"
+        assert (b != _glyph("\ue000")).any(), f"{accented!r} is drawn as the missing-glyph box"
+    rows = np.flatnonzero(_glyph("ç").any(axis=1))
+    assert rows.max() > np.flatnonzero(_glyph("c").any(axis=1)).max()  # the cedilla hangs below the c
+
+
+def test_annotate_writes_a_portuguese_label_with_accents_on_the_image():
+    face = FacePrediction(FaceBox(60, 120, 160, 160), (0.02, 0.02, 0.02, 0.02, 0.02, 0.88, 0.02))
+    assert label_text(face, "pt") == "Surpresa 88,0%"
+    out = annotate(np.zeros((320, 320, 3), np.uint8), [face], "pt")
+    assert (out[60:120, 60:230] == COLORS["surprise"]).all(axis=2).sum() > 200  # the label's background
+    assert (out[60:120, 60:230].sum(axis=2) > 600).any()  # and light text on it
+
+
+# ----------------------------------------------------------------------------- what stays English
+MACHINE_FACING = ("cli.py", "modelio.py", "photo.py", "jobs.py", "jobrunner.py", "training.py", "evaluation.py",
+                  "stats.py", "config.py", "presets.py", "results.py", "splits.py", "data.py")
+
+
+@pytest.mark.parametrize("name", MACHINE_FACING)
+def test_cli_and_file_formats_do_not_translate(name):
+    """The CLI, JSON/CSV keys, model cards and job files stay English whatever the app's language."""
+    tree = ast.parse((ROOT / "fer" / name).read_text())
+    imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {f"{n.module}.{a.name}" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
+    offenders = sorted(i for i in imported if "i18n" in i or i.endswith(".display_name"))
+    assert not offenders, f"fer/{name} imports {offenders}"

@@ -13,10 +13,10 @@ from streamlit.testing.v1 import AppTest
 from helpers import PHOTOS, ROOT
 from fer.annotate import annotate, fit, label_text
 from fer.detection import Detector, DetectorConfig, FaceBox
-from fer.inference import Classifier, FacePrediction
+from fer.inference import Classifier, FacePrediction, predict_faces
 from fer.labels import COLORS, LABELS, display_name
 from fer.photo import ROW_KEYS, analyse_photo, result_rows, results_json
-from fer.preprocessing import ImageError
+from fer.preprocessing import ImageError, decode_image, decode_reduced
 
 PAGE = str(ROOT / "pages" / "images.py")
 
@@ -123,6 +123,36 @@ def test_analyse_photo_rows_and_json(classifier: Classifier) -> None:
     assert parsed[0]["faces"][1]["box"] == list(res.faces[1].box.xywh)
     with pytest.raises(ImageError, match="bad.png"):
         analyse_photo(b"\x89PNG broken", "bad.png", Detector(), classifier)
+
+
+def big_jpeg(turn: bool = False) -> bytes:
+    """obama_and_biden.jpg upscaled to 4000x2856 (11 MP, over twice the detection size: the fast decode
+    path), as a JPEG; with `turn`, stored sideways with EXIF orientation 6 (turn it back to show it)."""
+    img = Image.open(PHOTOS / "obama_and_biden.jpg").convert("RGB").resize((4000, 2856), Image.LANCZOS)
+    exif = Image.Exif()
+    if turn:
+        img = img.transpose(Image.Transpose.ROTATE_90)
+        exif[0x0112] = 6
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=90, exif=exif)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("turn", [False, True])
+def test_large_jpeg_fast_decode_gives_full_size_boxes(classifier: Classifier, turn: bool) -> None:
+    data = big_jpeg(turn)
+    full = decode_image(data)  # the slow path: every pixel decoded
+    assert full.shape[:2] == (2856, 4000)
+    slow = predict_faces(full, Detector(), classifier)
+    fast_img = decode_reduced(data, min_side=1280)
+    assert fast_img.rgb.shape[:2] == (1428, 2000) and fast_img.scale == 2.0  # decoded at half size
+    res = analyse_photo(data, "big.jpg", Detector(), classifier)
+    assert (res.width, res.height) == (4000, 2856)
+    assert res.display.shape[:2] == (914, 1280) and res.display_scale == pytest.approx(0.32, rel=1e-3)
+    assert len(res.faces) == len(slow) == 2
+    for a, b in zip(res.faces, slow, strict=True):  # the same faces in full-size pixels, within a few pixels
+        assert np.abs(np.subtract(a.box.xywh, b.box.xywh)).max() <= max(8, 0.03 * b.box.w)
+    assert set(res.stages_ms) == {"decode", "detect", "classify", "display"}
 
 
 def _face(label: str, box: FaceBox) -> FacePrediction:

@@ -5,6 +5,7 @@ import streamlit_webrtc  # noqa: F401, I001  (must precede tensorflow)
 import csv
 import io
 import threading
+from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
 
@@ -15,10 +16,13 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from helpers import PHOTOS, ROOT
-from fer.detection import Detector
+from fer import i18n
+from fer.detection import Detector, DetectorConfig, FaceBox
 from fer.inference import Classifier
 from fer.labels import COLORS, LABELS, display_name
-from fer.live import CSV_KEYS, LiveProcessor, parse_ice_servers, records_csv, records_rows, timeline
+from fer.live import (CSV_KEYS, LIVE_MAX_SIDE, STAGES, LiveProcessor, parse_ice_servers, records_csv, records_rows,
+                      timeline)
+from fer.tracking import TrackingDetector
 
 PAGE = str(ROOT / "pages" / "webcam.py")
 
@@ -108,6 +112,74 @@ def test_fast_analysis_keeps_every_frame_and_reset(classifier: Classifier, face_
     assert proc.snapshot().fps == 0.0
     proc.reset()
     assert proc.snapshot().frames == 0 and proc.records() == []
+
+
+def shifted(frame: np.ndarray, dx: int, dy: int) -> np.ndarray:
+    """The frame's content moved by (dx, dy) pixels, as a user moving in front of the camera."""
+    return cv2.warpAffine(frame, np.float32([[1, 0, dx], [0, 1, dy]]), (frame.shape[1], frame.shape[0]),
+                          borderMode=cv2.BORDER_REPLICATE)
+
+
+def three_faces(face_frame: np.ndarray) -> np.ndarray:
+    """A 640x480 frame with three copies of the face side by side."""
+    face = cv2.resize(face_frame[40:440, 170:470], (200, 266), interpolation=cv2.INTER_AREA)
+    frame = np.full_like(face_frame, 90)
+    for k in range(3):
+        frame[107:373, 12 + k * 210:212 + k * 210] = face
+    return frame
+
+
+class CountingDetector(Detector):
+    def __init__(self, config: DetectorConfig | None = None) -> None:
+        super().__init__(config)
+        self.full = self.near = 0
+
+    def detect(self, gray: np.ndarray) -> list[FaceBox]:
+        self.full += 1
+        return super().detect(gray)
+
+    def detect_near(self, gray: np.ndarray, known: Any, *args: Any) -> list[FaceBox]:
+        self.near += 1
+        return super().detect_near(gray, known, *args)
+
+
+@pytest.mark.parametrize("faces", [1, 3])
+def test_tracking_refinds_moving_faces_like_a_full_scan(face_frame: np.ndarray, faces: int) -> None:
+    base = cv2.cvtColor(face_frame if faces == 1 else three_faces(face_frame), cv2.COLOR_RGB2GRAY)
+    det = CountingDetector(DetectorConfig(max_side=LIVE_MAX_SIDE))
+    tracker = TrackingDetector(det, full_every=5)
+    for i in range(10):
+        gray = shifted(base, 3 * i, -2 * i)
+        tracked, full = tracker.detect(gray), Detector(det.config).detect(gray)
+        assert len(tracked) == len(full) == faces
+        for a, b in zip(tracked, full, strict=True):  # the same faces (Haar boxes jitter by a scale step, 10 %)
+            assert max(abs(a.x - b.x), abs(a.y - b.y), abs(a.w - b.w), abs(a.h - b.h)) <= 0.15 * b.w
+    assert (det.full, det.near) == (2, 8)  # a full scan on frames 1 and 6 only
+
+
+def test_tracking_finds_a_new_face_at_the_next_full_scan(face_frame: np.ndarray) -> None:
+    gray = cv2.cvtColor(face_frame, cv2.COLOR_RGB2GRAY)
+    empty = np.full_like(gray, 90)
+    tracker = TrackingDetector(Detector(DetectorConfig(max_side=LIVE_MAX_SIDE)), full_every=3)
+    assert [len(tracker.detect(g)) for g in (empty, gray, gray, gray, gray, empty, gray)] == [0, 0, 0, 1, 1, 0, 1]
+    tracker.reset()
+    assert len(tracker.detect(gray)) == 1
+    rotated = TrackingDetector(CountingDetector(DetectorConfig(max_side=LIVE_MAX_SIDE, mode="rotated")))
+    for _ in range(3):
+        rotated.detect(gray)
+    assert rotated.detector.full == 3  # tilted faces are not tracked: every frame is scanned
+    with pytest.raises(ValueError):
+        TrackingDetector(Detector(), full_every=0)
+
+
+def test_callback_times_every_stage(classifier: Classifier, face_frame: np.ndarray) -> None:
+    proc = LiveProcessor(Detector(DetectorConfig(max_side=LIVE_MAX_SIDE)), classifier, max_every=1)
+    frame = av.VideoFrame.from_ndarray(face_frame, format="rgb24").reformat(format="yuv420p")
+    for _ in range(3):
+        proc.callback(frame)
+    stages = proc.last_stages()
+    assert set(stages) == set(STAGES) and all(v >= 0 for v in stages.values())
+    assert proc.snapshot().analysed == 3 and len(proc.snapshot().faces) == 1
 
 
 def test_records_are_thread_safe(classifier: Classifier, face_frame: np.ndarray) -> None:
@@ -256,3 +328,15 @@ def test_page_reports_bad_ice_setting(streamer: StreamerStub, monkeypatch: pytes
     at = run_page("en")
     assert streamer.calls[-1]["rtc_configuration"] == {"iceServers": []}
     assert any("ICE server setting is invalid" in e.value for e in at.error)
+
+
+def test_page_says_when_it_analyses_one_frame_in_n(streamer: StreamerStub, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = run_page("en")
+    proc = at.session_state["live_processor"]
+    slow = replace(proc.snapshot(), frames=90, analysed=30, every=3, process_ms=95.0)
+    monkeypatch.setattr(proc, "snapshot", lambda: slow)
+    streamer.playing = True
+    at.run()
+    assert not at.exception
+    assert {m.label: m.value for m in at.metric}["Analysed"] == "1 in 3"
+    assert i18n.t("webcam.every_help", "en", ms="95") in [c.value for c in at.caption]

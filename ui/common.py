@@ -30,6 +30,17 @@ def t(key: str, **kwargs: Any) -> str:
     return i18n.t(key, lang(), **kwargs)
 
 
+def separators() -> str:
+    """Plotly's layout.separators for the session's language ('.,' or ',.')."""
+    return i18n.plotly_separators(lang())
+
+
+def localise(fig: Any) -> Any:
+    """A plotly figure whose numbers (ticks, hover, text templates) use the session's separators."""
+    fig.update_layout(separators=separators())
+    return fig
+
+
 def language_switch() -> None:
     """Sidebar selector shown on every page (called from app.py)."""
     codes = list(i18n.languages())

@@ -1,0 +1,191 @@
+"""Broken datasets (CSV, folder, zip): a clear message naming the row, file or folder, nothing written
+outside the target, zip and image bombs refused; the Dataset page lists what was skipped."""
+
+import streamlit_webrtc  # noqa: F401, I001  (must precede tensorflow)
+
+import zipfile
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from badfiles import bomb_png
+from helpers import ROOT, _jpg, synthetic_faces, write_folder, write_zip
+from fer import data as fer_data
+from fer.data import SKIPPED, DataError, load_dataset, warning_parts
+from fer.i18n import t
+
+ROW = " ".join(["7"] * 2304)
+FACE = _jpg(synthetic_faces(1)[0][0])
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+# ------------------------------------------------------------------------------------------ CSV
+@pytest.mark.parametrize(("text", "message"), [
+    ("emotion,pixels\n", "no rows"),
+    ("pixels\n" + ROW + "\n", "missing column(s) emotion"),
+    ("emotion,pixels,Usage\n1," + ROW + ",Training\n2,1 2 3,Training\n", "row 3: 3 pixels, expected 2304"),
+    ("emotion,pixels\n1," + ROW + "\n1," + ROW + "\n-1," + ROW + "\n", "row 4: unknown emotion index -1"),
+    ("emotion,pixels\nhappy," + ROW + "\n", "row 2: emotion 'happy' is not a number"),
+    ("emotion,pixels\n1," + ROW.replace("7", "300", 1) + "\n", "row 2: pixel values must be 0-255"),
+    ("emotion,pixels\n1," + ROW.replace("7", "7.5", 1) + "\n", "row 2: pixels must be space-separated integers"),
+    ("emotion,pixels,Usage\n1," + ROW + ",Train\n", "unknown Usage value(s) 'Train'"),
+])
+def test_a_bad_csv_names_the_row_and_the_problem(tmp_path, text, message):
+    with pytest.raises(DataError) as exc:
+        load_dataset(write(tmp_path, "bad.csv", text))
+    assert str(exc.value).startswith("bad.csv") and message in str(exc.value)
+
+
+def test_a_binary_file_named_csv_is_refused(tmp_path):
+    p = tmp_path / "photo.csv"
+    p.write_bytes(b"\xff\xd8\xff\xe0" + bytes(range(256)) * 4)
+    with pytest.raises(DataError, match="photo.csv"):
+        load_dataset(p)
+
+
+# ------------------------------------------------------------------------------------------ folders
+def test_empty_and_missing_class_folders_are_named(tmp_path):
+    root = write_folder(tmp_path / "ds", n_per_class=2)
+    for f in (root / "train" / "disgust").iterdir():
+        f.unlink()  # an empty class folder
+    for f in (root / "test" / "fear").iterdir():
+        f.unlink()
+    (root / "test" / "fear").rmdir()  # a missing one
+    ds = load_dataset(root)
+    assert ds.counts()["Training"]["disgust"] == 0
+    assert [w for w in ds.warnings if SKIPPED["empty_class"] in w] == [
+        f"test/fear: {SKIPPED['empty_class']}", f"train/disgust: {SKIPPED['empty_class']}"]
+
+
+def test_non_image_files_and_nested_folders(tmp_path):
+    root = write_folder(tmp_path / "top" / "fer", n_per_class=1, with_test=False)
+    (root / "README.txt").write_text("about this data")
+    (root / "train" / "happy" / "notes.docx").write_bytes(b"PK\x03\x04 not really")
+    (root / "train" / "happy" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    nested = root / "train" / "sad" / "session1" / "day2"
+    nested.mkdir(parents=True)
+    (nested / "Training_deep.png").write_bytes(FACE)
+    ds = load_dataset(tmp_path / "top")  # the train/ folder is two levels down
+    assert "fer/train/sad/session1/day2/Training_deep.png" in ds.paths.tolist()
+    assert ds.counts()["Training"]["sad"] == 2 and len(ds) == 8
+    kinds = dict(warning_parts(w) for w in ds.warnings)
+    assert kinds == {"fer/README.txt": "not_image", "fer/train/happy/notes.docx": "not_image",
+                     "fer/train/happy/broken.png": "undecodable"}
+
+
+def test_an_unknown_class_or_a_wrong_layout_names_the_file(tmp_path):
+    root = write_folder(tmp_path / "a", n_per_class=1, with_test=False)
+    (root / "train" / "bored").mkdir()
+    (root / "train" / "bored" / "b.png").write_bytes(FACE)
+    with pytest.raises(DataError, match=r"train/bored/b\.png: unknown class folder 'bored'; expected one of angry"):
+        load_dataset(root)
+    flat = tmp_path / "flat"
+    (flat / "happy").mkdir(parents=True)
+    (flat / "happy" / "x.png").write_bytes(FACE)
+    with pytest.raises(DataError, match=r"happy/x\.png: expected the layout train/<class>/<image>"):
+        load_dataset(flat)
+    empty = tmp_path / "empty"
+    (empty / "train" / "happy").mkdir(parents=True)
+    with pytest.raises(DataError, match="empty: no images found"):
+        load_dataset(empty)
+
+
+# ------------------------------------------------------------------------------------------ zips
+def test_unsafe_zip_entries_are_never_read_nor_written(tmp_path):
+    target = tmp_path / "inside"
+    target.mkdir()
+    z = write_zip(target / "d.zip", n_per_class=1)
+    with zipfile.ZipFile(z, "a") as zf:
+        zf.writestr("../evil.png", FACE)
+        zf.writestr("train/happy/../../../evil2.png", FACE)
+        zf.writestr(zipfile.ZipInfo("/tmp/abs/evil3.png"), FACE)
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    ds = load_dataset(z)
+    assert len(ds) == 14
+    unsafe = [where for where, kind in map(warning_parts, ds.warnings) if kind == "unsafe"]
+    assert unsafe == ["../evil.png", "train/happy/../../../evil2.png", "/tmp/abs/evil3.png"]
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing unpacked anywhere
+    assert not Path("/tmp/abs/evil3.png").exists()
+
+
+def test_a_zip_bomb_entry_is_refused_by_name(tmp_path):
+    z = write_zip(tmp_path / "bomb.zip", n_per_class=1)
+    with zipfile.ZipFile(z, "a", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("train/happy/Training_big.png", b"\0" * (8 << 20))  # 8 MB of zeros in about 8 KB
+    with pytest.raises(DataError, match=r"bomb\.zip: entry 'train/happy/Training_big\.png' is compressed \d+:1"):
+        load_dataset(z)
+
+
+def test_a_zip_that_unpacks_too_large_is_refused(tmp_path, monkeypatch):
+    z = write_zip(tmp_path / "big.zip", n_per_class=2)
+    monkeypatch.setattr(fer_data, "MAX_ZIP_TOTAL", 1000)
+    with pytest.raises(DataError, match=r"big\.zip: unpacks to .* over the .* limit \(zip bomb\?\)"):
+        load_dataset(z)
+
+
+def test_image_bombs_inside_a_dataset_are_skipped_without_decoding(tmp_path, monkeypatch):
+    z = write_zip(tmp_path / "d.zip", n_per_class=1)
+    with zipfile.ZipFile(z, "a") as zf:
+        zf.writestr("train/happy/Training_bomb.png", bomb_png(30_000, 30_000))
+        zf.writestr("train/sad/Training_bomb.jpg", _jpeg_header(40_000, 30_000))
+    import cv2
+
+    decoded: list[int] = []
+    real = cv2.imdecode
+
+    def spy(buf, flags):  # noqa: ANN001, ANN202
+        decoded.append(len(buf))
+        return real(buf, flags)
+
+    monkeypatch.setattr(cv2, "imdecode", spy)
+    ds = load_dataset(z)
+    assert len(ds) == 14 and len(decoded) == 14
+    bombs = [where for where, kind in map(warning_parts, ds.warnings) if kind == "too_large"]
+    assert bombs == ["train/happy/Training_bomb.png", "train/sad/Training_bomb.jpg"]
+
+
+def _jpeg_header(width: int, height: int) -> bytes:
+    """The start of a baseline JPEG (SOI, APP0, SOF0) claiming width x height, without image data."""
+    app0 = b"\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    sof0 = b"\xff\xc0\x00\x0b\x08" + height.to_bytes(2, "big") + width.to_bytes(2, "big") + b"\x01\x01\x11\x00"
+    return b"\xff\xd8" + app0 + sof0 + b"\xff\xd9"
+
+
+def test_a_damaged_zip_is_refused(tmp_path):
+    good = write_zip(tmp_path / "good.zip", n_per_class=1).read_bytes()
+    bad = tmp_path / "cut.zip"
+    bad.write_bytes(good[: len(good) // 2])
+    with pytest.raises(DataError, match=r"cut\.zip: not a readable zip file"):
+        load_dataset(bad)
+
+
+# ------------------------------------------------------------------------------------------ the page
+def test_the_dataset_page_lists_what_was_skipped(tmp_path, monkeypatch):
+    monkeypatch.setenv("FER_UPLOAD_DIR", str(tmp_path / "uploads"))
+    z = write_zip(tmp_path / "d.zip", n_per_class=1)
+    with zipfile.ZipFile(z, "a") as zf:
+        zf.writestr("../../evil.png", FACE)
+        zf.writestr("train/happy/readme.txt", "hello")
+    at = AppTest.from_file(str(ROOT / "pages" / "dataset.py"), default_timeout=120)
+    at.session_state["lang"] = "pt"
+    at.run()
+    at.selectbox(key="dataset_source").select(t("data.upload", "pt")).run()
+    at.file_uploader(key="dataset_upload").upload("d.zip", z.read_bytes(), "application/zip").run()
+    assert not at.exception, at.exception
+    assert [w.value for w in at.warning][0] == t("dataset.skipped", "pt", n="2")
+    table = next(d.value for d in at.dataframe if t("dataset.col_where", "pt") in d.value.columns)
+    assert dict(zip(table[t("dataset.col_where", "pt")], table[t("dataset.col_problem", "pt")], strict=True)) == {
+        "../../evil.png": t("dataset.skip_unsafe", "pt"), "train/happy/readme.txt": t("dataset.skip_not_image", "pt")}
+    assert not (tmp_path / "evil.png").exists() and not (tmp_path.parent / "evil.png").exists()
+
+
+def test_every_skip_reason_is_translated():
+    for lang in ("en", "pt"):
+        for kind in SKIPPED:
+            assert t(f"dataset.skip_{kind}", lang) != f"dataset.skip_{kind}"

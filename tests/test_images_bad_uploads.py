@@ -1,0 +1,133 @@
+"""The Images page given every kind of awkward upload at once (AppTest): a specific message per bad file,
+a correct result for every readable one, never a traceback, and the real faces still found and labelled."""
+
+import streamlit_webrtc  # noqa: F401, I001  (must precede tensorflow)
+
+import re
+import tomllib
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from badfiles import ERRORS, KINDS, bad_files
+from helpers import PHOTOS, ROOT
+from fer.i18n import t
+from fer.labels import LABELS, display_name
+from fer.preprocessing import IMAGE_ERROR_KINDS
+
+PAGE = str(ROOT / "pages" / "images.py")
+PHOTO = (PHOTOS / "obama.jpg").read_bytes()
+FILES = bad_files(PHOTO)
+CAPTION = re.compile(r"^(\d+)×(\d+) pixels · (\d+) face\(s\) · ")
+
+EXPECTED = {  # file: (width, height, faces) of every file that must be read
+    "sixteen_bit.png": (50, 60, 0), "rgba.png": (40, 30, 0), "palette.png": (40, 30, 0), "cmyk.jpg": (40, 30, 0),
+    "gray.png": (40, 30, 0), "one_pixel.png": (1, 1, 0), "wide.png": (10_000, 10, 0), "animated.gif": (40, 30, 0),
+    "exif_rotated.jpg": (910, 1137, 1), "obama.jpg": (910, 1137, 1),
+}
+MESSAGES = {  # words the page's message must hold for each refused file, per language
+    "en": {"notes.jpg": "is not an image file", "empty.jpg": "is empty (0 bytes)",
+           "truncated.jpg": "is damaged or truncated", "bomb.png": "too many pixels to open safely",
+           "huge.png": "is 8000×8000 pixels: too large (the limit is 60 megapixels)"},
+    "pt": {"notes.jpg": "não é um arquivo de imagem", "empty.jpg": "está vazio (0 bytes)",
+           "truncated.jpg": "está danificado ou truncado", "bomb.png": "pixels demais para abrir com segurança",
+           "huge.png": "tem 8000×8000 pixels: grande demais (o limite é 60 megapixels)"},
+}
+
+
+def upload(files: list[tuple[str, bytes]], lang: str = "en") -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=300)
+    at.session_state["lang"] = lang
+    at.run()
+    at.file_uploader[0].set_value([(name, data, "application/octet-stream") for name, data in files])
+    return at.run()
+
+
+def texts(at: AppTest, kind: str) -> list[str]:
+    """The text of every element of a kind, Markdown escapes (file names are shown escaped) removed."""
+    return [re.sub(r"\\(.)", r"\1", e.value) for e in getattr(at, kind)]
+
+
+@pytest.fixture(scope="module")
+def batch() -> AppTest:
+    """One upload of every awkward file of tests/badfiles.py plus a real face photo, in English."""
+    assert set(ERRORS) | set(EXPECTED) == set(FILES) | {"obama.jpg"}
+    return upload([*FILES.items(), ("obama.jpg", PHOTO)])
+
+
+def test_no_traceback_and_one_specific_message_per_bad_file(batch: AppTest) -> None:
+    assert not batch.exception
+    errors = texts(batch, "error")
+    assert len(errors) == len(ERRORS), errors
+    for name, words in MESSAGES["en"].items():
+        mine = [e for e in errors if e.startswith(name + " ")]
+        assert len(mine) == 1 and words in mine[0], (name, errors)
+    assert not any("Traceback" in e or "Error:" in e for e in errors)
+
+
+def test_every_readable_file_is_shown_with_its_size_and_faces(batch: AppTest) -> None:
+    shown = [s for s in texts(batch, "subheader") if s != "All faces"]
+    assert shown == list(EXPECTED)  # upload order, refused files left out
+    sizes = [CAPTION.match(c) for c in texts(batch, "caption")]
+    got = [(int(m[1]), int(m[2]), int(m[3])) for m in sizes if m]
+    assert dict(zip(shown, got, strict=True)) == EXPECTED
+    no_face = sum(1 for v in EXPECTED.values() if v[2] == 0)
+    assert texts(batch, "warning").count("No face found in this image.") == no_face
+    assert len(batch.image) == len(EXPECTED)  # every readable file is drawn (faces boxed, or as it is)
+
+
+def test_the_real_faces_are_still_labelled(batch: AppTest) -> None:
+    names = {display_name(k, "en") for k in LABELS}
+    table = batch.dataframe[0].value
+    assert list(table["File"]) == ["exif_rotated.jpg", "obama.jpg"]
+    assert set(table["Emotion"]) <= names
+    import json
+
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in batch.get("plotly_chart")]
+    assert len(titles) == 2
+    assert all(re.fullmatch(rf"Face 1: ({'|'.join(names)}) \(\d+\.\d%\)", s) for s in titles), titles
+    assert [b.label for b in batch.get("download_button")] == ["Download CSV", "Download JSON"]
+
+
+def test_portuguese_messages_for_the_bad_files() -> None:
+    at = upload([*((n, FILES[n]) for n in ERRORS), ("obama-240p.jpg", (PHOTOS / "obama-240p.jpg").read_bytes())],
+                "pt")
+    assert not at.exception
+    errors = texts(at, "error")
+    assert len(errors) == len(ERRORS)
+    for name, words in MESSAGES["pt"].items():
+        assert sum(1 for e in errors if e.startswith(name + " ") and words in e) == 1, (name, errors)
+    assert not any(w in " ".join(errors) for w in ("not an image", "truncated (", "empty (0"))
+    assert texts(at, "subheader")[0] == "obama-240p.jpg"
+
+
+def test_every_error_kind_has_a_message_in_every_language() -> None:
+    assert set(KINDS.values()) == set(IMAGE_ERROR_KINDS)
+    for lang in ("en", "pt"):
+        for kind in IMAGE_ERROR_KINDS:
+            text = t(f"images.error_{kind}", lang, name="x.png", w=1, h=2, limit=3)
+            assert text.startswith("x.png ") and text != f"images.error_{kind}"
+
+
+def test_two_files_with_the_same_name_are_both_shown() -> None:
+    face = (PHOTOS / "obama-240p.jpg").read_bytes()
+    at = upload([("IMG_0001.jpg", face), ("IMG_0001.jpg", face)])
+    assert not at.exception
+    assert texts(at, "subheader")[:2] == ["IMG_0001.jpg", "IMG_0001.jpg"]
+    assert len(at.get("plotly_chart")) == 2 and len(at.dataframe[0].value) == 2
+
+
+def test_the_upload_limit_is_set_on_purpose_and_explained() -> None:
+    with (ROOT / ".streamlit" / "config.toml").open("rb") as fh:
+        server = tomllib.load(fh)["server"]
+    limit = server["maxUploadSize"]
+    assert limit == 100  # MB: the full FER2013 zip (62 MB) fits, nothing much larger
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.session_state["lang"] = "en"
+    at.run()
+    uploader = at.file_uploader[0]
+    assert f"up to {limit} MB each" in uploader.help
+    assert "gif" in {s.lstrip(".") for s in uploader.allowed_type}
+    at.session_state["lang"] = "pt"
+    at.run()
+    assert f"até {limit} MB cada" in at.file_uploader[0].help
