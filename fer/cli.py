@@ -46,8 +46,8 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from fer.detection import Detector, DetectorConfig
-    from fer.inference import predict_faces
-    from fer.preprocessing import ImageError, decode_image
+    from fer.photo import analyse_photo
+    from fer.preprocessing import ImageError
 
     detector = Detector(DetectorConfig(cascade=args.cascade, scale_factor=args.scale_factor,
                                        min_neighbors=args.min_neighbors, min_size=args.min_size,
@@ -62,14 +62,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
             print(f"error: {name}: cannot read the file ({exc.strerror or exc})", file=sys.stderr)
             results.append({"file": name, "faces": [], "error": f"cannot read the file ({exc.strerror or exc})"})
             continue
-        try:
-            rgb = decode_image(data, Path(name).name)
+        try:  # the images page's path: a large JPEG is decoded reduced, boxes come back in full-size pixels
+            faces = analyse_photo(data, Path(name).name, detector, classifier, margin=args.margin).faces
         except ImageError as exc:
             failed = True
             print(f"error: {exc}", file=sys.stderr)
             results.append({"file": name, "faces": [], "error": str(exc)})
             continue
-        faces = predict_faces(rgb, detector, classifier, margin=args.margin)
         results.append({"file": name, "faces": [f.to_dict() for f in faces]})
         if not args.json:
             if not faces:
