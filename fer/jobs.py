@@ -149,13 +149,7 @@ def is_job_process(pid: int | None, run_dir: Path | None = None) -> bool:
         if "fer.jobs" not in args:
             return False
         return run_dir is None or str(Path(run_dir).resolve()) in args
-    try:  # no /proc (not Linux): liveness only
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return _alive(pid)  # no /proc (not Linux): liveness only
 
 
 def _reap(pid: int) -> None:

@@ -3,6 +3,8 @@
 import io
 import zipfile
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import cv2
 import numpy as np
@@ -68,3 +70,15 @@ def write_csv(path: Path, n_per_class: int = 6, usage: bool = True) -> Path:
         buf.write(row + (f",{usages[i % 3]}" if usage else "") + "\n")
     path.write_text(buf.getvalue())
     return path
+
+
+class StreamerStub:
+    """Stands in for webrtc_streamer (AppTest cannot render it) and keeps what the page passed."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self.playing = False
+
+    def __call__(self, key: str, **kwargs: Any) -> Any:
+        self.calls.append({"key": key, **kwargs})
+        return SimpleNamespace(state=SimpleNamespace(playing=self.playing, signalling=self.playing))

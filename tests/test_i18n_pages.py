@@ -15,7 +15,6 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import av
@@ -29,7 +28,7 @@ from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1 import app_test as app_test_module
 
-from helpers import PHOTOS, ROOT, write_folder
+from helpers import PHOTOS, ROOT, StreamerStub, write_folder
 from fer.config import TrainConfig
 from fer.i18n import catalog, languages, plotly_separators, t
 
@@ -163,18 +162,6 @@ class NavigationPagesManager(PagesManager):
 
 def rerun_app_py(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(app_test_module, "PagesManager", NavigationPagesManager)
-
-
-class StreamerStub:
-    """Stands in for webrtc_streamer, which AppTest cannot render."""
-
-    def __init__(self) -> None:
-        self.calls: list[dict[str, Any]] = []
-        self.playing = False
-
-    def __call__(self, key: str, **kwargs: Any) -> Any:
-        self.calls.append({"key": key, **kwargs})
-        return SimpleNamespace(state=SimpleNamespace(playing=self.playing, signalling=self.playing))
 
 
 def open_app(lang: str, page: str) -> AppTest:

@@ -6,7 +6,6 @@ import csv
 import io
 import threading
 from dataclasses import replace
-from types import SimpleNamespace
 from typing import Any
 
 import av
@@ -15,7 +14,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from helpers import PHOTOS, ROOT
+from helpers import PHOTOS, ROOT, StreamerStub
 from fer import i18n
 from fer.detection import Detector, DetectorConfig, FaceBox
 from fer.inference import Classifier
@@ -238,18 +237,6 @@ def test_parse_ice_servers() -> None:
 
 
 # -- the page -----------------------------------------------------------------------------------------
-
-
-class StreamerStub:
-    """Stands in for webrtc_streamer (AppTest cannot render it) and keeps what the page passed."""
-
-    def __init__(self) -> None:
-        self.calls: list[dict[str, Any]] = []
-        self.playing = False
-
-    def __call__(self, key: str, **kwargs: Any) -> Any:
-        self.calls.append({"key": key, **kwargs})
-        return SimpleNamespace(state=SimpleNamespace(playing=self.playing, signalling=self.playing))
 
 
 @pytest.fixture
