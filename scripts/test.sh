@@ -2,10 +2,14 @@
 # Install the dependencies and run the whole test suite (unit, CLI, AppTest, real browser).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Debian's Chromium drives the real-browser tests (Playwright cannot download its own browser here).
-if ! command -v chromium >/dev/null 2>&1; then
+# Debian's Chromium drives the real-browser tests (Playwright cannot download its own browser here);
+# DejaVu is the font labels are drawn with (accents included).
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
+if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q && apt-get install -y -q chromium fonts-dejavu-core >/dev/null
+  apt-get update -q && apt-get install -y -q "${missing[@]}" >/dev/null
 fi
 python -m pip install -q -r requirements-dev.txt
 python -m ruff check .
