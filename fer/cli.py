@@ -134,7 +134,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         elif e.kind == "start":
             print(f"training {cfg.arch}, {e.message}", flush=True)
 
-    result = train(cfg, Path(args.out), progress=progress)
+    from fer.modelio import ModelError
+
+    try:
+        result = train(cfg, Path(args.out), progress=progress)
+    except ModelError as exc:  # the model to start from is missing or does not fit
+        raise InputError(str(exc)) from None
     print(f"model: {result.model_path}")
     _print_json(result.card.metrics)
     return 0

@@ -10,6 +10,7 @@ from typing import Any
 SPLITS = ("official", "stratified", "custom")
 OPTIMIZERS = ("adam", "sgd")
 MONITORS = ("val_loss", "val_accuracy")
+SCHEDULES = ("plateau", "cosine")
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,9 @@ class TrainConfig:
     """L2 factor for the layers the architecture regularises; None keeps its own default."""
     dropout: float | None = None
     """Dropout override for every dropout layer; None keeps the architecture's own rates."""
+    lr_schedule: str = "plateau"
+    """plateau: ReduceLROnPlateau(lr_monitor, lr_factor, lr_patience); cosine: decay from
+    learning_rate to zero over `epochs` (one value per epoch, so a resumed run continues it)."""
     lr_monitor: str = "val_loss"
     lr_factor: float = 0.9
     lr_patience: int = 3
@@ -59,6 +63,9 @@ class TrainConfig:
     Needs a `ferplus_votes.csv` beside the data; images without votes keep one-hot targets."""
     mixed_precision: bool = False
     train_fraction: float = 1.0
+    init_model: str = ""
+    """A .keras model of the same architecture whose weights start the run (fine-tuning); empty
+    starts from random weights. A relative path is taken from the repository root."""
     seed: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
     """Free-form notes (e.g. the preset's name); never read by the trainer."""
@@ -87,6 +94,7 @@ class TrainConfig:
         check(0.0 <= self.momentum < 1.0, "momentum must be in [0, 1)")
         check(self.l2 is None or 0.0 <= self.l2 <= 1.0, "L2 must be between 0 and 1")
         check(self.dropout is None or 0.0 <= self.dropout < 1.0, "dropout must be in [0, 1)")
+        check(self.lr_schedule in SCHEDULES, f"learning-rate schedule must be one of {', '.join(SCHEDULES)}")
         check(self.lr_monitor in MONITORS, f"monitor must be one of {', '.join(MONITORS)}")
         check(0.0 < self.lr_factor < 1.0, "learning-rate factor must be in (0, 1)")
         check(0 <= self.lr_patience <= 100, "learning-rate patience must be between 0 and 100")

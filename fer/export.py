@@ -35,11 +35,36 @@ def rescore(model: object, card: ModelCard, tta_flip: bool) -> dict[str, dict[st
             for name, idx in (("validation", split.val), ("test", split.test)) if len(idx)}
 
 
+def as_float32(model: object, card: ModelCard) -> object | None:
+    """A float32 copy of a model trained with mixed precision (faster on CPUs without bfloat16
+    units), or None when it already computes in float32."""
+    from fer.config import TrainConfig
+    from fer.models import ARCHITECTURES, build_model
+
+    if all(layer.dtype_policy.compute_dtype == "float32" for layer in model.layers):
+        return None
+    if card.arch not in ARCHITECTURES:
+        log.warning("%s is not a known architecture: kept in its mixed precision", card.arch)
+        return None
+    import keras
+
+    cfg = TrainConfig.from_dict(card.config)
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        f32 = build_model(card.arch, l2=cfg.l2, dropout=cfg.dropout)
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+    f32.set_weights(model.get_weights())
+    return f32
+
+
 def export_model(src: Path, dest: Path, tta_flip: bool | None = None, notes: str | None = None) -> ModelCard:
     """Save `src`'s model without optimizer state to `dest` (.keras) with its card.
 
-    Changing `tta_flip` from what the card says re-scores the card's metrics the new way (this loads
-    the run's dataset), so the card always describes how the model predicts.
+    A mixed-precision model is saved computing in float32. Changing the precision or `tta_flip`
+    re-scores the card's metrics the new way (this loads the run's dataset), so the card always
+    describes how the model predicts.
     """
     path = source_model(src)
     card = load_card(path)
@@ -47,9 +72,12 @@ def export_model(src: Path, dest: Path, tta_flip: bool | None = None, notes: str
         raise ModelError(f"{path}: no model card beside it; export needs to know how the model was made")
     model = load_model(path)  # compile=False: the optimizer state is left behind
     changes: dict[str, object] = {}
-    if tta_flip is not None and tta_flip != card.tta_flip:
-        log.info("re-scoring %s with tta_flip=%s", path, tta_flip)
-        changes.update(tta_flip=tta_flip, metrics=rescore(model, card, tta_flip))
+    f32 = as_float32(model, card)
+    flip = card.tta_flip if tta_flip is None else tta_flip
+    if f32 is not None or flip != card.tta_flip:
+        model = f32 if f32 is not None else model
+        log.info("re-scoring %s (float32, tta_flip=%s)", path, flip)
+        changes.update(tta_flip=flip, metrics=rescore(model, card, flip))
     if notes is not None:
         changes["notes"] = notes
     card = dataclasses.replace(card, **changes)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import math
 import platform
 import time
 from collections.abc import Callable
@@ -155,8 +156,13 @@ def train(cfg: TrainConfig, run_dir: Path, *, dataset: Dataset | None = None,
     model, initial_epoch = resume.load_or_build(cfg, lambda: _compiled(cfg))
     monitor = cfg.lr_monitor if val_data is not None else cfg.lr_monitor.removeprefix("val_")
     es_monitor = "val_loss" if val_data is not None else "loss"
+    if cfg.lr_schedule == "cosine":
+        schedule = keras.callbacks.LearningRateScheduler(lambda epoch: cosine_lr(cfg, epoch))
+    else:
+        schedule = keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=cfg.lr_factor,
+                                                     patience=cfg.lr_patience, verbose=0)
     callbacks = [
-        keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=cfg.lr_factor, patience=cfg.lr_patience, verbose=0),
+        schedule,
         keras.callbacks.EarlyStopping(monitor=es_monitor, patience=cfg.early_stopping_patience,
                                       min_delta=cfg.early_stopping_min_delta, restore_best_weights=False),
         ProgressCallback(progress, should_stop, cfg.epochs),
@@ -176,12 +182,38 @@ def train(cfg: TrainConfig, run_dir: Path, *, dataset: Dataset | None = None,
     return TrainResult(run_dir, run_dir / "model.keras", history, card, stopped_early)
 
 
+def cosine_lr(cfg: TrainConfig, epoch: int) -> float:
+    """Learning rate of 0-based `epoch` under the cosine schedule: learning_rate down to near 0."""
+    return float(cfg.learning_rate * 0.5 * (1.0 + math.cos(math.pi * epoch / cfg.epochs)))
+
+
+def start_from(model: Any, cfg: TrainConfig) -> None:
+    """Copy the weights of `cfg.init_model` into `model`; ModelError when they cannot."""
+    from fer.modelio import ModelError, load_model
+    from fer.presets import ROOT
+
+    path = Path(cfg.init_model)
+    path = path if path.is_absolute() else ROOT / path
+    try:
+        source = load_model(path)
+    except ModelError as exc:
+        raise ModelError(f"cannot start from {cfg.init_model}: {exc}") from None
+    want = [tuple(w.shape) for w in model.weights]
+    got = [tuple(w.shape) for w in source.weights]
+    if want != got:
+        raise ModelError(f"cannot start from {cfg.init_model}: its layers do not match the {cfg.arch} architecture")
+    model.set_weights(source.get_weights())
+    log.info("weights initialised from %s", path)
+
+
 def _compiled(cfg: TrainConfig) -> Any:
     import keras
 
     from fer.models import build_model
 
     model = build_model(cfg.arch, l2=cfg.l2, dropout=cfg.dropout)
+    if cfg.init_model:
+        start_from(model, cfg)
     model.compile(optimizer=_optimizer(cfg),
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
                   metrics=["accuracy"])

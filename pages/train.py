@@ -8,14 +8,14 @@ from typing import Any
 import streamlit as st
 
 from fer import jobs
-from fer.config import MONITORS, OPTIMIZERS, SPLITS, TrainConfig
+from fer.config import MONITORS, OPTIMIZERS, SCHEDULES, SPLITS, TrainConfig
 from fer.data import DataError
 from fer.i18n import fmt_number, fmt_percent, fmt_sci
 from fer.labels import display_name
 from fer.models import ARCHITECTURES
 from fer.presets import PRESETS, resolve_data
 from fer.results import curve_figure
-from ui.common import lang, localise, t
+from ui.common import ROOT, available_models, lang, localise, t
 from ui.data_source import SAMPLE, choose_dataset, load_with_progress, server_datasets
 
 K = "tf_"  # prefix of the form's widget keys; the rest of each key is the TrainConfig field
@@ -23,7 +23,7 @@ FLOATS = ("test_fraction", "val_fraction", "learning_rate", "beta_1", "beta_2", 
           "early_stopping_min_delta", "aug_shift", "aug_rotation", "aug_zoom", "train_fraction")
 INTS = ("test_seed", "val_seed", "epochs", "batch_size", "lr_patience", "early_stopping_patience", "seed")
 OPTIONAL = ("l2", "dropout")
-CHOICES = ("split", "arch", "optimizer", "lr_monitor")
+CHOICES = ("split", "arch", "optimizer", "lr_schedule", "lr_monitor", "init_model")
 FLAGS = ("nesterov", "class_weights", "augment", "aug_flip", "mixed_precision")
 HIDDEN = ("label_smoothing", "soft_labels", "extra")
 REASONS = {  # start of a TrainConfig.validate() message -> its translation key
@@ -33,7 +33,7 @@ REASONS = {  # start of a TrainConfig.validate() message -> its translation key
     "dropout": "bad_dropout", "learning-rate factor": "bad_lr_factor", "learning-rate patience": "bad_lr_patience",
     "early-stopping patience": "bad_es_patience", "early-stopping min_delta": "bad_min_delta",
     "shift": "bad_shift", "rotation": "bad_rotation", "zoom": "bad_zoom", "training fraction": "bad_train_fraction",
-    "seed": "bad_seed",
+    "seed": "bad_seed", "learning-rate schedule": "bad_lr_schedule",
 }
 
 
@@ -58,6 +58,29 @@ def read_form(data: Path) -> TrainConfig:
     s = st.session_state
     values: dict[str, Any] = {name: s[K + name] for name in (*FLOATS, *INTS, *OPTIONAL, *CHOICES, *FLAGS)}
     return TrainConfig(data=str(data), **values, **s.get(K + "hidden", {}))
+
+
+def start_options() -> list[str]:
+    """"" (random weights) and every model a run could start from, as paths from the repository root."""
+    paths = [str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p) for p in available_models().values()]
+    current = st.session_state.get(K + "init_model", "")
+    return ["", *paths, *([current] if current and current not in paths else [])]
+
+
+def start_problem(cfg: TrainConfig) -> str | None:
+    """Why the run cannot start from cfg.init_model (missing file, other architecture), or None."""
+    if not cfg.init_model:
+        return None
+    path = Path(cfg.init_model)
+    path = path if path.is_absolute() else ROOT / path
+    if not path.is_file():
+        return t("train.init_missing", path=cfg.init_model)
+    from fer.modelio import load_card
+
+    card = load_card(path)
+    if card is not None and card.arch != cfg.arch:
+        return t("train.init_arch", path=cfg.init_model, arch=card.arch, want=cfg.arch)
+    return None
 
 
 def reason(message: str) -> str:
@@ -153,6 +176,9 @@ def form(data: Path) -> None:
                      format_func={a: f"{a}: {t('train.arch_' + a)}" for a in archs}.get)
         c2.number_input(t("train.epochs"), key=K + "epochs", step=1)
         c3.number_input(t("train.batch_size"), key=K + "batch_size", step=8)
+        starts = start_options()
+        st.selectbox(t("train.init_model"), starts, key=K + "init_model", help=t("train.init_model_help"),
+                     format_func=({"": t("train.init_scratch")} | {v: v for v in starts if v}).get)
         with st.expander(t("train.optimizer_section"), expanded=False):
             c1, c2, c3 = st.columns(3)
             c1.selectbox(t("train.optimizer"), OPTIMIZERS, key=K + "optimizer",
@@ -167,6 +193,8 @@ def form(data: Path) -> None:
             c3.number_input(t("train.dropout"), key=K + "dropout", format="%g", step=0.05,
                             placeholder=t("train.arch_default"))
         with st.expander(t("train.schedule_section"), expanded=False):
+            st.selectbox(t("train.lr_schedule"), SCHEDULES, key=K + "lr_schedule",
+                         format_func={m: t("train.sched_" + m) for m in SCHEDULES}.get)
             c1, c2, c3 = st.columns(3)
             c1.selectbox(t("train.lr_monitor"), MONITORS, key=K + "lr_monitor",
                          format_func={m: f"{t('train.m_' + m)} ({m})" for m in MONITORS}.get)
@@ -196,6 +224,10 @@ def submit(data: Path, lg: str) -> None:
     errors = cfg.validate()
     if errors:
         st.error(t("train.invalid") + "\n\n" + "\n".join(f"- {reason(e)}" for e in errors))
+        return
+    problem = start_problem(cfg)
+    if problem:
+        st.error(problem)
         return
     try:
         from fer.splits import make_split, missing_classes

@@ -1,14 +1,17 @@
 """`python -m fer` as users and other tools call it (real subprocesses)."""
 
+import csv
 import json
 import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from helpers import FER_ZIP, ROOT, write_folder
 
 from fer.labels import LABELS
+from fer.modelio import load_model
 
 
 def run_cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -72,7 +75,7 @@ def test_train_then_evaluate_a_tiny_model(tmp_path):
     data = write_folder(tmp_path / "ds", n_per_class=12)
     out = tmp_path / "run"
     r = run_cli("train", "--data", str(data), "--arch", "tiny-cnn", "--epochs", "2", "--batch-size", "16",
-                "--split", "official", "--learning-rate", "0.01", "--out", str(out))
+                "--split", "official", "--learning-rate", "0.01", "--mixed-precision", "--out", str(out))
     assert r.returncode == 0, r.stderr[-2000:]
     for name in ("config.json", "history.csv", "model.keras", "model.json", "metrics.json", "last.keras"):
         assert (out / name).exists(), name
@@ -86,7 +89,8 @@ def test_train_then_evaluate_a_tiny_model(tmp_path):
     assert rep["n"] == 84 and 0 <= rep["accuracy"] <= 1 and len(rep["confusion"]) == 7
     assert sum(map(sum, rep["confusion"])) == 84 and set(rep["per_class"]) == set(LABELS)
 
-    # Export with flip averaging: weights only, the card re-scored, and evaluate follows the card.
+    # Export with flip averaging: weights only, computing in float32, the card re-scored, and evaluate
+    # follows the card.
     dest = tmp_path / "exported.keras"
     r = run_cli("export", str(out), str(dest), "--tta", "--notes", "test export")
     assert r.returncode == 0, r.stderr[-2000:]
@@ -94,11 +98,48 @@ def test_train_then_evaluate_a_tiny_model(tmp_path):
     assert exported["tta_flip"] is True and exported["notes"] == "test export"
     assert exported["config"] == card["config"] and exported["metrics"]["test"]["n"] == 84
     assert dest.stat().st_size < (out / "model.keras").stat().st_size  # no optimizer state
+    assert {layer.dtype_policy.name for layer in load_model(out / "model.keras").layers} >= {"mixed_bfloat16"}
+    assert {layer.dtype_policy.name for layer in load_model(dest).layers} == {"float32"}
     r = run_cli("evaluate", "--model", str(dest), "--data", str(data), "--split", "PrivateTest", "--json")
     assert r.returncode == 0, r.stderr[-2000:]
     assert round(json.loads(r.stdout)["accuracy"], 4) == exported["metrics"]["test"]["accuracy"]
     r = run_cli("export", str(tmp_path / "nowhere"), str(dest))
     assert r.returncode == 2 and "no model file" in r.stderr
+
+
+def test_cosine_schedule_decays_the_rate_each_epoch_and_is_recorded(tmp_path):
+    data = write_folder(tmp_path / "ds", n_per_class=6)
+    out = tmp_path / "run"
+    r = run_cli("train", "--data", str(data), "--arch", "tiny-cnn", "--epochs", "3", "--batch-size", "16",
+                "--learning-rate", "0.004", "--lr-schedule", "cosine", "--out", str(out))
+    assert r.returncode == 0, r.stderr[-2000:]
+    with (out / "history.csv").open() as fh:
+        rates = [float(row["learning_rate"]) for row in csv.DictReader(fh)]
+    assert rates == pytest.approx([0.004, 0.003, 0.001], rel=1e-4)
+    assert json.loads((out / "model.json").read_text())["config"]["lr_schedule"] == "cosine"
+    r = run_cli("train", "--data", str(data), "--lr-schedule", "step", "--out", str(tmp_path / "r2"))
+    assert r.returncode == 2 and "schedule" in r.stderr
+
+
+def test_a_run_can_start_from_a_trained_model_of_the_same_architecture(tmp_path):
+    data = write_folder(tmp_path / "ds", n_per_class=6)
+    first, second = tmp_path / "first", tmp_path / "second"
+    common = ("--data", str(data), "--arch", "tiny-cnn", "--batch-size", "16", "--epochs", "1")
+    assert run_cli("train", *common, "--learning-rate", "0.01", "--out", str(first)).returncode == 0
+    # learning rate ~0: the second run keeps the first run's trained kernels
+    r = run_cli("train", *common, "--learning-rate", "1e-12", "--init-model", str(first / "model.keras"),
+                "--out", str(second))
+    assert r.returncode == 0, r.stderr[-2000:]
+    a, b = (json.loads((d / "model.json").read_text()) for d in (first, second))
+    assert b["config"]["init_model"] == str(first / "model.keras")
+    kernels = [[w for w in load_model(d / "model.keras").get_weights() if w.ndim == 4] for d in (first, second)]
+    assert kernels[0] and all(np.allclose(x, y, atol=1e-6) for x, y in zip(*kernels, strict=True))
+    assert a["config"]["init_model"] == ""
+    r = run_cli("train", *common[:2], "--arch", "fer-net", "--epochs", "1", "--init-model",
+                str(first / "model.keras"), "--out", str(tmp_path / "third"))
+    assert r.returncode == 2 and "do not match the fer-net architecture" in r.stderr
+    r = run_cli("train", *common, "--init-model", str(tmp_path / "nothing.keras"), "--out", str(tmp_path / "4"))
+    assert r.returncode == 2 and "nothing.keras" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_train_refuses_bad_settings(tmp_path):

@@ -49,8 +49,9 @@ def test_presets_are_valid_and_course_is_the_course_recipe():
         8, "stratified", 42, 41)
     assert Path(resolve_data(course).data).name == "fer2013.zip" and Path(resolve_data(course).data).is_absolute()
     default = preset("default")
-    assert (default.arch, default.split, default.soft_labels, default.mixed_precision) == (
-        "fer-net", "official", 0.5, True)
+    assert (default.arch, default.split, default.soft_labels, default.mixed_precision, default.lr_schedule) == (
+        "fer-net", "official", 0.5, False, "cosine")
+    assert default.init_model == "runs/default-stage1/model.keras" and preset("default-stage1").init_model == ""
     card = json.loads((Path(__file__).parent.parent / "models" / "default.json").read_text())
     assert TrainConfig.from_dict(card["config"]) == default
     with pytest.raises(ValueError, match="demo"):

@@ -48,14 +48,32 @@ def test_presets_fill_the_form_and_out_of_range_values_are_refused(env, lang):
     at.selectbox(key="train_preset").set_value("course").run()
     assert at.number_input(key="tf_epochs").value == 100 and at.selectbox(key="tf_arch").value == "course-cnn"
     assert at.number_input(key="tf_lr_factor").value == 0.9 and at.selectbox(key="tf_split").value == "stratified"
-    at.selectbox(key="train_preset").set_value("default").run()
+    assert at.selectbox(key="tf_lr_schedule").value == "plateau"
+    at.selectbox(key="train_preset").set_value("default-stage1").run()
     assert at.selectbox(key="tf_arch").value == "fer-net" and at.checkbox(key="tf_mixed_precision").value
+    at.selectbox(key="train_preset").set_value("default").run()
+    assert at.selectbox(key="tf_lr_schedule").value == "cosine" and not at.checkbox(key="tf_mixed_precision").value
     at.number_input(key="tf_epochs").set_value(0)
     at.number_input(key="tf_learning_rate").set_value(5.0)
     submit(at)
     errors = " ".join(e.value for e in at.error)
     assert t("train.bad_epochs", lang) in errors and t("train.bad_learning_rate", lang) in errors
     assert not env.exists()
+
+
+def test_a_run_starts_only_from_a_model_of_its_architecture(env):
+    at = open_page("en")
+    assert at.selectbox(key="tf_init_model").value == ""  # the demo starts from random weights
+    assert "models/default.keras" in at.selectbox(key="tf_init_model").options
+    at.selectbox(key="train_preset").set_value("default").run()
+    assert at.selectbox(key="tf_init_model").value == "runs/default-stage1/model.keras"
+    at.selectbox(key="train_source").set_value("data/tiny")
+    at.selectbox(key="tf_arch").set_value("tiny-cnn")
+    at.selectbox(key="tf_init_model").set_value("models/default.keras")
+    submit(at)
+    errors = " ".join(e.value for e in at.error)
+    assert "models/default.keras is a fer-net model" in errors and "tiny-cnn" in errors
+    assert not env.exists() or not any(env.iterdir())
 
 
 def test_a_class_missing_from_a_split_is_reported_before_training(env, tmp_path):
