@@ -267,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_evaluate)
 
-    s = sub.add_parser("export", help="save a run's best model (weights only) with its card, e.g. as the default")
+    s = sub.add_parser("export", help="save a run's best model (weights only, float32) with its card, as the default")
     s.add_argument("source", help="a run folder or a .keras file with its card")
     s.add_argument("dest", help="the .keras file to write, e.g. models/default.keras")
     s.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,

@@ -233,16 +233,16 @@ def timeline(records: list[FrameRecord]) -> dict[str, list[float]]:
     return cols
 
 
-def records_rows(records: list[FrameRecord]) -> list[dict[str, Any]]:
-    """One row per face per analysed frame (a row with an empty label for a frame without faces)."""
+def records_rows(records: list[FrameRecord], blank: Any = "") -> list[dict[str, Any]]:
+    """One row per face per analysed frame; a frame without faces gives one row of `blank` values
+    ("" for CSV; None for a table, whose numeric columns must not mix numbers and strings)."""
     rows = []
     for r in records:
         base = {"time_s": round(r.t, 3),
                 "timestamp": datetime.fromtimestamp(r.wall, UTC).isoformat(timespec="milliseconds"),
                 "frame": r.frame}
         if not r.faces:
-            rows.append({**base, "face": "", "x": "", "y": "", "w": "", "h": "", "label": "",
-                         **dict.fromkeys(LABELS, "")})
+            rows.append({**base, **dict.fromkeys(("face", "x", "y", "w", "h", "label", *LABELS), blank)})
         for i, f in enumerate(r.faces, start=1):
             x, y, w, h = f.box.xywh
             rows.append({**base, "face": i, "x": x, "y": y, "w": w, "h": h, "label": f.label,

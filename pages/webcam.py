@@ -123,7 +123,7 @@ def recording() -> None:
                        disabled=not records)
     c2.button(t("webcam.clear"), icon=":material/delete:", disabled=not records, on_click=proc.reset)
     if records:
-        table = pd.DataFrame(records_rows(records[-10:]))
+        table = pd.DataFrame(records_rows(records[-10:], blank=None))
         table["label"] = [display_name(v, lang()) if v else "" for v in table["label"]]
         st.dataframe(table.rename(columns=headers), hide_index=True)
 

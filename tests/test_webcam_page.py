@@ -11,6 +11,8 @@ from typing import Any
 import av
 import cv2
 import numpy as np
+import pandas as pd
+import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -218,6 +220,12 @@ def test_timeline_and_csv(classifier: Classifier, face_frame: np.ndarray) -> Non
     assert all(np.isnan(cols[k][1]) for k in LABELS)
     rows = records_rows(recs)
     assert rows[0]["face"] == 1 and rows[0]["label"] in LABELS and rows[1]["label"] == ""
+    # the page's table: frames with and without faces side by side must convert to Arrow (as st.dataframe does)
+    table = pd.DataFrame(records_rows(recs, blank=None))
+    arrow = pa.Table.from_pandas(table)
+    assert arrow.num_rows == 2 and table["face"].isna().tolist() == [False, True]
+    with pytest.raises(pa.ArrowException):
+        pa.Table.from_pandas(pd.DataFrame(rows))  # the CSV rows ("" for no face) would not
     text = records_csv(recs, {"frame": "Quadro", "happy": "Feliz"})
     parsed = list(csv.reader(io.StringIO(text)))
     assert len(parsed) == 3 and "Quadro" in parsed[0] and "Feliz" in parsed[0] and len(parsed[0]) == len(CSV_KEYS)

@@ -57,14 +57,14 @@ def test_five_image_users_and_two_webcam_users_at_once(browser: object, tmp_path
             for pg, name in zip(image_pages, UPLOADS, strict=True):
                 pg.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(PHOTOS / name))
             for pg in cam_pages:  # the webcam component must have rendered before Start is pressed
-                wait_for_app(pg)
+                wait_for_app(pg, 240_000)
                 pg.frame_locator("iframe[title*='streamlit_webrtc']").get_by_role("button", name="Start").click()
 
             for pg, name in zip(image_pages, UPLOADS, strict=True):
                 expect(pg.get_by_role("heading", name=name)).to_be_visible(timeout=180_000)
                 charts = pg.get_by_test_id("stPlotlyChart")
                 expect(charts).to_have_count(len(want[name]), timeout=60_000)
-                wait_for_app(pg)
+                wait_for_app(pg, 240_000)
                 titles = [t.strip() for t in charts.locator(".gtitle").all_text_contents()]
                 got = [TITLE.match(t) for t in titles]
                 assert all(got), (name, titles)
@@ -74,10 +74,10 @@ def test_five_image_users_and_two_webcam_users_at_once(browser: object, tmp_path
                 headings = pg.get_by_role("heading", level=3).all_inner_texts()
                 assert name in headings and not set(others) & set(headings), (name, headings)
             for pg in cam_pages:
-                expect(pg.frame_locator("iframe[title*='streamlit_webrtc']").locator("video")).to_be_visible()
+                expect(pg.frame_locator("iframe[title*='streamlit_webrtc']").locator("video")).to_be_visible(timeout=120_000)
                 expect(pg.get_by_text(re.compile(rf"^Face 1: ({EMOTION})$")).first).to_be_visible(timeout=180_000)
             for pg in pages:
-                wait_for_app(pg)
+                wait_for_app(pg, 240_000)
             print(f"7 sessions served in {time.monotonic() - start:.0f} s")
             [log] = list(tmp_path.glob("streamlit-*.log"))
             serving = log.read_text()
