@@ -96,3 +96,21 @@ def wait_for_app(page: object, timeout_ms: int = 90_000) -> None:
     """Wait until the app is connected and its script has run to the end (no rerun pending)."""
     page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']",  # type: ignore[attr-defined]
                            timeout=timeout_ms)
+
+
+def ensure_streaming(page: object, attempts: int = 3, wait_ms: int = 60_000) -> None:
+    """Wait for the webcam component's video; press Start again when it never came (a click that lands
+    while the component is still loading on a busy server is lost)."""
+    from playwright.sync_api import expect
+
+    frame = page.frame_locator("iframe[title*='streamlit_webrtc']")  # type: ignore[attr-defined]
+    for attempt in range(attempts):
+        try:
+            expect(frame.locator("video")).to_be_visible(timeout=wait_ms)
+            return
+        except AssertionError:
+            if attempt == attempts - 1:
+                raise
+            start = frame.get_by_role("button", name="Start")
+            if start.is_visible():
+                start.click()

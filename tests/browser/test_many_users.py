@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from browserkit import PHOTOS, ROOT, running_app, wait_for_app
+from browserkit import PHOTOS, ROOT, ensure_streaming, running_app, wait_for_app
 
 from fer.labels import LABELS, display_name
 
@@ -74,7 +74,7 @@ def test_five_image_users_and_two_webcam_users_at_once(browser: object, tmp_path
                 headings = pg.get_by_role("heading", level=3).all_inner_texts()
                 assert name in headings and not set(others) & set(headings), (name, headings)
             for pg in cam_pages:
-                expect(pg.frame_locator("iframe[title*='streamlit_webrtc']").locator("video")).to_be_visible(timeout=120_000)
+                ensure_streaming(pg)
                 expect(pg.get_by_text(re.compile(rf"^Face 1: ({EMOTION})$")).first).to_be_visible(timeout=180_000)
             for pg in pages:
                 wait_for_app(pg, 240_000)
