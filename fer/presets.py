@@ -44,7 +44,12 @@ def preset(name: str) -> TrainConfig:
         raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}") from None
 
 
+def from_root(path: str, root: Path = ROOT) -> Path:
+    """A config path (data, init_model) as a path: a relative one is taken from the repository root."""
+    p = Path(path)
+    return p if p.is_absolute() else (root / p).resolve()
+
+
 def resolve_data(cfg: TrainConfig, root: Path = ROOT) -> TrainConfig:
     """The config with a relative data path made absolute against the repository root."""
-    p = Path(cfg.data)
-    return cfg if p.is_absolute() else cfg.replace(data=str((root / p).resolve()))
+    return cfg if Path(cfg.data).is_absolute() else cfg.replace(data=str(from_root(cfg.data, root)))

@@ -190,10 +190,9 @@ def cosine_lr(cfg: TrainConfig, epoch: int) -> float:
 def start_from(model: Any, cfg: TrainConfig) -> None:
     """Copy the weights of `cfg.init_model` into `model`; ModelError when they cannot."""
     from fer.modelio import ModelError, load_model
-    from fer.presets import ROOT
+    from fer.presets import from_root
 
-    path = Path(cfg.init_model)
-    path = path if path.is_absolute() else ROOT / path
+    path = from_root(cfg.init_model)
     try:
         source = load_model(path)
     except ModelError as exc:

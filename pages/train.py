@@ -13,7 +13,7 @@ from fer.data import DataError
 from fer.i18n import fmt_number, fmt_percent, fmt_sci
 from fer.labels import display_name
 from fer.models import ARCHITECTURES
-from fer.presets import PRESETS, resolve_data
+from fer.presets import PRESETS, from_root, resolve_data
 from fer.results import curve_figure
 from ui.common import ROOT, available_models, lang, localise, t
 from ui.data_source import SAMPLE, choose_dataset, load_with_progress, server_datasets
@@ -71,8 +71,7 @@ def start_problem(cfg: TrainConfig) -> str | None:
     """Why the run cannot start from cfg.init_model (missing file, other architecture), or None."""
     if not cfg.init_model:
         return None
-    path = Path(cfg.init_model)
-    path = path if path.is_absolute() else ROOT / path
+    path = from_root(cfg.init_model)
     if not path.is_file():
         return t("train.init_missing", path=cfg.init_model)
     from fer.modelio import load_card
