@@ -263,7 +263,8 @@ current = active.path if active else st.session_state.get("train_run")
 if current is not None:
     info = jobs.run_info(Path(current))
     if info.state == "running":
-        st.fragment(live, run_every=1.0)(str(info.path))
+        with st.container():  # alone in its container: see the note in pages/webcam.py
+            st.fragment(live, run_every=1.0)(str(info.path))
     else:
         outcome(info)
     st.divider()

@@ -107,10 +107,17 @@ def live_timeline() -> None:
         st.plotly_chart(timeline_chart(proc), config={"displayModeBar": False})
 
 
+# Every timed fragment is the only child of a container of its own. Streamlit 1.67 drops a full
+# run's not-yet-sent fragment deltas when a timed fragment run starts right after it (a loaded
+# server); the browser then removes that fragment's element as stale and the elements after it
+# move up one place, so the next fragment update lands on an index the page no longer has
+# ("Bad delta path index", a blank page). Alone in its container, a fragment has no elements after it.
 with side:
     st.subheader(t("webcam.readout"))
-    readout()
-live_timeline()
+    with st.container():
+        readout()
+with st.container():
+    live_timeline()
 
 @st.fragment(run_every=CHART_REFRESH_S if playing else None)
 def recording() -> None:
@@ -129,4 +136,5 @@ def recording() -> None:
 
 
 st.subheader(t("webcam.recording"))
-recording()
+with st.container():
+    recording()

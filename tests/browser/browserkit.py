@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import os
 import socket
 import subprocess
@@ -114,3 +115,91 @@ def ensure_streaming(page: object, attempts: int = 3, wait_ms: int = 60_000) -> 
             start = frame.get_by_role("button", name="Start")
             if start.is_visible():
                 start.click()
+
+
+class PageWatch:
+    """What each page went through (console errors, page errors, crashes, closed websockets), with times,
+    and per-page screenshots on demand: the evidence a failed multi-session test leaves behind."""
+
+    def __init__(self, pages: list[object], names: list[str]) -> None:
+        self.t0 = time.monotonic()
+        self.events: list[str] = []
+        self.pages, self.names = pages, names
+        self.pending: dict[int, tuple[str, str, float]] = {}  # id(request): (page, url, start)
+        self.messages: dict[str, collections.deque[str]] = {n: collections.deque(maxlen=400) for n in names}
+        for pg, name in zip(pages, names, strict=True):
+            pg.on("console", lambda m, n=name: self.console(n, m))  # type: ignore[attr-defined]
+            pg.on("pageerror", lambda e, n=name: self.note(n, f"page error: {e}"))  # type: ignore[attr-defined]
+            pg.on("crash", lambda _p, n=name: self.note(n, "renderer crashed"))  # type: ignore[attr-defined]
+            pg.on("request", lambda r, n=name: self.pending.__setitem__(id(r), (n, r.url, time.monotonic())))  # type: ignore[attr-defined]
+            pg.on("requestfinished", lambda r, n=name: self.finished(n, r, ""))  # type: ignore[attr-defined]
+            pg.on("requestfailed", lambda r, n=name: self.finished(n, r, f"failed ({r.failure})"))  # type: ignore[attr-defined]
+            pg.on("response", lambda r, n=name: r.status >= 400 and self.note(n, f"HTTP {r.status} {r.url}"))  # type: ignore[attr-defined]
+            pg.on("websocket", lambda ws, n=name: self.websocket(n, ws))  # type: ignore[attr-defined]
+
+    def websocket(self, name: str, ws: object) -> None:
+        ws.on("close", lambda _w: self.note(name, f"websocket closed {ws.url}"))  # type: ignore[attr-defined]
+        ws.on("framereceived", lambda payload: self.messages[name].append(self.describe(payload)))  # type: ignore[attr-defined]
+
+    def describe(self, payload: bytes | str) -> str:
+        """One line per message Streamlit sends: its kind, delta path, fragment and element type."""
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        t = f"{time.monotonic() - self.t0:7.2f}s"
+        if isinstance(payload, str):
+            return f"{t} text {payload[:80]}"
+        msg = ForwardMsg.FromString(payload)
+        kind = msg.WhichOneof("type")
+        run = msg.metadata.run
+        line = f"{t} run={run.script_run_id[:8]} fragments={[f[:8] for f in run.fragment_ids]} {kind}"
+        if kind == "delta":
+            d = msg.delta
+            what = d.WhichOneof("type")
+            sub = (d.new_element.WhichOneof("type") if what == "new_element"
+                   else d.add_block.WhichOneof("type") if what == "add_block" else "")
+            line += f" {list(msg.metadata.delta_path)} {what}:{sub} fragment={d.fragment_id[:8]}"
+        elif kind == "script_finished":
+            line += f" {msg.script_finished}"
+        return line
+
+    def finished(self, name: str, request: object, failure: str) -> None:
+        _, url, start = self.pending.pop(id(request), (name, "", time.monotonic()))
+        took = time.monotonic() - start
+        if failure or took > 10:
+            self.note(name, f"request {failure or 'slow'} after {took:.1f}s: {url or request.url}")  # type: ignore[attr-defined]
+
+    def console(self, name: str, msg: object) -> None:
+        if msg.type == "error":  # type: ignore[attr-defined]
+            self.note(name, f"console {msg.type}: {msg.text}")  # type: ignore[attr-defined]
+
+    def note(self, name: str, what: str) -> None:
+        self.events.append(f"{time.monotonic() - self.t0:7.1f}s {name}: {what}")
+
+    def page_errors(self) -> list[str]:
+        """Uncaught errors in the pages (e.g. a blanked app) and renderer crashes."""
+        return [e for e in self.events if ": page error: " in e or e.endswith(": renderer crashed")]
+
+    def step(self, what: str) -> None:
+        """Log a step of the test (printed with -s; kept for the failure report)."""
+        self.note("test", what)
+        print(self.events[-1], flush=True)
+
+    def dump(self, out: Path) -> str:
+        """Screenshot every page and record its script state into `out`; returns a readable report."""
+        out.mkdir(parents=True, exist_ok=True)
+        lines = list(self.events)
+        now = time.monotonic()
+        lines += [f"{name}: still pending after {now - t:.1f}s: {url}" for name, url, t in self.pending.values()]
+        for pg, name in zip(self.pages, self.names, strict=True):
+            try:
+                state = pg.locator("[data-testid='stApp']").get_attribute("data-test-script-state", timeout=5_000)  # type: ignore[attr-defined]
+                pg.screenshot(path=str(out / f"{name}.png"), full_page=True, timeout=15_000)  # type: ignore[attr-defined]
+                lines.append(f"{name}: url={pg.url} script-state={state} screenshot={out / f'{name}.png'}")  # type: ignore[attr-defined]
+            except Exception as exc:  # noqa: BLE001 - a report of a failure must not fail itself
+                lines.append(f"{name}: no screenshot ({exc.__class__.__name__}: {str(exc)[:200]})")
+        for name, msgs in self.messages.items():
+            if msgs:
+                (out / f"{name}-messages.txt").write_text("\n".join(msgs))
+        report = "\n".join(lines)
+        (out / "report.txt").write_text(report)
+        return report

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from browserkit import PHOTOS, ROOT, ensure_streaming, running_app, wait_for_app
+from browserkit import PHOTOS, ROOT, PageWatch, ensure_streaming, running_app, wait_for_app
 
 from fer.labels import LABELS, display_name
 
@@ -36,8 +36,6 @@ def expected_faces() -> dict[str, list[tuple[str, float]]]:
 
 @pytest.mark.browser
 def test_five_image_users_and_two_webcam_users_at_once(browser: object, tmp_path: Path) -> None:
-    from playwright.sync_api import expect
-
     want = expected_faces()
     assert [len(want[n]) for n in UPLOADS] == [1, 1, 1, 1, 2]
     start = time.monotonic()
@@ -45,39 +43,18 @@ def test_five_image_users_and_two_webcam_users_at_once(browser: object, tmp_path
         contexts = [browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
                     for _ in range(len(UPLOADS) + WEBCAMS)]
         try:
-            pages = [c.new_page() for c in contexts]
             for c in contexts:
                 c.set_default_timeout(120_000)
-            image_pages, cam_pages = pages[:len(UPLOADS)], pages[len(UPLOADS):]
-            for pg in image_pages:
-                pg.goto(f"{url}/images", wait_until="commit")
-            for pg in cam_pages:
-                pg.goto(f"{url}/webcam", wait_until="commit")
-            # every action is started before any result is awaited: the server serves 7 sessions at once
-            for pg, name in zip(image_pages, UPLOADS, strict=True):
-                pg.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(PHOTOS / name))
-            for pg in cam_pages:  # the webcam component must have rendered before Start is pressed
-                wait_for_app(pg, 240_000)
-                pg.frame_locator("iframe[title*='streamlit_webrtc']").get_by_role("button", name="Start").click()
-
-            for pg, name in zip(image_pages, UPLOADS, strict=True):
-                expect(pg.get_by_role("heading", name=name)).to_be_visible(timeout=180_000)
-                charts = pg.get_by_test_id("stPlotlyChart")
-                expect(charts).to_have_count(len(want[name]), timeout=60_000)
-                wait_for_app(pg, 240_000)
-                titles = [t.strip() for t in charts.locator(".gtitle").all_text_contents()]
-                got = [TITLE.match(t) for t in titles]
-                assert all(got), (name, titles)
-                for (label, conf), m in zip(want[name], got, strict=True):
-                    assert m[2] == label and abs(float(m[3]) - conf) < 0.2, (name, titles, want[name])
-                others = [n for n in UPLOADS if n != name]
-                headings = pg.get_by_role("heading", level=3).all_inner_texts()
-                assert name in headings and not set(others) & set(headings), (name, headings)
-            for pg in cam_pages:
-                ensure_streaming(pg)
-                expect(pg.get_by_text(re.compile(rf"^Face 1: ({EMOTION})$")).first).to_be_visible(timeout=180_000)
-            for pg in pages:
-                wait_for_app(pg, 240_000)
+            pages = [c.new_page() for c in contexts]
+            watch = PageWatch(pages, [f"images-{i}" for i in range(len(UPLOADS))]
+                              + [f"webcam-{i}" for i in range(WEBCAMS)])
+            try:
+                drive(pages, watch, want, url)
+                assert not watch.page_errors(), watch.page_errors()
+            except BaseException:
+                print(watch.dump(tmp_path / "evidence"), flush=True)
+                print(next(tmp_path.glob("streamlit-*.log")).read_text()[-4000:], flush=True)
+                raise
             print(f"7 sessions served in {time.monotonic() - start:.0f} s")
             [log] = list(tmp_path.glob("streamlit-*.log"))
             serving = log.read_text()
@@ -88,6 +65,46 @@ def test_five_image_users_and_two_webcam_users_at_once(browser: object, tmp_path
         closed = log.read_text()[len(serving):]  # read while the server runs: its own shutdown is not under test
     assert "Traceback" not in serving and "Error" not in serving, serving[-4000:]
     assert not app_errors(closed), closed[-4000:]
+
+
+def drive(pages: list, watch: PageWatch, want: dict[str, list[tuple[str, float]]], url: str) -> None:
+    """Start every action on every page before awaiting any result, then check each page's own result."""
+    from playwright.sync_api import expect
+
+    image_pages, cam_pages = pages[:len(UPLOADS)], pages[len(UPLOADS):]
+    for pg in image_pages:
+        pg.goto(f"{url}/images", wait_until="commit")
+    for pg in cam_pages:
+        pg.goto(f"{url}/webcam", wait_until="commit")
+    for i, (pg, name) in enumerate(zip(image_pages, UPLOADS, strict=True)):
+        pg.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(PHOTOS / name))
+        watch.step(f"images-{i} uploaded {name}")
+    for i, pg in enumerate(cam_pages):  # the webcam component must have rendered before Start is pressed
+        wait_for_app(pg, 240_000)
+        pg.frame_locator("iframe[title*='streamlit_webrtc']").get_by_role("button", name="Start").click()
+        watch.step(f"webcam-{i} pressed Start")
+
+    for i, (pg, name) in enumerate(zip(image_pages, UPLOADS, strict=True)):
+        expect(pg.get_by_role("heading", name=name)).to_be_visible(timeout=180_000)
+        charts = pg.get_by_test_id("stPlotlyChart")
+        expect(charts).to_have_count(len(want[name]), timeout=180_000)  # plotly's script loads slowly under load
+        wait_for_app(pg, 240_000)
+        titles = [t.strip() for t in charts.locator(".gtitle").all_text_contents()]
+        got = [TITLE.match(t) for t in titles]
+        assert all(got), (name, titles)
+        for (label, conf), m in zip(want[name], got, strict=True):
+            assert m[2] == label and abs(float(m[3]) - conf) < 0.2, (name, titles, want[name])
+        others = [n for n in UPLOADS if n != name]
+        headings = pg.get_by_role("heading", level=3).all_inner_texts()
+        assert name in headings and not set(others) & set(headings), (name, headings)
+        watch.step(f"images-{i} showed {titles}")
+    for i, pg in enumerate(cam_pages):
+        ensure_streaming(pg)
+        watch.step(f"webcam-{i} streaming")
+        expect(pg.get_by_text(re.compile(rf"^Face 1: ({EMOTION})$")).first).to_be_visible(timeout=180_000)
+        watch.step(f"webcam-{i} named a face")
+    for pg in pages:
+        wait_for_app(pg, 240_000)
 
 
 def app_errors(log: str) -> list[str]:
