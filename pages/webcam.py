@@ -119,6 +119,7 @@ with side:
 with st.container():
     live_timeline()
 
+
 @st.fragment(run_every=CHART_REFRESH_S if playing else None)
 def recording() -> None:
     records = proc.records()
