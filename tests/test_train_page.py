@@ -40,6 +40,13 @@ def submit(at: AppTest) -> AppTest:
     return at
 
 
+def refused(at: AppTest, env: Path) -> str:
+    """Submit a form that must be refused: no run is started; returns the error messages shown."""
+    submit(at)
+    assert not env.exists() or not any(env.iterdir())
+    return " ".join(e.value for e in at.error)
+
+
 @pytest.mark.parametrize("lang", ["en", "pt"])
 def test_presets_fill_the_form_and_out_of_range_values_are_refused(env, lang):
     at = open_page(lang)
@@ -55,8 +62,7 @@ def test_presets_fill_the_form_and_out_of_range_values_are_refused(env, lang):
     assert at.selectbox(key="tf_lr_schedule").value == "cosine" and not at.checkbox(key="tf_mixed_precision").value
     at.number_input(key="tf_epochs").set_value(0)
     at.number_input(key="tf_learning_rate").set_value(5.0)
-    submit(at)
-    errors = " ".join(e.value for e in at.error)
+    errors = refused(at, env)
     assert t("train.bad_epochs", lang) in errors and t("train.bad_learning_rate", lang) in errors
     assert not env.exists()
 
@@ -70,10 +76,8 @@ def test_a_run_starts_only_from_a_model_of_its_architecture(env):
     at.selectbox(key="train_source").set_value("data/tiny")
     at.selectbox(key="tf_arch").set_value("tiny-cnn")
     at.selectbox(key="tf_init_model").set_value("models/default.keras")
-    submit(at)
-    errors = " ".join(e.value for e in at.error)
+    errors = refused(at, env)
     assert "models/default.keras is a fer-net model" in errors and "tiny-cnn" in errors
-    assert not env.exists() or not any(env.iterdir())
 
 
 def test_a_class_missing_from_a_split_is_reported_before_training(env, tmp_path):
@@ -81,10 +85,8 @@ def test_a_class_missing_from_a_split_is_reported_before_training(env, tmp_path)
     at = open_page("en")
     at.selectbox(key="train_source").set_value("data/tiny")
     at.selectbox(key="tf_split").set_value("official")
-    submit(at)
-    errors = " ".join(e.value for e in at.error)
+    errors = refused(at, env)
     assert "Disgust" in errors and "training" in errors
-    assert not env.exists() or not any(env.iterdir())
 
 
 @pytest.mark.slow
