@@ -25,28 +25,41 @@ class ProgressCallback(keras.callbacks.Callback):
                  every_s: float = 0.5) -> None:
         super().__init__()
         self.progress, self.should_stop, self.epochs, self.every_s = progress, should_stop, epochs, every_s
+        self.skip = 0
+        """Batches of the current epoch done before this fit (a resumed, cut-short epoch)."""
+        self.stopped = False
+        """True once the stop flag ended training."""
         self._epoch = 0
+        self._batches = 0
         self._last = 0.0
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._epoch = epoch
+        self._batches = 0
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self._batches = batch + 1
         if self.should_stop is not None and self.should_stop():
-            self.model.stop_training = True
+            self.model.stop_training = self.stopped = True
         now = time.monotonic()
         if self.progress and now - self._last >= self.every_s:
             self._last = now
             steps = int(self.params.get("steps") or 0)
             values = {k: float(v) for k, v in (logs or {}).items()}
             values.setdefault("learning_rate", float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
-            self.progress(TrainEvent("batch", self._epoch + 1, self.epochs, batch + 1, steps, values))
+            self.progress(TrainEvent("batch", self._epoch + 1, self.epochs, self.skip + batch + 1, self.skip + steps,
+                                     values))
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if self.progress:
             values = {k: float(v) for k, v in (logs or {}).items()}
             values.setdefault("learning_rate", float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
-            self.progress(TrainEvent("epoch", epoch + 1, self.epochs, logs=values))
+            steps = int(self.params.get("steps") or 0)
+            if self.model.stop_training and self._batches < steps:
+                self.progress(TrainEvent("cut", epoch + 1, self.epochs, self.skip + self._batches, self.skip + steps,
+                                         values))
+            else:
+                self.progress(TrainEvent("epoch", epoch + 1, self.epochs, logs=values))
 
 
 class ResumeCheckpoint(keras.callbacks.Callback):
@@ -54,6 +67,8 @@ class ResumeCheckpoint(keras.callbacks.Callback):
 
     On a new `fit` in the same run folder it resumes from last.keras (optimizer included) and
     restores the plateau / early-stopping counters, so a killed run continues where it was.
+    An epoch cut short by a stop is not recorded as an epoch: its weights are saved with the
+    number of batches done (state.json "partial"), and a resumed run trains only the rest of it.
     """
 
     def __init__(self, run_dir: Path) -> None:
@@ -65,16 +80,26 @@ class ResumeCheckpoint(keras.callbacks.Callback):
             self.state = json.loads(state_file.read_text())
         self.train_seconds = float(self.state.get("train_seconds", 0.0))
         self.best = float(self.state.get("best", math.inf))
+        partial = self.state.get("partial") or {}
+        self.skip = int(partial.get("batches", 0))
+        """Batches of the next epoch trained before a stop cut it short (0: none)."""
+        self._skip_seconds = float(partial.get("seconds", 0.0))
         self._others: list[keras.callbacks.Callback] = []
         self._monitor = "val_loss"
         self._t0 = 0.0
         self._lr = 0.0
+        self._batches = 0
+
+    @property
+    def epoch(self) -> int:
+        """Epochs completed and recorded."""
+        return int(self.state.get("epoch", 0))
 
     def load_or_build(self, cfg: Any, build: Callable[[], Any]) -> tuple[Any, int]:
         """The model to fit and the epoch to start from."""
         if self.state:
             model = keras.saving.load_model(self.run_dir / "last.keras", compile=True, safe_mode=True)
-            return model, int(self.state["epoch"])
+            return model, self.epoch
         return build(), 0
 
     def attach(self, callbacks: list[keras.callbacks.Callback], monitor: str) -> None:
@@ -90,11 +115,26 @@ class ResumeCheckpoint(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._t0 = time.monotonic()
         self._lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        self._batches = 0
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self._batches = batch + 1
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs or {}
         seconds = time.monotonic() - self._t0
         self.train_seconds += seconds
+        steps = int(self.params.get("steps") or 0)
+        if self.model.stop_training and self._batches < steps:  # cut short by a stop
+            # The weights are kept, but not the counters or the learning rate that the other callbacks
+            # just updated from this partial epoch's validation.
+            self.model.optimizer.learning_rate = self._lr
+            save_model(self.model, self.run_dir / "last.keras")
+            self._write_state(epoch, self.state.get("callbacks", {}),
+                              {"batches": self.skip + self._batches, "seconds": round(self._skip_seconds + seconds, 2)})
+            return
+        seconds += self._skip_seconds
+        self.skip, self._skip_seconds = 0, 0.0
         row = {"epoch": epoch + 1, **{k: logs.get(k, "") for k in HISTORY_FIELDS[1:5]},
                "learning_rate": self._lr, "seconds": round(seconds, 2)}
         hist = self.run_dir / "history.csv"
@@ -109,9 +149,19 @@ class ResumeCheckpoint(keras.callbacks.Callback):
             self.best = float(value)
             save_model(self.model, self.run_dir / "model.keras")
         save_model(self.model, self.run_dir / "last.keras")
-        state = {"epoch": epoch + 1, "best": self.best, "train_seconds": self.train_seconds,
-                 "callbacks": {type(cb).__name__: _counters(cb) for cb in self._others}}
-        write_json(self.run_dir / "state.json", state)
+        self._write_state(epoch + 1, {type(cb).__name__: _counters(cb) for cb in self._others})
+
+    def _write_state(self, epoch: int, counters: dict[str, Any], partial: dict[str, float] | None = None) -> None:
+        """state.json: the resume point, written last (its checkpoints are complete when it changes)."""
+        self.state = {"epoch": epoch, "best": self.best, "train_seconds": self.train_seconds, "callbacks": counters,
+                      "complete": False, **({"partial": partial} if partial else {})}
+        write_json(self.run_dir / "state.json", self.state)
+
+    def mark_complete(self) -> None:
+        """Record that the run ended by itself (all epochs, or early stopping), not by a stop or a crash."""
+        if self.state:
+            self.state["complete"] = True
+            write_json(self.run_dir / "state.json", self.state)
 
 
 def _counters(cb: keras.callbacks.Callback) -> dict[str, float]:

@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import signal
 import sys
 import types
 import typing
@@ -119,6 +120,35 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+class _StopOnInterrupt:
+    """While training: the first Ctrl-C (or SIGTERM) stops after the current batch and keeps the work.
+
+    A second one aborts at once.
+    """
+
+    def __init__(self) -> None:
+        self.asked = False
+        self._saved: dict[int, Any] = {}
+
+    def requested(self) -> bool:
+        return self.asked
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.asked:
+            raise KeyboardInterrupt
+        self.asked = True
+        print("stopping after the current batch (press Ctrl-C again to abort)", file=sys.stderr, flush=True)
+
+    def __enter__(self) -> _StopOnInterrupt:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._saved[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._saved.items():
+            signal.signal(sig, handler)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from fer.training import TrainEvent, train
 
@@ -131,13 +161,20 @@ def cmd_train(args: argparse.Namespace) -> int:
         if e.kind == "epoch":
             logs = " ".join(f"{k}={v:.4f}" for k, v in e.logs.items())
             print(f"epoch {e.epoch}/{e.epochs} {logs}", flush=True)
+        elif e.kind == "cut":
+            print(f"epoch {e.epoch}/{e.epochs} stopped after batch {e.batch} of {e.batches}; "
+                  f"rerun the same command to finish it and go on", flush=True)
         elif e.kind == "start":
-            print(f"training {cfg.arch}, {e.message}", flush=True)
+            at = f" from epoch {e.epoch + 1}" if e.epoch or e.batch else ""
+            at += f", batch {e.batch + 1}" if e.batch else ""
+            print(f"training {cfg.arch}{at}, {e.message}", flush=True)
 
     from fer.modelio import ModelError
 
+    stop = _StopOnInterrupt()
     try:
-        result = train(cfg, Path(args.out), progress=progress)
+        with stop:
+            result = train(cfg, Path(args.out), progress=progress, should_stop=stop.requested)
     except ModelError as exc:  # the model to start from is missing or does not fit
         raise InputError(str(exc)) from None
     print(f"model: {result.model_path}")

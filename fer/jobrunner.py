@@ -54,29 +54,31 @@ class ProgressWriter:
         self.control = control
         self.t0 = time.monotonic()
         self.start_epoch = 0
+        self.start_batch = 0
         self.batches = 0
         self.epoch_logs: dict[str, float] = {}
 
     def write(self, phase: str, epoch: int = 0, batch: int = 0, logs: dict[str, float] | None = None) -> None:
         elapsed = time.monotonic() - self.t0
         done = max(epoch - 1, 0) * self.batches + batch
-        session_done = done - self.start_epoch * self.batches
+        session_done = done - self.start_epoch * self.batches - self.start_batch
         total = self.epochs * self.batches
         eta = elapsed / session_done * (total - done) if session_done > 0 and self.batches else None
         logs = logs or {}
         lr = logs.get("learning_rate", self.epoch_logs.get("learning_rate"))
-        write_json(self.path, {"phase": phase, "epoch": epoch, "epochs": self.epochs, "batch": batch,
-                               "batches": self.batches, "elapsed": round(elapsed, 2),
+        write_json(self.path, {"phase": phase, "pid": os.getpid(), "epoch": epoch, "epochs": self.epochs,
+                               "batch": batch, "batches": self.batches, "elapsed": round(elapsed, 2),
                                "eta": None if eta is None else round(eta, 1), "logs": logs,
                                "epoch_logs": self.epoch_logs, "learning_rate": lr})
 
     def __call__(self, e: TrainEvent) -> None:
         if e.kind == "start":
-            self.start_epoch = e.epoch
+            self.start_epoch, self.start_batch = e.epoch, e.batch
             self.t0 = time.monotonic()
             self.control.in_fit = True
-            log.info("training from epoch %d: %s", e.epoch + 1, e.message)
-            self.write("training", e.epoch + 1, 0)
+            at = f" batch {e.batch + 1}" if e.batch else ""
+            log.info("training from epoch %d%s: %s", e.epoch + 1, at, e.message)
+            self.write("training", e.epoch + 1, e.batch)
         elif e.kind == "batch":
             self.batches = e.batches or self.batches
             self.write("training", e.epoch, e.batch, e.logs)
@@ -85,6 +87,10 @@ class ProgressWriter:
             log.info("epoch %d/%d %s", e.epoch, e.epochs, " ".join(f"{k}={v:.4g}" for k, v in e.logs.items()))
             phase = "evaluating" if e.epoch >= self.epochs or self.control.requested else "training"
             self.write(phase, e.epoch, self.batches, e.logs)
+        elif e.kind == "cut":
+            log.info("epoch %d/%d stopped after batch %d of %d (not recorded; resuming the run trains the rest)",
+                     e.epoch, e.epochs, e.batch, e.batches)
+            self.write("evaluating", e.epoch, e.batch, e.logs)
         elif e.kind == "done":
             self.write("done", e.epoch, self.batches, self.epoch_logs)
 
@@ -96,6 +102,8 @@ def run_job(run_dir: Path) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     control = StopControl(run_dir)
     signal.signal(signal.SIGTERM, control.on_sigterm)
+    cfg_epochs = _read(run_dir / "config.json").get("epochs", 0)
+    ProgressWriter(run_dir, cfg_epochs, control).write("loading")  # says the process now handles SIGTERM
     job = _read(run_dir / "job.json")
     job.update(state="running", pid=os.getpid())
     job.setdefault("started", _now())

@@ -66,6 +66,8 @@ class JobProgress:
     logs: dict[str, float] = field(default_factory=dict)
     epoch_logs: dict[str, float] = field(default_factory=dict)
     learning_rate: float | None = None
+    pid: int | None = None
+    """The job process that wrote this report (its SIGTERM handler is in place from then on)."""
 
     @property
     def fraction(self) -> float:
@@ -94,6 +96,15 @@ class RunInfo:
     error: str = ""
     config: TrainConfig | None = None
     progress: JobProgress | None = None
+    done: tuple[int, int] | None = None
+    """The resume point: (epochs recorded, batches of the next one done); None without a checkpoint or once
+    the run ended by itself."""
+
+    @property
+    def resumable(self) -> bool:
+        """Ended without finishing (stopped, failed, incomplete), with a checkpoint and epochs left to train."""
+        return (self.state in ("stopped", "failed", "incomplete") and self.done is not None
+                and self.config is not None and self.done[0] < self.config.epochs)
 
     @property
     def model_path(self) -> Path:
@@ -183,11 +194,21 @@ def run_info(run_dir: Path) -> RunInfo:
     if state == "running" and not is_job_process(pid, path):
         state = "failed"
         error = error or DIED
-    elif not state:
+    elif not state:  # made outside the job runner (the CLI)
         done = (path / "metrics.json").is_file() and (path / "model.json").is_file()
-        state = "finished" if done else "incomplete"
+        complete = _read_json(path / "state.json").get("complete", True)
+        state = ("finished" if complete else "stopped") if done else "incomplete"
     return RunInfo(path.name, path, state, pid, job.get("started", ""), job.get("finished", ""), error, cfg,
-                   progress)
+                   progress, _resume_point(path))
+
+
+def _resume_point(path: Path) -> tuple[int, int] | None:
+    if not (path / "last.keras").is_file():
+        return None
+    point = _read_json(path / "state.json")
+    if "epoch" not in point or point.get("complete"):
+        return None
+    return int(point["epoch"]), int((point.get("partial") or {}).get("batches", 0))
 
 
 def list_runs(root: Path | None = None) -> list[RunInfo]:
@@ -263,13 +284,51 @@ def start_job(cfg: TrainConfig, root: Path | None = None, name: str | None = Non
         lock = _acquire_lock(root, run_dir)
     except OSError as exc:
         raise JobError(f"cannot write to the runs folder {root}: {os_problem(exc)}") from None
-    proc: subprocess.Popen[bytes] | None = None
     try:
         if (run_dir / "job.json").exists():
             raise JobError(f"run {run_dir.name} already exists")
         run_dir.mkdir(parents=True, exist_ok=True)
         write_json(run_dir / "config.json", cfg.to_dict())
         write_json(run_dir / "progress.json", {"phase": "loading", "epochs": cfg.epochs})
+    except BaseException as exc:
+        lock.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise JobError(f"cannot write the run folder {run_dir}: {os_problem(exc)}") from None
+        raise
+    return _launch(run_dir, lock)
+
+
+def resume_job(run_dir: Path) -> RunInfo:
+    """Continue a stopped or failed run from its last checkpoint (inside a cut-short epoch), in the background.
+
+    The run keeps its folder, config and history; JobError says why a run cannot be resumed,
+    BusyError when another job runs.
+    """
+    info = run_info(Path(run_dir).resolve())
+    if not info.resumable:
+        if info.state in ("running", "finished"):
+            why = f"it is {info.state}"
+        elif info.done is None or info.config is None:
+            why = "it has no checkpoint to continue from"
+        else:
+            why = f"all {info.config.epochs} epochs are done"
+        raise JobError(f"run {info.name} cannot be resumed: {why}")
+    try:
+        lock = _acquire_lock(info.path.parent, info.path)
+    except OSError as exc:
+        raise JobError(f"cannot write to the runs folder {info.path.parent}: {os_problem(exc)}") from None
+    try:
+        (info.path / "stop").unlink(missing_ok=True)
+    except OSError as exc:
+        lock.unlink(missing_ok=True)
+        raise JobError(f"cannot write the run folder {info.path}: {os_problem(exc)}") from None
+    return _launch(info.path, lock)
+
+
+def _launch(run_dir: Path, lock: Path) -> RunInfo:
+    """Start the job process for `run_dir` (whose lock is held); record it in job.json and the lock."""
+    proc: subprocess.Popen[bytes] | None = None
+    try:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
                "PYTHONUNBUFFERED": "1"}
         with (run_dir / "train.log").open("ab") as out:
@@ -296,7 +355,9 @@ def stop_job(run_dir: Path, wait_s: float = 0.0) -> RunInfo:
     run_dir = Path(run_dir)
     (run_dir / "stop").touch()
     info = run_info(run_dir)
-    if info.state == "running" and info.pid:
+    # SIGTERM also stops a job still loading, but only once the process handles it: before that
+    # (its first moments) it would kill it, and the flag file alone is enough.
+    if info.state == "running" and info.pid and info.progress and info.progress.pid == info.pid:
         try:
             os.kill(info.pid, signal.SIGTERM)
         except ProcessLookupError:
@@ -316,7 +377,7 @@ def wait_job(run_dir: Path, timeout_s: float, poll_s: float = 0.5) -> RunInfo:
 
 # --------------------------------------------------------------------------- the job process
 def main(argv: list[str] | None = None) -> int:
-    """`python -m fer.jobs run RUN_DIR` (the job itself), `list`, or `stop RUN_DIR`."""
+    """`python -m fer.jobs run RUN_DIR` (the job itself), `list`, `stop RUN_DIR` or `resume RUN_DIR`."""
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) == 2 and args[0] == "run":
         from fer.jobrunner import run_job
@@ -329,7 +390,15 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) == 2 and args[0] == "stop":
         print(stop_job(Path(args[1]), wait_s=60).state)
         return 0
-    print("usage: python -m fer.jobs run RUN_DIR | list | stop RUN_DIR", file=sys.stderr)
+    if len(args) == 2 and args[0] == "resume":
+        try:
+            info = resume_job(Path(args[1]))
+        except JobError as exc:
+            print(exc, file=sys.stderr)
+            return 2
+        print(f"{info.name} {info.state} (pid {info.pid}); log: {info.path / 'train.log'}")
+        return 0
+    print("usage: python -m fer.jobs run RUN_DIR | list | stop RUN_DIR | resume RUN_DIR", file=sys.stderr)
     return 2
 
 

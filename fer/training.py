@@ -11,6 +11,7 @@ import json
 import logging
 import math
 import platform
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,7 +32,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TrainEvent:
-    """One progress report: kind is 'start', 'batch', 'epoch' or 'done'."""
+    """One progress report: kind is 'start', 'batch', 'epoch', 'cut' or 'done'.
+
+    'start' carries the epochs already done (and in `batch` those done of the next one);
+    'cut' is an epoch a stop ended after `batch` of `batches`: not recorded, resuming finishes it.
+    """
 
     kind: str
     epoch: int = 0
@@ -161,19 +166,31 @@ def train(cfg: TrainConfig, run_dir: Path, *, dataset: Dataset | None = None,
     else:
         schedule = keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=cfg.lr_factor,
                                                      patience=cfg.lr_patience, verbose=0)
+    progress_cb = ProgressCallback(progress, should_stop, cfg.epochs)
     callbacks = [
         schedule,
         keras.callbacks.EarlyStopping(monitor=es_monitor, patience=cfg.early_stopping_patience,
                                       min_delta=cfg.early_stopping_min_delta, restore_best_weights=False),
-        ProgressCallback(progress, should_stop, cfg.epochs),
+        progress_cb,
     ]
     resume.attach(list(callbacks), es_monitor)
     callbacks.append(resume)
     t0 = time.time()
     if progress:
-        progress(TrainEvent("start", initial_epoch, cfg.epochs, message=split.description))
-    model.fit(train_data, validation_data=val_data, epochs=cfg.epochs, initial_epoch=initial_epoch,
-              callbacks=callbacks, verbose=0)
+        progress(TrainEvent("start", initial_epoch, cfg.epochs, batch=resume.skip, message=split.description))
+    steps = int(train_data.cardinality())
+    if 0 < resume.skip < steps:  # first the rest of the epoch a stop cut short
+        log.info("resuming epoch %d at batch %d of %d", initial_epoch + 1, resume.skip + 1, steps)
+        progress_cb.skip = resume.skip
+        model.fit(train_data.take(steps - resume.skip), validation_data=val_data, epochs=initial_epoch + 1,
+                  initial_epoch=initial_epoch, callbacks=callbacks, verbose=0)
+        progress_cb.skip = 0
+        initial_epoch = resume.epoch
+    if not model.stop_training:
+        model.fit(train_data, validation_data=val_data, epochs=cfg.epochs, initial_epoch=initial_epoch,
+                  callbacks=callbacks, verbose=0)
+    if not progress_cb.stopped:
+        resume.mark_complete()
     history = read_history(run_dir)
     card = finish_run(run_dir, cfg, ds, split, history, resume.train_seconds, time.time() - t0)
     stopped_early = bool(callbacks[1].stopped_epoch) if hasattr(callbacks[1], "stopped_epoch") else False
@@ -236,7 +253,8 @@ def finish_run(run_dir: Path, cfg: TrainConfig, ds: Dataset, split: Split,
 
     best_path = run_dir / "model.keras"
     if not best_path.exists():  # no epoch completed with a validation score: keep the last one
-        (run_dir / "last.keras").replace(best_path) if (run_dir / "last.keras").exists() else None
+        if (run_dir / "last.keras").exists():  # a copy: last.keras stays the resume point
+            shutil.copyfile(run_dir / "last.keras", best_path)
     model = load_model(best_path)
     metrics: dict[str, Any] = {}
     reports = {}

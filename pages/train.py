@@ -148,7 +148,47 @@ def outcome(info: jobs.RunInfo) -> None:
     elif info.state == "failed":
         st.error(t("train.failed", run=info.name, error=t("train.died") if info.error == jobs.DIED else info.error))
         st.code(info.log_tail(30) or t("train.no_log"), language=None)
+    if info.resumable:
+        st.caption(resume_label(info))
+        if st.button(t("train.resume"), key="train_resume_current", help=t("train.resume_help")):
+            resume(info)
     curves(info, "done")
+
+
+def resume_label(info: jobs.RunInfo) -> str:
+    """Where a resumable run continues."""
+    epoch, batch = info.done or (0, 0)
+    epochs = info.config.epochs if info.config else 0
+    if batch:
+        return t("train.resume_at_batch", run=info.name, epoch=epoch + 1, epochs=epochs, batch=batch + 1)
+    return t("train.resume_at", run=info.name, epoch=epoch + 1, epochs=epochs)
+
+
+def resume(info: jobs.RunInfo) -> None:
+    """Continue a stopped or failed run in the background and follow it."""
+    try:
+        jobs.resume_job(info.path)
+    except jobs.BusyError as exc:
+        st.error(t("train.busy", run=exc.run))
+        return
+    except jobs.JobError as exc:
+        st.error(t("train.start_error", error=str(exc)))
+        return
+    st.session_state["train_run"] = str(info.path)
+    st.rerun()
+
+
+def resumable_runs(current: Path | None) -> None:
+    """Other runs that ended without finishing and can continue."""
+    runs = {str(r.path): r for r in jobs.list_runs()
+            if r.resumable and (current is None or r.path.resolve() != current.resolve())}
+    if not runs:
+        return
+    with st.expander(t("train.resume_section")):
+        pick = st.selectbox(t("train.resume_pick"), list(runs), key="train_resume_run",
+                            format_func=lambda p: resume_label(runs[p]))
+        if st.button(t("train.resume"), key="train_resume_pick", help=t("train.resume_help")):
+            resume(runs[pick])
 
 
 def _test_metrics(info: jobs.RunInfo) -> dict[str, Any]:
@@ -268,6 +308,8 @@ if current is not None:
     else:
         outcome(info)
     st.divider()
+if active is None:
+    resumable_runs(Path(current) if current is not None else None)
 
 if K + "epochs" not in st.session_state:
     st.session_state.setdefault("train_preset", "demo")

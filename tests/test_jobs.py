@@ -147,3 +147,57 @@ def test_the_cli_trains_a_preset_with_explicit_flags_overriding_it(tmp_path):
     cfg = json.loads((out / "model.json").read_text())["config"]
     assert cfg["epochs"] == 1 and cfg["arch"] == "tiny-cnn" and cfg["augment"] is True and cfg["batch_size"] == 32
     assert cfg["extra"] == {"preset": "demo"} and cfg["data"] == "data/sample"
+
+
+def test_a_stopped_job_resumes_in_its_own_folder_and_finishes(tmp_path, runs):
+    data = write_folder(tmp_path / "ds", n_per_class=20)
+    info = jobs.start_job(tiny(data, 6))
+    with pytest.raises(jobs.JobError, match="cannot be resumed: it is running"):
+        jobs.resume_job(info.path)
+    wait_for(lambda: len(jobs.run_info(info.path).history()) >= 1, what="a first epoch")
+    stopped = jobs.stop_job(info.path, wait_s=120)
+    assert stopped.state == "stopped" and stopped.resumable, stopped.log_tail()
+    epochs, batches = stopped.done
+    assert epochs == len(stopped.history()) and 0 <= batches < 140 // 8
+    other = jobs.start_job(tiny(data, 500))
+    with pytest.raises(jobs.BusyError, match=other.name):
+        jobs.resume_job(info.path)
+    assert jobs.stop_job(other.path, wait_s=120).state == "stopped"
+
+    resumed = jobs.resume_job(info.path)
+    assert resumed.state == "running" and resumed.path == info.path and jobs.active_job().name == info.name
+    assert not (info.path / "stop").exists()
+    done = jobs.wait_job(info.path, 180)
+    assert done.state == "finished" and not done.resumable, done.log_tail()
+    assert [int(r["epoch"]) for r in done.history()] == [1, 2, 3, 4, 5, 6]
+    assert json.loads((info.path / "model.json").read_text())["epochs_trained"] == 6
+    at = f"training from epoch {epochs + 1}" + (f" batch {batches + 1}" if batches else "")
+    assert at in done.log_tail(60)
+    with pytest.raises(jobs.JobError, match="cannot be resumed: it is finished"):
+        jobs.resume_job(info.path)
+    assert jobs.main(["resume", str(info.path)]) == 2
+
+
+def test_a_cli_run_stopped_with_ctrl_c_keeps_its_epoch_and_resumes(tmp_path):
+    import subprocess
+    import sys
+
+    from helpers import ROOT
+
+    data = write_folder(tmp_path / "ds", n_per_class=20)
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "fer", "train", "--data", str(data), "--arch", "tiny-cnn", "--epochs", "300",
+           "--batch-size", "4", "--split", "official", "--out", str(out)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_for(lambda: (out / "history.csv").exists(), what="a first epoch")
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stderr[-2000:]
+    assert "stopping after the current batch" in stderr
+    info = jobs.run_info(out)
+    assert info.state == "stopped" and info.resumable and info.done[0] == len(info.history())
+    if info.done[1]:
+        assert f"stopped after batch {info.done[1]} of {140 // 4}" in stdout
+    assert "test" in json.loads((out / "model.json").read_text())["metrics"]

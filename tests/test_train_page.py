@@ -132,6 +132,19 @@ def test_the_stop_button_ends_the_job_and_keeps_its_checkpoint(env):
     at.run()
     assert any(w.value == t("train.stopped", run=run.name) for w in at.warning)
 
+    # Resume: the same run folder continues where the stop left it
+    epochs, batches = info.done
+    key = "train.resume_at_batch" if batches else "train.resume_at"
+    assert any(c.value == t(key, run=run.name, epoch=epochs + 1, epochs=500, batch=batches + 1) for c in at.caption)
+    at.button(key="train_resume_current").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    resumed = jobs.run_info(run)
+    assert resumed.state == "running" and resumed.pid != info.pid and jobs.active_job().path == run
+    assert any(t("train.running", run=run.name) == s.value for s in at.subheader)
+    assert jobs.stop_job(run, wait_s=120).state == "stopped"
+    history = jobs.run_info(run).history()
+    assert [int(r["epoch"]) for r in history] == list(range(1, len(history) + 1)) and len(history) >= epochs
+
 
 @pytest.mark.slow
 def test_a_killed_job_is_shown_as_failed_with_its_log_tail(env, tmp_path):
@@ -144,7 +157,7 @@ def test_a_killed_job_is_shown_as_failed_with_its_log_tail(env, tmp_path):
                       batch_size=4, early_stopping_patience=1000)
     run = jobs.start_job(cfg).path
     deadline = time.monotonic() + 180
-    while not (run / "history.csv").exists():
+    while not (run / "state.json").exists():  # written last at the end of an epoch: its checkpoint is complete
         assert time.monotonic() < deadline, jobs.log_tail(run)
         time.sleep(0.5)
     os.kill(jobs.run_info(run).pid, signal.SIGKILL)
@@ -158,3 +171,15 @@ def test_a_killed_job_is_shown_as_failed_with_its_log_tail(env, tmp_path):
     assert at.error[0].value == t("train.failed", "pt", run=run.name, error=t("train.died", "pt"))
     assert "epoch 1/500" in at.code[0].value
     assert "train_stop" not in [b.key for b in at.button]  # no Stop for a dead job
+
+    # Another visitor (no run in their session) finds it under "Continue a stopped run" and resumes it
+    other = open_page("en")
+    assert "train_resume_current" not in [b.key for b in other.button]
+    epochs = jobs.run_info(run).done[0]
+    assert other.selectbox(key="train_resume_run").value == str(run)
+    assert t("train.resume_at", run=run.name, epoch=epochs + 1, epochs=500) in other.selectbox(
+        key="train_resume_run").options
+    other.button(key="train_resume_pick").click().run()
+    assert not other.exception, [e.value for e in other.exception]
+    assert jobs.run_info(run).state == "running" and other.session_state["train_run"] == str(run)
+    assert "train_resume_run" not in [s.key for s in other.selectbox]  # no other run to resume while one runs

@@ -1,0 +1,99 @@
+"""Resuming a run: after a stop (even inside an epoch), a kill, or from the job runner and its CLI."""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from helpers import write_folder
+
+from fer.config import TrainConfig
+from fer.training import TrainEvent, train
+
+pytestmark = pytest.mark.slow
+
+BATCHES = 140 // 8  # 20 training images per class, batches of 8, the last partial batch dropped
+
+
+def config(data: Path, epochs: int, **kw) -> TrainConfig:
+    return TrainConfig(data=str(data), split="official", arch="tiny-cnn", epochs=epochs, batch_size=8,
+                       learning_rate=0.01, early_stopping_patience=1000, augment=False, **kw)
+
+
+class Batches:
+    """A stop flag that counts the batches trained and asks to stop after `stop_after` of them."""
+
+    def __init__(self, stop_after: int | None = None) -> None:
+        self.stop_after, self.done = stop_after, 0
+
+    def __call__(self) -> bool:
+        self.done += 1
+        return self.stop_after is not None and self.done >= self.stop_after
+
+
+def rows(run: Path) -> list[dict[str, str]]:
+    with (run / "history.csv").open() as fh:
+        return list(csv.DictReader(fh))
+
+
+def state(run: Path) -> dict:
+    return json.loads((run / "state.json").read_text())
+
+
+def test_a_stop_inside_an_epoch_keeps_its_batches_and_resuming_trains_only_the_rest(tmp_path):
+    data = write_folder(tmp_path / "ds", n_per_class=20)
+    run, cfg = tmp_path / "run", config(data, 3)
+
+    # 1. stopped at batch 3 of epoch 1: nothing recorded as an epoch, the weights kept as the resume point
+    first = Batches(stop_after=3)
+    events: list[TrainEvent] = []
+    result = train(cfg, run, should_stop=first, progress=events.append)
+    assert first.done == 3 and result.history == [] and not (run / "history.csv").exists()
+    assert state(run)["epoch"] == 0 and state(run)["partial"]["batches"] == 3 and not state(run)["complete"]
+    assert (run / "last.keras").exists() and (run / "model.keras").exists()  # best = last, scored for the card
+    [cut] = [e for e in events if e.kind == "cut"]
+    assert (cut.epoch, cut.batch, cut.batches) == (1, 3, BATCHES)
+    assert json.loads((run / "model.json").read_text())["epochs_trained"] == 0
+
+    # 2. resumed: the 14 batches left of epoch 1, then stopped at batch 4 of epoch 2
+    second = Batches(stop_after=BATCHES - 3 + 4)
+    events = []
+    train(cfg, run, should_stop=second, progress=events.append)
+    assert second.done == BATCHES - 3 + 4
+    assert events[0].kind == "start" and (events[0].epoch, events[0].batch) == (0, 3)
+    assert [int(r["epoch"]) for r in rows(run)] == [1]
+    assert state(run)["epoch"] == 1 and state(run)["partial"]["batches"] == 4
+    assert [(e.epoch, e.batch, e.batches) for e in events if e.kind == "cut"] == [(2, 4, BATCHES)]
+    assert [e.epoch for e in events if e.kind == "epoch"] == [1]
+    # the partial epoch's validation does not leak into the best score or the early-stopping counters
+    best = float(rows(run)[0]["val_loss"])
+    assert state(run)["best"] == pytest.approx(best)
+    assert state(run)["callbacks"]["EarlyStopping"]["best"] == pytest.approx(best)
+
+    # 3. resumed to the end: the rest of epoch 2, then all of epoch 3
+    third = Batches()
+    result = train(cfg, run, should_stop=third)
+    assert third.done == BATCHES - 4 + BATCHES
+    assert [int(r["epoch"]) for r in rows(run)] == [1, 2, 3]
+    assert all(float(r["seconds"]) > 0 and r["val_loss"] for r in rows(run))
+    assert state(run)["complete"] and "partial" not in state(run)
+    card = json.loads((run / "model.json").read_text())
+    assert card["epochs_trained"] == 3 and card["train_seconds"] >= sum(float(r["seconds"]) for r in rows(run)) - 0.1
+    assert len(result.history) == 3
+
+    # 4. a finished run resumed again trains nothing more
+    fourth = Batches()
+    train(cfg, run, should_stop=fourth)
+    assert fourth.done == 0 and len(rows(run)) == 3
+
+
+def test_a_stop_between_epochs_resumes_at_the_next_epoch(tmp_path):
+    data = write_folder(tmp_path / "ds", n_per_class=20)
+    run, cfg = tmp_path / "run", config(data, 2)
+    first = Batches(stop_after=BATCHES)  # on the last batch of epoch 1: the epoch is whole
+    train(cfg, run, should_stop=first)
+    assert [int(r["epoch"]) for r in rows(run)] == [1]
+    assert state(run)["epoch"] == 1 and "partial" not in state(run) and not state(run)["complete"]
+    second = Batches()
+    train(cfg, run, should_stop=second)
+    assert second.done == BATCHES and [int(r["epoch"]) for r in rows(run)] == [1, 2]
