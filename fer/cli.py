@@ -150,12 +150,15 @@ class _StopOnInterrupt:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from fer.training import TrainEvent, train
+    from fer.training import TrainEvent, start_problem, train
 
     cfg = config_from_args(args)
     errors = cfg.validate()
     if errors:
         raise InputError("invalid training settings: " + "; ".join(errors))
+    problem = start_problem(cfg)
+    if problem is not None:
+        raise InputError(str(problem))
 
     def progress(e: TrainEvent) -> None:
         if e.kind == "epoch":

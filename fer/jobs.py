@@ -277,6 +277,11 @@ def start_job(cfg: TrainConfig, root: Path | None = None, name: str | None = Non
     errors = cfg.validate()
     if errors:
         raise JobError("invalid training settings: " + "; ".join(errors))
+    from fer.training import start_problem
+
+    problem = start_problem(cfg)
+    if problem is not None:
+        raise JobError(str(problem))
     root = Path(root or runs_dir()).resolve()
     try:
         root.mkdir(parents=True, exist_ok=True)

@@ -204,6 +204,39 @@ def cosine_lr(cfg: TrainConfig, epoch: int) -> float:
     return float(cfg.learning_rate * 0.5 * (1.0 + math.cos(math.pi * epoch / cfg.epochs)))
 
 
+@dataclass(frozen=True)
+class StartProblem:
+    """Why a run cannot start from `cfg.init_model`: kind 'missing' (no such file) or 'arch' (its card
+    names another architecture)."""
+
+    kind: str
+    path: str
+    arch: str = ""
+    want: str = ""
+
+    def __str__(self) -> str:
+        if self.kind == "missing":
+            return f"cannot start from {self.path}: there is no such file"
+        return (f"cannot start from {self.path}: it is a {self.arch} model; "
+                f"its layers do not match the {self.want} architecture")
+
+
+def start_problem(cfg: TrainConfig) -> StartProblem | None:
+    """The start model's problem found without loading it (file, card), or None; checked before a run starts."""
+    from fer.modelio import load_card
+    from fer.presets import from_root
+
+    if not cfg.init_model:
+        return None
+    path = from_root(cfg.init_model)
+    if not path.is_file():
+        return StartProblem("missing", cfg.init_model)
+    card = load_card(path)
+    if card is not None and card.arch != cfg.arch:
+        return StartProblem("arch", cfg.init_model, card.arch, cfg.arch)
+    return None
+
+
 def start_from(model: Any, cfg: TrainConfig) -> None:
     """Copy the weights of `cfg.init_model` into `model`; ModelError when they cannot."""
     from fer.modelio import ModelError, load_model

@@ -13,8 +13,9 @@ from fer.data import DataError
 from fer.i18n import fmt_number, fmt_percent, fmt_sci
 from fer.labels import display_name
 from fer.models import ARCHITECTURES
-from fer.presets import PRESETS, from_root, resolve_data
+from fer.presets import PRESETS, resolve_data
 from fer.results import curve_figure
+from fer.training import start_problem
 from ui.common import ROOT, available_models, lang, localise, t
 from ui.data_source import SAMPLE, choose_dataset, load_with_progress, server_datasets
 
@@ -67,19 +68,12 @@ def start_options() -> list[str]:
     return ["", *paths, *([current] if current and current not in paths else [])]
 
 
-def start_problem(cfg: TrainConfig) -> str | None:
-    """Why the run cannot start from cfg.init_model (missing file, other architecture), or None."""
-    if not cfg.init_model:
+def start_refusal(cfg: TrainConfig) -> str | None:
+    """Why the run cannot start from cfg.init_model (missing file, other architecture), translated; or None."""
+    problem = start_problem(cfg)
+    if problem is None:
         return None
-    path = from_root(cfg.init_model)
-    if not path.is_file():
-        return t("train.init_missing", path=cfg.init_model)
-    from fer.modelio import load_card
-
-    card = load_card(path)
-    if card is not None and card.arch != cfg.arch:
-        return t("train.init_arch", path=cfg.init_model, arch=card.arch, want=cfg.arch)
-    return None
+    return t(f"train.init_{problem.kind}", path=problem.path, arch=problem.arch, want=problem.want)
 
 
 def reason(message: str) -> str:
@@ -264,7 +258,7 @@ def submit(data: Path, lg: str) -> None:
     if errors:
         st.error(t("train.invalid") + "\n\n" + "\n".join(f"- {reason(e)}" for e in errors))
         return
-    problem = start_problem(cfg)
+    problem = start_refusal(cfg)
     if problem:
         st.error(problem)
         return

@@ -137,9 +137,10 @@ def test_a_run_can_start_from_a_trained_model_of_the_same_architecture(tmp_path)
     assert a["config"]["init_model"] == ""
     r = run_cli("train", *common[:2], "--arch", "fer-net", "--epochs", "1", "--init-model",
                 str(first / "model.keras"), "--out", str(tmp_path / "third"))
-    assert r.returncode == 2 and "do not match the fer-net architecture" in r.stderr
+    assert r.returncode == 2 and "it is a tiny-cnn model; its layers do not match the fer-net architecture" in r.stderr
     r = run_cli("train", *common, "--init-model", str(tmp_path / "nothing.keras"), "--out", str(tmp_path / "4"))
-    assert r.returncode == 2 and "nothing.keras" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "nothing.keras: there is no such file" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "third").exists() and not (tmp_path / "4").exists()  # refused before the run began
 
 
 def test_train_refuses_bad_settings(tmp_path):

@@ -125,6 +125,8 @@ def test_a_killed_job_shows_as_failed_with_its_log_and_a_usable_checkpoint(tmp_p
 def test_an_invalid_config_or_a_broken_dataset_fails_clearly(tmp_path, runs):
     with pytest.raises(jobs.JobError, match="epochs"):
         jobs.start_job(tiny(tmp_path, 0))
+    with pytest.raises(jobs.JobError, match="none.keras: there is no such file"):
+        jobs.start_job(tiny(tmp_path, 1, init_model=str(tmp_path / "none.keras")))
     assert not runs.exists() or not any(runs.iterdir())
     info = jobs.start_job(tiny(tmp_path / "missing", 1))
     failed = jobs.wait_job(info.path, 120)
