@@ -173,12 +173,13 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(f"training {cfg.arch}{at}, {e.message}", flush=True)
 
     from fer.modelio import ModelError
+    from fer.runlock import RunBusyError
 
     stop = _StopOnInterrupt()
     try:
         with stop:
             result = train(cfg, Path(args.out), progress=progress, should_stop=stop.requested)
-    except ModelError as exc:  # the model to start from is missing or does not fit
+    except (ModelError, RunBusyError) as exc:  # the start model does not fit; another process trains there
         raise InputError(str(exc)) from None
     print(f"model: {result.model_path}")
     _print_json(result.card.metrics)

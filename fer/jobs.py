@@ -318,6 +318,11 @@ def resume_job(run_dir: Path) -> RunInfo:
         else:
             why = f"all {info.config.epochs} epochs are done"
         raise JobError(f"run {info.name} cannot be resumed: {why}")
+    from fer.runlock import holder
+
+    pid = holder(info.path)
+    if pid is not None:
+        raise JobError(f"run {info.name} cannot be resumed: another process (pid {pid}) is training it")
     try:
         lock = _acquire_lock(info.path.parent, info.path)
     except OSError as exc:

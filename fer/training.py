@@ -127,15 +127,23 @@ def _subsample(ds: Dataset, idx: np.ndarray, fraction: float, seed: int) -> np.n
 def train(cfg: TrainConfig, run_dir: Path, *, dataset: Dataset | None = None,
           progress: Progress | None = None, should_stop: StopFlag | None = None) -> TrainResult:
     """Train (or resume) the run in `run_dir`; returns when done, stopped or early-stopped."""
-    import keras
-
-    from fer.callbacks import ProgressCallback, ResumeCheckpoint
+    from fer.runlock import claim
 
     errors = cfg.validate()
     if errors:
         raise ValueError("; ".join(errors))
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    with claim(run_dir):  # RunBusyError while another process trains into this folder
+        return _train(cfg, run_dir, dataset, progress, should_stop)
+
+
+def _train(cfg: TrainConfig, run_dir: Path, dataset: Dataset | None, progress: Progress | None,
+           should_stop: StopFlag | None) -> TrainResult:
+    import keras
+
+    from fer.callbacks import ProgressCallback, ResumeCheckpoint
+
     write_json(run_dir / "config.json", cfg.to_dict())
     ds = dataset if dataset is not None else load_dataset(cfg.data)
     split = make_split(ds, cfg)

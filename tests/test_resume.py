@@ -97,3 +97,56 @@ def test_a_stop_between_epochs_resumes_at_the_next_epoch(tmp_path):
     second = Batches()
     train(cfg, run, should_stop=second)
     assert second.done == BATCHES and [int(r["epoch"]) for r in rows(run)] == [1, 2]
+
+
+def test_one_trainer_per_run_folder_and_no_resume_while_another_process_trains_it(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from helpers import ROOT
+
+    from fer import jobs
+    from fer.runlock import NAME, RunBusyError, claim, holder
+
+    data = write_folder(tmp_path / "ds", n_per_class=20)
+    run, cfg = tmp_path / "runs" / "run", config(data, 3)
+    train(cfg, run, should_stop=Batches(stop_after=3))  # a resumable run (made outside the job runner)
+    assert jobs.run_info(run).state == "stopped" and jobs.run_info(run).resumable and holder(run) is None
+    before = (run / "config.json").read_text()
+
+    with claim(run):  # this process trains into it
+        assert holder(run) == os.getpid()
+        with pytest.raises(jobs.JobError, match=rf"another process \(pid {os.getpid()}\) is training it"):
+            jobs.resume_job(run)
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        r = subprocess.run([sys.executable, "-m", "fer", "train", "--data", str(data), "--arch", "tiny-cnn",
+                            "--epochs", "9", "--out", str(run)], capture_output=True, text=True, cwd=ROOT, env=env,
+                           timeout=300)
+        assert r.returncode == 2 and f"is being trained by another process (pid {os.getpid()})" in r.stderr
+        assert (run / "config.json").read_text() == before  # the refused run wrote nothing
+    assert holder(run) is None and not (run / NAME).exists()
+
+    # a lock left by a process that died is reclaimed
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (run / NAME).write_text(dead.stdout.strip())
+    assert holder(run) is None
+    with claim(run):
+        assert holder(run) == os.getpid()
+    # a live Python process holds it; a live process of another program (a recycled PID) does not
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (run / NAME).write_text(str(other.pid))
+        with pytest.raises(RunBusyError, match=f"pid {other.pid}"), claim(run):
+            pass
+    finally:
+        other.kill()
+        other.wait()
+    shell = subprocess.Popen(["sleep", "60"])
+    try:
+        (run / NAME).write_text(str(shell.pid))
+        with claim(run):
+            assert holder(run) == os.getpid()
+    finally:
+        shell.kill()
+        shell.wait()

@@ -1,0 +1,74 @@
+"""One trainer per run folder: a `.trainer.pid` file held while a process trains into it.
+
+The job runner's lock (fer.jobs) allows one background job per runs folder; this one also covers
+the CLI and any other caller of fer.training.train, so two processes never write the same run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+NAME = ".trainer.pid"
+
+
+class RunBusyError(RuntimeError):
+    """Another process is training into this run folder."""
+
+    def __init__(self, run_dir: Path, pid: int) -> None:
+        super().__init__(f"run {Path(run_dir).name} is being trained by another process (pid {pid})")
+        self.pid = pid
+
+
+def holder(run_dir: Path) -> int | None:
+    """The PID of the live process training into `run_dir`, or None."""
+    try:
+        pid = int((Path(run_dir) / NAME).read_text().strip() or 0)
+    except (OSError, ValueError):
+        return None
+    return pid if pid and _is_python(pid) else None
+
+
+def _is_python(pid: int) -> bool:
+    """Alive and a Python process (a recycled PID of another program does not hold the folder)."""
+    if pid == os.getpid():
+        return True
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    return b"python" in cmd.split(b"\0", 1)[0].lower() and stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
+
+
+@contextlib.contextmanager
+def claim(run_dir: Path) -> Iterator[None]:
+    """Hold `run_dir` for this process while the block runs; RunBusyError if a live process holds it."""
+    path = Path(run_dir) / NAME
+    for _ in range(3):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            pid = holder(run_dir)
+            if pid is not None and pid != os.getpid():
+                raise RunBusyError(run_dir, pid) from None
+            log.info("reclaiming the stale trainer lock of %s", run_dir)
+            path.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w") as fh:
+            fh.write(str(os.getpid()))
+        break
+    else:
+        raise RunBusyError(run_dir, 0)
+    try:
+        yield
+    finally:
+        if holder(run_dir) == os.getpid():
+            path.unlink(missing_ok=True)
