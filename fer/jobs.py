@@ -23,6 +23,7 @@ from typing import Any
 
 from fer.config import TrainConfig
 from fer.modelio import os_problem, write_json
+from fer.runlock import process
 
 log = logging.getLogger(__name__)
 
@@ -147,20 +148,17 @@ def is_job_process(pid: int | None, run_dir: Path | None = None) -> bool:
     if not pid or pid <= 0:
         return False
     _reap(pid)
-    proc = Path(f"/proc/{pid}")
-    if proc.is_dir():
-        try:
-            stat = (proc / "stat").read_text()
-            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            return False
-        if stat.rsplit(")", 1)[-1].split()[0] in ("Z", "X"):
-            return False
-        args = [a.decode(errors="replace") for a in cmdline]
-        if "fer.jobs" not in args:
-            return False
-        return run_dir is None or str(Path(run_dir).resolve()) in args
-    return _alive(pid)  # no /proc (not Linux): liveness only
+    try:
+        proc = process(pid)
+    except OSError:
+        return _alive(pid)  # no /proc (not Linux): liveness only
+    if proc is None:
+        return False
+    if not proc.args:  # just started, exec in progress: judge by the executable
+        return "python" in proc.comm.lower()
+    if "fer.jobs" not in proc.args:
+        return False
+    return run_dir is None or str(Path(run_dir).resolve()) in proc.args
 
 
 def _reap(pid: int) -> None:

@@ -10,6 +10,7 @@ import contextlib
 import logging
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -34,18 +35,40 @@ def holder(run_dir: Path) -> int | None:
     return pid if pid and _is_python(pid) else None
 
 
+@dataclass(frozen=True)
+class Process:
+    """What /proc says of a live process: its executable's name and its arguments."""
+
+    comm: str
+    args: tuple[str, ...]
+    """Empty for a moment after it starts, while exec is in progress."""
+
+
+def process(pid: int) -> Process | None:
+    """The live (not zombie) process `pid`, or None; OSError where there is no /proc (not Linux)."""
+    proc = Path(f"/proc/{pid}")
+    if not Path("/proc/self").exists():
+        raise OSError("no /proc")
+    try:
+        stat = (proc / "stat").read_text()
+        cmdline = (proc / "cmdline").read_bytes()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    if stat.rsplit(")", 1)[-1].split()[0] in ("Z", "X"):
+        return None
+    args = tuple(a.decode(errors="replace") for a in cmdline.split(b"\0") if a)
+    return Process(stat[stat.index("(") + 1:stat.rindex(")")], args)
+
+
 def _is_python(pid: int) -> bool:
     """Alive and a Python process (a recycled PID of another program does not hold the folder)."""
     if pid == os.getpid():
         return True
     try:
-        cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
+        p = process(pid)
     except OSError:
-        return True
-    return b"python" in cmd.split(b"\0", 1)[0].lower() and stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
+        return True  # cannot tell: assume it still holds the folder
+    return p is not None and "python" in p.comm.lower()
 
 
 @contextlib.contextmanager
