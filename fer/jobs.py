@@ -16,23 +16,34 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from fer.config import TrainConfig
 from fer.modelio import os_problem, write_json
-from fer.runlock import process
+from fer.runs import (
+    DIED,
+    STATES,
+    JobProgress,
+    RunInfo,
+    is_job_process,
+    list_runs,
+    log_tail,
+    pid_alive,
+    read_json,
+    run_info,
+    runs_dir,
+)
+
+__all__ = ["DIED", "LOCK_NAME", "STATES", "BusyError", "JobError", "JobProgress", "RunInfo", "active_job",
+           "is_job_process", "list_runs", "log_tail", "resume_job", "run_info", "runs_dir", "start_job", "stop_job",
+           "wait_job"]
+"""Reading run folders lives in fer.runs; its names are here too, for the callers of jobs."""
 
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCK_NAME = ".train.lock"
-STATES = ("running", "finished", "stopped", "failed", "incomplete")
-"""`incomplete`: a folder made outside the job runner (e.g. by the CLI) without test metrics yet."""
-DIED = "the training process ended without finishing (killed or crashed)"
-"""The error of a job whose process vanished without recording an outcome."""
 
 
 class JobError(RuntimeError):
@@ -47,181 +58,9 @@ class BusyError(JobError):
         self.run = run
 
 
-def runs_dir() -> Path:
-    """Where runs live: $FER_RUNS_DIR, else <repo>/runs (read at call time)."""
-    return Path(os.environ.get("FER_RUNS_DIR", ROOT / "runs"))
-
-
-@dataclass(frozen=True)
-class JobProgress:
-    """The latest progress report of a running job."""
-
-    phase: str
-    """'loading', 'training', 'evaluating' or 'done'."""
-    epoch: int = 0
-    epochs: int = 0
-    batch: int = 0
-    batches: int = 0
-    elapsed: float = 0.0
-    eta: float | None = None
-    logs: dict[str, float] = field(default_factory=dict)
-    epoch_logs: dict[str, float] = field(default_factory=dict)
-    learning_rate: float | None = None
-    pid: int | None = None
-    """The job process that wrote this report (its SIGTERM handler is in place from then on)."""
-
-    @property
-    def fraction(self) -> float:
-        """Share of all planned batches done, 0..1."""
-        if not self.epochs:
-            return 0.0
-        within = self.batch / self.batches if self.batches else 0.0
-        return min(1.0, max(0.0, (max(self.epoch - 1, 0) + within) / self.epochs))
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> JobProgress:
-        names = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in d.items() if k in names})
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    """A run folder and the state of its job."""
-
-    name: str
-    path: Path
-    state: str
-    pid: int | None = None
-    started: str = ""
-    finished: str = ""
-    error: str = ""
-    config: TrainConfig | None = None
-    progress: JobProgress | None = None
-    done: tuple[int, int] | None = None
-    """The resume point: (epochs recorded, batches of the next one done); None without a checkpoint or once
-    the run ended by itself."""
-
-    @property
-    def resumable(self) -> bool:
-        """Ended without finishing (stopped, failed, incomplete), with a checkpoint and epochs left to train."""
-        return (self.state in ("stopped", "failed", "incomplete") and self.done is not None
-                and self.config is not None and self.done[0] < self.config.epochs)
-
-    @property
-    def model_path(self) -> Path:
-        return self.path / "model.keras"
-
-    @property
-    def card_path(self) -> Path:
-        return self.path / "model.json"
-
-    @property
-    def metrics_path(self) -> Path:
-        return self.path / "metrics.json"
-
-    @property
-    def has_model(self) -> bool:
-        return self.model_path.is_file()
-
-    def history(self) -> list[dict[str, float]]:
-        from fer.training import read_history
-
-        return read_history(self.path)
-
-    def log_tail(self, lines: int = 30) -> str:
-        return log_tail(self.path, lines)
-
-
-# --------------------------------------------------------------------------- reading runs
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        log.warning("unreadable %s: %s", path, exc)
-        return {}
-
-
-def is_job_process(pid: int | None, run_dir: Path | None = None) -> bool:
-    """True when `pid` is alive (not a zombie) and is a `fer.jobs` runner (for `run_dir` if given)."""
-    if not pid or pid <= 0:
-        return False
-    _reap(pid)
-    try:
-        proc = process(pid)
-    except OSError:
-        return _alive(pid)  # no /proc (not Linux): liveness only
-    if proc is None:
-        return False
-    if not proc.args:  # just started, exec in progress: judge by the executable
-        return "python" in proc.comm.lower()
-    if "fer.jobs" not in proc.args:
-        return False
-    return run_dir is None or str(Path(run_dir).resolve()) in proc.args
-
-
-def _reap(pid: int) -> None:
-    """Collect an exited child of this process so it does not linger as a zombie."""
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
-
-
-def log_tail(run_dir: Path, lines: int = 30) -> str:
-    """The last lines of a run's train.log ('' when there is none)."""
-    p = Path(run_dir) / "train.log"
-    try:
-        text = p.read_text(errors="replace")
-    except FileNotFoundError:
-        return ""
-    return "\n".join(text.rstrip().splitlines()[-lines:])
-
-
-def run_info(run_dir: Path) -> RunInfo:
-    """The state of one run folder; a job whose process is gone is `failed`, never `running`."""
-    path = Path(run_dir)
-    job = _read_json(path / "job.json")
-    cfg_dict = _read_json(path / "config.json")
-    cfg = TrainConfig.from_dict(cfg_dict) if cfg_dict else None
-    prog = _read_json(path / "progress.json")
-    progress = JobProgress.from_dict(prog) if prog else None
-    pid = job.get("pid")
-    state, error = job.get("state", ""), job.get("error", "")
-    if state == "running" and not is_job_process(pid, path):
-        state = "failed"
-        error = error or DIED
-    elif not state:  # made outside the job runner (the CLI)
-        done = (path / "metrics.json").is_file() and (path / "model.json").is_file()
-        complete = _read_json(path / "state.json").get("complete", True)
-        state = ("finished" if complete else "stopped") if done else "incomplete"
-    return RunInfo(path.name, path, state, pid, job.get("started", ""), job.get("finished", ""), error, cfg,
-                   progress, _resume_point(path))
-
-
-def _resume_point(path: Path) -> tuple[int, int] | None:
-    if not (path / "last.keras").is_file():
-        return None
-    point = _read_json(path / "state.json")
-    if "epoch" not in point or point.get("complete"):
-        return None
-    return int(point["epoch"]), int((point.get("partial") or {}).get("batches", 0))
-
-
-def list_runs(root: Path | None = None) -> list[RunInfo]:
-    """Every run folder (one holding config.json or history.csv), newest first."""
-    root = Path(root or runs_dir())
-    if not root.is_dir():
-        return []
-    dirs = [d for d in root.iterdir() if d.is_dir() and ((d / "config.json").exists() or (d / "history.csv").exists())]
-    dirs.sort(key=lambda d: (d / "config.json").stat().st_mtime if (d / "config.json").exists() else 0, reverse=True)
-    return [run_info(d) for d in dirs]
-
-
 def active_job(root: Path | None = None) -> RunInfo | None:
     """The running job of this runs folder, if any (a stale lock is ignored)."""
-    lock = _read_json(Path(root or runs_dir()) / LOCK_NAME)
+    lock = read_json(Path(root or runs_dir()) / LOCK_NAME)
     run = lock.get("run")
     if run and is_job_process(lock.get("pid"), Path(run)):
         return run_info(Path(run))
@@ -244,9 +83,9 @@ def _acquire_lock(root: Path, run_dir: Path) -> Path:
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
-            held = _read_json(lock)
+            held = read_json(lock)
             run = held.get("run", "")
-            starting = held.get("starting") and _alive(held.get("pid"))
+            starting = held.get("starting") and pid_alive(held.get("pid"))
             if starting or (run and is_job_process(held.get("pid"), Path(run))):
                 raise BusyError(Path(run).name or "starting") from None
             log.info("reclaiming the stale lock of %s (pid %s)", run, held.get("pid"))
@@ -256,18 +95,6 @@ def _acquire_lock(root: Path, run_dir: Path) -> Path:
             json.dump({"pid": os.getpid(), "run": str(run_dir), "starting": True}, fh)
         return lock
     raise BusyError("unknown")
-
-
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def start_job(cfg: TrainConfig, root: Path | None = None, name: str | None = None) -> RunInfo:
