@@ -46,3 +46,32 @@ def test_demo_preset_trains_in_the_background_and_its_confusion_matrix_shows(app
     finally:
         for run in _demo_runs(runs) - before:
             shutil.rmtree(run, ignore_errors=True)
+
+
+def test_a_stopped_run_resumes_from_the_page_in_its_own_folder_and_finishes(app_url, app_dir, page):
+    runs = app_dir / "runs"
+    before = _demo_runs(runs)
+    try:
+        page.goto(f"{app_url}/train")
+        wait_for_app(page)
+        page.get_by_text("A tiny CNN for a few epochs on the bundled").wait_for()
+        page.get_by_role("button", name="Start training").click()
+        # Stop once batches are being trained (stopped while loading, a run has nothing to resume)
+        page.get_by_text(re.compile(r"^Epoch \d+/30, batch [1-9]")).wait_for(timeout=60_000)
+        page.get_by_role("button", name="Stop training").click()
+        stopped = page.get_by_text(re.compile(r"Run (\S+-tiny-cnn) was stopped"))
+        stopped.wait_for(timeout=120_000)
+        [run] = _demo_runs(runs) - before
+        assert run.name in stopped.inner_text()
+        page.get_by_text(re.compile(rf"^{run.name}: continues (inside epoch|at epoch) \d+ of 30")).wait_for()
+        page.get_by_role("button", name="Resume training").click()
+        page.get_by_text(f"Training {run.name}").wait_for(timeout=60_000)
+        page.get_by_text(re.compile(rf"Run {run.name} finished: test accuracy")).wait_for(timeout=240_000)
+        assert _demo_runs(runs) - before == {run}  # the same folder, no new run
+        history = (run / "history.csv").read_text().splitlines()[1:]
+        epochs = [int(row.split(",")[0]) for row in history]
+        assert epochs == list(range(1, len(epochs) + 1))
+        assert "training from epoch" in (run / "train.log").read_text()
+    finally:
+        for run in _demo_runs(runs) - before:
+            shutil.rmtree(run, ignore_errors=True)
