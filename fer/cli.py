@@ -8,6 +8,7 @@ import json
 import logging
 import signal
 import sys
+import time
 import types
 import typing
 from pathlib import Path
@@ -160,8 +161,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     if problem is not None:
         raise InputError(str(problem))
 
+    last = [0.0]
+
     def progress(e: TrainEvent) -> None:
-        if e.kind == "epoch":
+        if e.kind == "batch" and args.report_every > 0 and time.monotonic() - last[0] >= args.report_every:
+            last[0] = time.monotonic()
+            logs = " ".join(f"{k}={e.logs[k]:.4f}" for k in ("loss", "accuracy") if k in e.logs)
+            print(f"epoch {e.epoch}/{e.epochs} batch {e.batch}/{e.batches} {logs}", flush=True)
+        elif e.kind == "epoch":
             logs = " ".join(f"{k}={v:.4f}" for k, v in e.logs.items())
             print(f"epoch {e.epoch}/{e.epochs} {logs}", flush=True)
         elif e.kind == "cut":
@@ -297,6 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s.add_argument("--preset", choices=list(PRESETS), help="start from a named recipe; other flags override it")
     s.add_argument("--out", required=True, help="run folder (resumed when it holds a checkpoint)")
+    s.add_argument("--report-every", type=float, default=30.0, metavar="SECONDS",
+                   help="print the batch in progress at most this often (0: only whole epochs)")
     s.set_defaults(func=cmd_train)
 
     s = sub.add_parser("evaluate", help="score a model on one split of a dataset")

@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -75,8 +76,10 @@ def test_train_then_evaluate_a_tiny_model(tmp_path):
     data = write_folder(tmp_path / "ds", n_per_class=12)
     out = tmp_path / "run"
     r = run_cli("train", "--data", str(data), "--arch", "tiny-cnn", "--epochs", "2", "--batch-size", "16",
-                "--split", "official", "--learning-rate", "0.01", "--mixed-precision", "--out", str(out))
+                "--split", "official", "--learning-rate", "0.01", "--mixed-precision", "--report-every", "0.001",
+                "--out", str(out))
     assert r.returncode == 0, r.stderr[-2000:]
+    assert re.search(r"^epoch 1/2 batch \d+/5 loss=\d\.\d{4} accuracy=\d\.\d{4}$", r.stdout, re.M), r.stdout
     for name in ("config.json", "history.csv", "model.keras", "model.json", "metrics.json", "last.keras"):
         assert (out / name).exists(), name
     card = json.loads((out / "model.json").read_text())
