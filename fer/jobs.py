@@ -136,18 +136,15 @@ def resume_job(run_dir: Path) -> RunInfo:
     """
     info = run_info(Path(run_dir).resolve())
     if not info.resumable:
-        if info.state in ("running", "finished"):
-            why = f"it is {info.state}"
+        if info.state == "running":
+            why = f"another process (pid {info.pid}) is training it"
+        elif info.state == "finished":
+            why = "it is finished"
         elif info.done is None or info.config is None:
             why = "it has no checkpoint to continue from"
         else:
             why = f"all {info.config.epochs} epochs are done"
         raise JobError(f"run {info.name} cannot be resumed: {why}")
-    from fer.runlock import holder
-
-    pid = holder(info.path)
-    if pid is not None:
-        raise JobError(f"run {info.name} cannot be resumed: another process (pid {pid}) is training it")
     try:
         lock = _acquire_lock(info.path.parent, info.path)
     except OSError as exc:

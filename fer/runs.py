@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from fer.config import TrainConfig
-from fer.runlock import process
+from fer.runlock import holder, process
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +156,8 @@ def log_tail(run_dir: Path, lines: int = 30) -> str:
 
 
 def run_info(run_dir: Path) -> RunInfo:
-    """The state of one run folder; a job whose process is gone is `failed`, never `running`."""
+    """The state of one run folder; a job whose process is gone is `failed`, never `running`; a folder that any
+    live process trains (fer.runlock) is `running`."""
     path = Path(run_dir)
     job = read_json(path / "job.json")
     cfg_dict = read_json(path / "config.json")
@@ -172,6 +173,8 @@ def run_info(run_dir: Path) -> RunInfo:
         done = (path / "metrics.json").is_file() and (path / "model.json").is_file()
         complete = read_json(path / "state.json").get("complete", True)
         state = ("finished" if complete else "stopped") if done else "incomplete"
+    if state != "running" and (trainer := holder(path)) is not None:  # e.g. the CLI training it now
+        state, pid, error = "running", trainer, ""
     return RunInfo(path.name, path, state, pid, job.get("started", ""), job.get("finished", ""), error, cfg,
                    progress, _resume_point(path))
 

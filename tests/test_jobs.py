@@ -154,7 +154,7 @@ def test_the_cli_trains_a_preset_with_explicit_flags_overriding_it(tmp_path):
 def test_a_stopped_job_resumes_in_its_own_folder_and_finishes(tmp_path, runs):
     data = write_folder(tmp_path / "ds", n_per_class=20)
     info = jobs.start_job(tiny(data, 6))
-    with pytest.raises(jobs.JobError, match="cannot be resumed: it is running"):
+    with pytest.raises(jobs.JobError, match=rf"cannot be resumed: another process \(pid {info.pid}\) is training it"):
         jobs.resume_job(info.path)
     wait_for(lambda: len(jobs.run_info(info.path).history()) >= 1, what="a first epoch")
     stopped = jobs.stop_job(info.path, wait_s=120)

@@ -117,6 +117,9 @@ def test_one_trainer_per_run_folder_and_no_resume_while_another_process_trains_i
 
     with claim(run):  # this process trains into it
         assert holder(run) == os.getpid()
+        now = jobs.run_info(run)
+        assert now.state == "running" and now.pid == os.getpid() and not now.resumable
+        assert run not in [r.path for r in jobs.list_runs(run.parent) if r.resumable]
         with pytest.raises(jobs.JobError, match=rf"another process \(pid {os.getpid()}\) is training it"):
             jobs.resume_job(run)
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
