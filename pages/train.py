@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -158,10 +159,10 @@ def resume_label(info: jobs.RunInfo) -> str:
     return t("train.resume_at", run=info.name, epoch=epoch + 1, epochs=epochs)
 
 
-def resume(info: jobs.RunInfo) -> None:
-    """Continue a stopped or failed run in the background and follow it."""
+def launch(start: Callable[[], jobs.RunInfo]) -> None:
+    """Start or resume a job with `start` and follow it on this page; say why when it cannot start."""
     try:
-        jobs.resume_job(info.path)
+        info = start()
     except jobs.BusyError as exc:
         st.error(t("train.busy", run=exc.run))
         return
@@ -170,6 +171,11 @@ def resume(info: jobs.RunInfo) -> None:
         return
     st.session_state["train_run"] = str(info.path)
     st.rerun()
+
+
+def resume(info: jobs.RunInfo) -> None:
+    """Continue a stopped or failed run in the background and follow it."""
+    launch(lambda: jobs.resume_job(info.path))
 
 
 def resumable_runs(current: Path | None) -> None:
@@ -277,16 +283,7 @@ def submit(data: Path, lg: str) -> None:
             st.error(t("train.missing", parts=parts))
             return
         st.warning(t("train.missing_anyway", parts=parts))
-    try:
-        info = jobs.start_job(cfg)
-    except jobs.BusyError as exc:
-        st.error(t("train.busy", run=exc.run))
-        return
-    except jobs.JobError as exc:
-        st.error(t("train.start_error", error=str(exc)))
-        return
-    st.session_state["train_run"] = str(info.path)
-    st.rerun()
+    launch(lambda: jobs.start_job(cfg))
 
 
 st.title(t("train.title"))
