@@ -102,8 +102,8 @@ def run_job(run_dir: Path) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     control = StopControl(run_dir)
     signal.signal(signal.SIGTERM, control.on_sigterm)
-    cfg_epochs = _read(run_dir / "config.json").get("epochs", 0)
-    ProgressWriter(run_dir, cfg_epochs, control).write("loading")  # says the process now handles SIGTERM
+    writer = ProgressWriter(run_dir, _read(run_dir / "config.json").get("epochs", 0), control)
+    writer.write("loading")  # its pid says the process now handles SIGTERM
     job = _read(run_dir / "job.json")
     job.update(state="running", pid=os.getpid())
     job.setdefault("started", _now())
@@ -116,8 +116,7 @@ def run_job(run_dir: Path) -> int:
         from fer.training import train
 
         cfg = TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
-        writer = ProgressWriter(run_dir, cfg.epochs, control)
-        writer.write("loading")
+        writer.epochs = cfg.epochs
         log.info("job %s (pid %d): loading %s", run_dir.name, os.getpid(), cfg.data)
         ds = load_dataset(cfg.data)
         if control.should_stop():

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from fer.config import TrainConfig
 from fer.modelio import os_problem, write_json
+from fer.runlock import create_lock
 from fer.runs import (
     DIED,
     STATES,
@@ -79,22 +80,18 @@ def new_run_name(cfg: TrainConfig, root: Path) -> str:
 
 def _acquire_lock(root: Path, run_dir: Path) -> Path:
     lock = root / LOCK_NAME
-    for _ in range(3):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            held = read_json(lock)
-            run = held.get("run", "")
-            starting = held.get("starting") and pid_alive(held.get("pid"))
-            if starting or (run and is_job_process(held.get("pid"), Path(run))):
-                raise BusyError(Path(run).name or "starting") from None
-            log.info("reclaiming the stale lock of %s (pid %s)", run, held.get("pid"))
-            lock.unlink(missing_ok=True)
-            continue
-        with os.fdopen(fd, "w") as fh:
-            json.dump({"pid": os.getpid(), "run": str(run_dir), "starting": True}, fh)
-        return lock
-    raise BusyError("unknown")
+
+    def busy() -> Exception | None:
+        held = read_json(lock)
+        run = held.get("run", "")
+        starting = held.get("starting") and pid_alive(held.get("pid"))
+        if starting or (run and is_job_process(held.get("pid"), Path(run))):
+            return BusyError(Path(run).name or "starting")
+        return None
+
+    content = json.dumps({"pid": os.getpid(), "run": str(run_dir), "starting": True})
+    create_lock(lock, content, busy, BusyError("unknown"))
+    return lock
 
 
 def start_job(cfg: TrainConfig, root: Path | None = None, name: str | None = None) -> RunInfo:

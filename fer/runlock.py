@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,25 +71,42 @@ def _is_python(pid: int) -> bool:
     return p is not None and "python" in p.comm.lower()
 
 
-@contextlib.contextmanager
-def claim(run_dir: Path) -> Iterator[None]:
-    """Hold `run_dir` for this process while the block runs; RunBusyError if a live process holds it."""
-    path = Path(run_dir) / NAME
+def create_lock(path: Path, content: str, busy: Callable[[], Exception | None], contended: Exception) -> None:
+    """Create the lock file `path` holding `content`, only if it does not exist.
+
+    When it exists, `busy()` gives the error to raise for a live holder, or None for a stale lock,
+    which is removed and the creation retried; `contended` is raised if that keeps failing.
+    """
     for _ in range(3):
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
-            pid = holder(run_dir)
-            if pid is not None and pid != os.getpid():
-                raise RunBusyError(run_dir, pid) from None
-            log.info("reclaiming the stale trainer lock of %s", run_dir)
+            error = busy()
+            if error is not None:
+                raise error from None
+            try:
+                stale = path.read_text(errors="replace")
+            except OSError:
+                stale = "?"
+            log.info("reclaiming the stale lock %s (%s)", path, stale)
             path.unlink(missing_ok=True)
             continue
         with os.fdopen(fd, "w") as fh:
-            fh.write(str(os.getpid()))
-        break
-    else:
-        raise RunBusyError(run_dir, 0)
+            fh.write(content)
+        return
+    raise contended
+
+
+@contextlib.contextmanager
+def claim(run_dir: Path) -> Iterator[None]:
+    """Hold `run_dir` for this process while the block runs; RunBusyError if a live process holds it."""
+    path = Path(run_dir) / NAME
+
+    def busy() -> Exception | None:
+        pid = holder(run_dir)
+        return RunBusyError(run_dir, pid) if pid is not None and pid != os.getpid() else None
+
+    create_lock(path, str(os.getpid()), busy, RunBusyError(run_dir, 0))
     try:
         yield
     finally:
