@@ -3,8 +3,8 @@
     python bench/train_throughput.py [--arch fer-net] [--images 3840] [--json]
 
 Both fit the same architecture on the same in-memory FER2013-shaped tensors for one timed
-epoch (after a warm-up epoch). The app path is fer.training.make_pipeline (uint8 tf.data,
-shuffle, batch, prefetch); "+aug" adds its augmentation layers.
+epoch (after a warm-up epoch). The app path is fer.pipeline.TrainBatches (uint8 tf.data,
+per-epoch order, batch, prefetch); "+aug" adds its augmentation layers.
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ from bench.common import emit, machine  # noqa: E402
 
 def main() -> None:
     from fer.config import TrainConfig
+    from fer.pipeline import TrainBatches
     from fer.tfenv import import_tensorflow
-    from fer.training import _compiled, make_pipeline
+    from fer.training import _compiled
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--arch", default="fer-net")
@@ -53,10 +54,10 @@ def main() -> None:
     xf = x[..., None].astype(np.float32)
     results["plain_fit"] = timed(lambda: plain_model.fit(xf, y, batch_size=64, epochs=1, verbose=0, shuffle=True))
     app_model = _compiled(cfg)
-    data = make_pipeline(x, y, cfg, training=True)
+    data = TrainBatches(x, y, cfg).epoch(0)
     results["app_pipeline"] = timed(lambda: app_model.fit(data, epochs=1, verbose=0))
     aug_model = _compiled(cfg)
-    aug = make_pipeline(x, y, cfg.replace(augment=True), training=True)
+    aug = TrainBatches(x, y, cfg.replace(augment=True)).epoch(0)
     results["app_pipeline_aug"] = timed(lambda: aug_model.fit(aug, epochs=1, verbose=0))
     overhead = round(100 * (1 - results["app_pipeline"] / results["plain_fit"]), 1)
     out = {"machine": machine(), "arch": args.arch, "images": args.images, "images_per_s": results,

@@ -25,6 +25,7 @@ from fer.config import TrainConfig
 from fer.data import Dataset, load_dataset
 from fer.labels import LABELS, NUM_CLASSES
 from fer.modelio import ModelCard, write_json
+from fer.pipeline import TrainBatches, eval_batches, soft_targets
 from fer.splits import Split, make_split
 
 log = logging.getLogger(__name__)
@@ -58,53 +59,6 @@ class TrainResult:
     history: list[dict[str, float]]
     card: ModelCard
     stopped_early: bool
-
-
-def soft_targets(ds: Dataset, votes_csv: Path | None, weight: float) -> np.ndarray:
-    """One-hot targets [N, 7], mixed with FER+ vote distributions where votes exist."""
-    y = np.eye(NUM_CLASSES, dtype=np.float32)[ds.labels]
-    if weight <= 0 or votes_csv is None or not votes_csv.exists():
-        return y
-    import pandas as pd
-
-    votes = pd.read_csv(votes_csv).set_index("file")
-    cols = ["anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral"]
-    v = votes.reindex(ds.paths)[cols].to_numpy(np.float32)
-    total = np.nan_to_num(v).sum(axis=1, keepdims=True)
-    ok = (total[:, 0] > 0)
-    y[ok] = (1 - weight) * y[ok] + weight * (v[ok] / total[ok])
-    return y
-
-
-def make_pipeline(images: np.ndarray, targets: np.ndarray, cfg: TrainConfig, training: bool,
-                  sample_weight: np.ndarray | None = None) -> Any:
-    """tf.data pipeline over uint8 images; augmentation runs on batches (the model rescales)."""
-    import keras
-    import tensorflow as tf
-
-    x = images[..., None]
-    parts = (x, targets) if sample_weight is None else (x, targets, sample_weight)
-    ds = tf.data.Dataset.from_tensor_slices(parts)
-    if training:
-        ds = ds.shuffle(min(len(images), 20000), seed=cfg.seed, reshuffle_each_iteration=True)
-    # A last tiny training batch is dropped: it adds noise to BatchNorm, and TF 2.21 crashes (double free)
-    # back-propagating strided 1x1 convolutions on batches of one or two images.
-    ds = ds.batch(cfg.batch_size, drop_remainder=training and len(images) > cfg.batch_size)
-    if training and cfg.augment:
-        aug = [keras.layers.RandomFlip("horizontal", seed=cfg.seed)] if cfg.aug_flip else []
-        if cfg.aug_rotation > 0:
-            aug.append(keras.layers.RandomRotation(cfg.aug_rotation / 360.0, fill_mode="nearest", seed=cfg.seed))
-        if cfg.aug_shift > 0:
-            aug.append(keras.layers.RandomTranslation(cfg.aug_shift, cfg.aug_shift, fill_mode="nearest", seed=cfg.seed))
-        if cfg.aug_zoom > 0:
-            aug.append(keras.layers.RandomZoom(cfg.aug_zoom, fill_mode="nearest", seed=cfg.seed))
-        pipe = keras.Sequential(aug)
-
-        def _aug(xb: Any, *rest: Any) -> tuple[Any, ...]:
-            return (pipe(tf.cast(xb, tf.float32), training=True), *rest)
-
-        ds = ds.map(_aug, num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
 
 
 def _optimizer(cfg: TrainConfig) -> Any:
@@ -162,8 +116,8 @@ def _train(cfg: TrainConfig, run_dir: Path, dataset: Dataset | None, progress: P
         table = np.ones(NUM_CLASSES, np.float32)
         table[present] = cw
         weights = table[ds.labels[train_idx]]
-    train_data = make_pipeline(ds.images[train_idx], targets[train_idx], cfg, True, weights)
-    val_data = make_pipeline(ds.images[split.val], targets[split.val], cfg, False) if len(split.val) else None
+    train_data = TrainBatches(ds.images[train_idx], targets[train_idx], cfg, weights)
+    val_data = eval_batches(ds.images[split.val], targets[split.val], cfg) if len(split.val) else None
 
     resume = ResumeCheckpoint(run_dir)
     model, initial_epoch = resume.load_or_build(cfg, lambda: _compiled(cfg))
@@ -186,17 +140,19 @@ def _train(cfg: TrainConfig, run_dir: Path, dataset: Dataset | None, progress: P
     t0 = time.time()
     if progress:
         progress(TrainEvent("start", initial_epoch, cfg.epochs, batch=resume.skip, message=split.description))
-    steps = int(train_data.cardinality())
+    steps = train_data.steps
     if 0 < resume.skip < steps:  # first the rest of the epoch a stop cut short
         log.info("resuming epoch %d at batch %d of %d", initial_epoch + 1, resume.skip + 1, steps)
         progress_cb.skip = resume.skip
-        model.fit(train_data.take(steps - resume.skip), validation_data=val_data, epochs=initial_epoch + 1,
-                  initial_epoch=initial_epoch, callbacks=callbacks, verbose=0)
+        model.fit(train_data.epoch(initial_epoch, resume.skip), steps_per_epoch=steps - resume.skip,
+                  validation_data=val_data, epochs=initial_epoch + 1, initial_epoch=initial_epoch,
+                  callbacks=callbacks, shuffle=False, verbose=0)
         progress_cb.skip = 0
         initial_epoch = resume.epoch
-    if not model.stop_training:
-        model.fit(train_data, validation_data=val_data, epochs=cfg.epochs, initial_epoch=initial_epoch,
-                  callbacks=callbacks, verbose=0)
+    if not model.stop_training and initial_epoch < cfg.epochs:  # each epoch in its own order
+        model.fit(train_data.epochs(initial_epoch, cfg.epochs), steps_per_epoch=steps, validation_data=val_data,
+                  epochs=cfg.epochs, initial_epoch=initial_epoch, callbacks=callbacks, shuffle=False,
+                  verbose=0)
     if not progress_cb.stopped:
         resume.mark_complete()
     history = read_history(run_dir)
