@@ -20,8 +20,9 @@ def source_model(src: Path) -> Path:
     return path
 
 
-def rescore(model: object, card: ModelCard, tta_flip: bool) -> dict[str, dict[str, float]]:
-    """The card's validation and test metrics recomputed on its own data and split."""
+def rescore(model: object, card: ModelCard) -> dict[str, dict[str, float]]:
+    """The card's validation and test metrics recomputed on its own data and split, predicting as
+    the card says (flip averaging, zoom)."""
     from fer.config import TrainConfig
     from fer.data import load_dataset
     from fer.evaluation import evaluate
@@ -31,7 +32,8 @@ def rescore(model: object, card: ModelCard, tta_flip: bool) -> dict[str, dict[st
     cfg = resolve_data(TrainConfig.from_dict(card.config))
     ds = load_dataset(cfg.data)
     split = make_split(ds, cfg)
-    return {name: evaluate(model, ds.images[idx], ds.labels[idx], split=name, tta_flip=tta_flip).summary()
+    return {name: evaluate(model, ds.images[idx], ds.labels[idx], split=name, tta_flip=card.tta_flip,
+                           zoom=card.zoom).summary()
             for name, idx in (("validation", split.val), ("test", split.test)) if len(idx)}
 
 
@@ -59,10 +61,11 @@ def as_float32(model: object, card: ModelCard) -> object | None:
     return f32
 
 
-def export_model(src: Path, dest: Path, tta_flip: bool | None = None, notes: str | None = None) -> ModelCard:
+def export_model(src: Path, dest: Path, tta_flip: bool | None = None, notes: str | None = None,
+                 zoom: float | None = None) -> ModelCard:
     """Save `src`'s model without optimizer state to `dest` (.keras) with its card.
 
-    A mixed-precision model is saved computing in float32. Changing the precision or `tta_flip`
+    A mixed-precision model is saved computing in float32. Changing the precision, `tta_flip` or `zoom`
     re-scores the card's metrics the new way (this loads the run's dataset), so the card always
     describes how the model predicts.
     """
@@ -73,11 +76,12 @@ def export_model(src: Path, dest: Path, tta_flip: bool | None = None, notes: str
     model = load_model(path)  # compile=False: the optimizer state is left behind
     changes: dict[str, object] = {}
     f32 = as_float32(model, card)
-    flip = card.tta_flip if tta_flip is None else tta_flip
-    if f32 is not None or flip != card.tta_flip:
+    views = {"tta_flip": card.tta_flip if tta_flip is None else tta_flip,
+             "zoom": card.zoom if zoom is None else zoom}
+    if f32 is not None or views != {"tta_flip": card.tta_flip, "zoom": card.zoom}:
         model = f32 if f32 is not None else model
-        log.info("re-scoring %s (float32, tta_flip=%s)", path, flip)
-        changes.update(tta_flip=flip, metrics=rescore(model, card, flip))
+        log.info("re-scoring %s (float32, %s)", path, views)
+        changes.update(views, metrics=rescore(model, dataclasses.replace(card, **views)))
     if notes is not None:
         changes["notes"] = notes
     card = dataclasses.replace(card, **changes)

@@ -12,6 +12,9 @@ from fer.detection import Detector, FaceBox
 from fer.labels import LABELS
 from fer.preprocessing import crop_faces, to_gray
 
+MIN_ZOOM, MAX_ZOOM = 1.0, 1.5
+"""The zoom a classifier accepts: 1.0 classifies faces as cropped, 1.5 keeps the centre two thirds."""
+
 
 @dataclass(frozen=True)
 class FacePrediction:
@@ -46,30 +49,46 @@ class Classifier:
     Thread-safe: TensorFlow functions may be called from several threads.
     """
 
-    def __init__(self, model: Any, tta_flip: bool = False) -> None:
+    def __init__(self, model: Any, tta_flip: bool = False, zoom: float = 1.0) -> None:
         import tensorflow as tf
 
+        if not MIN_ZOOM <= zoom <= MAX_ZOOM:
+            raise ValueError(f"zoom must be between {MIN_ZOOM} and {MAX_ZOOM}, not {zoom}")
         self.model = model
         self.tta_flip = tta_flip
+        self.zoom = zoom
+        side = round(48 * zoom)
+        off = (side - 48) // 2
+        spec = [tf.TensorSpec([None, 48, 48, 1], tf.float32)]
 
-        @tf.function(input_signature=[tf.TensorSpec([None, 48, 48, 1], tf.float32)], reduce_retracing=True)
+        @tf.function(input_signature=spec, reduce_retracing=True)
+        def _view(x: Any) -> Any:
+            if side == 48:
+                return x
+            return tf.image.resize(x, (side, side), method="bilinear")[:, off:off + 48, off:off + 48, :]
+
+        @tf.function(input_signature=spec, reduce_retracing=True)
         def _run(x: Any) -> Any:
+            x = _view(x)
             y = model(x, training=False)
             if tta_flip:
                 y = (y + model(tf.reverse(x, axis=[2]), training=False)) / 2.0
             return tf.cast(y, tf.float32)
 
         self._run = _run
+        self._view = _view
 
     @classmethod
-    def from_file(cls, path: str | Path, tta_flip: bool | None = None) -> Classifier:
-        """Load a model file; flip averaging as its card says unless `tta_flip` is given."""
+    def from_file(cls, path: str | Path, tta_flip: bool | None = None, zoom: float | None = None) -> Classifier:
+        """Load a model file; flip averaging and zoom as its card says unless given."""
         from fer.modelio import load_card, load_model
 
+        card = load_card(Path(path))
         if tta_flip is None:
-            card = load_card(Path(path))
             tta_flip = bool(card and card.tta_flip)
-        return cls(load_model(Path(path)), tta_flip=tta_flip)
+        if zoom is None:
+            zoom = card.zoom if card else 1.0
+        return cls(load_model(Path(path)), tta_flip=tta_flip, zoom=zoom)
 
     def scores(self, faces: np.ndarray) -> np.ndarray:
         """Probabilities [N, 7] for uint8 or float faces [N, 48, 48] (0..255)."""
@@ -77,6 +96,11 @@ class Classifier:
             return np.zeros((0, len(LABELS)), np.float32)
         x = np.asarray(faces, np.float32).reshape(-1, 48, 48, 1)
         return self._run(x).numpy()
+
+    def network_input(self, faces: np.ndarray) -> np.ndarray:
+        """What the network sees of faces [N, 48, 48]: float32 0..255, zoomed as the card says."""
+        x = np.asarray(faces, np.float32).reshape(-1, 48, 48, 1)
+        return self._view(x).numpy()[..., 0]
 
     def warm_up(self) -> None:
         """Trace the function once so the first real call is fast."""

@@ -41,6 +41,8 @@ class ModelCard:
     notes: str = ""
     tta_flip: bool = False
     """Predict with test-time flip averaging (the face and its mirror image) unless told otherwise."""
+    zoom: float = 1.0
+    """Classify each 48x48 face enlarged by this factor, its centre 48x48 kept (1.0: as cropped)."""
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -15,7 +15,7 @@ from fer.detection import DetectorConfig, FaceBox
 from fer.explain import Explainer, GradCam, enlarge, first_layer_filters, model_anatomy, normalise, overlay, tile
 from fer.i18n import fmt_number, fmt_percent
 from fer.labels import LABELS, display_name, hex_color
-from fer.preprocessing import ImageError, crop_face, decode_image, to_gray
+from fer.preprocessing import ImageError, crop_face, decode_image, expand_box, to_gray
 from ui.common import ROOT, detector, get_classifier, lang, separators, t
 from ui.controls import model_choice
 
@@ -125,14 +125,16 @@ if len(boxes) > 1:
     chosen = st.selectbox(t("how.pick_face"), range(len(boxes)), index=chosen, format_func=faces.__getitem__,
                           key="how_face")
 box = boxes[chosen]
-face = crop_face(gray, box)
-face_rgb = cv2.resize(rgb[box.y:box.y + box.h, box.x:box.x + box.w], (BIG, BIG), interpolation=cv2.INTER_AREA)
-
 clf = get_classifier(model_path)
+crop = crop_face(gray, box)
+face = clf.network_input(crop[None])[0]  # zoomed as the model's card says
+seen = expand_box(box, (1 / clf.zoom - 1) / 2, gray.shape[1], gray.shape[0])  # the part of the box it keeps
+face_rgb = cv2.resize(rgb[seen.y:seen.y + seen.h, seen.x:seen.x + seen.w], (BIG, BIG), interpolation=cv2.INTER_AREA)
+
 with st.spinner(t("how.working")):
     ex = explainer(str(model_path), model_path.stat().st_mtime)
     walk = ex.walk(face)
-    scores = clf.scores(face[None])[0]
+    scores = clf.scores(crop[None])[0]
 top = int(np.argmax(scores))
 st.caption(t("how.model", name=model_path.stem if model_path.name != "model.keras" else model_path.parent.name,
              params=fmt_number(clf.model.count_params(), lang(), 0)))
@@ -143,8 +145,10 @@ c1.markdown(f"**{t('how.photo')}**")
 c1.image(boxed(rgb, boxes, chosen), width="stretch")
 c1.caption(t("how.photo_caption"))
 c2.markdown(f"**{t('how.crop')}**")
-c2.image(enlarge(face, BIG), width=BIG)
+c2.image(enlarge(np.clip(face, 0, 255).astype(np.uint8), BIG), width=BIG)
 c2.caption(t("how.crop_caption"))
+if clf.zoom != 1.0:
+    c2.caption(t("how.crop_zoom_caption", zoom=fmt_number(clf.zoom, lang(), 2)))
 c3.markdown(f"**{t('how.model_input')}**")
 c3.plotly_chart(input_heatmap(walk.model_input), config=CHART, key="how_input")
 c3.caption(t("how.model_input_caption", lo=fmt_number(float(walk.model_input.min()), lang(), 2),

@@ -95,10 +95,10 @@ def test_train_then_evaluate_a_tiny_model(tmp_path):
     # Export with flip averaging: weights only, computing in float32, the card re-scored, and evaluate
     # follows the card.
     dest = tmp_path / "exported.keras"
-    r = run_cli("export", str(out), str(dest), "--tta", "--notes", "test export")
+    r = run_cli("export", str(out), str(dest), "--tta", "--zoom", "1.05", "--notes", "test export")
     assert r.returncode == 0, r.stderr[-2000:]
     exported = json.loads(dest.with_suffix(".json").read_text())
-    assert exported["tta_flip"] is True and exported["notes"] == "test export"
+    assert exported["tta_flip"] is True and exported["zoom"] == 1.05 and exported["notes"] == "test export"
     assert exported["config"] == card["config"] and exported["metrics"]["test"]["n"] == 84
     assert dest.stat().st_size < (out / "model.keras").stat().st_size  # no optimizer state
     assert {layer.dtype_policy.name for layer in load_model(out / "model.keras").layers} >= {"mixed_bfloat16"}
@@ -106,6 +106,8 @@ def test_train_then_evaluate_a_tiny_model(tmp_path):
     r = run_cli("evaluate", "--model", str(dest), "--data", str(data), "--split", "PrivateTest", "--json")
     assert r.returncode == 0, r.stderr[-2000:]
     assert round(json.loads(r.stdout)["accuracy"], 4) == exported["metrics"]["test"]["accuracy"]
+    r = run_cli("evaluate", "--model", str(dest), "--data", str(data), "--zoom", "2", "--json")
+    assert r.returncode == 2 and "zoom must be between 1.0 and 1.5" in r.stderr and "Traceback" not in r.stderr
     r = run_cli("export", str(tmp_path / "nowhere"), str(dest))
     assert r.returncode == 2 and "no model file" in r.stderr
 

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 import ui.common
 from helpers import PHOTOS, ROOT
-from fer.i18n import fmt_percent, t
+from fer.i18n import fmt_number, fmt_percent, t
 from fer.labels import LABELS, display_name
 
 PAGE = str(ROOT / "pages" / "how_it_works.py")
@@ -58,6 +58,10 @@ def test_example_renders_every_section(lang: str) -> None:
     assert shapes[0][:2] == (48, 48)
     assert all(a[0] > b[0] for a, b in zip(shapes, shapes[1:], strict=False))
     assert at.metric[0].value == str(shapes[-1][2])
+    # the default model's card zooms faces 1.05x: the page shows and explains the zoomed face
+    zoom = json.loads((ROOT / "models" / "default.json").read_text())["zoom"]
+    assert zoom == 1.05
+    assert t("how.crop_zoom_caption", lang, zoom=fmt_number(zoom, lang, 2)) in [c.value for c in at.caption]
     spec = score_spec(at)
     assert spec["data"][0]["x"] == [display_name(k, lang) for k in LABELS]
     assert abs(sum(spec["data"][0]["y"]) - 1.0) < 1e-3
@@ -146,4 +150,6 @@ def test_mini_xception_without_dense_layers(tmp_path: Path, monkeypatch: pytest.
     assert not at.error
     assert t("how.no_dense", "pt") in [i.value for i in at.info]
     assert at.metric[0].value == "7"  # global average of the last conv's 7 maps, one per emotion
+    zoomed = t("how.crop_zoom_caption", "pt", zoom="")[:20]
+    assert not [c.value for c in at.caption if c.value.startswith(zoomed)]  # its card does not zoom
     assert len([h for h in at.header]) == len(SECTIONS)

@@ -1,16 +1,18 @@
-"""Test-time flip averaging follows the model card unless the caller says otherwise."""
+"""Test-time flip averaging and zoom follow the model card unless the caller says otherwise."""
 
+import cv2
 import numpy as np
+import pytest
 
 from fer.inference import Classifier
 from fer.modelio import ModelCard, load_card, save_model
 from fer.models import build_model
 
 
-def _save(tmp_path, tta: bool):
+def _save(tmp_path, tta: bool, zoom: float = 1.0):
     model = build_model("tiny-cnn")
-    path = tmp_path / f"m-{tta}.keras"
-    save_model(model, path, ModelCard(arch="tiny-cnn", params=int(model.count_params()), tta_flip=tta))
+    path = tmp_path / f"m-{tta}-{zoom}.keras"
+    save_model(model, path, ModelCard(arch="tiny-cnn", params=int(model.count_params()), tta_flip=tta, zoom=zoom))
     return model, path
 
 
@@ -34,3 +36,26 @@ def test_card_without_tta_flip_keeps_single_predictions(tmp_path):
     _, path = _save(tmp_path, False)
     assert not Classifier.from_file(path).tta_flip
     assert Classifier.from_file(path, tta_flip=True).tta_flip
+
+
+def test_card_with_zoom_makes_the_classifier_score_the_enlarged_centre_of_each_face(tmp_path):
+    model, path = _save(tmp_path, False, zoom=1.1)
+    assert load_card(path).zoom == 1.1
+    clf = Classifier.from_file(path)
+    assert clf.zoom == 1.1
+    faces = np.random.default_rng(1).integers(0, 255, (3, 48, 48)).astype(np.float32)
+    enlarged = np.stack([cv2.resize(f, (53, 53), interpolation=cv2.INTER_LINEAR)[2:50, 2:50] for f in faces])
+    want = np.asarray(model(enlarged[..., None], training=False))
+    assert not np.allclose(want, np.asarray(model(faces[..., None], training=False)), atol=1e-4)
+    np.testing.assert_allclose(clf.scores(faces), want, atol=1e-4)
+    np.testing.assert_allclose(clf.network_input(faces), enlarged, atol=1e-2)  # what the page explains
+    assert Classifier.from_file(path, zoom=1.0).zoom == 1.0  # the caller overrides the card
+    plain = Classifier.from_file(_save(tmp_path, False)[1])
+    assert plain.zoom == 1.0  # cards without zoom: as cropped
+    np.testing.assert_array_equal(plain.network_input(faces), faces)
+
+
+@pytest.mark.parametrize("zoom", [0.9, 1.6])
+def test_a_zoom_out_of_range_is_refused(tmp_path, zoom):
+    with pytest.raises(ValueError, match="zoom must be between 1.0 and 1.5"):
+        Classifier(build_model("tiny-cnn"), zoom=zoom)
