@@ -10,10 +10,8 @@ import numpy as np
 
 from fer.detection import Detector, FaceBox
 from fer.labels import LABELS
+from fer.modelio import check_zoom
 from fer.preprocessing import crop_faces, to_gray
-
-MIN_ZOOM, MAX_ZOOM = 1.0, 1.5
-"""The zoom a classifier accepts: 1.0 classifies faces as cropped, 1.5 keeps the centre two thirds."""
 
 
 @dataclass(frozen=True)
@@ -52,8 +50,7 @@ class Classifier:
     def __init__(self, model: Any, tta_flip: bool = False, zoom: float = 1.0) -> None:
         import tensorflow as tf
 
-        if not MIN_ZOOM <= zoom <= MAX_ZOOM:
-            raise ValueError(f"zoom must be between {MIN_ZOOM} and {MAX_ZOOM}, not {zoom}")
+        check_zoom(zoom)
         self.model = model
         self.tta_flip = tta_flip
         self.zoom = zoom

@@ -16,8 +16,18 @@ from fer.labels import LABELS, NUM_CLASSES
 log = logging.getLogger(__name__)
 
 
+MIN_ZOOM, MAX_ZOOM = 1.0, 1.5
+"""The zoom a model may ask for: 1.0 classifies faces as cropped, 1.5 keeps the centre two thirds."""
+
+
 class ModelError(ValueError):
     """A file is not a usable emotion model; the message says why."""
+
+
+def check_zoom(zoom: float) -> None:
+    """ValueError unless MIN_ZOOM <= zoom <= MAX_ZOOM."""
+    if not MIN_ZOOM <= zoom <= MAX_ZOOM:
+        raise ValueError(f"zoom must be between {MIN_ZOOM} and {MAX_ZOOM}, not {zoom}")
 
 
 @dataclass(frozen=True)
@@ -43,6 +53,9 @@ class ModelCard:
     """Predict with test-time flip averaging (the face and its mirror image) unless told otherwise."""
     zoom: float = 1.0
     """Classify each 48x48 face enlarged by this factor, its centre 48x48 kept (1.0: as cropped)."""
+
+    def __post_init__(self) -> None:
+        check_zoom(self.zoom)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

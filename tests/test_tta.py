@@ -1,5 +1,7 @@
 """Test-time flip averaging and zoom follow the model card unless the caller says otherwise."""
 
+import json
+
 import cv2
 import numpy as np
 import pytest
@@ -59,3 +61,11 @@ def test_card_with_zoom_makes_the_classifier_score_the_enlarged_centre_of_each_f
 def test_a_zoom_out_of_range_is_refused(tmp_path, zoom):
     with pytest.raises(ValueError, match="zoom must be between 1.0 and 1.5"):
         Classifier(build_model("tiny-cnn"), zoom=zoom)
+
+
+def test_a_card_asking_for_an_impossible_zoom_is_unreadable_and_the_face_is_used_as_cropped(tmp_path):
+    _, path = _save(tmp_path, False, zoom=1.05)
+    card = json.loads(path.with_suffix(".json").read_text())
+    path.with_suffix(".json").write_text(json.dumps({**card, "zoom": 3}))
+    assert load_card(path) is None  # logged as an unreadable card, not a crash of the page
+    assert Classifier.from_file(path).zoom == 1.0
