@@ -19,7 +19,8 @@ import streamlit_webrtc  # noqa: F401, E402, I001  (before tensorflow)
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from bench.tta_views import DATA, zoomed  # noqa: E402
+from bench.common import FER_ZIP, public_test_line  # noqa: E402
+from bench.tta_views import zoomed  # noqa: E402
 
 SCALE, BORDER = 4, 48
 
@@ -39,13 +40,13 @@ def app_crop(face: np.ndarray, detector: object) -> np.ndarray | None:
 def main() -> None:
     from fer.data import load_dataset
     from fer.detection import Detector
-    from fer.evaluation import predict_scores, report_from_scores
+    from fer.evaluation import predict_scores
     from fer.modelio import load_model
     from fer.splits import official_split
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", type=Path)
-    p.add_argument("--data", type=Path, default=DATA)
+    p.add_argument("--data", type=Path, default=FER_ZIP)
     p.add_argument("--zooms", type=float, nargs="+", default=[1.05, 1.1])
     p.add_argument("--limit", type=int, default=0, help="N PublicTest images drawn at random, seed 0 (0: all)")
     args = p.parse_args()
@@ -62,8 +63,7 @@ def main() -> None:
     model = load_model(args.model)
 
     def show(name: str, faces: np.ndarray) -> None:
-        r = report_from_scores(y, predict_scores(model, faces), "PublicTest")
-        print(f"{name:<32} accuracy {r.accuracy:.4f}  macro F1 {r.macro_f1:.4f}", flush=True)
+        print(f"{name:<32} {public_test_line(y, predict_scores(model, faces))}", flush=True)
 
     for source, faces in (("dataset crop", x_own), ("app crop", x_app)):
         show(source, faces)

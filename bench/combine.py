@@ -16,28 +16,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import streamlit_webrtc  # noqa: F401, E402, I001  (before tensorflow)
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "fer2013" / "fer2013.zip"
+from bench.common import FER_ZIP, public_test, public_test_line  # noqa: E402
 
 
 def main() -> None:
-    from fer.data import load_dataset
-    from fer.evaluation import predict_scores, report_from_scores
+    from fer.evaluation import predict_scores
     from fer.modelio import load_model
-    from fer.splits import official_split
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("first", type=Path)
     p.add_argument("second", type=Path)
-    p.add_argument("--data", type=Path, default=DATA)
+    p.add_argument("--data", type=Path, default=FER_ZIP)
     args = p.parse_args()
-    ds = load_dataset(args.data)
-    val = official_split(ds).val
-    x, y = ds.images[val], ds.labels[val]
+    x, y = public_test(args.data)
     a, b = load_model(args.first), load_model(args.second)
 
     def show(name: str, scores: object) -> None:
-        r = report_from_scores(y, scores, "PublicTest")
-        print(f"{name:<28} PublicTest accuracy {r.accuracy:.4f}  macro F1 {r.macro_f1:.4f}", flush=True)
+        print(f"{name:<28} {public_test_line(y, scores)}", flush=True)
 
     for flip in (False, True):
         tag = " + flip" if flip else ""

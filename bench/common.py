@@ -18,6 +18,25 @@ ROOT = Path(__file__).resolve().parent.parent
 PHOTOS = ROOT.parent / "shared" / "photos"
 FACE_PHOTOS = ("obama.jpg", "biden.jpg", "obama2.jpg")
 """One frontal face each: the faces composed into benchmark webcam frames."""
+FER_ZIP = ROOT.parent / "shared" / "datasets" / "fer2013" / "fer2013.zip"
+
+
+def public_test(data: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Images [N, 48, 48] and labels of the dataset's PublicTest split (the official validation split)."""
+    from fer.data import load_dataset
+    from fer.splits import official_split
+
+    ds = load_dataset(data)
+    val = official_split(ds).val
+    return ds.images[val], ds.labels[val]
+
+
+def public_test_line(labels: np.ndarray, scores: np.ndarray) -> str:
+    """'PublicTest accuracy A  macro F1 F' of class scores [N, 7] against the labels."""
+    from fer.evaluation import report_from_scores
+
+    r = report_from_scores(labels, scores, "PublicTest")
+    return f"PublicTest accuracy {r.accuracy:.4f}  macro F1 {r.macro_f1:.4f}"
 
 
 def machine() -> dict[str, Any]:

@@ -17,7 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import streamlit_webrtc  # noqa: F401, E402, I001  (before tensorflow)
 import numpy as np  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "fer2013" / "fer2013.zip"
+from bench.common import FER_ZIP, public_test, public_test_line  # noqa: E402
+
 ZOOMS = (1.05, 1.1, 1.15, 1.2, 1.25)
 
 
@@ -32,18 +33,14 @@ def zoomed(faces: np.ndarray, factor: float) -> np.ndarray:
 
 
 def main() -> None:
-    from fer.data import load_dataset
-    from fer.evaluation import predict_scores, report_from_scores
+    from fer.evaluation import predict_scores
     from fer.modelio import load_model
-    from fer.splits import official_split
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", type=Path)
-    p.add_argument("--data", type=Path, default=DATA)
+    p.add_argument("--data", type=Path, default=FER_ZIP)
     args = p.parse_args()
-    ds = load_dataset(args.data)
-    val = official_split(ds).val
-    x, y = ds.images[val], ds.labels[val]
+    x, y = public_test(args.data)
     model = load_model(args.model)
 
     views = {"as is": x, "mirrored": x[:, :, ::-1]}
@@ -53,9 +50,8 @@ def main() -> None:
     scores = {name: predict_scores(model, v) for name, v in views.items()}
 
     def show(name: str, names: list[str]) -> None:
-        r = report_from_scores(y, np.mean([scores[n] for n in names], axis=0), "PublicTest")
-        print(f"{name:<40} views {len(names):>2}  PublicTest accuracy {r.accuracy:.4f}  macro F1 {r.macro_f1:.4f}",
-              flush=True)
+        line = public_test_line(y, np.mean([scores[n] for n in names], axis=0))
+        print(f"{name:<40} views {len(names):>2}  {line}", flush=True)
 
     for name in views:
         show(name, [name])
