@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -73,18 +74,19 @@ def report_from_scores(y_true: np.ndarray, scores: np.ndarray, split: str = "") 
 
 
 def predict_scores(model: Any, images: np.ndarray, batch_size: int = 256, tta_flip: bool = False,
-                   zoom: float = 1.0) -> np.ndarray:
+                   zoom: float = 1.0, prior_correction: Sequence[float] = ()) -> np.ndarray:
     """Class probabilities [N, 7] for uint8 images [N, 48, 48], batch by batch."""
     from fer.inference import Classifier
 
-    clf = Classifier(model, tta_flip=tta_flip, zoom=zoom)
+    clf = Classifier(model, tta_flip=tta_flip, zoom=zoom, prior_correction=prior_correction)
     out = [clf.scores(images[i:i + batch_size]) for i in range(0, len(images), batch_size)]
     return np.concatenate(out) if out else np.zeros((0, len(LABELS)), np.float32)
 
 
 def evaluate(model: Any, images: np.ndarray, labels: np.ndarray, split: str = "",
-             tta_flip: bool = False, zoom: float = 1.0) -> EvalReport:
-    return report_from_scores(labels, predict_scores(model, images, tta_flip=tta_flip, zoom=zoom), split)
+             tta_flip: bool = False, zoom: float = 1.0, prior_correction: Sequence[float] = ()) -> EvalReport:
+    scores = predict_scores(model, images, tta_flip=tta_flip, zoom=zoom, prior_correction=prior_correction)
+    return report_from_scores(labels, scores, split)
 
 
 def most_confident_mistakes(y_true: np.ndarray, scores: np.ndarray, true_class: int,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fer.modelio import ModelCard, ModelError, load_card, load_model, save_model
 
@@ -20,21 +22,47 @@ def source_model(src: Path) -> Path:
     return path
 
 
-def rescore(model: object, card: ModelCard) -> dict[str, dict[str, float]]:
-    """The card's validation and test metrics recomputed on its own data and split, predicting as
-    the card says (flip averaging, zoom)."""
-    from fer.config import TrainConfig
-    from fer.data import load_dataset
-    from fer.evaluation import evaluate
-    from fer.presets import resolve_data
-    from fer.splits import make_split
+@dataclass
+class TrainingData:
+    """The dataset and split a card's model was trained on, loaded once when first asked for."""
 
-    cfg = resolve_data(TrainConfig.from_dict(card.config))
-    ds = load_dataset(cfg.data)
-    split = make_split(ds, cfg)
+    card: ModelCard
+    loaded: tuple[Any, Any, Any] | None = None
+
+    def get(self) -> tuple[Any, Any, Any]:
+        """(config, dataset, split)."""
+        if self.loaded is None:
+            from fer.config import TrainConfig
+            from fer.data import load_dataset
+            from fer.presets import resolve_data
+            from fer.splits import make_split
+
+            cfg = resolve_data(TrainConfig.from_dict(self.card.config))
+            ds = load_dataset(cfg.data)
+            self.loaded = (cfg, ds, make_split(ds, cfg))
+        return self.loaded
+
+
+def rescore(model: object, card: ModelCard, data: TrainingData | None = None) -> dict[str, dict[str, float]]:
+    """The card's validation and test metrics recomputed on its own data and split, predicting as
+    the card says (flip averaging, zoom, prior correction)."""
+    from fer.evaluation import evaluate
+
+    _, ds, split = (data or TrainingData(card)).get()
     return {name: evaluate(model, ds.images[idx], ds.labels[idx], split=name, tta_flip=card.tta_flip,
-                           zoom=card.zoom).summary()
+                           zoom=card.zoom, prior_correction=card.prior_correction).summary()
             for name, idx in (("validation", split.val), ("test", split.test)) if len(idx)}
+
+
+def training_prior_correction(data: TrainingData) -> tuple[float, ...]:
+    """The prior correction of the card's run, computed from its training labels and targets as
+    `train` does (empty for a run without soft labels)."""
+    from fer.priors import prior_correction
+    from fer.training import training_targets
+
+    cfg, ds, split = data.get()
+    train_idx, targets = training_targets(ds, split, cfg)
+    return prior_correction(ds.labels[train_idx], targets[train_idx])
 
 
 def as_float32(model: object, card: ModelCard) -> object | None:
@@ -62,12 +90,13 @@ def as_float32(model: object, card: ModelCard) -> object | None:
 
 
 def export_model(src: Path, dest: Path, tta_flip: bool | None = None, notes: str | None = None,
-                 zoom: float | None = None) -> ModelCard:
+                 zoom: float | None = None, prior_correction: bool | None = None) -> ModelCard:
     """Save `src`'s model without optimizer state to `dest` (.keras) with its card.
 
-    A mixed-precision model is saved computing in float32. Changing the precision, `tta_flip` or `zoom`
-    re-scores the card's metrics the new way (this loads the run's dataset), so the card always
-    describes how the model predicts.
+    `prior_correction`: True computes it from the run's training data (fer.priors), False drops it,
+    None keeps the card's. A mixed-precision model is saved computing in float32. Changing the
+    precision, `tta_flip`, `zoom` or the prior correction re-scores the card's metrics the new way
+    (this loads the run's dataset), so the card always describes how the model predicts.
     """
     path = source_model(src)
     card = load_card(path)
@@ -76,12 +105,16 @@ def export_model(src: Path, dest: Path, tta_flip: bool | None = None, notes: str
     model = load_model(path)  # compile=False: the optimizer state is left behind
     changes: dict[str, object] = {}
     f32 = as_float32(model, card)
-    views = {"tta_flip": card.tta_flip if tta_flip is None else tta_flip,
-             "zoom": card.zoom if zoom is None else zoom}
-    if f32 is not None or views != {"tta_flip": card.tta_flip, "zoom": card.zoom}:
+    data = TrainingData(card)
+    views: dict[str, Any] = {"tta_flip": card.tta_flip if tta_flip is None else tta_flip,
+                             "zoom": card.zoom if zoom is None else zoom,
+                             "prior_correction": card.prior_correction}
+    if prior_correction is not None:
+        views["prior_correction"] = training_prior_correction(data) if prior_correction else ()
+    if f32 is not None or views != {k: getattr(card, k) for k in views}:
         model = f32 if f32 is not None else model
         log.info("re-scoring %s (float32, %s)", path, views)
-        changes.update(views, metrics=rescore(model, dataclasses.replace(card, **views)))
+        changes.update(views, metrics=rescore(model, dataclasses.replace(card, **views), data))
     if notes is not None:
         changes["notes"] = notes
     card = dataclasses.replace(card, **changes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from fer.detection import Detector, FaceBox
 from fer.labels import LABELS
 from fer.modelio import check_zoom
 from fer.preprocessing import crop_faces, to_gray
+from fer.priors import check_prior_correction
 
 
 @dataclass(frozen=True)
@@ -47,13 +49,17 @@ class Classifier:
     Thread-safe: TensorFlow functions may be called from several threads.
     """
 
-    def __init__(self, model: Any, tta_flip: bool = False, zoom: float = 1.0) -> None:
+    def __init__(self, model: Any, tta_flip: bool = False, zoom: float = 1.0,
+                 prior_correction: Sequence[float] = ()) -> None:
         import tensorflow as tf
 
         check_zoom(zoom)
+        check_prior_correction(prior_correction)
         self.model = model
         self.tta_flip = tta_flip
         self.zoom = zoom
+        self.prior_correction = tuple(float(v) for v in prior_correction)
+        shift = tf.constant(self.prior_correction, tf.float32) if self.prior_correction else None
         side = round(48 * zoom)
         off = (side - 48) // 2
         spec = [tf.TensorSpec([None, 48, 48, 1], tf.float32)]
@@ -70,14 +76,18 @@ class Classifier:
             y = model(x, training=False)
             if tta_flip:
                 y = (y + model(tf.reverse(x, axis=[2]), training=False)) / 2.0
-            return tf.cast(y, tf.float32)
+            y = tf.cast(y, tf.float32)
+            if shift is not None:  # back to the labels' class prior
+                y = tf.nn.softmax(tf.math.log(tf.maximum(y, 1e-12)) + shift)
+            return y
 
         self._run = _run
         self._view = _view
 
     @classmethod
-    def from_file(cls, path: str | Path, tta_flip: bool | None = None, zoom: float | None = None) -> Classifier:
-        """Load a model file; flip averaging and zoom as its card says unless given."""
+    def from_file(cls, path: str | Path, tta_flip: bool | None = None, zoom: float | None = None,
+                  prior_correction: Sequence[float] | None = None) -> Classifier:
+        """Load a model file; flip averaging, zoom and prior correction as its card says unless given."""
         from fer.modelio import load_card, load_model
 
         card = load_card(Path(path))
@@ -85,7 +95,9 @@ class Classifier:
             tta_flip = bool(card and card.tta_flip)
         if zoom is None:
             zoom = card.zoom if card else 1.0
-        return cls(load_model(Path(path)), tta_flip=tta_flip, zoom=zoom)
+        if prior_correction is None:
+            prior_correction = card.prior_correction if card else ()
+        return cls(load_model(Path(path)), tta_flip=tta_flip, zoom=zoom, prior_correction=prior_correction)
 
     def scores(self, faces: np.ndarray) -> np.ndarray:
         """Probabilities [N, 7] for uint8 or float faces [N, 48, 48] (0..255)."""

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from fer.labels import LABELS, NUM_CLASSES
+from fer.priors import check_prior_correction
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +54,20 @@ class ModelCard:
     """Predict with test-time flip averaging (the face and its mirror image) unless told otherwise."""
     zoom: float = 1.0
     """Classify each 48x48 face enlarged by this factor, its centre 48x48 kept (1.0: as cropped)."""
+    prior_correction: tuple[float, ...] = ()
+    """Added to the log-probabilities, which are then normalised again: per class, log(share of the
+    training labels) - log(share of the training targets). It undoes the class prior that FER+ soft
+    labels shift (more neutral, less fear). Empty: none."""
 
     def __post_init__(self) -> None:
         check_zoom(self.zoom)
+        check_prior_correction(self.prior_correction)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["labels"] = list(self.labels)
         d["input_shape"] = list(self.input_shape)
+        d["prior_correction"] = list(self.prior_correction)
         return d
 
     @classmethod
@@ -69,6 +76,7 @@ class ModelCard:
         kw = {k: v for k, v in d.items() if k in names}
         kw["labels"] = tuple(kw.get("labels", LABELS))
         kw["input_shape"] = tuple(kw.get("input_shape", (48, 48, 1)))
+        kw["prior_correction"] = tuple(kw.get("prior_correction", ()))
         return cls(**kw)
 
 

@@ -26,6 +26,7 @@ from fer.data import Dataset, load_dataset
 from fer.labels import LABELS, NUM_CLASSES
 from fer.modelio import ModelCard, write_json
 from fer.pipeline import TrainBatches, eval_batches, soft_targets
+from fer.priors import prior_correction
 from fer.splits import Split, make_split
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,13 @@ def _subsample(ds: Dataset, idx: np.ndarray, fraction: float, seed: int) -> np.n
     return np.sort(keep)
 
 
+def training_targets(ds: Dataset, split: Split, cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The indices of the images trained on (split.train, cut to cfg.train_fraction) and the targets
+    [N, 7] of every image: one-hot, mixed with the FER+ votes beside the data where cfg asks."""
+    train_idx = _subsample(ds, split.train, cfg.train_fraction, cfg.seed)
+    return train_idx, soft_targets(ds, Path(cfg.data).parent / "ferplus_votes.csv", cfg.soft_labels)
+
+
 def train(cfg: TrainConfig, run_dir: Path, *, dataset: Dataset | None = None,
           progress: Progress | None = None, should_stop: StopFlag | None = None) -> TrainResult:
     """Train (or resume) the run in `run_dir`; returns when done, stopped or early-stopped."""
@@ -101,12 +109,10 @@ def _train(cfg: TrainConfig, run_dir: Path, dataset: Dataset | None, progress: P
     write_json(run_dir / "config.json", cfg.to_dict())
     ds = dataset if dataset is not None else load_dataset(cfg.data)
     split = make_split(ds, cfg)
-    train_idx = _subsample(ds, split.train, cfg.train_fraction, cfg.seed)
+    train_idx, targets = training_targets(ds, split, cfg)
     keras.utils.set_random_seed(cfg.seed)
     keras.mixed_precision.set_global_policy("mixed_bfloat16" if cfg.mixed_precision else "float32")
 
-    votes = Path(cfg.data).parent / "ferplus_votes.csv"
-    targets = soft_targets(ds, votes, cfg.soft_labels)
     weights = None
     if cfg.class_weights:
         from sklearn.utils.class_weight import compute_class_weight
@@ -156,7 +162,8 @@ def _train(cfg: TrainConfig, run_dir: Path, dataset: Dataset | None, progress: P
     if not progress_cb.stopped:
         resume.mark_complete()
     history = read_history(run_dir)
-    card = finish_run(run_dir, cfg, ds, split, history, resume.train_seconds, time.time() - t0)
+    correction = prior_correction(ds.labels[train_idx], targets[train_idx])
+    card = finish_run(run_dir, cfg, ds, split, history, resume.train_seconds, time.time() - t0, correction)
     stopped_early = bool(callbacks[1].stopped_epoch) if hasattr(callbacks[1], "stopped_epoch") else False
     if progress:
         progress(TrainEvent("done", len(history), cfg.epochs, message="finished"))
@@ -243,8 +250,10 @@ def read_history(run_dir: Path) -> list[dict[str, float]]:
 
 
 def finish_run(run_dir: Path, cfg: TrainConfig, ds: Dataset, split: Split,
-               history: list[dict[str, float]], total_seconds: float, session_seconds: float) -> ModelCard:
-    """Score the best checkpoint on validation and test, write model.json and metrics.json."""
+               history: list[dict[str, float]], total_seconds: float, session_seconds: float,
+               correction: tuple[float, ...] = ()) -> ModelCard:
+    """Score the best checkpoint on validation and test (with the prior `correction`, see
+    fer.priors), write model.json and metrics.json."""
     from fer.evaluation import evaluate
     from fer.modelio import load_model
 
@@ -257,7 +266,7 @@ def finish_run(run_dir: Path, cfg: TrainConfig, ds: Dataset, split: Split,
     reports = {}
     for name, idx in (("validation", split.val), ("test", split.test)):
         if len(idx):
-            rep = evaluate(model, ds.images[idx], ds.labels[idx], split=name)
+            rep = evaluate(model, ds.images[idx], ds.labels[idx], split=name, prior_correction=correction)
             reports[name] = rep.to_dict()
             metrics[name] = rep.summary()
     write_json(run_dir / "metrics.json", reports)
@@ -268,6 +277,7 @@ def finish_run(run_dir: Path, cfg: TrainConfig, ds: Dataset, split: Split,
         best_epoch=int(best.get("epoch", 0)), train_seconds=round(total_seconds, 1),
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         machine=f"{platform.machine()} {platform.processor() or ''} cpus={_cpus()}".strip(),
+        prior_correction=correction,
     )
     write_json(run_dir / "model.json", card.to_dict())
     log.info("run %s: %s (this session %.0f s)", run_dir, json.dumps(metrics.get("test", {})), session_seconds)

@@ -1,0 +1,136 @@
+"""The prior correction: computed from the training labels and soft targets, stored in the model card,
+applied by the classifier, written by training and export, ignored by `evaluate --no-prior-correction`."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+from helpers import write_folder
+
+from fer.cli import main
+from fer.config import TrainConfig
+from fer.export import export_model
+from fer.inference import Classifier
+from fer.labels import LABELS
+from fer.modelio import ModelCard, load_card, save_model
+from fer.models import build_model
+from fer.pipeline import FERPLUS_COLUMNS
+from fer.priors import check_prior_correction, prior_correction
+
+SHIFT = (0.5, 0.0, 1.0, -0.5, 0.25, 0.0, -1.0)
+
+
+def test_one_hot_targets_need_no_correction():
+    labels = np.array([0, 1, 2, 3, 4, 5, 6, 6])
+    assert prior_correction(labels, np.eye(7)[labels]) == ()
+
+
+def test_the_correction_is_the_log_ratio_of_label_shares_to_target_shares():
+    labels = np.array([0, 0, 2, 6])  # shares: angry 1/2, fear 1/4, neutral 1/4
+    targets = np.eye(7)[labels]
+    targets[0] = [0.5, 0, 0, 0, 0, 0, 0.5]  # one angry face half neutral by its votes
+    # target shares: angry 3/8, fear 1/4, neutral 3/8; classes absent from both sides stay 0
+    want = [math.log((1 / 2) / (3 / 8)), 0, 0, 0, 0, 0, math.log((1 / 4) / (3 / 8))]
+    assert prior_correction(labels, targets) == pytest.approx(want, abs=1e-4)
+
+
+def test_a_class_absent_from_the_labels_keeps_zero():
+    labels = np.array([0, 0])
+    targets = np.array([[0.5, 0, 0, 0, 0, 0, 0.5], [1, 0, 0, 0, 0, 0, 0]])
+    got = prior_correction(labels, targets)
+    assert got[6] == 0 and got[0] == pytest.approx(math.log(1 / 0.75), abs=1e-4)
+
+
+@pytest.mark.parametrize("bad", [(0.1, 0.2), (0.0,) * 6 + (float("nan"),), (0.0,) * 8])
+def test_a_correction_must_be_seven_finite_numbers(bad):
+    with pytest.raises(ValueError, match="7 finite numbers"):
+        check_prior_correction(bad)
+    with pytest.raises(ValueError, match="7 finite numbers"):
+        Classifier(build_model("tiny-cnn"), prior_correction=bad)
+
+
+def test_the_classifier_adds_the_correction_to_the_log_probabilities():
+    model = build_model("tiny-cnn")
+    faces = np.random.default_rng(0).integers(0, 255, (5, 48, 48)).astype(np.uint8)
+    plain = Classifier(model).scores(faces)
+    fixed = Classifier(model, prior_correction=SHIFT).scores(faces)
+    want = np.exp(np.log(plain) + SHIFT)
+    np.testing.assert_allclose(fixed, want / want.sum(axis=1, keepdims=True), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(fixed.sum(axis=1), 1.0, rtol=1e-5)
+    everything_fear = Classifier(model, prior_correction=(0, 0, 30, 0, 0, 0, 0)).scores(faces)
+    assert (everything_fear.argmax(axis=1) == LABELS.index("fear")).all()
+
+
+def test_the_card_carries_the_correction_and_the_classifier_follows_it(tmp_path):
+    model = build_model("tiny-cnn")
+    path = tmp_path / "m.keras"
+    save_model(model, path, ModelCard(arch="tiny-cnn", params=int(model.count_params()), prior_correction=SHIFT))
+    assert json.loads(path.with_suffix(".json").read_text())["prior_correction"] == list(SHIFT)
+    assert load_card(path).prior_correction == SHIFT
+    assert Classifier.from_file(path).prior_correction == SHIFT
+    assert Classifier.from_file(path, prior_correction=()).prior_correction == ()  # the caller overrides
+
+
+def test_a_card_with_a_malformed_correction_is_unreadable_and_nothing_is_corrected(tmp_path):
+    model = build_model("tiny-cnn")
+    path = tmp_path / "m.keras"
+    save_model(model, path, ModelCard(arch="tiny-cnn", params=int(model.count_params()), prior_correction=SHIFT))
+    card = json.loads(path.with_suffix(".json").read_text())
+    path.with_suffix(".json").write_text(json.dumps({**card, "prior_correction": [1, 2]}))
+    assert load_card(path) is None
+    assert Classifier.from_file(path).prior_correction == ()
+
+
+def _with_votes(root):
+    """A synthetic dataset folder whose FER+ votes (beside it, as for the zip) call every training face half neutral."""
+    data = write_folder(root / "data", n_per_class=6)
+    rows = []
+    for p in sorted((data / "train").rglob("*.png")):
+        votes = dict.fromkeys(FERPLUS_COLUMNS, 0)
+        votes[FERPLUS_COLUMNS[LABELS.index(p.parent.name)]] += 5
+        votes["neutral"] += 5
+        rows.append({"file": p.relative_to(data).as_posix(), **votes})
+    cols = ["file", *FERPLUS_COLUMNS]
+    lines = [",".join(cols)] + [",".join(str(r[c]) for c in cols) for r in rows]
+    (root / "ferplus_votes.csv").write_text("\n".join(lines) + "\n")
+    return data
+
+
+@pytest.mark.slow
+def test_training_with_soft_labels_writes_the_correction_and_scores_with_it(tmp_path, capsys):
+    from fer.training import train
+
+    data = _with_votes(tmp_path)
+    cfg = TrainConfig(data=str(data), split="official", arch="tiny-cnn", epochs=1, batch_size=8,
+                      augment=False, soft_labels=1.0)
+    card = train(cfg, tmp_path / "run").card
+    # 6 faces per class; their targets are half their class, half neutral
+    shares = np.full(7, 1 / 14)
+    shares[LABELS.index("neutral")] = 1 / 14 + 1 / 2
+    want = np.log(1 / 7) - np.log(shares)
+    assert card.prior_correction == pytest.approx(tuple(want), abs=1e-4)
+
+    model = tmp_path / "run" / "model.keras"
+    assert main(["evaluate", "--model", str(model), "--data", str(data), "--split", "PrivateTest", "--json"]) == 0
+    corrected = json.loads(capsys.readouterr().out)
+    assert corrected["accuracy"] == pytest.approx(card.metrics["test"]["accuracy"], abs=1e-4)
+    assert main(["evaluate", "--model", str(model), "--data", str(data), "--split", "PrivateTest", "--json",
+                 "--no-prior-correction"]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert plain["loss"] != pytest.approx(corrected["loss"], abs=1e-6)
+
+    dropped = export_model(tmp_path / "run", tmp_path / "plain.keras", prior_correction=False)
+    assert dropped.prior_correction == ()
+    assert dropped.metrics["test"]["accuracy"] == pytest.approx(plain["accuracy"], abs=1e-4)
+    assert main(["export", str(tmp_path / "plain.keras"), str(tmp_path / "again.keras"), "--prior-correction"]) == 0
+    assert json.loads(capsys.readouterr().out)["prior_correction"] == pytest.approx(list(want), abs=1e-4)
+
+
+@pytest.mark.slow
+def test_training_without_soft_labels_writes_no_correction(tmp_path):
+    from fer.training import train
+
+    data = _with_votes(tmp_path)
+    cfg = TrainConfig(data=str(data), split="official", arch="tiny-cnn", epochs=1, batch_size=8, augment=False)
+    assert train(cfg, tmp_path / "run").card.prior_correction == ()
