@@ -1,7 +1,8 @@
-"""What a model card's prediction settings cost per classification. Three classifiers on the same
-network are timed in alternation (A, B, C, A, B, C, ...), so that the machine's drift hits all alike:
-as the card says (zoom, prior correction, flip averaging), the same without the prior correction, and
-the bare network (faces as cropped, no correction).
+"""What a model card's prediction settings cost per classification. Classifiers on the same network
+are timed in alternation (A, B, C, A, B, C, ...), so that the machine's drift hits all alike: as the
+card says (flip averaging, zoom, prior correction: photos, `predict`, `evaluate`), with one view per
+face (`Classifier.single_view`: the webcam), the same without the prior correction, and the bare
+network (faces as cropped, no correction).
 
     python bench/card_cost.py models/default.keras [--repeat 300]
 """
@@ -28,10 +29,14 @@ def main() -> None:
     args = p.parse_args()
     card = Classifier.from_file(args.model)
     variants = {
-        f"card (zoom {card.zoom}, correction {'on' if card.prior_correction else 'none'})": card,
-        "no correction": Classifier(card.model, tta_flip=card.tta_flip, zoom=card.zoom),
-        "bare (zoom 1.0, no correction)": Classifier(card.model, tta_flip=card.tta_flip),
+        f"card (flip {'on' if card.tta_flip else 'off'}, zoom {card.zoom}, "
+        f"correction {'on' if card.prior_correction else 'none'})": card,
+        "one view (webcam)": card.single_view(),
+        "one view, no correction": Classifier(card.model, zoom=card.zoom),
+        "bare (one view, zoom 1.0, no correction)": Classifier(card.model),
     }
+    if not card.tta_flip:  # the card's classifier already looks once
+        del variants["one view (webcam)"]
     rng = np.random.default_rng(0)
     for batch in (1, 3):
         faces = rng.integers(0, 255, (batch, 48, 48), dtype=np.uint8)
@@ -44,8 +49,9 @@ def main() -> None:
                 t0 = time.perf_counter()
                 clf.scores(faces)
                 times[name].append((time.perf_counter() - t0) * 1000)
-        print(f"batch {batch}: " + ", ".join(f"{name} median {np.median(ms):.2f} ms" for name, ms in times.items()),
-              flush=True)
+        print(f"batch {batch}:", flush=True)
+        for name, ms in times.items():
+            print(f"  {name:<45} median {np.median(ms):6.2f} ms", flush=True)
 
 
 if __name__ == "__main__":

@@ -93,7 +93,7 @@ def main() -> None:
     args = p.parse_args()
     import_tensorflow()
 
-    default = Classifier.from_file(args.model)
+    default = Classifier.from_file(args.model).single_view()  # as the webcam page: one view per face
     streams: dict[int, list[Any]] = {}
     composed: dict[int, int] = {}
     for n in args.faces:

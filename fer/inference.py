@@ -99,6 +99,13 @@ class Classifier:
             prior_correction = card.prior_correction if card else ()
         return cls(load_model(Path(path)), tta_flip=tta_flip, zoom=zoom, prior_correction=prior_correction)
 
+    def single_view(self) -> Classifier:
+        """The same model, zoom and prior correction looking once at each face (no flip averaging): what
+        the webcam uses, where a second view would cost frame rate. Itself when it has one view."""
+        if not self.tta_flip:
+            return self
+        return Classifier(self.model, zoom=self.zoom, prior_correction=self.prior_correction)
+
     def scores(self, faces: np.ndarray) -> np.ndarray:
         """Probabilities [N, 7] for uint8 or float faces [N, 48, 48] (0..255)."""
         if len(faces) == 0:

@@ -97,6 +97,12 @@ class LiveProcessor:
         self.configure(detector, classifier, margin, lang, show_confidence)
         self.reset()
 
+    @property
+    def classifier(self) -> Classifier:
+        """The classifier frames are analysed with."""
+        with self._lock:
+            return self._classifier
+
     def configure(self, detector: Detector, classifier: Classifier, margin: float = 0.0, lang: str = "en",
                   show_confidence: bool = True) -> None:
         with self._lock:

@@ -204,6 +204,8 @@ st.header(t("how.step_softmax"))
 st.plotly_chart(score_chart(scores), config=CHART, key="how_scores")
 st.caption(t("how.softmax_caption", label=display_name(LABELS[top], lang()), conf=fmt_percent(float(scores[top]),
                                                                                                lang())))
+if clf.tta_flip:
+    st.caption(t("how.flip_caption"))
 if clf.prior_correction:
     st.caption(t("how.prior_caption"))
 

@@ -58,7 +58,7 @@ if ctl.model_path is None:
     st.stop()
 
 # webcam faces are large: detecting on a frame shrunk to LIVE_MAX_SIDE is several times faster
-det, clf = detector(replace(ctl.detector, max_side=LIVE_MAX_SIDE)), get_classifier(ctl.model_path)
+det, clf = detector(replace(ctl.detector, max_side=LIVE_MAX_SIDE)), get_classifier(ctl.model_path, live=True)
 proc: LiveProcessor | None = st.session_state.get("live_processor")
 if proc is None:
     proc = st.session_state["live_processor"] = LiveProcessor(det, clf, ctl.margin, lang(), ctl.show_confidence)

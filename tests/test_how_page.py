@@ -65,6 +65,8 @@ def test_example_renders_every_section(lang: str) -> None:
     # and corrects its probabilities for the class shares of the FER2013 labels: the page says so
     assert len(json.loads((ROOT / "models" / "default.json").read_text())["prior_correction"]) == len(LABELS)
     assert t("how.prior_caption", lang) in [c.value for c in at.caption]
+    assert json.loads((ROOT / "models" / "default.json").read_text())["tta_flip"] is True  # and averages the mirror
+    assert t("how.flip_caption", lang) in [c.value for c in at.caption]
     spec = score_spec(at)
     assert spec["data"][0]["x"] == [display_name(k, lang) for k in LABELS]
     assert abs(sum(spec["data"][0]["y"]) - 1.0) < 1e-3
@@ -156,4 +158,5 @@ def test_mini_xception_without_dense_layers(tmp_path: Path, monkeypatch: pytest.
     zoomed = t("how.crop_zoom_caption", "pt", zoom="")[:20]
     assert not [c.value for c in at.caption if c.value.startswith(zoomed)]  # its card does not zoom
     assert t("how.prior_caption", "pt") not in [c.value for c in at.caption]  # nor correct the priors
+    assert t("how.flip_caption", "pt") not in [c.value for c in at.caption]  # nor average the mirror image
     assert len([h for h in at.header]) == len(SECTIONS)

@@ -34,6 +34,23 @@ def test_card_with_tta_flip_makes_the_classifier_average_the_mirror_image(tmp_pa
     assert not Classifier.from_file(path, tta_flip=False).tta_flip  # the caller overrides the card
 
 
+def test_single_view_drops_only_the_mirror_image(tmp_path):
+    model = build_model("tiny-cnn")
+    path = tmp_path / "m.keras"
+    shift = (0.5, 0.0, 1.0, -0.5, 0.25, 0.0, -1.0)
+    save_model(model, path, ModelCard(arch="tiny-cnn", params=int(model.count_params()), tta_flip=True, zoom=1.1,
+                                      prior_correction=shift))
+    clf = Classifier.from_file(path)
+    one = clf.single_view()
+    assert (one.tta_flip, one.zoom, one.prior_correction) == (False, 1.1, shift) and one.model is clf.model
+    faces = np.random.default_rng(1).integers(0, 255, (3, 48, 48)).astype(np.uint8)
+    faces[:, :, :24] = 0
+    want = Classifier(model, zoom=1.1, prior_correction=shift).scores(faces)
+    np.testing.assert_allclose(one.scores(faces), want, atol=1e-6)
+    assert not np.allclose(clf.scores(faces), want, atol=1e-5)  # the card's classifier still averages
+    assert one.single_view() is one
+
+
 def test_card_without_tta_flip_keeps_single_predictions(tmp_path):
     _, path = _save(tmp_path, False)
     assert not Classifier.from_file(path).tta_flip

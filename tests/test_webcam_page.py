@@ -21,6 +21,7 @@ from fer import i18n
 from fer.detection import Detector, DetectorConfig, FaceBox
 from fer.inference import Classifier
 from fer.labels import COLORS, LABELS, display_name
+from fer.modelio import load_card
 from fer.live import (CSV_KEYS, LIVE_MAX_SIDE, STAGES, LiveProcessor, parse_ice_servers, records_csv, records_rows,
                       timeline)
 from fer.tracking import TrackingDetector
@@ -272,6 +273,11 @@ def test_page_wires_the_streamer_and_shows_live_results(streamer: StreamerStub, 
     assert "Press Start to switch the camera on." in [i.value for i in at.info]
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Frames"] == "0"
+    # the default model's card averages each face with its mirror image; the webcam looks once
+    card = load_card(ROOT / "models" / "default.keras")
+    live = at.session_state["live_processor"].classifier
+    assert card.tta_flip and not live.tta_flip
+    assert (live.zoom, live.prior_correction) == (card.zoom, card.prior_correction)
 
     callback = call["video_frame_callback"]
     for i in range(3):

@@ -79,9 +79,18 @@ def classifier(path: str, mtime: float) -> Any:
     return clf
 
 
-def get_classifier(path: Path | None = None) -> Any:
+@st.cache_resource(show_spinner=False)
+def live_classifier(path: str, mtime: float) -> Any:
+    """The webcam's classifier: the shared one, one view per face (`Classifier.single_view`), warmed up."""
+    clf = classifier(path, mtime).single_view()
+    clf.warm_up()
+    return clf
+
+
+def get_classifier(path: Path | None = None, live: bool = False) -> Any:
+    """The classifier of a model file (the active model by default); `live`: the webcam's, one view per face."""
     p = Path(path or active_model_path())
-    return classifier(str(p), p.stat().st_mtime)
+    return (live_classifier if live else classifier)(str(p), p.stat().st_mtime)
 
 
 @st.cache_resource(show_spinner=False)
