@@ -3,7 +3,7 @@ soft targets the model was trained on, PublicTest with and without the correctio
 halves of PublicTest (5 random halvings, each half in turn): seven biases fitted by log-loss on one
 half against the unfitted prior ratio, both scored on the other half.
 
-    python bench/prior_check.py models/default.keras
+    python bench/prior_check.py models/default.keras [--one-view]
 """
 
 from __future__ import annotations
@@ -31,30 +31,33 @@ def main() -> None:
     from scipy.optimize import minimize
 
     from fer.evaluation import predict_scores
-    from fer.export import TrainingData, training_prior_correction
+    from fer.export import TrainingData
     from fer.labels import LABELS
     from fer.modelio import load_card, load_model
+    from fer.priors import prior_correction
     from fer.training import training_targets
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", type=Path)
     p.add_argument("--halvings", type=int, default=5)
+    p.add_argument("--one-view", action="store_true",
+                   help="score each face once, without the mirror averaging the card may ask for (the webcam's view)")
     args = p.parse_args()
     card = load_card(args.model)
     if card is None:
         sys.exit(f"{args.model}: no model card (the check needs the run's data and split)")
-    data = TrainingData(card)
-    cfg, ds, split = data.get()
+    cfg, ds, split = TrainingData(card).loaded
     train_idx, targets = training_targets(ds, split, cfg)
     labels = np.bincount(ds.labels[train_idx], minlength=len(LABELS)) / len(train_idx)
     print("class      label share  target share")
     for name, a, b in zip(LABELS, labels, targets[train_idx].mean(axis=0), strict=True):
         print(f"{name:<10} {a:>11.3f} {b:>13.3f}")
-    shift = np.array(training_prior_correction(data) or np.zeros(len(LABELS)))
+    shift = np.array(prior_correction(ds.labels[train_idx], targets[train_idx]) or np.zeros(len(LABELS)))
     print("prior correction", np.round(shift, 4).tolist())
 
     x, y = ds.images[split.val], ds.labels[split.val]
-    logp = np.log(np.clip(predict_scores(load_model(args.model), x, tta_flip=card.tta_flip, zoom=card.zoom),
+    logp = np.log(np.clip(predict_scores(load_model(args.model), x, tta_flip=card.tta_flip and not args.one_view,
+                                         zoom=card.zoom),
                           1e-12, 1))
     print("without correction:", public_test_line(y, np.exp(logp)))
     print("with correction:   ", public_test_line(y, np.exp(logp + shift)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -27,20 +28,18 @@ class TrainingData:
     """The dataset and split a card's model was trained on, loaded once when first asked for."""
 
     card: ModelCard
-    loaded: tuple[Any, Any, Any] | None = None
 
-    def get(self) -> tuple[Any, Any, Any]:
+    @cached_property
+    def loaded(self) -> tuple[Any, Any, Any]:
         """(config, dataset, split)."""
-        if self.loaded is None:
-            from fer.config import TrainConfig
-            from fer.data import load_dataset
-            from fer.presets import resolve_data
-            from fer.splits import make_split
+        from fer.config import TrainConfig
+        from fer.data import load_dataset
+        from fer.presets import resolve_data
+        from fer.splits import make_split
 
-            cfg = resolve_data(TrainConfig.from_dict(self.card.config))
-            ds = load_dataset(cfg.data)
-            self.loaded = (cfg, ds, make_split(ds, cfg))
-        return self.loaded
+        cfg = resolve_data(TrainConfig.from_dict(self.card.config))
+        ds = load_dataset(cfg.data)
+        return cfg, ds, make_split(ds, cfg)
 
 
 def rescore(model: object, card: ModelCard, data: TrainingData | None = None) -> dict[str, dict[str, float]]:
@@ -48,7 +47,7 @@ def rescore(model: object, card: ModelCard, data: TrainingData | None = None) ->
     the card says (flip averaging, zoom, prior correction)."""
     from fer.evaluation import evaluate
 
-    _, ds, split = (data or TrainingData(card)).get()
+    _, ds, split = (data or TrainingData(card)).loaded
     return {name: evaluate(model, ds.images[idx], ds.labels[idx], split=name, tta_flip=card.tta_flip,
                            zoom=card.zoom, prior_correction=card.prior_correction).summary()
             for name, idx in (("validation", split.val), ("test", split.test)) if len(idx)}
@@ -60,7 +59,7 @@ def training_prior_correction(data: TrainingData) -> tuple[float, ...]:
     from fer.priors import prior_correction
     from fer.training import training_targets
 
-    cfg, ds, split = data.get()
+    cfg, ds, split = data.loaded
     train_idx, targets = training_targets(ds, split, cfg)
     return prior_correction(ds.labels[train_idx], targets[train_idx])
 
