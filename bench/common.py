@@ -49,7 +49,8 @@ def machine() -> dict[str, Any]:
         pass
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {"cpu": cpu, "cores": cores, "python": platform.python_version(),
-            "load_avg_1min": round(os.getloadavg()[0], 2)}
+            "load_avg_1min": round(os.getloadavg()[0], 2),
+            "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset")}
 
 
 def time_ms(fn: Callable[[], Any], repeat: int = 50, warmup: int = 5) -> dict[str, float]:

@@ -354,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command != "stats":
         from fer.tfenv import import_tensorflow
 
-        import_tensorflow()
+        import_tensorflow(training=args.command == "train")
     try:
         return args.func(args)
     except (InputError, DataError) as exc:

@@ -111,7 +111,7 @@ def run_job(run_dir: Path) -> int:
     try:
         from fer.tfenv import import_tensorflow
 
-        import_tensorflow()
+        import_tensorflow(training=True)
         from fer.data import load_dataset
         from fer.training import train
 

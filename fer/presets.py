@@ -27,7 +27,8 @@ PRESETS: dict[str, TrainConfig] = {
                                   learning_rate=1e-3, lr_factor=0.5, lr_patience=3, early_stopping_patience=10,
                                   augment=True, aug_flip=True, aug_shift=0.1, aug_rotation=10.0, aug_zoom=0.1,
                                   soft_labels=0.5, mixed_precision=True, seed=0, extra={"preset": "default-stage1"}),
-    # One stage that fits the 2.5 h budget on 2 float32 CPU cores (about 340 s per epoch): stage 1's data,
+    # One stage that fits the 2.5 h budget on 2 float32 AVX2 CPU cores (about 340 s per epoch without oneDNN,
+    # 180-280 s with it, which the trainers now ask for: fer.tfenv): stage 1's data,
     # augmentation and soft labels, with a cosine learning rate from 1e-3 to 0 over 22 epochs.
     "one-stage": TrainConfig(data=FER_ZIP, split="official", arch="fer-net", epochs=22, batch_size=64,
                              learning_rate=1e-3, lr_schedule="cosine", early_stopping_patience=22,

@@ -28,6 +28,7 @@ from fer.modelio import ModelCard, write_json
 from fer.pipeline import TrainBatches, eval_batches, soft_targets
 from fer.priors import prior_correction
 from fer.splits import Split, make_split
+from fer.tfenv import onednn_state
 
 log = logging.getLogger(__name__)
 
@@ -276,7 +277,7 @@ def finish_run(run_dir: Path, cfg: TrainConfig, ds: Dataset, split: Split,
         split=split.description, metrics=metrics, epochs_trained=len(history),
         best_epoch=int(best.get("epoch", 0)), train_seconds=round(total_seconds, 1),
         created=datetime.now(UTC).isoformat(timespec="seconds"),
-        machine=f"{platform.machine()} {platform.processor() or ''} cpus={_cpus()}".strip(),
+        machine=f"{platform.machine()} {platform.processor() or ''} cpus={_cpus()} onednn={onednn_state()}".strip(),
         prior_correction=correction,
     )
     write_json(run_dir / "model.json", card.to_dict())
