@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -14,6 +15,8 @@ import keras
 
 from fer.modelio import save_model, write_json
 from fer.training import Progress, StopFlag, TrainEvent
+
+log = logging.getLogger(__name__)
 
 HISTORY_FIELDS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds")
 
@@ -162,6 +165,37 @@ class ResumeCheckpoint(keras.callbacks.Callback):
         if self.state:
             self.state["complete"] = True
             write_json(self.run_dir / "state.json", self.state)
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Ends training before an epoch that would finish past `budget_s` training seconds (as counted by
+    `resume`, over every session of the run), judged by the slower of the last and the mean epoch.
+    A budget of 0 never stops."""
+
+    def __init__(self, resume: ResumeCheckpoint, budget_s: float) -> None:
+        super().__init__()
+        self.resume, self.budget_s = resume, budget_s
+        self._before = 0.0
+        self.last_epoch_s = 0.0
+
+    def next_epoch_s(self) -> float:
+        """Expected seconds of the next epoch (0 before any was recorded)."""
+        mean = self.resume.train_seconds / self.resume.epoch if self.resume.epoch else 0.0
+        return max(self.last_epoch_s, mean)
+
+    def spent(self) -> bool:
+        """True when another epoch would end past the budget."""
+        return self.budget_s > 0 and self.resume.train_seconds + self.next_epoch_s() > self.budget_s
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._before = self.resume.train_seconds
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.last_epoch_s = self.resume.train_seconds - self._before
+        if not self.model.stop_training and self.spent():
+            log.info("time budget: %.0f of %.0f s used, the next epoch would take about %.0f s; stopping",
+                     self.resume.train_seconds, self.budget_s, self.next_epoch_s())
+            self.model.stop_training = True
 
 
 def _counters(cb: keras.callbacks.Callback) -> dict[str, float]:

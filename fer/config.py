@@ -30,6 +30,9 @@ class TrainConfig:
     val_seed: int = 41
     arch: str = "course-cnn"
     epochs: int = 100
+    time_budget_minutes: float = 0.0
+    """Training-time budget (0 = none): no epoch starts that would end past it (judged by the slower of the
+    last and the mean epoch), and a cosine schedule decays over this time instead of over `epochs`."""
     batch_size: int = 64
     optimizer: str = "adam"
     learning_rate: float = 1e-3
@@ -85,6 +88,7 @@ class TrainConfig:
         check(0.0 < self.val_fraction < 0.5, "validation fraction must be between 0 and 0.5")
         check(self.arch in ARCHITECTURES, f"unknown architecture {self.arch!r}")
         check(1 <= self.epochs <= 1000, "epochs must be between 1 and 1000")
+        check(0.0 <= self.time_budget_minutes <= 100_000, "time budget must be between 0 and 100000 minutes")
         check(1 <= self.batch_size <= 4096, "batch size must be between 1 and 4096")
         check(self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}")
         check(0.0 < self.learning_rate <= 1.0, "learning rate must be in (0, 1]")

@@ -57,6 +57,8 @@ class ProgressWriter:
         self.start_batch = 0
         self.batches = 0
         self.epoch_logs: dict[str, float] = {}
+        self.budget_left_s: float | None = None
+        """Training seconds the run's time budget leaves at the start of this session (None: no budget)."""
 
     def write(self, phase: str, epoch: int = 0, batch: int = 0, logs: dict[str, float] | None = None) -> None:
         elapsed = time.monotonic() - self.t0
@@ -64,6 +66,8 @@ class ProgressWriter:
         session_done = done - self.start_epoch * self.batches - self.start_batch
         total = self.epochs * self.batches
         eta = elapsed / session_done * (total - done) if session_done > 0 and self.batches else None
+        if eta is not None and self.budget_left_s is not None:  # the budget ends it before the last epoch
+            eta = min(eta, max(self.budget_left_s - elapsed, 0.0))
         logs = logs or {}
         lr = logs.get("learning_rate", self.epoch_logs.get("learning_rate"))
         write_json(self.path, {"phase": phase, "pid": os.getpid(), "epoch": epoch, "epochs": self.epochs,
@@ -117,6 +121,9 @@ def run_job(run_dir: Path) -> int:
 
         cfg = TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
         writer.epochs = cfg.epochs
+        if cfg.time_budget_minutes > 0:
+            used = float(_read(run_dir / "state.json").get("train_seconds", 0.0))
+            writer.budget_left_s = cfg.time_budget_minutes * 60.0 - used
         log.info("job %s (pid %d): loading %s", run_dir.name, os.getpid(), cfg.data)
         ds = load_dataset(cfg.data)
         if control.should_stop():

@@ -105,7 +105,7 @@ def _train(cfg: TrainConfig, run_dir: Path, dataset: Dataset | None, progress: P
            should_stop: StopFlag | None) -> TrainResult:
     import keras
 
-    from fer.callbacks import ProgressCallback, ResumeCheckpoint
+    from fer.callbacks import ProgressCallback, ResumeCheckpoint, TimeBudget
 
     write_json(run_dir / "config.json", cfg.to_dict())
     ds = dataset if dataset is not None else load_dataset(cfg.data)
@@ -131,7 +131,7 @@ def _train(cfg: TrainConfig, run_dir: Path, dataset: Dataset | None, progress: P
     monitor = cfg.lr_monitor if val_data is not None else cfg.lr_monitor.removeprefix("val_")
     es_monitor = "val_loss" if val_data is not None else "loss"
     if cfg.lr_schedule == "cosine":
-        schedule = keras.callbacks.LearningRateScheduler(lambda epoch: cosine_lr(cfg, epoch))
+        schedule = keras.callbacks.LearningRateScheduler(lambda epoch: cosine_lr(cfg, epoch, resume.train_seconds))
     else:
         schedule = keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=cfg.lr_factor,
                                                      patience=cfg.lr_patience, verbose=0)
@@ -144,6 +144,8 @@ def _train(cfg: TrainConfig, run_dir: Path, dataset: Dataset | None, progress: P
     ]
     resume.attach(list(callbacks), es_monitor)
     callbacks.append(resume)
+    budget = TimeBudget(resume, cfg.time_budget_minutes * 60.0)
+    callbacks.append(budget)  # after resume: it reads the training seconds resume has just counted
     t0 = time.time()
     if progress:
         progress(TrainEvent("start", initial_epoch, cfg.epochs, batch=resume.skip, message=split.description))
@@ -156,7 +158,7 @@ def _train(cfg: TrainConfig, run_dir: Path, dataset: Dataset | None, progress: P
                   callbacks=callbacks, shuffle=False, verbose=0)
         progress_cb.skip = 0
         initial_epoch = resume.epoch
-    if not model.stop_training and initial_epoch < cfg.epochs:  # each epoch in its own order
+    if not model.stop_training and initial_epoch < cfg.epochs and not budget.spent():  # each epoch in its own order
         model.fit(train_data.epochs(initial_epoch, cfg.epochs), steps_per_epoch=steps, validation_data=val_data,
                   epochs=cfg.epochs, initial_epoch=initial_epoch, callbacks=callbacks, shuffle=False,
                   verbose=0)
@@ -171,9 +173,12 @@ def _train(cfg: TrainConfig, run_dir: Path, dataset: Dataset | None, progress: P
     return TrainResult(run_dir, run_dir / "model.keras", history, card, stopped_early)
 
 
-def cosine_lr(cfg: TrainConfig, epoch: int) -> float:
-    """Learning rate of 0-based `epoch` under the cosine schedule: learning_rate down to near 0."""
-    return float(cfg.learning_rate * 0.5 * (1.0 + math.cos(math.pi * epoch / cfg.epochs)))
+def cosine_lr(cfg: TrainConfig, epoch: int, elapsed_s: float = 0.0) -> float:
+    """Learning rate of 0-based `epoch` under the cosine schedule: learning_rate down to near 0, over
+    `cfg.epochs`, or with a time budget over that time (`elapsed_s`: training seconds before this epoch)."""
+    budget = cfg.time_budget_minutes * 60.0
+    done = min(elapsed_s / budget, 1.0) if budget > 0 else epoch / cfg.epochs
+    return float(cfg.learning_rate * 0.5 * (1.0 + math.cos(math.pi * done)))
 
 
 @dataclass(frozen=True)

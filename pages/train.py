@@ -22,7 +22,7 @@ from ui.data_source import SAMPLE, choose_dataset, load_with_progress, server_da
 
 K = "tf_"  # prefix of the form's widget keys; the rest of each key is the TrainConfig field
 FLOATS = ("test_fraction", "val_fraction", "learning_rate", "beta_1", "beta_2", "epsilon", "momentum", "lr_factor",
-          "early_stopping_min_delta", "aug_shift", "aug_rotation", "aug_zoom", "train_fraction")
+          "early_stopping_min_delta", "aug_shift", "aug_rotation", "aug_zoom", "train_fraction", "time_budget_minutes")
 INTS = ("test_seed", "val_seed", "epochs", "batch_size", "lr_patience", "early_stopping_patience", "seed")
 OPTIONAL = ("l2", "dropout")
 CHOICES = ("split", "arch", "optimizer", "lr_schedule", "lr_monitor", "init_model")
@@ -35,7 +35,7 @@ REASONS = {  # start of a TrainConfig.validate() message -> its translation key
     "dropout": "bad_dropout", "learning-rate factor": "bad_lr_factor", "learning-rate patience": "bad_lr_patience",
     "early-stopping patience": "bad_es_patience", "early-stopping min_delta": "bad_min_delta",
     "shift": "bad_shift", "rotation": "bad_rotation", "zoom": "bad_zoom", "training fraction": "bad_train_fraction",
-    "seed": "bad_seed", "learning-rate schedule": "bad_lr_schedule",
+    "seed": "bad_seed", "learning-rate schedule": "bad_lr_schedule", "time budget": "bad_time_budget",
 }
 
 
@@ -215,6 +215,8 @@ def form(data: Path) -> None:
                      format_func={a: f"{a}: {t('train.arch_' + a)}" for a in archs}.get)
         c2.number_input(t("train.epochs"), key=K + "epochs", step=1)
         c3.number_input(t("train.batch_size"), key=K + "batch_size", step=8)
+        c2.number_input(t("train.time_budget"), key=K + "time_budget_minutes", step=15.0, format="%g",
+                        help=t("train.time_budget_help"))
         starts = start_options()
         st.selectbox(t("train.init_model"), starts, key=K + "init_model", help=t("train.init_model_help"),
                      format_func=({"": t("train.init_scratch")} | {v: v for v in starts if v}).get)

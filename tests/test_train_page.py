@@ -60,10 +60,15 @@ def test_presets_fill_the_form_and_out_of_range_values_are_refused(env, lang):
     assert at.selectbox(key="tf_arch").value == "fer-net" and at.checkbox(key="tf_mixed_precision").value
     at.selectbox(key="train_preset").set_value("default").run()
     assert at.selectbox(key="tf_lr_schedule").value == "cosine" and not at.checkbox(key="tf_mixed_precision").value
+    assert at.number_input(key="tf_time_budget_minutes").value == 0
+    at.selectbox(key="train_preset").set_value("one-stage").run()
+    assert at.number_input(key="tf_time_budget_minutes").value == 145 and at.number_input(key="tf_epochs").value == 100
     at.number_input(key="tf_epochs").set_value(0)
     at.number_input(key="tf_learning_rate").set_value(5.0)
+    at.number_input(key="tf_time_budget_minutes").set_value(-1.0)
     errors = refused(at, env)
     assert t("train.bad_epochs", lang) in errors and t("train.bad_learning_rate", lang) in errors
+    assert t("train.bad_time_budget", lang) in errors
     assert not env.exists()
 
 
