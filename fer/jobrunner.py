@@ -57,8 +57,10 @@ class ProgressWriter:
         self.start_batch = 0
         self.batches = 0
         self.epoch_logs: dict[str, float] = {}
-        self.budget_left_s: float | None = None
-        """Training seconds the run's time budget leaves at the start of this session (None: no budget)."""
+        self.budget_s = 0.0
+        """The run's time budget in training seconds (0: none)."""
+        self.used_s = 0.0
+        """Training seconds the run used in earlier sessions."""
 
     def write(self, phase: str, epoch: int = 0, batch: int = 0, logs: dict[str, float] | None = None) -> None:
         elapsed = time.monotonic() - self.t0
@@ -66,14 +68,18 @@ class ProgressWriter:
         session_done = done - self.start_epoch * self.batches - self.start_batch
         total = self.epochs * self.batches
         eta = elapsed / session_done * (total - done) if session_done > 0 and self.batches else None
-        if eta is not None and self.budget_left_s is not None:  # the budget ends it before the last epoch
-            eta = min(eta, max(self.budget_left_s - elapsed, 0.0))
+        budget = {}
+        if self.budget_s > 0:  # the budget ends the run before its last epoch
+            used = self.used_s + (elapsed if phase == "training" else 0.0)
+            budget = {"budget_s": self.budget_s, "budget_used_s": round(used, 1)}
+            if eta is not None:
+                eta = min(eta, max(self.budget_s - used, 0.0))
         logs = logs or {}
         lr = logs.get("learning_rate", self.epoch_logs.get("learning_rate"))
         write_json(self.path, {"phase": phase, "pid": os.getpid(), "epoch": epoch, "epochs": self.epochs,
                                "batch": batch, "batches": self.batches, "elapsed": round(elapsed, 2),
                                "eta": None if eta is None else round(eta, 1), "logs": logs,
-                               "epoch_logs": self.epoch_logs, "learning_rate": lr})
+                               "epoch_logs": self.epoch_logs, "learning_rate": lr, **budget})
 
     def __call__(self, e: TrainEvent) -> None:
         if e.kind == "start":
@@ -122,8 +128,8 @@ def run_job(run_dir: Path) -> int:
         cfg = TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
         writer.epochs = cfg.epochs
         if cfg.time_budget_minutes > 0:
-            used = float(_read(run_dir / "state.json").get("train_seconds", 0.0))
-            writer.budget_left_s = cfg.time_budget_minutes * 60.0 - used
+            writer.budget_s = cfg.time_budget_minutes * 60.0
+            writer.used_s = float(_read(run_dir / "state.json").get("train_seconds", 0.0))
         log.info("job %s (pid %d): loading %s", run_dir.name, os.getpid(), cfg.data)
         ds = load_dataset(cfg.data)
         if control.should_stop():

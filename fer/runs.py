@@ -46,14 +46,21 @@ class JobProgress:
     learning_rate: float | None = None
     pid: int | None = None
     """The job process that wrote this report (its SIGTERM handler is in place from then on)."""
+    budget_s: float = 0.0
+    """The run's time budget in training seconds (0: none)."""
+    budget_used_s: float = 0.0
+    """Training seconds used so far, over every session of the run."""
 
     @property
     def fraction(self) -> float:
-        """Share of all planned batches done, 0..1."""
+        """Share of the run done, 0..1: of all planned batches, or of the time budget when that is further."""
         if not self.epochs:
             return 0.0
         within = self.batch / self.batches if self.batches else 0.0
-        return min(1.0, max(0.0, (max(self.epoch - 1, 0) + within) / self.epochs))
+        done = (max(self.epoch - 1, 0) + within) / self.epochs
+        if self.budget_s > 0:
+            done = max(done, self.budget_used_s / self.budget_s)
+        return min(1.0, max(0.0, done))
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> JobProgress:

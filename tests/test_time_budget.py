@@ -57,18 +57,24 @@ def test_a_run_stops_at_its_budget_and_a_resumed_one_adds_no_epoch(tmp_path):
     assert json.loads((run / "state.json").read_text())["train_seconds"] == state["train_seconds"]
 
 
-def test_the_job_eta_ends_with_the_budget(tmp_path, monkeypatch):
+def test_the_job_eta_and_progress_bar_end_with_the_budget(tmp_path, monkeypatch):
     from fer import jobrunner
+    from fer.runs import JobProgress
     from fer.training import TrainEvent
 
     clock = SimpleNamespace(now=0.0)
     monkeypatch.setattr(jobrunner.time, "monotonic", lambda: clock.now)
     writer = jobrunner.ProgressWriter(tmp_path, epochs=100, control=SimpleNamespace(in_fit=False, requested=False))
+
+    def report() -> JobProgress:
+        writer(TrainEvent("batch", 1, 100, 10, 100, {}))
+        return JobProgress.from_dict(json.loads((tmp_path / "progress.json").read_text()))
+
     writer(TrainEvent("start", 0, 100))
-    clock.now = 10.0
-    writer(TrainEvent("batch", 1, 100, 10, 100, {}))  # 1 s a batch: 100 epochs would take 9,990 s more
-    progress = json.loads((tmp_path / "progress.json").read_text())
-    assert progress["eta"] == pytest.approx(9990.0)
-    writer.budget_left_s = 600.0  # the budget ends the run sooner
-    writer(TrainEvent("batch", 1, 100, 10, 100, {}))
-    assert json.loads((tmp_path / "progress.json").read_text())["eta"] == pytest.approx(590.0)
+    clock.now = 10.0  # 10 of 100 batches of epoch 1 in 10 s: 100 epochs would take 9,990 s more
+    plain = report()
+    assert plain.eta == pytest.approx(9990.0) and plain.fraction == pytest.approx(0.001)
+    writer.budget_s, writer.used_s = 1000.0, 390.0  # a resumed run with 600 s of its budget left at the start
+    budgeted = report()
+    assert budgeted.eta == pytest.approx(600.0) and budgeted.budget_used_s == pytest.approx(400.0)
+    assert budgeted.fraction == pytest.approx(0.4)  # the bar follows the budget, which ends the run first
