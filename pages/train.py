@@ -113,8 +113,11 @@ def live(run_path: str) -> None:
     if p.phase == "loading" or not p.batches:
         st.progress(0.0, text=t("train.loading"))
     else:
-        st.progress(p.fraction, text=t("train.progress", epoch=p.epoch, epochs=p.epochs, batch=p.batch,
-                                        batches=p.batches, eta=duration(p.eta), elapsed=duration(p.elapsed)))
+        text = t("train.progress", epoch=p.epoch, epochs=p.epochs, batch=p.batch, batches=p.batches,
+                 eta=duration(p.eta), elapsed=duration(p.elapsed))
+        if p.budget_s:
+            text += t("train.progress_budget", used=duration(p.budget_used_s), budget=duration(p.budget_s))
+        st.progress(p.fraction, text=text)
     cols = st.columns(5)
     shown = [("loss", p.logs), ("accuracy", p.logs), ("val_loss", p.epoch_logs), ("val_accuracy", p.epoch_logs)]
     for col, (name, logs) in zip(cols, shown, strict=False):

@@ -122,6 +122,7 @@ def test_the_stop_button_ends_the_job_and_keeps_its_checkpoint(env):
     at.selectbox(key="tf_split").set_value("official")
     at.number_input(key="tf_epochs").set_value(500)
     at.number_input(key="tf_batch_size").set_value(4)
+    at.number_input(key="tf_time_budget_minutes").set_value(60.0)
     submit(at)
     run = Path(at.session_state["train_run"])
     deadline = time.monotonic() + 180
@@ -129,6 +130,9 @@ def test_the_stop_button_ends_the_job_and_keeps_its_checkpoint(env):
         assert time.monotonic() < deadline and jobs.run_info(run).state == "running", jobs.log_tail(run)
         time.sleep(0.5)
     at.run()
+    [bar] = at.get("progress")
+    before, after = t("train.progress_budget", used="USED", budget="1:00:00").split("USED")
+    assert before in bar.proto.text and after in bar.proto.text  # the budget in the bar's text
     [stop] = [b for b in at.button if b.label == t("train.stop")]
     stop.click().run()
     assert not at.exception, [e.value for e in at.exception]
