@@ -113,6 +113,11 @@ class TrainConfig:
         check(self.seed >= 0, "seed must be >= 0")
         return errors
 
+    @property
+    def time_budget_s(self) -> float:
+        """The time budget in seconds (0 = none)."""
+        return self.time_budget_minutes * 60.0
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 

@@ -144,7 +144,7 @@ def _train(cfg: TrainConfig, run_dir: Path, dataset: Dataset | None, progress: P
     ]
     resume.attach(list(callbacks), es_monitor)
     callbacks.append(resume)
-    budget = TimeBudget(resume, cfg.time_budget_minutes * 60.0)
+    budget = TimeBudget(resume, cfg.time_budget_s)
     callbacks.append(budget)  # after resume: it reads the training seconds resume has just counted
     t0 = time.time()
     if progress:
@@ -176,7 +176,7 @@ def _train(cfg: TrainConfig, run_dir: Path, dataset: Dataset | None, progress: P
 def cosine_lr(cfg: TrainConfig, epoch: int, elapsed_s: float = 0.0) -> float:
     """Learning rate of 0-based `epoch` under the cosine schedule: learning_rate down to near 0, over
     `cfg.epochs`, or with a time budget over that time (`elapsed_s`: training seconds before this epoch)."""
-    budget = cfg.time_budget_minutes * 60.0
+    budget = cfg.time_budget_s
     done = min(elapsed_s / budget, 1.0) if budget > 0 else epoch / cfg.epochs
     return float(cfg.learning_rate * 0.5 * (1.0 + math.cos(math.pi * done)))
 
