@@ -133,6 +133,7 @@ def test_the_stop_button_ends_the_job_and_keeps_its_checkpoint(env):
     [bar] = at.get("progress")
     before, after = t("train.progress_budget", used="USED", budget="1:00:00").split("USED")
     assert before in bar.proto.text and after in bar.proto.text  # the budget in the bar's text
+    assert "(at most 500)" in bar.proto.text and "/500" not in bar.proto.text  # not "Epoch n/500": a maximum
     [stop] = [b for b in at.button if b.label == t("train.stop")]
     stop.click().run()
     assert not at.exception, [e.value for e in at.exception]
