@@ -127,7 +127,7 @@ def run_job(run_dir: Path) -> int:
 
         cfg = TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
         writer.epochs = cfg.epochs
-        if cfg.time_budget_minutes > 0:
+        if cfg.time_budget_s > 0:
             writer.budget_s = cfg.time_budget_s
             writer.used_s = float(_read(run_dir / "state.json").get("train_seconds", 0.0))
         log.info("job %s (pid %d): loading %s", run_dir.name, os.getpid(), cfg.data)

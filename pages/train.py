@@ -113,12 +113,13 @@ def live(run_path: str) -> None:
     if p.phase == "loading" or not p.batches:
         st.progress(0.0, text=t("train.loading"))
     else:
-        # A budgeted run usually stops well before its maximum epochs: the maximum is named as such.
-        key = "train.progress_budgeted" if p.budget_s else "train.progress"
-        text = t(key, epoch=p.epoch, epochs=p.epochs, batch=p.batch, batches=p.batches,
-                 eta=duration(p.eta), elapsed=duration(p.elapsed))
-        if p.budget_s:
-            text += t("train.progress_budget", used=duration(p.budget_used_s), budget=duration(p.budget_s))
+        counts = dict(epoch=p.epoch, epochs=p.epochs, batch=p.batch, batches=p.batches,
+                      eta=duration(p.eta), elapsed=duration(p.elapsed))
+        if p.budget_s:  # it usually stops well before its maximum epochs: the maximum is named as such
+            text = t("train.progress_budgeted", **counts) + t(
+                "train.progress_budget", used=duration(p.budget_used_s), budget=duration(p.budget_s))
+        else:
+            text = t("train.progress", **counts)
         st.progress(p.fraction, text=text)
     cols = st.columns(5)
     shown = [("loss", p.logs), ("accuracy", p.logs), ("val_loss", p.epoch_logs), ("val_accuracy", p.epoch_logs)]
