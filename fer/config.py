@@ -66,6 +66,10 @@ class TrainConfig:
     Needs a `ferplus_votes.csv` beside the data; images without votes keep one-hot targets."""
     mixed_precision: bool = False
     train_fraction: float = 1.0
+    average_from: float = 0.0
+    """Average the weights of every epoch that ends after this share of the schedule (time budget, else
+    epochs), as stochastic weight averaging does; the mean replaces the best checkpoint when its validation
+    loss is lower (fer.averaging). 0 = off."""
     init_model: str = ""
     """A .keras model of the same architecture whose weights start the run (fine-tuning); empty
     starts from random weights. A relative path is taken from the repository root."""
@@ -110,6 +114,7 @@ class TrainConfig:
         check(0.0 <= self.label_smoothing < 1.0, "label smoothing must be in [0, 1)")
         check(0.0 <= self.soft_labels <= 1.0, "FER+ soft-label weight must be between 0 and 1")
         check(0.0 < self.train_fraction <= 1.0, "training fraction must be in (0, 1]")
+        check(0.0 <= self.average_from < 1.0, "weight averaging must start in [0, 1) of the schedule")
         check(self.seed >= 0, "seed must be >= 0")
         return errors
 

@@ -105,6 +105,7 @@ def _train(cfg: TrainConfig, run_dir: Path, dataset: Dataset | None, progress: P
            should_stop: StopFlag | None) -> TrainResult:
     import keras
 
+    from fer.averaging import WeightAverage
     from fer.callbacks import ProgressCallback, ResumeCheckpoint, TimeBudget
 
     write_json(run_dir / "config.json", cfg.to_dict())
@@ -144,6 +145,8 @@ def _train(cfg: TrainConfig, run_dir: Path, dataset: Dataset | None, progress: P
     ]
     resume.attach(list(callbacks), es_monitor)
     callbacks.append(resume)
+    average = WeightAverage(cfg, run_dir, resume)
+    callbacks.append(average)  # after resume: it averages only the epochs resume recorded
     budget = TimeBudget(resume, cfg.time_budget_s)
     callbacks.append(budget)  # after resume: it reads the training seconds resume has just counted
     t0 = time.time()
@@ -162,15 +165,29 @@ def _train(cfg: TrainConfig, run_dir: Path, dataset: Dataset | None, progress: P
         model.fit(train_data.epochs(initial_epoch, cfg.epochs), steps_per_epoch=steps, validation_data=val_data,
                   epochs=cfg.epochs, initial_epoch=initial_epoch, callbacks=callbacks, shuffle=False,
                   verbose=0)
+    notes = ""
     if not progress_cb.stopped:
         resume.mark_complete()
+        notes = _use_average(average.finish(model, train_data.epoch(resume.epoch), val_data), resume.best, run_dir)
     history = read_history(run_dir)
     correction = prior_correction(ds.labels[train_idx], targets[train_idx])
-    card = finish_run(run_dir, cfg, ds, split, history, resume.train_seconds, time.time() - t0, correction)
+    card = finish_run(run_dir, cfg, ds, split, history, resume.train_seconds, time.time() - t0, correction,
+                      notes)
     stopped_early = bool(callbacks[1].stopped_epoch) if hasattr(callbacks[1], "stopped_epoch") else False
     if progress:
         progress(TrainEvent("done", len(history), cfg.epochs, message="finished"))
     return TrainResult(run_dir, run_dir / "model.keras", history, card, stopped_early)
+
+
+def _use_average(avg: Any, best_loss: float, run_dir: Path) -> str:
+    """Make the averaged model the run's model when its validation loss beats the best epoch's; the card's note."""
+    if avg is None:
+        return ""
+    what = f"the average of the weights of epochs {avg.first_epoch}-{avg.last_epoch} ({avg.count})"
+    if avg.val_loss is None or avg.val_loss >= best_loss:
+        return f"weights: the best epoch (val_loss {best_loss:.4f}); {what} had val_loss {avg.val_loss}"
+    shutil.copyfile(avg.path, run_dir / "model.keras")
+    return f"weights: {what}, val_loss {avg.val_loss:.4f} < the best epoch's {best_loss:.4f}"
 
 
 def cosine_lr(cfg: TrainConfig, epoch: int, elapsed_s: float = 0.0) -> float:
@@ -257,7 +274,7 @@ def read_history(run_dir: Path) -> list[dict[str, float]]:
 
 def finish_run(run_dir: Path, cfg: TrainConfig, ds: Dataset, split: Split,
                history: list[dict[str, float]], total_seconds: float, session_seconds: float,
-               correction: tuple[float, ...] = ()) -> ModelCard:
+               correction: tuple[float, ...] = (), notes: str = "") -> ModelCard:
     """Score the best checkpoint on validation and test (with the prior `correction`, see
     fer.priors), write model.json and metrics.json."""
     from fer.evaluation import evaluate
@@ -283,7 +300,7 @@ def finish_run(run_dir: Path, cfg: TrainConfig, ds: Dataset, split: Split,
         best_epoch=int(best.get("epoch", 0)), train_seconds=round(total_seconds, 1),
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         machine=f"{platform.machine()} {platform.processor() or ''} cpus={_cpus()} onednn={onednn_state()}".strip(),
-        prior_correction=correction,
+        prior_correction=correction, notes=notes,
     )
     write_json(run_dir / "model.json", card.to_dict())
     log.info("run %s: %s (this session %.0f s)", run_dir, json.dumps(metrics.get("test", {})), session_seconds)
