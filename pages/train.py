@@ -22,7 +22,8 @@ from ui.data_source import SAMPLE, choose_dataset, load_with_progress, server_da
 
 K = "tf_"  # prefix of the form's widget keys; the rest of each key is the TrainConfig field
 FLOATS = ("test_fraction", "val_fraction", "learning_rate", "beta_1", "beta_2", "epsilon", "momentum", "lr_factor",
-          "early_stopping_min_delta", "aug_shift", "aug_rotation", "aug_zoom", "train_fraction", "time_budget_minutes")
+          "early_stopping_min_delta", "aug_shift", "aug_rotation", "aug_zoom", "train_fraction", "time_budget_minutes",
+          "average_from")
 INTS = ("test_seed", "val_seed", "epochs", "batch_size", "lr_patience", "early_stopping_patience", "seed")
 OPTIONAL = ("l2", "dropout")
 CHOICES = ("split", "arch", "optimizer", "lr_schedule", "lr_monitor", "init_model")
@@ -36,6 +37,7 @@ REASONS = {  # start of a TrainConfig.validate() message -> its translation key
     "early-stopping patience": "bad_es_patience", "early-stopping min_delta": "bad_min_delta",
     "shift": "bad_shift", "rotation": "bad_rotation", "zoom": "bad_zoom", "training fraction": "bad_train_fraction",
     "seed": "bad_seed", "learning-rate schedule": "bad_lr_schedule", "time budget": "bad_time_budget",
+    "weight averaging": "bad_average_from",
 }
 
 
@@ -250,6 +252,8 @@ def form(data: Path) -> None:
             c1.number_input(t("train.es_patience"), key=K + "early_stopping_patience", step=1)
             c2.number_input(t("train.min_delta"), key=K + "early_stopping_min_delta", format="%g", step=1e-3)
             c3.checkbox(t("train.class_weights"), key=K + "class_weights", help=t("train.class_weights_help"))
+            c1.number_input(t("train.average_from"), key=K + "average_from", format="%g", step=0.05,
+                            help=t("train.average_from_help"))
         with st.expander(t("train.augment_section"), expanded=False):
             c1, c2, c3, c4 = st.columns(4)
             c1.checkbox(t("train.augment"), key=K + "augment")
