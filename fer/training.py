@@ -1,7 +1,8 @@
 """Train a model from a `TrainConfig` into a run folder; resumable, checkpointed every epoch.
 
 A run folder holds: config.json, history.csv, last.keras + state.json (resume point),
-model.keras + model.json (best val_loss, with its card), metrics.json (test scores).
+model.keras + model.json (best val_loss, with its card), metrics.json (test scores); with weight
+averaging (fer.averaging) also average.npz, average.keras and best-epoch.keras.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ from fer.splits import Split, make_split
 from fer.tfenv import onednn_state
 
 log = logging.getLogger(__name__)
+
+BEST_EPOCH = "best-epoch.keras"
+"""The best epoch's checkpoint, kept in the run folder when the averaged weights replace it as model.keras."""
 
 
 @dataclass(frozen=True)
@@ -180,12 +184,15 @@ def _train(cfg: TrainConfig, run_dir: Path, dataset: Dataset | None, progress: P
 
 
 def _use_average(avg: Any, best_loss: float, run_dir: Path) -> str:
-    """Make the averaged model the run's model when its validation loss beats the best epoch's; the card's note."""
+    """Make the averaged model the run's model (the best epoch's kept as best-epoch.keras) when its validation
+    loss beats the best epoch's; the card's note."""
     if avg is None:
         return ""
     what = f"the average of the weights of epochs {avg.first_epoch}-{avg.last_epoch} ({avg.count})"
     if avg.val_loss is None or avg.val_loss >= best_loss:
         return f"weights: the best epoch (val_loss {best_loss:.4f}); {what} had val_loss {avg.val_loss}"
+    if not (run_dir / BEST_EPOCH).exists():  # kept once: a second finish finds model.keras already replaced
+        shutil.copyfile(run_dir / "model.keras", run_dir / BEST_EPOCH)
     shutil.copyfile(avg.path, run_dir / "model.keras")
     return f"weights: {what}, val_loss {avg.val_loss:.4f} < the best epoch's {best_loss:.4f}"
 

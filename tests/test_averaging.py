@@ -1,7 +1,6 @@
 """Weight averaging over the tail of a run (fer.averaging) and its place in the trainer."""
 
 import json
-from pathlib import Path
 from types import SimpleNamespace
 
 import keras
@@ -115,9 +114,13 @@ def test_the_average_replaces_the_best_epoch_only_when_its_validation_loss_is_lo
     worse = Averaged(tmp_path / "average.keras", 3, 5, 3, 0.9)
     note = _use_average(worse, 0.8, tmp_path)
     assert (tmp_path / "model.keras").read_bytes() == b"best" and note.startswith("weights: the best epoch")
+    assert not (tmp_path / "best-epoch.keras").exists()
     better = Averaged(tmp_path / "average.keras", 3, 5, 3, 0.7)
     note = _use_average(better, 0.8, tmp_path)
     assert (tmp_path / "model.keras").read_bytes() == b"mean"
+    assert (tmp_path / "best-epoch.keras").read_bytes() == b"best"  # kept beside it
+    _use_average(better, 0.8, tmp_path)  # finishing again keeps the best epoch, not the mean
+    assert (tmp_path / "best-epoch.keras").read_bytes() == b"best"
     assert note == "weights: the average of the weights of epochs 3-5 (3), val_loss 0.7000 < the best epoch's 0.8000"
     assert _use_average(None, 0.8, tmp_path) == ""
 
@@ -142,4 +145,4 @@ def test_a_run_with_averaging_keeps_the_model_its_card_names(tmp_path):
     kept = keras.saving.load_model(run / "model.keras", compile=False).get_weights()[0]
     average_kept = result.card.notes.startswith("weights: the average")
     assert np.allclose(kept, conv, atol=1e-6) == average_kept
-    assert Path(run / "average.keras").exists()
+    assert (run / "average.keras").exists() and (run / "best-epoch.keras").exists() == average_kept
