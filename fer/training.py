@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,6 +30,9 @@ from fer.pipeline import TrainBatches, eval_batches, soft_targets
 from fer.priors import prior_correction
 from fer.splits import Split, make_split
 from fer.tfenv import onednn_state
+
+if TYPE_CHECKING:
+    from fer.averaging import Averaged
 
 log = logging.getLogger(__name__)
 
@@ -183,14 +186,15 @@ def _train(cfg: TrainConfig, run_dir: Path, dataset: Dataset | None, progress: P
     return TrainResult(run_dir, run_dir / "model.keras", history, card, stopped_early)
 
 
-def _use_average(avg: Any, best_loss: float, run_dir: Path) -> str:
+def _use_average(avg: Averaged | None, best_loss: float, run_dir: Path) -> str:
     """Make the averaged model the run's model (the best epoch's kept as best-epoch.keras) when its validation
     loss beats the best epoch's; the card's note."""
     if avg is None:
         return ""
     what = f"the average of the weights of epochs {avg.first_epoch}-{avg.last_epoch} ({avg.count})"
     if avg.val_loss is None or avg.val_loss >= best_loss:
-        return f"weights: the best epoch (val_loss {best_loss:.4f}); {what} had val_loss {avg.val_loss}"
+        scored = "no validation loss" if avg.val_loss is None else f"val_loss {avg.val_loss:.4f}"
+        return f"weights: the best epoch (val_loss {best_loss:.4f}); {what} had {scored}"
     if not (run_dir / BEST_EPOCH).exists():  # kept once: a second finish finds model.keras already replaced
         shutil.copyfile(run_dir / "model.keras", run_dir / BEST_EPOCH)
     shutil.copyfile(avg.path, run_dir / "model.keras")
