@@ -9,9 +9,8 @@ best checkpoint when its validation loss is lower.
 
 from __future__ import annotations
 
+import io
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,20 +19,12 @@ import keras
 import numpy as np
 
 from fer.config import TrainConfig
-from fer.modelio import save_model
+from fer.modelio import atomic_write_bytes, save_model
 
 log = logging.getLogger(__name__)
 
 AVERAGE_FILE = "average.npz"
 AVERAGE_MODEL = "average.keras"
-
-
-def schedule_done(cfg: TrainConfig, epochs_done: int, train_seconds: float) -> float:
-    """How much of the run's schedule is behind it (0..1): the time budget's share when it has one
-    (as the cosine schedule counts), else the share of `cfg.epochs`."""
-    if cfg.time_budget_s > 0:
-        return min(train_seconds / cfg.time_budget_s, 1.0)
-    return min(epochs_done / cfg.epochs, 1.0)
 
 
 @dataclass(frozen=True)
@@ -67,7 +58,7 @@ class WeightAverage(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if self.cfg.average_from <= 0 or self.resume.epoch != epoch + 1 or self.last_epoch >= epoch + 1:
             return
-        if schedule_done(self.cfg, epoch + 1, self.resume.train_seconds) < self.cfg.average_from:
+        if self.cfg.schedule_done(epoch + 1, self.resume.train_seconds) < self.cfg.average_from:
             return
         weights = [np.asarray(w, np.float64) for w in self.model.get_weights()]
         self.count += 1
@@ -80,11 +71,10 @@ class WeightAverage(keras.callbacks.Callback):
 
     def _save(self) -> None:
         assert self.mean is not None
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".average.", suffix=".npz")
-        os.close(fd)
+        buf = io.BytesIO()
         arrays = {f"w{i}": m for i, m in enumerate(self.mean)}
-        np.savez(tmp, count=self.count, first=self.first_epoch, last=self.last_epoch, **arrays)
-        Path(tmp).replace(self.path)
+        np.savez(buf, count=self.count, first=self.first_epoch, last=self.last_epoch, **arrays)
+        atomic_write_bytes(self.path, buf.getvalue())
 
     def finish(self, model: Any, batches: Any, val_data: Any) -> Averaged | None:
         """Turn the mean into `model` (BatchNorm measured again on `batches`), save it as average.keras and

@@ -123,6 +123,13 @@ class TrainConfig:
         """The time budget in seconds (0 = none)."""
         return self.time_budget_minutes * 60.0
 
+    def schedule_done(self, epochs_done: int, train_seconds: float) -> float:
+        """How much of the run's schedule is behind it (0..1): the time budget's share when it has one,
+        else the share of `epochs`. The cosine learning rate and weight averaging both follow it."""
+        if self.time_budget_s > 0:
+            return min(train_seconds / self.time_budget_s, 1.0)
+        return min(epochs_done / self.epochs, 1.0)
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 

@@ -204,9 +204,7 @@ def _use_average(avg: Averaged | None, best_loss: float, run_dir: Path) -> str:
 def cosine_lr(cfg: TrainConfig, epoch: int, elapsed_s: float = 0.0) -> float:
     """Learning rate of 0-based `epoch` under the cosine schedule: learning_rate down to near 0, over
     `cfg.epochs`, or with a time budget over that time (`elapsed_s`: training seconds before this epoch)."""
-    budget = cfg.time_budget_s
-    done = min(elapsed_s / budget, 1.0) if budget > 0 else epoch / cfg.epochs
-    return float(cfg.learning_rate * 0.5 * (1.0 + math.cos(math.pi * done)))
+    return float(cfg.learning_rate * 0.5 * (1.0 + math.cos(math.pi * cfg.schedule_done(epoch, elapsed_s))))
 
 
 @dataclass(frozen=True)

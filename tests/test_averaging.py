@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from helpers import write_folder
 
-from fer.averaging import AVERAGE_FILE, Averaged, WeightAverage, refresh_batchnorm, schedule_done
+from fer.averaging import AVERAGE_FILE, Averaged, WeightAverage, refresh_batchnorm
 from fer.config import TrainConfig
 from fer.training import _use_average, train
 
@@ -30,10 +30,10 @@ def _end_epoch(cb: WeightAverage, resume: SimpleNamespace, epoch: int, value: fl
 
 
 def test_the_schedule_is_counted_in_budget_time_or_in_epochs():
-    assert schedule_done(TrainConfig(epochs=8), 6, 999.0) == 0.75
+    assert TrainConfig(epochs=8).schedule_done(6, 999.0) == 0.75
     budget = TrainConfig(epochs=100, time_budget_minutes=10.0)
-    assert schedule_done(budget, 3, 450.0) == 0.75
-    assert schedule_done(budget, 3, 900.0) == 1.0
+    assert budget.schedule_done(3, 450.0) == 0.75
+    assert budget.schedule_done(3, 900.0) == 1.0
 
 
 def test_the_mean_covers_the_epochs_past_the_start_and_a_resumed_run_continues_it(tmp_path):
