@@ -78,13 +78,17 @@ class WeightAverage(keras.callbacks.Callback):
 
     def finish(self, model: Any, batches: Any, val_data: Any) -> Averaged | None:
         """Turn the mean into `model` (BatchNorm measured again on `batches`), save it as average.keras and
-        return it with its validation loss; None when no epoch was averaged."""
+        return it with its validation loss; None when no epoch was averaged. An average.keras written after
+        the last averaged epoch is loaded instead of made again."""
         if not self.count or self.mean is None:
             return None
-        model.set_weights([m.astype(w.dtype) for m, w in zip(self.mean, model.get_weights(), strict=True)])
-        refresh_batchnorm(model, batches)
         path = self.path.parent / AVERAGE_MODEL
-        save_model(model, path)
+        if path.exists() and path.stat().st_mtime_ns > self.path.stat().st_mtime_ns:
+            model.load_weights(path)  # finished before (a second call on a finished run): the mean is unchanged
+        else:
+            model.set_weights([m.astype(w.dtype) for m, w in zip(self.mean, model.get_weights(), strict=True)])
+            refresh_batchnorm(model, batches)
+            save_model(model, path)
         loss = None
         if val_data is not None:
             loss = float(model.evaluate(val_data, verbose=0, return_dict=True)["loss"])
@@ -97,8 +101,15 @@ def refresh_batchnorm(model: Any, batches: Any) -> None:
     over `batches` ((x, ...) tuples), as many as a training epoch has."""
     import tensorflow as tf
 
-    if not any(isinstance(layer, keras.layers.BatchNormalization) for layer in model._flatten_layers()):
+    if not any(isinstance(layer, keras.layers.BatchNormalization) for layer in _all_layers(model)):
         return
     step = tf.function(lambda x: model(x, training=True))
     for batch in batches:
         step(batch[0])
+
+
+def _all_layers(layer: Any) -> Any:
+    """`layer` and every layer inside it, nested models included."""
+    yield layer
+    for inner in getattr(layer, "layers", ()):
+        yield from _all_layers(inner)

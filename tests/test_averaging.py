@@ -92,6 +92,30 @@ def test_finish_sets_the_mean_saves_it_and_scores_it(tmp_path):
         np.testing.assert_allclose(w, 2.0)
 
 
+
+def test_finishing_again_loads_the_saved_average_until_another_epoch_joins_it(tmp_path, monkeypatch):
+    import fer.averaging
+
+    resume = _resume()
+    cb = WeightAverage(TrainConfig(epochs=4, average_from=0.25), tmp_path, resume)
+    model = _net()
+    model.compile(optimizer="adam", loss="mse")
+    cb.set_model(model)
+    _end_epoch(cb, resume, 0, 2.0, 1.0)
+    calls = []
+    monkeypatch.setattr(fer.averaging, "refresh_batchnorm", lambda m, b: calls.append(b))
+    first = cb.finish(model, ["epoch"], None)
+    model.set_weights([np.zeros_like(w) for w in model.get_weights()])
+    second = cb.finish(model, ["epoch"], None)  # a finished run trained again: nothing new to average
+    assert first == second and len(calls) == 1
+    for w in model.get_weights():
+        np.testing.assert_allclose(w, 2.0)  # the saved average, loaded
+    _end_epoch(cb, resume, 1, 5.0, 2.0)  # a new epoch joins the mean: made again
+    third = cb.finish(model, ["epoch"], None)
+    assert len(calls) == 2 and (third.count, third.last_epoch) == (2, 2)
+    for w in model.get_weights():
+        np.testing.assert_allclose(w, 3.5)
+
 def test_batchnorm_statistics_are_measured_again_on_the_batches():
     inp = keras.Input((4,))
     bn = keras.layers.BatchNormalization(momentum=0.5)
@@ -101,6 +125,11 @@ def test_batchnorm_statistics_are_measured_again_on_the_batches():
     refresh_batchnorm(model, batches)
     np.testing.assert_allclose(bn.moving_mean.numpy(), 5.0, atol=0.5)
     np.testing.assert_allclose(bn.moving_variance.numpy(), 4.0, atol=1.0)
+    outer_in = keras.Input((4,))
+    inner_bn = keras.layers.BatchNormalization(momentum=0.5)
+    outer = keras.Model(outer_in, keras.Model(inp, inner_bn(inp))(outer_in))  # BatchNorm in a nested model
+    refresh_batchnorm(outer, batches)
+    np.testing.assert_allclose(inner_bn.moving_mean.numpy(), 5.0, atol=0.5)
     kernel = keras.Model(inp, keras.layers.Dense(2)(inp))
     before = [w.copy() for w in kernel.get_weights()]
     refresh_batchnorm(kernel, batches)  # no BatchNorm: nothing to do, nothing changed
