@@ -92,7 +92,6 @@ def test_finish_sets_the_mean_saves_it_and_scores_it(tmp_path):
         np.testing.assert_allclose(w, 2.0)
 
 
-
 def test_finishing_again_loads_the_saved_average_until_another_epoch_joins_it(tmp_path, monkeypatch):
     import fer.averaging
 
@@ -115,6 +114,7 @@ def test_finishing_again_loads_the_saved_average_until_another_epoch_joins_it(tm
     assert len(calls) == 2 and (third.count, third.last_epoch) == (2, 2)
     for w in model.get_weights():
         np.testing.assert_allclose(w, 3.5)
+
 
 def test_batchnorm_statistics_are_measured_again_on_the_batches():
     inp = keras.Input((4,))
