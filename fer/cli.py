@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
-import signal
 import sys
 import time
-import types
-import typing
 from pathlib import Path
 from typing import Any
 
-from fer.config import TrainConfig
 from fer.data import USAGES, DataError
+from fer.flags import add_config_args, config_from_args, given_fields
 from fer.labels import LABELS
+from fer.stopping import StopOnInterrupt
 
 log = logging.getLogger(__name__)
 
@@ -121,35 +118,6 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
-class _StopOnInterrupt:
-    """While training: the first Ctrl-C (or SIGTERM) stops after the current batch and keeps the work.
-
-    A second one aborts at once.
-    """
-
-    def __init__(self) -> None:
-        self.asked = False
-        self._saved: dict[int, Any] = {}
-
-    def requested(self) -> bool:
-        return self.asked
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.asked:
-            raise KeyboardInterrupt
-        self.asked = True
-        print("stopping after the current batch (press Ctrl-C again to abort)", file=sys.stderr, flush=True)
-
-    def __enter__(self) -> _StopOnInterrupt:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self._saved[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, handler in self._saved.items():
-            signal.signal(sig, handler)
-
-
 def cmd_train(args: argparse.Namespace) -> int:
     from fer.training import TrainEvent, start_problem, train
 
@@ -182,7 +150,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from fer.modelio import ModelError
     from fer.runlock import RunBusyError
 
-    stop = _StopOnInterrupt()
+    stop = StopOnInterrupt()
     try:
         with stop:
             result = train(cfg, Path(args.out), progress=progress, should_stop=stop.requested)
@@ -244,40 +212,6 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-# --------------------------------------------------------------------------- TrainConfig <-> argparse
-def _add_config_args(p: argparse.ArgumentParser, suppress: bool = False) -> None:
-    hints = typing.get_type_hints(TrainConfig)
-    for f in dataclasses.fields(TrainConfig):
-        if f.name == "extra":
-            continue
-        flag = "--" + f.name.replace("_", "-")
-        t = hints[f.name]
-        default = argparse.SUPPRESS if suppress else f.default
-        if t is bool:
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
-            continue
-        if isinstance(t, types.UnionType):  # float | None
-            t = next(a for a in typing.get_args(t) if a is not type(None))
-        p.add_argument(flag, type=t, default=default, help=f"(default: {f.default})")
-
-
-def _given_fields(argv: list[str]) -> set[str]:
-    """The TrainConfig fields set explicitly on a command line."""
-    p = argparse.ArgumentParser(add_help=False)
-    _add_config_args(p, suppress=True)
-    return set(vars(p.parse_known_args(argv)[0]))
-
-
-def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """The flags' config, or with --preset the preset with only the explicitly given flags changed."""
-    names = {f.name for f in dataclasses.fields(TrainConfig)} - {"extra"}
-    if getattr(args, "preset", None):
-        from fer.presets import preset
-
-        return preset(args.preset).replace(**{n: getattr(args, n) for n in getattr(args, "given", set()) & names})
-    return TrainConfig(**{n: getattr(args, n) for n in names})
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m fer", description="Facial emotion recognition (FER2013).")
     p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
@@ -308,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_stats)
 
     s = sub.add_parser("train", help="train a model; every TrainConfig field is a flag")
-    _add_config_args(s)
+    add_config_args(s)
     from fer.presets import PRESETS
 
     s.add_argument("--preset", choices=list(PRESETS), help="start from a named recipe; other flags override it")
@@ -348,7 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "train":
-        args.given = _given_fields(sys.argv[1:] if argv is None else argv)
+        args.given = given_fields(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     if args.command != "stats":
