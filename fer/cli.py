@@ -177,6 +177,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         args.tta = bool(card and card.tta_flip)
     if args.zoom is None:
         args.zoom = card.zoom if card else 1.0
+    if args.shift is None:
+        args.shift = card.shift if card else 0
     correction = () if args.no_prior_correction or card is None else card.prior_correction
     ds = load_dataset(args.data)
     idx = np.arange(len(ds)) if args.split == "all" else np.flatnonzero(ds.usage == args.split)
@@ -184,8 +186,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise InputError(f"{args.data}: no images in split {args.split}")
     try:
         rep = evaluate(model, ds.images[idx], ds.labels[idx], split=args.split, tta_flip=args.tta, zoom=args.zoom,
-                       prior_correction=correction)
-    except ValueError as exc:  # a zoom out of range
+                       prior_correction=correction, shift=args.shift)
+    except ValueError as exc:  # a zoom or shift out of range
         raise InputError(str(exc)) from None
     if args.json:
         _print_json(rep.to_dict())
@@ -204,10 +206,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     try:
         card = export_model(Path(args.source), Path(args.dest), tta_flip=args.tta, notes=args.notes, zoom=args.zoom,
-                            prior_correction=args.prior_correction)
+                            prior_correction=args.prior_correction, shift=args.shift)
     except (ModelError, ValueError) as exc:
         raise InputError(str(exc)) from None
-    _print_json({"model": args.dest, "tta_flip": card.tta_flip, "zoom": card.zoom,
+    _print_json({"model": args.dest, "tta_flip": card.tta_flip, "zoom": card.zoom, "shift": card.shift,
                  "prior_correction": list(card.prior_correction), "metrics": card.metrics})
     return 0
 
@@ -259,6 +261,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="average with the horizontally flipped face (default: as the model card says)")
     s.add_argument("--zoom", type=float, default=None, metavar="FACTOR",
                    help="enlarge each face by FACTOR and keep its centre, 1.0-1.5 (default: as the model card says)")
+    s.add_argument("--shift", type=int, default=None, metavar="PIXELS",
+                   help="also classify each face moved PIXELS up, down, left and right and average the views, "
+                        "0-8 (default: as the model card says)")
     s.add_argument("--no-prior-correction", action="store_true",
                    help="ignore the model card's prior correction (score the network's own probabilities)")
     s.add_argument("--json", action="store_true")
@@ -271,6 +276,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="predict with flip averaging (re-scores the card's metrics on the run's data)")
     s.add_argument("--zoom", type=float, default=None, metavar="FACTOR",
                    help="predict on faces enlarged by FACTOR, centre kept, 1.0-1.5 (re-scores the card's metrics)")
+    s.add_argument("--shift", type=int, default=None, metavar="PIXELS",
+                   help="predict averaging the face with itself moved PIXELS up, down, left and right, 0-8 "
+                        "(re-scores the card's metrics)")
     s.add_argument("--prior-correction", action=argparse.BooleanOptionalAction, default=None,
                    help="compute the prior correction from the run's training labels and targets, or drop it "
                         "(re-scores the card's metrics; default: as the card says)")

@@ -74,18 +74,20 @@ def report_from_scores(y_true: np.ndarray, scores: np.ndarray, split: str = "") 
 
 
 def predict_scores(model: Any, images: np.ndarray, batch_size: int = 256, tta_flip: bool = False,
-                   zoom: float = 1.0, prior_correction: Sequence[float] = ()) -> np.ndarray:
+                   zoom: float = 1.0, prior_correction: Sequence[float] = (), shift: int = 0) -> np.ndarray:
     """Class probabilities [N, 7] for uint8 images [N, 48, 48], batch by batch."""
     from fer.inference import Classifier
 
-    clf = Classifier(model, tta_flip=tta_flip, zoom=zoom, prior_correction=prior_correction)
+    clf = Classifier(model, tta_flip=tta_flip, zoom=zoom, prior_correction=prior_correction, shift=shift)
     out = [clf.scores(images[i:i + batch_size]) for i in range(0, len(images), batch_size)]
     return np.concatenate(out) if out else np.zeros((0, len(LABELS)), np.float32)
 
 
 def evaluate(model: Any, images: np.ndarray, labels: np.ndarray, split: str = "",
-             tta_flip: bool = False, zoom: float = 1.0, prior_correction: Sequence[float] = ()) -> EvalReport:
-    scores = predict_scores(model, images, tta_flip=tta_flip, zoom=zoom, prior_correction=prior_correction)
+             tta_flip: bool = False, zoom: float = 1.0, prior_correction: Sequence[float] = (),
+             shift: int = 0) -> EvalReport:
+    scores = predict_scores(model, images, tta_flip=tta_flip, zoom=zoom, prior_correction=prior_correction,
+                            shift=shift)
     return report_from_scores(labels, scores, split)
 
 

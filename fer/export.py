@@ -44,12 +44,12 @@ class TrainingData:
 
 def rescore(model: object, card: ModelCard, data: TrainingData | None = None) -> dict[str, dict[str, float]]:
     """The card's validation and test metrics recomputed on its own data and split, predicting as
-    the card says (flip averaging, zoom, prior correction)."""
+    the card says (flip averaging, zoom, shifted views, prior correction)."""
     from fer.evaluation import evaluate
 
     _, ds, split = (data or TrainingData(card)).loaded
     return {name: evaluate(model, ds.images[idx], ds.labels[idx], split=name, tta_flip=card.tta_flip,
-                           zoom=card.zoom, prior_correction=card.prior_correction).summary()
+                           zoom=card.zoom, prior_correction=card.prior_correction, shift=card.shift).summary()
             for name, idx in (("validation", split.val), ("test", split.test)) if len(idx)}
 
 
@@ -89,12 +89,13 @@ def as_float32(model: object, card: ModelCard) -> object | None:
 
 
 def export_model(src: Path, dest: Path, tta_flip: bool | None = None, notes: str | None = None,
-                 zoom: float | None = None, prior_correction: bool | None = None) -> ModelCard:
+                 zoom: float | None = None, prior_correction: bool | None = None,
+                 shift: int | None = None) -> ModelCard:
     """Save `src`'s model without optimizer state to `dest` (.keras) with its card.
 
     `prior_correction`: True computes it from the run's training data (fer.priors), False drops it,
     None keeps the card's. A mixed-precision model is saved computing in float32. Changing the
-    precision, `tta_flip`, `zoom` or the prior correction re-scores the card's metrics the new way
+    precision, `tta_flip`, `zoom`, `shift` or the prior correction re-scores the card's metrics the new way
     (this loads the run's dataset), so the card always describes how the model predicts.
     """
     path = source_model(src)
@@ -107,6 +108,7 @@ def export_model(src: Path, dest: Path, tta_flip: bool | None = None, notes: str
     data = TrainingData(card)
     views: dict[str, Any] = {"tta_flip": card.tta_flip if tta_flip is None else tta_flip,
                              "zoom": card.zoom if zoom is None else zoom,
+                             "shift": card.shift if shift is None else shift,
                              "prior_correction": card.prior_correction}
     if prior_correction is not None:
         views["prior_correction"] = training_prior_correction(data) if prior_correction else ()

@@ -11,7 +11,7 @@ import numpy as np
 
 from fer.detection import Detector, FaceBox
 from fer.labels import LABELS
-from fer.modelio import check_zoom
+from fer.modelio import check_shift, check_zoom
 from fer.preprocessing import crop_faces, to_gray
 from fer.priors import check_prior_correction
 
@@ -50,35 +50,44 @@ class Classifier:
     """
 
     def __init__(self, model: Any, tta_flip: bool = False, zoom: float = 1.0,
-                 prior_correction: Sequence[float] = ()) -> None:
+                 prior_correction: Sequence[float] = (), shift: int = 0) -> None:
         import tensorflow as tf
 
         check_zoom(zoom)
+        check_shift(shift)
         check_prior_correction(prior_correction)
         self.model = model
         self.tta_flip = tta_flip
         self.zoom = zoom
+        self.shift = shift
         self.prior_correction = tuple(float(v) for v in prior_correction)
-        shift = tf.constant(self.prior_correction, tf.float32) if self.prior_correction else None
+        correction = tf.constant(self.prior_correction, tf.float32) if self.prior_correction else None
         side = round(48 * zoom)
-        off = (side - 48) // 2
+        off = (side - 48) // 2 + shift  # the centre view's corner in the zoomed, padded face
+        moves = [(0, 0)] + ([(-shift, 0), (shift, 0), (0, -shift), (0, shift)] if shift else [])
         spec = [tf.TensorSpec([None, 48, 48, 1], tf.float32)]
+
+        def _zoomed(x: Any) -> Any:  # enlarged; edges mirrored by `shift` pixels for the moved views
+            if side != 48:
+                x = tf.image.resize(x, (side, side), method="bilinear")
+            if shift:
+                x = tf.pad(x, [[0, 0], [shift, shift], [shift, shift], [0, 0]], mode="SYMMETRIC")
+            return x
 
         @tf.function(input_signature=spec, reduce_retracing=True)
         def _view(x: Any) -> Any:
-            if side == 48:
-                return x
-            return tf.image.resize(x, (side, side), method="bilinear")[:, off:off + 48, off:off + 48, :]
+            return _zoomed(x)[:, off:off + 48, off:off + 48, :]
 
         @tf.function(input_signature=spec, reduce_retracing=True)
         def _run(x: Any) -> Any:
-            x = _view(x)
-            y = model(x, training=False)
+            z = _zoomed(x)
+            v = tf.concat([z[:, off + dy:off + dy + 48, off + dx:off + dx + 48, :] for dy, dx in moves], axis=0)
+            y = model(v, training=False)
             if tta_flip:
-                y = (y + model(tf.reverse(x, axis=[2]), training=False)) / 2.0
-            y = tf.cast(y, tf.float32)
-            if shift is not None:  # back to the labels' class prior
-                y = tf.nn.softmax(tf.math.log(tf.maximum(y, 1e-12)) + shift)
+                y = (y + model(tf.reverse(v, axis=[2]), training=False)) / 2.0
+            y = tf.reduce_mean(tf.reshape(tf.cast(y, tf.float32), [len(moves), -1, len(LABELS)]), axis=0)
+            if correction is not None:  # back to the labels' class prior
+                y = tf.nn.softmax(tf.math.log(tf.maximum(y, 1e-12)) + correction)
             return y
 
         self._run = _run
@@ -86,8 +95,9 @@ class Classifier:
 
     @classmethod
     def from_file(cls, path: str | Path, tta_flip: bool | None = None, zoom: float | None = None,
-                  prior_correction: Sequence[float] | None = None) -> Classifier:
-        """Load a model file; flip averaging, zoom and prior correction as its card says unless given."""
+                  prior_correction: Sequence[float] | None = None, shift: int | None = None) -> Classifier:
+        """Load a model file; flip averaging, zoom, shifted views and prior correction as its card says
+        unless given."""
         from fer.modelio import load_card, load_model
 
         card = load_card(Path(path))
@@ -97,12 +107,16 @@ class Classifier:
             zoom = card.zoom if card else 1.0
         if prior_correction is None:
             prior_correction = card.prior_correction if card else ()
-        return cls(load_model(Path(path)), tta_flip=tta_flip, zoom=zoom, prior_correction=prior_correction)
+        if shift is None:
+            shift = card.shift if card else 0
+        return cls(load_model(Path(path)), tta_flip=tta_flip, zoom=zoom, prior_correction=prior_correction,
+                   shift=shift)
 
     def single_view(self) -> Classifier:
-        """The same model, zoom and prior correction looking once at each face (no flip averaging): what
-        the webcam uses, where a second view would cost frame rate. Itself when it has one view."""
-        if not self.tta_flip:
+        """The same model, zoom and prior correction looking once at each face (no flip averaging, no
+        shifted views): what the webcam uses, where more views would cost frame rate. Itself when it has
+        one view."""
+        if not self.tta_flip and not self.shift:
             return self
         return Classifier(self.model, zoom=self.zoom, prior_correction=self.prior_correction)
 
@@ -114,7 +128,8 @@ class Classifier:
         return self._run(x).numpy()
 
     def network_input(self, faces: np.ndarray) -> np.ndarray:
-        """What the network sees of faces [N, 48, 48]: float32 0..255, zoomed as the card says."""
+        """What the network sees of faces [N, 48, 48] in the centre view: float32 0..255, zoomed as the
+        card says."""
         x = np.asarray(faces, np.float32).reshape(-1, 48, 48, 1)
         return self._view(x).numpy()[..., 0]
 

@@ -31,6 +31,16 @@ def check_zoom(zoom: float) -> None:
         raise ValueError(f"zoom must be between {MIN_ZOOM} and {MAX_ZOOM}, not {zoom}")
 
 
+MAX_SHIFT = 8
+"""The most pixels (of the 48) a model may ask its shifted views to move the face."""
+
+
+def check_shift(shift: int) -> None:
+    """ValueError unless `shift` is a whole number of pixels, 0..MAX_SHIFT."""
+    if isinstance(shift, bool) or not isinstance(shift, int) or not 0 <= shift <= MAX_SHIFT:
+        raise ValueError(f"shift must be a whole number of pixels from 0 to {MAX_SHIFT}, not {shift}")
+
+
 @dataclass(frozen=True)
 class ModelCard:
     """Everything a model file says about itself."""
@@ -54,6 +64,9 @@ class ModelCard:
     """Predict with test-time flip averaging (the face and its mirror image) unless told otherwise."""
     zoom: float = 1.0
     """Classify each 48x48 face enlarged by this factor, its centre 48x48 kept (1.0: as cropped)."""
+    shift: int = 0
+    """Also classify the face moved by this many pixels up, down, left and right, and average the five
+    views (ten with tta_flip); 0: the centre view only."""
     prior_correction: tuple[float, ...] = ()
     """Added to the log-probabilities, which are then normalised again: per class, log(share of the
     training labels) - log(share of the training targets). It undoes the class prior that FER+ soft
@@ -61,6 +74,7 @@ class ModelCard:
 
     def __post_init__(self) -> None:
         check_zoom(self.zoom)
+        check_shift(self.shift)
         check_prior_correction(self.prior_correction)
 
     def to_dict(self) -> dict[str, Any]:
