@@ -2,7 +2,8 @@
 scored with the card settings (mirror averaging, zoom, prior correction from its run's training
 labels) and its faces also moved SHIFT pixels up, down, left and right (`Classifier(shift=...)`), for
 each SHIFT. The test split is never read. The last line names the (model, shift) with the most faces
-right (ties: the smaller shift, then the model named first).
+right (ties: the smaller shift, then the model named first). A run's `average.keras` is described by
+the run's card (`model.json` beside it).
 
     python bench/shift_views.py models/default.keras runs/one-stage-avg/average.keras --shifts 0 1 2 3 4
 """
@@ -33,9 +34,9 @@ def main() -> None:
     best: tuple[int, int, int, str] | None = None  # (-right, shift, order, model)
     for order, src in enumerate(args.models):
         path = source_model(src)
-        card = load_card(path)
+        card = load_card(path) or load_card(path.with_name("model.keras"))  # a run's average.keras: the run's card
         if card is None:
-            raise ModelError(f"{path}: no model card beside it")
+            raise ModelError(f"{path}: no model card beside it (nor a run's model.json)")
         data = TrainingData(card)
         _, ds, split = data.loaded
         correction = training_prior_correction(data)

@@ -206,6 +206,8 @@ st.caption(t("how.softmax_caption", label=display_name(LABELS[top], lang()), con
                                                                                                lang())))
 if clf.tta_flip:
     st.caption(t("how.flip_caption"))
+if clf.shift:
+    st.caption(t("how.shift_caption", px=clf.shift))
 if clf.prior_correction:
     st.caption(t("how.prior_caption"))
 

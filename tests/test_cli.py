@@ -93,13 +93,14 @@ def test_train_then_evaluate_a_tiny_model(tmp_path):
     assert rep["n"] == 84 and 0 <= rep["accuracy"] <= 1 and len(rep["confusion"]) == 7
     assert sum(map(sum, rep["confusion"])) == 84 and set(rep["per_class"]) == set(LABELS)
 
-    # Export with flip averaging: weights only, computing in float32, the card re-scored, and evaluate
-    # follows the card.
+    # Export with flip averaging and shifted views: weights only, computing in float32, the card
+    # re-scored, and evaluate follows the card.
     dest = tmp_path / "exported.keras"
-    r = run_cli("export", str(out), str(dest), "--tta", "--zoom", "1.05", "--notes", "test export")
+    r = run_cli("export", str(out), str(dest), "--tta", "--zoom", "1.05", "--shift", "2", "--notes", "test export")
     assert r.returncode == 0, r.stderr[-2000:]
     exported = json.loads(dest.with_suffix(".json").read_text())
     assert exported["tta_flip"] is True and exported["zoom"] == 1.05 and exported["notes"] == "test export"
+    assert exported["shift"] == 2 and json.loads(r.stdout)["shift"] == 2
     assert exported["config"] == card["config"] and exported["metrics"]["test"]["n"] == 84
     assert dest.stat().st_size < (out / "model.keras").stat().st_size  # no optimizer state
     assert {layer.dtype_policy.name for layer in load_model(out / "model.keras").layers} >= {"mixed_bfloat16"}
@@ -109,6 +110,8 @@ def test_train_then_evaluate_a_tiny_model(tmp_path):
     assert round(json.loads(r.stdout)["accuracy"], 4) == exported["metrics"]["test"]["accuracy"]
     r = run_cli("evaluate", "--model", str(dest), "--data", str(data), "--zoom", "2", "--json")
     assert r.returncode == 2 and "zoom must be between 1.0 and 1.5" in r.stderr and "Traceback" not in r.stderr
+    r = run_cli("evaluate", "--model", str(dest), "--data", str(data), "--shift", "9", "--json")
+    assert r.returncode == 2 and "shift must be a whole number" in r.stderr and "Traceback" not in r.stderr
     r = run_cli("export", str(tmp_path / "nowhere"), str(dest))
     assert r.returncode == 2 and "no model file" in r.stderr
 

@@ -160,3 +160,21 @@ def test_mini_xception_without_dense_layers(tmp_path: Path, monkeypatch: pytest.
     assert t("how.prior_caption", "pt") not in [c.value for c in at.caption]  # nor correct the priors
     assert t("how.flip_caption", "pt") not in [c.value for c in at.caption]  # nor average the mirror image
     assert len([h for h in at.header]) == len(SECTIONS)
+
+
+def test_a_model_with_shifted_views_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A card asking for shifted views: the page explains that the bars average the moved faces."""
+    from fer.modelio import ModelCard, save_model
+    from fer.models import build_model
+
+    run = tmp_path / "runs" / "shifted"
+    model = build_model("tiny-cnn")
+    save_model(model, run / "model.keras", ModelCard(arch="tiny-cnn", params=int(model.count_params()), shift=2))
+    monkeypatch.setattr(ui.common, "RUNS_DIR", tmp_path / "runs")
+    at = run_page("en", active=run / "model.keras")
+    assert not at.exception
+    assert not at.error
+    captions = [c.value for c in at.caption]
+    assert t("how.shift_caption", "en", px=2) in captions
+    assert t("how.flip_caption", "en") not in captions  # its card does not average the mirror image
+    assert abs(sum(score_spec(at)["data"][0]["y"]) - 1.0) < 1e-3
