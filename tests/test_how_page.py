@@ -67,6 +67,9 @@ def test_example_renders_every_section(lang: str) -> None:
     assert t("how.prior_caption", lang) in [c.value for c in at.caption]
     assert json.loads((ROOT / "models" / "default.json").read_text())["tta_flip"] is True  # and averages the mirror
     assert t("how.flip_caption", lang) in [c.value for c in at.caption]
+    shift = json.loads((ROOT / "models" / "default.json").read_text())["shift"]  # and the moved faces
+    assert shift == 4
+    assert t("how.shift_caption", lang, px=shift) in [c.value for c in at.caption]
     spec = score_spec(at)
     assert spec["data"][0]["x"] == [display_name(k, lang) for k in LABELS]
     assert abs(sum(spec["data"][0]["y"]) - 1.0) < 1e-3
