@@ -1,7 +1,7 @@
 """What a model card's prediction settings cost per classification. Classifiers on the same network
 are timed in alternation (A, B, C, A, B, C, ...), so that the machine's drift hits all alike: as the
-card says (flip averaging, zoom, shifted views, prior correction: photos, `predict`, `evaluate`), with the
-mirror but no shifted views (when the card has them), with one view per
+card says (flip averaging, zoom, shifted views, prior correction: photos, `predict`, `evaluate`), without
+its shifted views (when it has them), with one view per
 face (`Classifier.single_view`: the webcam), the same without the prior correction, and the bare
 network (faces as cropped, no correction).
 
@@ -32,16 +32,14 @@ def main() -> None:
     variants = {
         f"card (flip {'on' if card.tta_flip else 'off'}, zoom {card.zoom}, shift {card.shift}, "
         f"correction {'on' if card.prior_correction else 'none'})": card,
-        "mirror only, no shifted views": Classifier(card.model, tta_flip=True, zoom=card.zoom,
-                                                    prior_correction=card.prior_correction),
-        "one view (webcam)": card.single_view(),
-        "one view, no correction": Classifier(card.model, zoom=card.zoom),
-        "bare (one view, zoom 1.0, no correction)": Classifier(card.model),
     }
-    if not card.shift:  # the card has no shifted views to leave out
-        del variants["mirror only, no shifted views"]
-    if not card.tta_flip and not card.shift:  # the card's classifier already looks once
-        del variants["one view (webcam)"]
+    if card.shift:  # the card without its shifted views (the mirror kept if the card has it)
+        variants["no shifted views"] = Classifier(card.model, tta_flip=card.tta_flip, zoom=card.zoom,
+                                                  prior_correction=card.prior_correction)
+    if card.tta_flip or card.shift:  # else the card's classifier already looks once
+        variants["one view (webcam)"] = card.single_view()
+    variants["one view, no correction"] = Classifier(card.model, zoom=card.zoom)
+    variants["bare (one view, zoom 1.0, no correction)"] = Classifier(card.model)
     rng = np.random.default_rng(0)
     for batch in (1, 3):
         faces = rng.integers(0, 255, (batch, 48, 48), dtype=np.uint8)

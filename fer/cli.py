@@ -166,27 +166,21 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     from fer.data import load_dataset
     from fer.evaluation import evaluate
+    from fer.inference import card_views
     from fer.modelio import ModelError, load_card, load_model
 
     try:
         model = load_model(Path(args.model))
     except ModelError as exc:
         raise InputError(str(exc)) from None
-    card = load_card(Path(args.model))
-    if args.tta is None:  # as the model card says
-        args.tta = bool(card and card.tta_flip)
-    if args.zoom is None:
-        args.zoom = card.zoom if card else 1.0
-    if args.shift is None:
-        args.shift = card.shift if card else 0
-    correction = () if args.no_prior_correction or card is None else card.prior_correction
+    views = card_views(load_card(Path(args.model)), tta_flip=args.tta, zoom=args.zoom, shift=args.shift,
+                       prior_correction=() if args.no_prior_correction else None)  # the card's unless given
     ds = load_dataset(args.data)
     idx = np.arange(len(ds)) if args.split == "all" else np.flatnonzero(ds.usage == args.split)
     if len(idx) == 0:
         raise InputError(f"{args.data}: no images in split {args.split}")
     try:
-        rep = evaluate(model, ds.images[idx], ds.labels[idx], split=args.split, tta_flip=args.tta, zoom=args.zoom,
-                       prior_correction=correction, shift=args.shift)
+        rep = evaluate(model, ds.images[idx], ds.labels[idx], split=args.split, **views)
     except ValueError as exc:  # a zoom or shift out of range
         raise InputError(str(exc)) from None
     if args.json:

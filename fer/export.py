@@ -98,6 +98,8 @@ def export_model(src: Path, dest: Path, tta_flip: bool | None = None, notes: str
     precision, `tta_flip`, `zoom`, `shift` or the prior correction re-scores the card's metrics the new way
     (this loads the run's dataset), so the card always describes how the model predicts.
     """
+    from fer.inference import card_views
+
     path = source_model(src)
     card = load_card(path)
     if card is None:
@@ -106,10 +108,7 @@ def export_model(src: Path, dest: Path, tta_flip: bool | None = None, notes: str
     changes: dict[str, object] = {}
     f32 = as_float32(model, card)
     data = TrainingData(card)
-    views: dict[str, Any] = {"tta_flip": card.tta_flip if tta_flip is None else tta_flip,
-                             "zoom": card.zoom if zoom is None else zoom,
-                             "shift": card.shift if shift is None else shift,
-                             "prior_correction": card.prior_correction}
+    views = card_views(card, tta_flip=tta_flip, zoom=zoom, shift=shift)
     if prior_correction is not None:
         views["prior_correction"] = training_prior_correction(data) if prior_correction else ()
     if f32 is not None or views != {k: getattr(card, k) for k in views}:

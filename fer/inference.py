@@ -11,7 +11,7 @@ import numpy as np
 
 from fer.detection import Detector, FaceBox
 from fer.labels import LABELS
-from fer.modelio import check_shift, check_zoom
+from fer.modelio import ModelCard, check_shift, check_zoom
 from fer.preprocessing import crop_faces, to_gray
 from fer.priors import check_prior_correction
 
@@ -41,6 +41,17 @@ class FacePrediction:
     def to_dict(self) -> dict[str, Any]:
         return {"box": list(self.box.xywh), "angle": float(self.box.angle), "label": self.label,
                 "scores": self.score_dict()}
+
+
+def card_views(card: ModelCard | None, tta_flip: bool | None = None, zoom: float | None = None,
+               prior_correction: Sequence[float] | None = None, shift: int | None = None) -> dict[str, Any]:
+    """How a model predicts, as `Classifier`'s keywords: flip averaging, zoom, shifted views and prior
+    correction as its card says (none of them without a card), each one replaced where given."""
+    return {"tta_flip": bool(card and card.tta_flip) if tta_flip is None else tta_flip,
+            "zoom": (card.zoom if card else 1.0) if zoom is None else zoom,
+            "prior_correction": (card.prior_correction if card else ()) if prior_correction is None
+            else prior_correction,
+            "shift": (card.shift if card else 0) if shift is None else shift}
 
 
 class Classifier:
@@ -100,17 +111,9 @@ class Classifier:
         unless given."""
         from fer.modelio import load_card, load_model
 
-        card = load_card(Path(path))
-        if tta_flip is None:
-            tta_flip = bool(card and card.tta_flip)
-        if zoom is None:
-            zoom = card.zoom if card else 1.0
-        if prior_correction is None:
-            prior_correction = card.prior_correction if card else ()
-        if shift is None:
-            shift = card.shift if card else 0
-        return cls(load_model(Path(path)), tta_flip=tta_flip, zoom=zoom, prior_correction=prior_correction,
-                   shift=shift)
+        views = card_views(load_card(Path(path)), tta_flip=tta_flip, zoom=zoom, prior_correction=prior_correction,
+                           shift=shift)
+        return cls(load_model(Path(path)), **views)
 
     def single_view(self) -> Classifier:
         """The same model, zoom and prior correction looking once at each face (no flip averaging, no
