@@ -1,13 +1,15 @@
-"""Entry point: `streamlit run app.py`. Only routes to the pages in pages/."""
+"""Entry point: `streamlit run app.py`. Only routes to the pages in pages/.
 
-# streamlit_webrtc (aiortc, pylibsrtp) must be imported before tensorflow, or the process crashes.
-import streamlit_webrtc  # noqa: F401, I001
+`streamlit run` finds the `st.App` at the bottom and serves it: its lifespan (ui.server) runs once, when
+the server starts, and warms the default model up in the background. Every visitor's script run
+executes this file as `__main__` and routes.
+"""
+
 import pandas  # noqa: F401  (plotly imports it lazily; a rerun during that import breaks charts)
 import streamlit as st
 
 from ui.common import language_switch, t
-
-st.set_page_config(page_title=t("app.title"), page_icon=":performing_arts:", layout="wide")
+from ui.server import import_webrtc_before_tensorflow, lifespan
 
 PAGES = [
     ("pages/home.py", "home", "nav.home", ":material/home:", True),
@@ -19,9 +21,20 @@ PAGES = [
     ("pages/how_it_works.py", "how-it-works", "nav.how", ":material/psychology:", False),
 ]
 
-language_switch()
-nav = st.navigation([
-    st.Page(path, title=t(key), icon=icon, url_path=url, default=default)
-    for path, url, key, icon, default in PAGES
-])
-nav.run()
+
+def main() -> None:
+    """One visitor's run: the page config, the language switch, the page."""
+    import_webrtc_before_tensorflow()
+    st.set_page_config(page_title=t("app.title"), page_icon=":performing_arts:", layout="wide")
+    language_switch()
+    nav = st.navigation([
+        st.Page(path, title=t(key), icon=icon, url_path=url, default=default)
+        for path, url, key, icon, default in PAGES
+    ])
+    nav.run()
+
+
+if __name__ == "__main__":
+    main()
+else:  # imported once by `streamlit run app.py` to serve it
+    app = st.App(__file__, lifespan=lifespan)

@@ -136,6 +136,12 @@ class Classifier:
         x = np.asarray(faces, np.float32).reshape(-1, 48, 48, 1)
         return self._view(x).numpy()[..., 0]
 
+    @property
+    def trace_count(self) -> int:
+        """How many times TensorFlow has traced the scoring function: 1 after the first call, and it stays
+        1 while the process keeps TensorFlow's state (ui.server: Streamlit's reruns must not reset it)."""
+        return int(self._run.experimental_get_tracing_count())
+
     def warm_up(self) -> None:
         """Trace the function once so the first real call is fast."""
         self.scores(np.zeros((1, 48, 48), np.uint8))

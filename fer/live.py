@@ -38,6 +38,10 @@ MAX_RECORDS = 20_000
 """Per-frame records kept (the oldest go first): about 11 minutes at 30 analysed frames a second."""
 DEFAULT_INTERVAL_S = 1 / 30
 """Assumed camera frame interval until skipped frames have measured the real one."""
+STALE_S = 2.0
+"""No frame for this long: the stream has stopped (the readout then shows the session's averages)."""
+RATE_WINDOW = 120
+"""Frame arrival times kept to measure the recent frame rate."""
 CSV_KEYS = ("time_s", "timestamp", "frame", "face", "x", "y", "w", "h", "label", *LABELS)
 
 
@@ -66,14 +70,29 @@ class LiveSnapshot:
     """Frames received (and sent back) so far."""
     analysed: int
     """Frames detected and classified so far."""
-    fps: float
-    """Frames per second going through the callback over the last seconds."""
+    fps: float | None
+    """Frames per second arriving: over the last seconds while frames come, over the whole session once
+    they stopped; None until two frames have arrived (never a 0 while frames are counted)."""
+    analysed_fps: float | None
+    """Analysed frames per second, measured the same way."""
+    streaming: bool
+    """A frame arrived within the last STALE_S seconds."""
     every: int
     """One frame in `every` is analysed now (1 = all)."""
     process_ms: float
     """Average time to detect, classify and draw one frame."""
     faces: tuple[FacePrediction, ...]
     """The faces of the latest analysed frame."""
+
+
+def rate(times: list[float], count: int, first: float | None, last: float | None, streaming: bool) -> float | None:
+    """Events per second: over the recent `times` while streaming, else `count` events from `first` to
+    `last`; None when fewer than two events make a rate."""
+    if streaming and len(times) > 1 and times[-1] > times[0]:
+        return (len(times) - 1) / (times[-1] - times[0])
+    if count > 1 and first is not None and last is not None and last > first:
+        return (count - 1) / (last - first)
+    return None
 
 
 class LiveProcessor:
@@ -127,7 +146,9 @@ class LiveProcessor:
             self._last_in: float | None = None
             self._start: float | None = None
             self._start_wall = 0.0
-            self._times: deque[float] = deque(maxlen=120)
+            self._times: deque[float] = deque(maxlen=RATE_WINDOW)
+            self._analysed_times: deque[float] = deque(maxlen=RATE_WINDOW)
+            self._first_analysed: float | None = None
             self._faces: tuple[FacePrediction, ...] = ()
 
     # -- the frame path (worker thread) -------------------------------------------------------------
@@ -158,6 +179,9 @@ class LiveProcessor:
             with self._lock:
                 self._stages = stages
                 self._analysed += 1
+                self._analysed_times.append(now)
+                if self._first_analysed is None:
+                    self._first_analysed = now
                 self._faces = faces
                 self._proc_s = spent if self._proc_s == 0 else 0.7 * self._proc_s + 0.3 * spent
                 self._every = self._pick_every()
@@ -197,11 +221,13 @@ class LiveProcessor:
 
     def snapshot(self) -> LiveSnapshot:
         with self._lock:
-            times = list(self._times)
-            fps = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
-            if times and self._clock() - times[-1] > 2.0:  # stream stopped: no frames lately
-                fps = 0.0
-            return LiveSnapshot(self._frames, self._analysed, fps, self._every, 1000 * self._proc_s, self._faces)
+            times, analysed_times = list(self._times), list(self._analysed_times)
+            streaming = bool(times) and self._clock() - times[-1] <= STALE_S
+            fps = rate(times, self._frames, self._start, self._last_in, streaming)
+            last_analysed = analysed_times[-1] if analysed_times else None
+            analysed_fps = rate(analysed_times, self._analysed, self._first_analysed, last_analysed, streaming)
+            return LiveSnapshot(self._frames, self._analysed, fps, analysed_fps, streaming, self._every,
+                                1000 * self._proc_s, self._faces)
 
     def records(self, last_s: float | None = None) -> list[FrameRecord]:
         """Analysed frames, oldest first; only those of the last `last_s` seconds when given."""

@@ -12,7 +12,17 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from fer.i18n import fmt_number, fmt_percent
 from fer.labels import LABELS, display_name, hex_color
-from fer.live import CSV_KEYS, LIVE_MAX_SIDE, LiveProcessor, parse_ice_servers, records_csv, records_rows, timeline
+from fer.live import (
+    CSV_KEYS,
+    LIVE_MAX_SIDE,
+    FrameRecord,
+    LiveProcessor,
+    parse_ice_servers,
+    records_csv,
+    records_rows,
+    timeline,
+)
+from fer.session import SessionSummary, summarise
 from ui.common import detector, get_classifier, lang, separators, t
 from ui.controls import sidebar_controls
 
@@ -38,17 +48,57 @@ def csv_headers() -> dict[str, str]:
     return {k: t(f"webcam.col_{k}") for k in CSV_KEYS if k not in LABELS} | {k: display_name(k, lang()) for k in LABELS}
 
 
-def timeline_chart(proc: LiveProcessor) -> go.Figure:
-    cols = timeline(proc.records(TIMELINE_S))
-    end = cols["t"][-1] if cols["t"] else 0.0
-    x = [v - end for v in cols["t"]]
+def timeline_chart(records: list[FrameRecord], title: str, window_s: float | None = None) -> go.Figure:
+    """The main face's scores over time: the last `window_s` seconds (0 = now), or the whole session."""
+    cols = timeline(records)
+    if window_s is None:
+        x, xaxis = cols["t"], {"title": t("webcam.seconds_since_start")}
+    else:
+        end = cols["t"][-1] if cols["t"] else 0.0
+        x, xaxis = [v - end for v in cols["t"]], {"title": t("webcam.seconds_ago"), "range": [-window_s, 0]}
     fig = go.Figure([go.Scatter(x=x, y=cols[k], name=display_name(k, lang()), mode="lines",
                                 line={"color": hex_color(k)}) for k in LABELS])
-    fig.update_layout(title=t("webcam.timeline"), height=300, margin={"l": 10, "r": 10, "t": 40, "b": 10},
-                      xaxis={"title": t("webcam.seconds_ago"), "range": [-TIMELINE_S, 0]},
+    fig.update_layout(title=title, height=320, margin={"l": 10, "r": 10, "t": 80, "b": 10}, xaxis=xaxis,
                       yaxis={"title": t("webcam.probability"), "range": [0, 1], "tickformat": ".0%"},
-                      legend={"orientation": "h"}, separators=separators())
+                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0}, separators=separators())
     return fig
+
+
+def emotion_time_chart(summary: SessionSummary) -> go.Figure:
+    """Seconds the main face showed each emotion, one bar per emotion in its colour."""
+    names = [display_name(k, lang()) for k in LABELS]
+    secs = [summary.seconds_per_label[k] for k in LABELS]
+    fig = go.Figure(go.Bar(x=names, y=secs, marker_color=[hex_color(k) for k in LABELS],
+                           text=[fmt_number(v, lang(), 1) for v in secs], textposition="outside", cliponaxis=False))
+    fig.update_layout(title=t("webcam.time_per_emotion"), height=300, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                      yaxis={"title": t("webcam.seconds")}, separators=separators())
+    return fig
+
+
+def fps_text(fps: float | None) -> str:
+    return "–" if fps is None else fmt_number(fps, lang(), 1)
+
+
+def session_summary(records: list[FrameRecord]) -> None:
+    """What the session showed once the camera stops: time per emotion, each face's dominant emotion, a timeline."""
+    summary = summarise(records)
+    st.subheader(t("webcam.summary"))
+    c1, c2, c3 = st.columns(3)
+    c1.metric(t("webcam.duration"), t("webcam.seconds_value", s=fmt_number(summary.duration_s, lang(), 1)))
+    c2.metric(t("webcam.analysed_frames"), fmt_number(summary.analysed, lang(), 0))
+    c3.metric(t("webcam.dominant"), display_name(summary.dominant, lang()) if summary.dominant else "–")
+    left, right = st.columns(2)
+    left.plotly_chart(emotion_time_chart(summary), config={"displayModeBar": False})
+    if summary.faces:
+        table = pd.DataFrame([{t("webcam.col_face"): f.number,
+                               t("webcam.col_seen"): t("webcam.seconds_value", s=fmt_number(f.seconds, lang(), 1)),
+                               t("webcam.col_dominant"): display_name(f.dominant, lang()),
+                               t("webcam.col_share"): f.dominant_share} for f in summary.faces])
+        right.dataframe(table, hide_index=True, column_config={t("webcam.col_share"): st.column_config.ProgressColumn(
+            t("webcam.col_share"), min_value=0.0, max_value=1.0, format="percent")})
+    else:
+        right.info(t("webcam.no_face_seen"))
+    st.plotly_chart(timeline_chart(records, t("webcam.session_timeline")), config={"displayModeBar": False})
 
 
 st.title(t("webcam.title"))
@@ -83,13 +133,16 @@ playing = bool(ctx.state.playing)
 @st.fragment(run_every=REFRESH_S if playing else None)
 def readout() -> None:
     snap = proc.snapshot()
-    c1, c2, c3 = st.columns(3)
-    c1.metric(t("webcam.fps"), fmt_number(snap.fps, lang(), 1))
-    c2.metric(t("webcam.frames"), fmt_number(snap.frames, lang(), 0))
-    c3.metric(t("webcam.every"), t("webcam.every_value", n=snap.every),
-              help=t("webcam.every_help", ms=fmt_number(snap.process_ms, lang(), 0)))
-    if snap.every > 1:  # the machine cannot keep up: say so (the video itself stays fluid)
-        st.caption(t("webcam.every_help", ms=fmt_number(snap.process_ms, lang(), 0)))
+    c1, c2 = st.columns(2)
+    c1.metric(t("webcam.fps"), fps_text(snap.fps), help=t("webcam.fps_help"))
+    c2.metric(t("webcam.analysed_fps"), fps_text(snap.analysed_fps), help=t("webcam.analysed_fps_help"))
+    c3, c4 = st.columns(2)
+    c3.metric(t("webcam.frames"), fmt_number(snap.frames, lang(), 0), help=t("webcam.frames_help"))
+    c4.metric(t("webcam.every"), fmt_number(snap.analysed, lang(), 0), help=t("webcam.every_help"))
+    if snap.analysed:
+        st.caption(t("webcam.analysis", ms=fmt_number(snap.process_ms, lang(), 0), n=snap.every))
+    if snap.frames and not (playing and snap.streaming):
+        st.caption(t("webcam.stopped_averages"))
     if not snap.frames:
         st.info(t("webcam.press_start"))
     elif not snap.faces:
@@ -103,8 +156,9 @@ def readout() -> None:
 
 @st.fragment(run_every=CHART_REFRESH_S if playing else None)
 def live_timeline() -> None:
-    if proc.records():
-        st.plotly_chart(timeline_chart(proc), config={"displayModeBar": False})
+    records = proc.records(TIMELINE_S)
+    if records:
+        st.plotly_chart(timeline_chart(records, t("webcam.timeline"), TIMELINE_S), config={"displayModeBar": False})
 
 
 # Every timed fragment is the only child of a container of its own. Streamlit 1.67 drops a full
@@ -117,7 +171,10 @@ with side:
     with st.container():
         readout()
 with st.container():
-    live_timeline()
+    if playing:
+        live_timeline()
+    elif proc.records():  # the camera stopped: what the whole session showed
+        session_summary(proc.records())
 
 
 @st.fragment(run_every=CHART_REFRESH_S if playing else None)

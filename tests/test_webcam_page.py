@@ -101,6 +101,7 @@ def test_slow_analysis_skips_frames_but_draws_every_frame(classifier: Classifier
     # analysis blocks the frame path: 29 frame gaps took 29/30 s plus 10 analyses of 0.1 s
     assert recs[-1].t == pytest.approx(27 / 30 + 0.9)
     assert snap.fps == pytest.approx(29 / (29 / 30 + 1.0))
+    assert snap.streaming and snap.analysed_fps == pytest.approx(9 / (recs[-1].t - recs[0].t))
 
 
 def test_fast_analysis_keeps_every_frame_and_reset(classifier: Classifier, face_frame: np.ndarray) -> None:
@@ -110,10 +111,25 @@ def test_fast_analysis_keeps_every_frame_and_reset(classifier: Classifier, face_
         proc.process(face_frame)
         clock.now += 1 / 30
     assert proc.snapshot().every == 1 and proc.snapshot().analysed == 5
+    streaming = proc.snapshot().fps
     clock.now += 5  # no frames for a while: the stream stopped
-    assert proc.snapshot().fps == 0.0
+    stopped = proc.snapshot()
+    # the session's average, never 0 while frames are counted
+    assert not stopped.streaming and stopped.fps == pytest.approx(streaming) and stopped.fps > 25
+    assert stopped.analysed_fps == pytest.approx(stopped.fps)
     proc.reset()
     assert proc.snapshot().frames == 0 and proc.records() == []
+    assert proc.snapshot().fps is None and proc.snapshot().analysed_fps is None
+
+
+def test_one_frame_makes_no_rate(classifier: Classifier, face_frame: np.ndarray) -> None:
+    clock = FakeClock()
+    proc = LiveProcessor(Detector(), classifier, clock=clock)
+    proc.process(face_frame)
+    snap = proc.snapshot()
+    assert snap.frames == 1 and snap.fps is None and snap.analysed_fps is None
+    clock.now += 10
+    assert proc.snapshot().fps is None  # still no rate (and never 0.0) with one frame counted
 
 
 def shifted(frame: np.ndarray, dx: int, dy: int) -> np.ndarray:
@@ -272,7 +288,7 @@ def test_page_wires_the_streamer_and_shows_live_results(streamer: StreamerStub, 
     assert call["translations"]["start"] == "Start"
     assert "Press Start to switch the camera on." in [i.value for i in at.info]
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Frames"] == "0"
+    assert metrics["Frames"] == "0" and metrics["Frames per second"] == "–"
     # the default model's card averages each face with its mirror image; the webcam looks once
     card = load_card(ROOT / "models" / "default.keras")
     live = at.session_state["live_processor"].classifier
@@ -289,7 +305,9 @@ def test_page_wires_the_streamer_and_shows_live_results(streamer: StreamerStub, 
     at.run()
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Frames"] == "3"
+    assert metrics["Frames"] == "3" and float(metrics["Frames per second"]) > 0
+    assert metrics["Analysed"] == str(at.session_state["live_processor"].snapshot().analysed)
+    assert any(c.value.startswith("One analysis takes ") for c in at.caption)
     names = {display_name(k, "en") for k in LABELS}
     face_lines = [m.value for m in at.markdown if m.value.startswith("**Face 1: ")]
     assert len(face_lines) == 1 and face_lines[0].split(": ")[1].split("**")[0] in names
@@ -320,8 +338,9 @@ def test_page_in_portuguese_with_ice_servers_from_env(streamer: StreamerStub, fa
     names = {display_name(k, "pt") for k in LABELS}
     face_lines = [m.value for m in at.markdown if m.value.startswith("**Rosto 1: ")]
     assert len(face_lines) == 1 and face_lines[0].split(": ")[1].split("**")[0] in names
-    table = at.dataframe[0].value
+    table = at.dataframe[-1].value  # the recording (the session summary's table comes first)
     assert {"Quadro", "Tempo (s)", "Emoção"} <= set(table.columns)
+    assert "Resumo da sessão" in [h.value for h in at.subheader]
 
 
 def test_page_reports_bad_ice_setting(streamer: StreamerStub, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -334,10 +353,39 @@ def test_page_reports_bad_ice_setting(streamer: StreamerStub, monkeypatch: pytes
 def test_page_says_when_it_analyses_one_frame_in_n(streamer: StreamerStub, monkeypatch: pytest.MonkeyPatch) -> None:
     at = run_page("en")
     proc = at.session_state["live_processor"]
-    slow = replace(proc.snapshot(), frames=90, analysed=30, every=3, process_ms=95.0)
+    slow = replace(proc.snapshot(), frames=90, analysed=30, fps=29.5, analysed_fps=9.8, streaming=True, every=3,
+                   process_ms=95.0)
     monkeypatch.setattr(proc, "snapshot", lambda: slow)
     streamer.playing = True
     at.run()
     assert not at.exception
-    assert {m.label: m.value for m in at.metric}["Analysed"] == "1 in 3"
-    assert i18n.t("webcam.every_help", "en", ms="95") in [c.value for c in at.caption]
+    metrics = {m.label: m.value for m in at.metric}
+    assert (metrics["Frames"], metrics["Analysed"]) == ("90", "30")
+    assert (metrics["Frames per second"], metrics["Analysed per second"]) == ("29.5", "9.8")
+    assert "One analysis takes 95 ms; 1 in 3 frames is analysed." in [c.value for c in at.caption]
+
+
+def test_stop_shows_the_session_summary(streamer: StreamerStub, face_frame: np.ndarray) -> None:
+    at = run_page("en")
+    callback = streamer.calls[-1]["video_frame_callback"]
+    streamer.playing = True
+    at.run()
+    assert "Session summary" not in [h.value for h in at.subheader]
+    for i in range(4):
+        frame = av.VideoFrame.from_ndarray(face_frame, format="rgb24")
+        frame.pts = i
+        callback(frame)
+    streamer.playing = False  # the user pressed Stop
+    at.run()
+    assert not at.exception
+    assert "Session summary" in [h.value for h in at.subheader]
+    metrics = {m.label: m.value for m in at.metric}
+    records = at.session_state["live_processor"].records()
+    assert metrics["Analysed frames"] == str(len(records))
+    assert metrics["Dominant emotion"] in {display_name(k, "en") for k in LABELS}
+    faces = at.dataframe[0].value
+    assert list(faces["Face"]) == [1] and faces["Dominant emotion"][0] == metrics["Dominant emotion"]
+    charts = at.get("plotly_chart")
+    assert len(charts) == 2  # time per emotion and the session's timeline
+    assert [b.label for b in at.get("download_button")] == ["Download CSV"]
+    assert "The camera is off: these are the session's averages." in [c.value for c in at.caption]

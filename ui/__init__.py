@@ -24,3 +24,14 @@ def _leave_pages_directory_mode() -> None:
 
 
 _leave_pages_directory_mode()
+
+
+def _keep_tensorflow_state() -> None:
+    """Every page imports this package: whichever way the app was started, Streamlit stops clearing the
+    Keras session after each run (ui.server explains why)."""
+    from ui.server import keep_tensorflow_state
+
+    keep_tensorflow_state()
+
+
+_keep_tensorflow_state()

@@ -10,6 +10,7 @@ import streamlit as st
 
 from fer import i18n
 from fer.modelio import ModelCard, load_card
+from ui.warmup import Step, WarmUp, WarmUpStatus, wait_with_progress
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = ROOT / "models"
@@ -88,9 +89,44 @@ def live_classifier(path: str, mtime: float) -> Any:
 
 
 def get_classifier(path: Path | None = None, live: bool = False) -> Any:
-    """The classifier of a model file (the active model by default); `live`: the webcam's, one view per face."""
+    """The classifier of a model file (the active model by default); `live`: the webcam's, one view per face.
+
+    Waits for the server's warm-up first (TensorFlow's import), with words and a progress bar: call it
+    once outside any `st.cache_*` function before calling it inside one, so the wait is drawn on the page.
+    """
+    wait_with_progress(WARM_UP, warm_up_text)
     p = Path(path or active_model_path())
     return (live_classifier if live else classifier)(str(p), p.stat().st_mtime)
+
+
+def _load_default_model() -> None:
+    """The shared and the webcam's classifier of the default model, traced; the default detectors."""
+    from fer.detection import DetectorConfig
+    from fer.live import LIVE_MAX_SIDE
+
+    if DEFAULT_MODEL.exists():
+        mtime = DEFAULT_MODEL.stat().st_mtime
+        classifier(str(DEFAULT_MODEL), mtime)
+        live_classifier(str(DEFAULT_MODEL), mtime)
+    detector(DetectorConfig())
+    detector(DetectorConfig(max_side=LIVE_MAX_SIDE))
+
+
+def _import_tensorflow() -> None:
+    from fer.tfenv import import_tensorflow
+    from ui.server import import_webrtc_before_tensorflow
+
+    import_webrtc_before_tensorflow()
+    import_tensorflow()
+
+
+WARM_UP = WarmUp([Step("tensorflow", _import_tensorflow, 6.0), Step("model", _load_default_model, 2.0)])
+"""Started by the server's start (ui.server.lifespan), else by the first page that needs a model."""
+
+
+def warm_up_text(status: WarmUpStatus) -> str:
+    """'Starting TensorFlow (4 s)...': what the warm-up does now, in the session's language."""
+    return t(f"warm.{status.step}", s=i18n.fmt_number(status.seconds, lang(), 0))
 
 
 @st.cache_resource(show_spinner=False)

@@ -1,0 +1,76 @@
+"""The app's server process: TensorFlow's state survives every rerun, and the default model warms up at start.
+
+Why this module exists (measured on 2 cores, webcam page, three faces): after every script run,
+fragment reruns included, Streamlit 1.67's script runner calls `keras.backend.clear_session()`
+(`_clean_problem_modules` in streamlit/runtime/scriptrunner/script_runner.py, whenever `keras` is in
+`sys.modules`) and then `gc.collect(2)` (`runner.postScriptGC`). `clear_session` drops TensorFlow's
+kernel cache and runs a full collection of its own. The app loads its models once per process
+(`st.cache_resource`) and classifies from other threads (the webcam's frame thread) while pages rerun
+several times a second, so every rerun of every page threw that work away under the frame thread's
+feet: 0.8 frames a second reached the browser, one analysis took 800 ms instead of 42 ms.
+
+Keras's global state is only worth clearing for a script that builds new models on every run; this
+app builds none in a page run (models are loaded once and cached; training runs in its own
+process, fer.jobrunner), so both clean-ups are switched off here, for the whole server, once:
+`keep_tensorflow_state()`. Python's own generational collector still runs as usual.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+LOGGER = logging.getLogger(__name__)
+
+
+def _close_matplotlib_only() -> None:
+    """Streamlit's `_clean_problem_modules` without its Keras part: matplotlib figures are still closed."""
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is not None:
+        plt.close("all")
+
+
+def keep_tensorflow_state() -> None:
+    """Stop Streamlit from clearing the Keras session and collecting all garbage after each script run.
+
+    Idempotent; called by the first import of `ui` (every page) and at server start (app.py).
+    """
+    from streamlit import config
+    from streamlit.runtime.scriptrunner import script_runner
+
+    if script_runner._clean_problem_modules is not _close_matplotlib_only:  # noqa: SLF001 - see module doc
+        script_runner._clean_problem_modules = _close_matplotlib_only  # noqa: SLF001
+    if config.get_option("runner.postScriptGC"):
+        config.set_option("runner.postScriptGC", False, "ui.server.keep_tensorflow_state")
+
+
+def import_webrtc_before_tensorflow() -> None:
+    """Import streamlit_webrtc (aiortc, pylibsrtp): importing tensorflow before them crashes the process
+    (segfault). Called before the app can import tensorflow: at server start and in every visitor's run.
+    Not at the import of app.py by `streamlit run`, where Streamlit's runtime does not exist yet and
+    streamlit_webrtc's cached functions would log warnings. Its import declares its component, which
+    outside a visitor's run logs "missing ScriptRunContext" (harmless): that logger is quiet meanwhile."""
+    if "streamlit_webrtc" in sys.modules:
+        return
+    quiet = logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        import streamlit_webrtc  # noqa: F401
+    finally:
+        quiet.setLevel(level)
+
+
+@asynccontextmanager
+async def lifespan(_app: Any) -> AsyncIterator[None]:
+    """The server's start (st.App lifespan): keep TensorFlow's state and warm the default model up in the
+    background, so the first visitor's first photo does not wait for TensorFlow."""
+    from ui.common import WARM_UP
+
+    import_webrtc_before_tensorflow()
+    keep_tensorflow_state()
+    WARM_UP.start()
+    yield
