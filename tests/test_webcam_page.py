@@ -17,7 +17,6 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from helpers import PHOTOS, ROOT, StreamerStub
-from fer import i18n
 from fer.detection import Detector, DetectorConfig, FaceBox
 from fer.inference import Classifier
 from fer.labels import COLORS, LABELS, display_name
