@@ -48,20 +48,11 @@ def keep_tensorflow_state() -> None:
 
 
 def import_webrtc_before_tensorflow() -> None:
-    """Import streamlit_webrtc (aiortc, pylibsrtp): importing tensorflow before them crashes the process
-    (segfault). Called before the app can import tensorflow: at server start and in every visitor's run.
-    Not at the import of app.py by `streamlit run`, where Streamlit's runtime does not exist yet and
-    streamlit_webrtc's cached functions would log warnings. Its import declares its component, which
-    outside a visitor's run logs "missing ScriptRunContext" (harmless): that logger is quiet meanwhile."""
-    if "streamlit_webrtc" in sys.modules:
-        return
-    quiet = logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context")
-    level = quiet.level
-    quiet.setLevel(logging.ERROR)
-    try:
-        import streamlit_webrtc  # noqa: F401
-    finally:
-        quiet.setLevel(level)
+    """Import aiortc (with av and pylibsrtp, the native libraries under streamlit_webrtc): importing
+    tensorflow before them crashes the process (segfault). Called before the app can import tensorflow:
+    at server start and in every visitor's run. streamlit_webrtc itself is imported by the webcam page,
+    inside a visitor's run: its component is only registered with Streamlit when imported there."""
+    import aiortc  # noqa: F401
 
 
 @asynccontextmanager

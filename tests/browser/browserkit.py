@@ -82,14 +82,18 @@ def write_y4m(photo: Path, path: Path, size: tuple[int, int] = (640, 480), frame
     canvas = np.full((h, w, 3), 128, np.uint8)
     y0, x0 = (h - small.shape[0]) // 2, (w - small.shape[1]) // 2
     canvas[y0:y0 + small.shape[0], x0:x0 + small.shape[1]] = small
+    shifts = [int(round(4 * np.sin(2 * np.pi * i / frames))) for i in range(frames)]
+    return write_y4m_frames([np.roll(canvas, s, axis=1) for s in shifts], path)
+
+
+def write_y4m_frames(frames: list[np.ndarray], path: Path, fps: int = 30) -> Path:
+    """A YUV4MPEG2 (C420jpeg) video of BGR frames (all of one even size): Chromium's fake camera loops it."""
+    h, w = frames[0].shape[:2]
     with path.open("wb") as fh:
-        fh.write(f"YUV4MPEG2 W{w} H{h} F30:1 Ip A1:1 C420jpeg\n".encode())
-        for i in range(frames):
-            shift = int(round(4 * np.sin(2 * np.pi * i / frames)))
-            frame = np.roll(canvas, shift, axis=1)
-            yuv = cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420)  # planar Y, U, V
+        fh.write(f"YUV4MPEG2 W{w} H{h} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for frame in frames:
             fh.write(b"FRAME\n")
-            fh.write(yuv.tobytes())
+            fh.write(cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).tobytes())  # planar Y, U, V
     return path
 
 
