@@ -1,7 +1,12 @@
-"""App cold start: from `streamlit run app.py` to the server answering, to the home page drawn
-in a real browser, and (in a fresh process) from nothing to the first prediction.
+"""App cold start, as a visitor meets it, in Chromium:
 
-    python bench/cold_start.py [--json]
+1. `streamlit run app.py` -> the server answers -> the home page drawn (requested at once);
+2. a fresh server, the webcam page requested at once: when its Start button is there;
+3. a fresh server left alone `--idle` seconds (20), then the Images page: from the page drawn to the
+   first photo's result (obama.jpg uploaded at once), with the server's warm-up in the background;
+4. in a fresh Python process, from nothing to the first prediction (no server).
+
+    python bench/cold_start.py [--idle 20] [--json]
 
 """
 
@@ -10,25 +15,28 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
+import re
 import subprocess
 import sys
+import tempfile
 import time
-import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "browser"))
+
+from browserkit import CHROMIUM, CHROMIUM_ARGS, running_app  # noqa: E402
 
 from bench.common import PHOTOS, emit, machine  # noqa: E402
-
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 
 FIRST_PREDICTION = """
 import time
 t0 = time.perf_counter()
-import streamlit_webrtc  # as the app does, before tensorflow
+import aiortc  # as the app does, before tensorflow
 from pathlib import Path
 from fer.detection import Detector
 from fer.inference import Classifier, predict_faces
@@ -45,61 +53,94 @@ print({{"import_s": round(t_tf - t0, 2), "load_model_s": round(t_model - t_tf, 2
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+@contextmanager
+def server(log_dir: Path) -> Iterator[tuple[str, float]]:
+    """A fresh `streamlit run app.py`: (its URL, seconds from the start until it answered)."""
+    t0 = time.perf_counter()
+    with running_app(log_dir) as url:
+        yield url, time.perf_counter() - t0
+
+
+def home_drawn(pw: Any, log_dir: Path) -> dict[str, float]:
+    with server(log_dir) as (url, answered):
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        t1 = time.perf_counter()
+        page.goto(url)
+        page.locator("h1").first.wait_for(timeout=60_000)
+        drawn = time.perf_counter() - t1
+        browser.close()
+    return {"server_answers_s": round(answered, 2), "home_page_drawn_s_after_request": round(drawn, 2),
+            "run_to_home_page_s": round(answered + drawn, 2)}
+
+
+def webcam_ready(pw: Any, log_dir: Path) -> dict[str, Any]:
+    """The webcam page requested as soon as the server answers: title, then the Start button; whether
+    words were shown while it waited."""
+    with server(log_dir) as (url, _):
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        t1 = time.perf_counter()
+        page.goto(f"{url}/webcam")
+        page.get_by_role("heading", name="Webcam").wait_for(timeout=60_000)
+        title = time.perf_counter() - t1
+        waiting = page.get_by_test_id("stProgress").count() > 0
+        page.frame_locator("iframe[title*='streamlit_webrtc']").get_by_role("button", name="Start").wait_for(
+            timeout=120_000)
+        ready = time.perf_counter() - t1
+        browser.close()
+    return {"webcam_title_s_after_request": round(title, 2), "webcam_start_button_s_after_request": round(ready, 2),
+            "progress_shown_while_waiting": waiting}
+
+
+def first_photo(pw: Any, log_dir: Path, idle_s: float) -> dict[str, float]:
+    """A server left alone `idle_s` seconds, then the Images page and a photo uploaded at once."""
+    with server(log_dir) as (url, answered):
+        time.sleep(max(0.0, idle_s - answered))
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        t1 = time.perf_counter()
+        page.goto(f"{url}/images")
+        page.get_by_test_id("stFileUploaderDropzoneInput").wait_for(state="attached", timeout=60_000)
+        drawn = time.perf_counter() - t1
+        t2 = time.perf_counter()
+        page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(PHOTOS / "obama.jpg"))
+        page.locator(".gtitle").filter(has_text=re.compile(r"^Face 1: ")).first.wait_for(timeout=120_000)
+        result = time.perf_counter() - t2
+        browser.close()
+    return {"idle_s": idle_s, "images_page_drawn_s_after_request": round(drawn, 2),
+            "first_photo_result_s_after_drawn": round(result, 2)}
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--idle", type=float, default=20.0, help="seconds the server runs before the photo visit")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
     from playwright.sync_api import sync_playwright
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    t0 = time.perf_counter()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.address",
-         "127.0.0.1", "--server.port", str(port)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)})
-    try:
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
-                break
-            except OSError:
-                if time.perf_counter() - t0 > 60:
-                    raise SystemExit("server did not start in 60 s") from None
-                time.sleep(0.05)
-        t_health = time.perf_counter() - t0
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            page = browser.new_page()
-            t1 = time.perf_counter()
-            page.goto(url)
-            page.locator("h1").first.wait_for(timeout=60_000)
-            t_page = time.perf_counter() - t1
-            browser.close()
-    finally:
-        server.terminate()
-        log = server.communicate(timeout=20)[0].decode(errors="replace")
-    photo = PHOTOS / "obama.jpg"
-    r = subprocess.run([sys.executable, "-c", FIRST_PREDICTION.format(photo=photo)], cwd=ROOT, capture_output=True,
-                       text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True)
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
+        home = home_drawn(pw, Path(tmp))
+        webcam = webcam_ready(pw, Path(tmp))
+        photo = first_photo(pw, Path(tmp), args.idle)
+        logs = "\n".join(f.read_text(errors="replace") for f in Path(tmp).glob("streamlit-*.log"))
+    r = subprocess.run([sys.executable, "-c", FIRST_PREDICTION.format(photo=PHOTOS / "obama.jpg")], cwd=ROOT,
+                       capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True)
     first = eval(r.stdout.strip().splitlines()[-1])  # noqa: S307 - our own dict literal
-    out = {"machine": machine(), "server_answers_s": round(t_health, 2),
-           "home_page_drawn_s_after_request": round(t_page, 2),
-           "run_to_home_page_s": round(t_health + t_page, 2), "first_prediction_fresh_process": first,
-           "server_log_errors": [line for line in log.splitlines() if "Error" in line or "Traceback" in line]}
+    out = {"machine": machine(), **home, **webcam, **photo, "first_prediction_fresh_process": first,
+           "server_log_errors": [line for line in logs.splitlines() if "Error" in line or "Traceback" in line]}
     rows = [["streamlit run -> server answers", out["server_answers_s"]],
             ["request -> home page drawn", out["home_page_drawn_s_after_request"]],
             ["streamlit run -> home page drawn", out["run_to_home_page_s"]],
+            ["fresh server: request -> webcam title", out["webcam_title_s_after_request"]],
+            ["fresh server: request -> webcam Start button", out["webcam_start_button_s_after_request"]],
+            [f"server up {args.idle:.0f} s: Images page drawn -> first photo result",
+             out["first_photo_result_s_after_drawn"]],
             ["fresh process -> first prediction", first["total_s"]]]
     emit(out, args.json, rows, ["what", "seconds"])
     if not args.json:
-        print(json.dumps(first))
+        print(json.dumps({"progress_shown_while_waiting": webcam["progress_shown_while_waiting"],
+                          "first_prediction_fresh_process": first}))
 
 
 if __name__ == "__main__":

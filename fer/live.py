@@ -100,11 +100,12 @@ class LiveProcessor:
 
     Faces are detected with a full scan every `full_every` analysed frames and re-found near where
     they were in between (fer.tracking). `configure` swaps the detector, classifier and drawing
-    options between frames (the page calls it when sidebar settings change). `clock` is injectable
+    options between frames (the page calls it when sidebar settings change); with no classifier yet (the
+    model still loading) frames go back as they came, counted but not analysed. `clock` is injectable
     for tests; `max_every` caps the frames skipped (1: analyse every frame).
     """
 
-    def __init__(self, detector: Detector, classifier: Classifier, margin: float = 0.0, lang: str = "en",
+    def __init__(self, detector: Detector, classifier: Classifier | None, margin: float = 0.0, lang: str = "en",
                  show_confidence: bool = True, clock: Callable[[], float] = time.monotonic,
                  max_records: int = MAX_RECORDS, max_every: int = MAX_EVERY, full_every: int = FULL_EVERY) -> None:
         self._lock = threading.Lock()
@@ -117,12 +118,12 @@ class LiveProcessor:
         self.reset()
 
     @property
-    def classifier(self) -> Classifier:
-        """The classifier frames are analysed with."""
+    def classifier(self) -> Classifier | None:
+        """The classifier frames are analysed with (None while the model is still loading)."""
         with self._lock:
             return self._classifier
 
-    def configure(self, detector: Detector, classifier: Classifier, margin: float = 0.0, lang: str = "en",
+    def configure(self, detector: Detector, classifier: Classifier | None, margin: float = 0.0, lang: str = "en",
                   show_confidence: bool = True) -> None:
         with self._lock:
             if self._tracker is None or self._tracker.detector is not detector:
@@ -168,8 +169,11 @@ class LiveProcessor:
             self._times.append(now)
             analyse = self._analysed == 0 or self._since_analysed + 1 >= self._every
             self._since_analysed = 0 if analyse else self._since_analysed + 1
-            self._prev_analysed = analyse
             detector, classifier, margin = self._tracker, self._classifier, self._margin
+            if classifier is None:  # the model is still loading: the frame goes back as it came
+                self._prev_analysed = False
+                return rgb
+            self._prev_analysed = analyse
             lang, show_conf = self._lang, self._show_confidence
             faces = self._faces
         if analyse:

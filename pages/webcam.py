@@ -108,12 +108,10 @@ if ctl.model_path is None:
     st.stop()
 
 # webcam faces are large: detecting on a frame shrunk to LIVE_MAX_SIDE is several times faster
-det, clf = detector(replace(ctl.detector, max_side=LIVE_MAX_SIDE)), get_classifier(ctl.model_path, live=True)
+det = detector(replace(ctl.detector, max_side=LIVE_MAX_SIDE))
 proc: LiveProcessor | None = st.session_state.get("live_processor")
-if proc is None:
-    proc = st.session_state["live_processor"] = LiveProcessor(det, clf, ctl.margin, lang(), ctl.show_confidence)
-else:
-    proc.configure(det, clf, ctl.margin, lang(), ctl.show_confidence)
+if proc is None:  # no classifier yet: the camera can start while the model loads
+    proc = st.session_state["live_processor"] = LiveProcessor(det, None, ctl.margin, lang(), ctl.show_confidence)
 
 video, side = st.columns([3, 2])
 with video:
@@ -127,6 +125,8 @@ with video:
                       "media_api_not_available": t("webcam.no_media_api")},
     )
     st.caption(t("webcam.https_note"))
+    # after the streamer, so its Start button is there while a fresh server still loads TensorFlow
+    proc.configure(det, get_classifier(ctl.model_path, live=True), ctl.margin, lang(), ctl.show_confidence)
 playing = bool(ctx.state.playing)
 
 

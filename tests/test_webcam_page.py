@@ -121,6 +121,18 @@ def test_fast_analysis_keeps_every_frame_and_reset(classifier: Classifier, face_
     assert proc.snapshot().fps is None and proc.snapshot().analysed_fps is None
 
 
+def test_frames_pass_through_while_the_model_loads(classifier: Classifier, face_frame: np.ndarray) -> None:
+    proc = LiveProcessor(Detector(), None)
+    assert proc.classifier is None
+    out = proc.process(face_frame)
+    assert out is face_frame  # returned as it came: nothing drawn, nothing analysed
+    snap = proc.snapshot()
+    assert (snap.frames, snap.analysed, proc.records()) == (1, 0, [])
+    proc.configure(Detector(), classifier)  # the page sets the classifier once it is loaded
+    drawn = proc.process(face_frame)
+    assert proc.snapshot().analysed == 1 and np.any(drawn != face_frame)
+
+
 def test_one_frame_makes_no_rate(classifier: Classifier, face_frame: np.ndarray) -> None:
     clock = FakeClock()
     proc = LiveProcessor(Detector(), classifier, clock=clock)
