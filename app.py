@@ -8,8 +8,8 @@ executes this file as `__main__` and routes.
 import pandas  # noqa: F401  (plotly imports it lazily; a rerun during that import breaks charts)
 import streamlit as st
 
-from ui.common import language_switch, t
-from ui.server import import_webrtc_before_tensorflow, lifespan
+from ui.common import ACTIVITY, language_switch, t
+from ui.server import ActivityMiddleware, import_webrtc_before_tensorflow, lifespan
 
 PAGES = [
     ("pages/home.py", "home", "nav.home", ":material/home:", True),
@@ -25,16 +25,22 @@ PAGES = [
 def main() -> None:
     """One visitor's run: the page config, the language switch, the page."""
     import_webrtc_before_tensorflow()
-    st.set_page_config(page_title=t("app.title"), page_icon=":performing_arts:", layout="wide")
-    language_switch()
-    nav = st.navigation([
-        st.Page(path, title=t(key), icon=icon, url_path=url, default=default)
-        for path, url, key, icon, default in PAGES
-    ])
-    nav.run()
+    ACTIVITY.run_started()  # the warm-up waits while pages run
+    try:
+        st.set_page_config(page_title=t("app.title"), page_icon=":performing_arts:", layout="wide")
+        language_switch()
+        nav = st.navigation([
+            st.Page(path, title=t(key), icon=icon, url_path=url, default=default)
+            for path, url, key, icon, default in PAGES
+        ])
+        nav.run()
+    finally:
+        ACTIVITY.run_ended()
 
 
 if __name__ == "__main__":
     main()
 else:  # imported once by `streamlit run app.py` to serve it
-    app = st.App(__file__, lifespan=lifespan)
+    from starlette.middleware import Middleware
+
+    app = st.App(__file__, lifespan=lifespan, middleware=[Middleware(ActivityMiddleware)])

@@ -44,6 +44,7 @@ run() {
 
 run classify --repeat 20 --model models/default.keras
 run webcam_pipeline --frames 40
+run webcam_app --faces 3
 run images_path --repeat 5
 run detect_rotated --step 15 --repeat 5
 run train_throughput --images 1920

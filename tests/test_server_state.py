@@ -120,3 +120,28 @@ def test_a_failed_warm_up_says_why_and_finishes() -> None:
     assert warm.wait(10)
     status = warm.status()
     assert status.state == "failed" and "model file unreadable" in status.error
+
+
+def test_the_warm_up_waits_for_a_quiet_server() -> None:
+    from ui.warmup import Activity, start_when_quiet
+
+    activity = Activity()
+    warm = WarmUp([Step("only", lambda: None, 1.0)])
+    activity.run_started()  # a visitor's page is running
+    waiter = start_when_quiet(warm, activity, quiet_s=0.2, max_wait_s=30.0, poll_s=0.01)
+    threading.Event().wait(0.5)
+    assert warm.status().state == "idle"  # not while the page runs
+    activity.run_ended()
+    assert activity.quiet_for() < 0.2
+    assert warm.wait(5) and warm.status().state == "ready"  # started once quiet
+    waiter.join(1)
+
+
+def test_the_warm_up_starts_anyway_after_the_longest_wait() -> None:
+    from ui.warmup import Activity, start_when_quiet
+
+    activity = Activity()
+    activity.run_started()  # never quiet
+    warm = WarmUp([Step("only", lambda: None, 1.0)])
+    start_when_quiet(warm, activity, quiet_s=10.0, max_wait_s=0.3, poll_s=0.01)
+    assert warm.wait(5) and warm.status().state == "ready"

@@ -10,7 +10,7 @@ import streamlit as st
 
 from fer import i18n
 from fer.modelio import ModelCard, load_card
-from ui.warmup import Step, WarmUp, WarmUpStatus, wait_with_progress
+from ui.warmup import Activity, Step, WarmUp, WarmUpStatus, wait_with_progress
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = ROOT / "models"
@@ -121,7 +121,10 @@ def _import_tensorflow() -> None:
 
 
 WARM_UP = WarmUp([Step("tensorflow", _import_tensorflow, 6.0), Step("model", _load_default_model, 2.0)])
-"""Started by the server's start (ui.server.lifespan), else by the first page that needs a model."""
+"""Started once the server is quiet after its start (ui.server.lifespan), else by the first page that needs
+a model."""
+ACTIVITY = Activity()
+"""The server's requests and page runs (ui.server.ActivityMiddleware, app.py): the warm-up waits for quiet."""
 
 
 def warm_up_text(status: WarmUpStatus) -> str:

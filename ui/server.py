@@ -55,13 +55,38 @@ def import_webrtc_before_tensorflow() -> None:
     import aiortc  # noqa: F401
 
 
+class ActivityMiddleware:
+    """ASGI middleware: every HTTP request and websocket message counts as the server being busy
+    (ui.common.ACTIVITY), so the warm-up waits for a quiet moment instead of slowing a visitor's page."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        from ui.common import ACTIVITY
+
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        ACTIVITY.touch()
+
+        async def receive_marked() -> Any:
+            message = await receive()
+            ACTIVITY.touch()
+            return message
+
+        await self.app(scope, receive_marked, send)
+
+
 @asynccontextmanager
 async def lifespan(_app: Any) -> AsyncIterator[None]:
-    """The server's start (st.App lifespan): keep TensorFlow's state and warm the default model up in the
-    background, so the first visitor's first photo does not wait for TensorFlow."""
-    from ui.common import WARM_UP
+    """The server's start (st.App lifespan): keep TensorFlow's state, and warm the default model up in the
+    background as soon as the server is quiet (at once when nobody is there, after the first page
+    otherwise), so the first visitor's first photo does not wait for TensorFlow."""
+    from ui.common import ACTIVITY, WARM_UP
+    from ui.warmup import start_when_quiet
 
     import_webrtc_before_tensorflow()
     keep_tensorflow_state()
-    WARM_UP.start()
+    start_when_quiet(WARM_UP, ACTIVITY)
     yield

@@ -94,6 +94,52 @@ class WarmUp:
         return self._finished.wait(timeout)
 
 
+class Activity:
+    """When the server last did something for a visitor (a request, a websocket message, a page run), and
+    whether a page run is in progress: the warm-up waits for a quiet moment, so it never slows a page."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._running = 0
+        self._last = clock()
+
+    def touch(self) -> None:
+        with self._lock:
+            self._last = self._clock()
+
+    def run_started(self) -> None:
+        with self._lock:
+            self._running += 1
+            self._last = self._clock()
+
+    def run_ended(self) -> None:
+        with self._lock:
+            self._running = max(0, self._running - 1)
+            self._last = self._clock()
+
+    def quiet_for(self) -> float:
+        """Seconds since the last activity; 0 while a page run is in progress."""
+        with self._lock:
+            return 0.0 if self._running else self._clock() - self._last
+
+
+def start_when_quiet(warm_up: WarmUp, activity: Activity, quiet_s: float = 2.0, max_wait_s: float = 30.0,
+                     poll_s: float = 0.1, clock: Callable[[], float] = time.monotonic) -> threading.Thread:
+    """Start `warm_up` once the server has been quiet `quiet_s` seconds (no request, no page run), or after
+    `max_wait_s` at the latest; a page that needs the model meanwhile starts it itself."""
+
+    def wait_then_start() -> None:
+        deadline = clock() + max_wait_s
+        while activity.quiet_for() < quiet_s and clock() < deadline and warm_up.status().state == "idle":
+            time.sleep(poll_s)
+        warm_up.start()
+
+    thread = threading.Thread(target=wait_then_start, name="fer-warm-up-waiter", daemon=True)
+    thread.start()
+    return thread
+
+
 def wait_with_progress(warm_up: WarmUp, text: Callable[[WarmUpStatus], str], poll_s: float = 0.2) -> None:
     """Show words and a progress bar until the warm-up has finished (starting it when nothing did yet);
     show nothing when it already has."""
