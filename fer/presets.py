@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from fer.config import TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
-FER_ZIP = "../shared/datasets/fer2013/fer2013.zip"
-"""The full FER2013 zip, relative to the repository root (where the app and the CLI run)."""
+DATA_ENV = "FER_DATA"
+"""The one setting that says where the full FER2013 is (a zip, a folder or the challenge CSV)."""
+DEFAULT_DATA = "data/fer2013.zip"
+"""Where the full FER2013 is looked for when FER_DATA is not set (relative to the repository root)."""
+
+
+def full_data() -> str:
+    """The full FER2013: $FER_DATA, else data/fer2013.zip in the repository (it need not exist)."""
+    return os.environ.get(DATA_ENV) or DEFAULT_DATA
+
+
+FER_ZIP = full_data()
+"""The full FER2013 the presets train on, as FER_DATA said when this process started."""
 SAMPLE = "data/sample"
 STAGE1 = "runs/default-stage1/model.keras"
 """Where `python -m fer train --preset default-stage1 --out runs/default-stage1` leaves its best model."""

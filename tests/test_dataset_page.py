@@ -128,6 +128,7 @@ def test_an_imbalanced_server_dataset_explains_the_imbalance(tmp_path, monkeypat
     folder.mkdir()
     (folder / "small.csv").write_text("\n".join(rows) + "\n")
     monkeypatch.setenv("FER_DATA_DIRS", str(folder))
+    monkeypatch.delenv("FER_DATA", raising=False)  # no full FER2013 on this server
     at = page()
     box = at.selectbox(key="dataset_source")
     assert box.options == [t("data.sample"), "datasets/small.csv", t("data.upload")]
@@ -165,3 +166,18 @@ def test_a_dataset_is_parsed_once_for_every_session(tmp_path, monkeypatch):
         assert metrics(at)[t("dataset.total")] == "42"
     mine = [c for c in calls if c[0] == str(tmp_path / "datasets" / "mine")]
     assert mine == [(str(tmp_path / "datasets" / "mine"), True)]  # parsed once, with a progress callback
+
+
+def test_the_full_dataset_is_offered_from_fer_data(tmp_path, monkeypatch):
+    """FER_DATA, the one setting for the full FER2013, puts it among the server's datasets."""
+    full = write_folder(tmp_path / "elsewhere" / "fer2013", n_per_class=2)
+    monkeypatch.setenv("FER_DATA", str(full))
+    monkeypatch.setenv("FER_DATA_DIRS", str(tmp_path / "empty"))
+    at = page()
+    box = at.selectbox(key="dataset_source")
+    assert box.options == [t("data.sample"), "fer2013 (FER_DATA)", t("data.upload")]
+    box.select("fer2013 (FER_DATA)").run()
+    assert not at.exception, at.exception
+    assert metrics(at)[t("dataset.total")] == "42"
+    monkeypatch.setenv("FER_DATA", str(tmp_path / "missing.zip"))  # set but not there: not offered
+    assert page().selectbox(key="dataset_source").options == [t("data.sample"), t("data.upload")]

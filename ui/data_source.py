@@ -21,6 +21,7 @@ import streamlit as st
 
 from fer.data import Dataset, load_dataset
 from fer.i18n import fmt_percent
+from fer.presets import DATA_ENV, from_root, full_data
 from fer.stats import DatasetStats, describe
 from ui.common import ROOT, lang, t
 
@@ -35,19 +36,21 @@ KEEP_LOADED = 2
 
 
 def data_dirs() -> list[Path]:
-    """Folders whose datasets the server offers: $FER_DATA_DIRS (os.pathsep-separated), else
-    the repository's data/ and ../shared/datasets/ where present."""
+    """Folders whose datasets the server offers: $FER_DATA_DIRS (os.pathsep-separated), else the
+    repository's data/."""
     env = os.environ.get("FER_DATA_DIRS")
-    dirs = [Path(p) for p in env.split(os.pathsep)] if env else [ROOT / "data", ROOT.parent / "shared" / "datasets"]
+    dirs = [Path(p) for p in env.split(os.pathsep)] if env else [ROOT / "data"]
     return [d for d in dirs if d.is_dir()]
 
 
 def server_datasets() -> dict[str, Path]:
-    """{display name: path} of the zips, CSVs and train/ folders found in the data folders."""
-    found: dict[str, Path] = {}
+    """{display name: path} of the full FER2013 ($FER_DATA, where it exists) and of the zips, CSVs and
+    train/ folders found in the data folders."""
+    full = from_root(full_data())
+    found: dict[str, Path] = {f"{full.name} ({DATA_ENV})": full} if full.exists() else {}
     for d in data_dirs():
         for p in sorted(d.rglob("*")):
-            if p == SAMPLE or "cache" in p.parts:
+            if p in (SAMPLE, full) or "cache" in p.parts:
                 continue
             if (p.is_file() and p.suffix.lower() in (".zip", ".csv") and p.name != "ferplus_votes.csv") or (
                 p.is_dir() and (p / "train").is_dir()
