@@ -15,10 +15,18 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-PHOTOS = ROOT.parent / "shared" / "photos"
+PHOTOS = ROOT / "tests" / "fixtures" / "photos"
 FACE_PHOTOS = ("obama.jpg", "biden.jpg", "obama2.jpg")
 """One frontal face each: the faces composed into benchmark webcam frames."""
-FER_ZIP = ROOT.parent / "shared" / "datasets" / "fer2013" / "fer2013.zip"
+
+def _full_data() -> Path:
+    from fer.presets import from_root, full_data
+
+    return from_root(full_data())
+
+
+FER_ZIP = _full_data()
+"""The full FER2013 where FER_DATA says (fer.presets.full_data), for the benchmarks that score on it."""
 
 
 def public_test(data: Path) -> tuple[np.ndarray, np.ndarray]:

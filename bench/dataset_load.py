@@ -1,6 +1,6 @@
 """Time the dataset page on the full FER2013 zip, the way a user gets it (AppTest, page path).
 
-    python bench/dataset_load.py [--json] [--data ../shared/datasets/fer2013/fer2013.zip]
+    python bench/dataset_load.py [--json] [--data PATH (default: $FER_DATA)]
 
 first: empty .npz cache (every JPEG decoded); second: a new session on the same server (the parsed
 dataset and its statistics are in memory); restart: caches in memory cleared (server restart), .npz kept.
@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 import streamlit_webrtc  # noqa: F401, E402, I001  (before anything imports tensorflow)
 
-from bench.common import emit, machine  # noqa: E402
+from bench.common import FER_ZIP, emit, machine  # noqa: E402
 
 
 def page_run(data: Path) -> float:
@@ -41,7 +41,7 @@ def page_run(data: Path) -> float:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets" / "fer2013" / "fer2013.zip")
+    p.add_argument("--data", type=Path, default=FER_ZIP)
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
     data = args.data.resolve()

@@ -3,7 +3,7 @@
     python bench/detect_rotated.py [--json] [--modes upright rotated all] [--step 5] [--max-angle 45]
                                    [--angles -40 -20 20 40] [--retry-scale 0.5] [--repeat 20]
 
-Real upright photos (../shared/photos) are shrunk to a longer side of 640 pixels and turned clockwise and
+Real upright photos (tests/fixtures/photos) are shrunk to a longer side of 640 pixels and turned clockwise and
 counter-clockwise in steps up to --max-angle (canvas grown to keep every pixel, black corners).
 The true faces are the upright detections (minNeighbors 8: at 5 the cascade also boxes
 biden.jpg's tie) on the unturned photo, turned with it. A true face is

@@ -1,6 +1,6 @@
 """Peak memory (RSS) of loading the full FER2013 and of a short training run, each in a fresh process.
 
-    python bench/memory.py [--data ../shared/datasets/fer2013/fer2013.zip] [--steps 50] [--json]
+    python bench/memory.py [--data PATH (default: $FER_DATA)] [--steps 50] [--json]
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import emit, machine  # noqa: E402
+from bench.common import FER_ZIP, emit, machine  # noqa: E402
 
 LOAD = """
 import json, resource, sys, time
@@ -54,7 +54,7 @@ def run(code: str, *args: str, cache_dir: str) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default=str(ROOT.parent / "shared" / "datasets" / "fer2013" / "fer2013.zip"))
+    p.add_argument("--data", default=str(FER_ZIP))
     p.add_argument("--steps", type=int, default=50, help="training batches (of 64) in the training measure")
     p.add_argument("--arch", default="fer-net")
     p.add_argument("--json", action="store_true")

@@ -3,7 +3,7 @@ the browser's video, the page's own readout, and the same analysis timed outside
 
     python bench/webcam_app.py [--faces 3] [--warmup 20] [--seconds 15] [--json]
 
-1. A 640x480 y4m video of `--faces` real faces (cut from ../shared/photos, drifting as a user does,
+1. A 640x480 y4m video of `--faces` real faces (cut from tests/fixtures/photos, drifting as a user does,
    the frames of bench/webcam_pipeline.py) feeds Chromium's fake camera.
 2. `streamlit run app.py` starts (a fresh server); Chromium opens /webcam and presses Start.
 3. After `--warmup` seconds of streaming, for `--seconds` seconds: frames reaching the page's <video>

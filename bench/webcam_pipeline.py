@@ -3,7 +3,7 @@
     python bench/webcam_pipeline.py [--frames 60] [--faces 1 3] [--json]
                                     [--settings default alt alt2 alt_tree rotated all] [--archs fer-net ...]
 
-Frames are 640x480 with 1 or 3 real faces (cut from ../shared/photos, pasted on a textured backdrop,
+Frames are 640x480 with 1 or 3 real faces (cut from tests/fixtures/photos, pasted on a textured backdrop,
 drifting a few pixels per frame as a user does), handed to `LiveProcessor.callback` as the yuv420p
 `av.VideoFrame`s WebRTC delivers. Every frame is analysed (no frame skipping), with the webcam page's
 detection size (fer.live.LIVE_MAX_SIDE). Stages, from `LiveProcessor.last_stages`: convert

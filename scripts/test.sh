@@ -13,4 +13,4 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 python -m pip install -q -r requirements-dev.txt
 python -m ruff check .
-python -m pytest -q "$@"
+python -m pytest -q -rs "$@"  # -rs: each skipped test and why (e.g. the full FER2013 not configured)

@@ -29,5 +29,5 @@ def tiny_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def face_photo() -> Path:
     path = PHOTOS / "obama.jpg"
-    assert path.exists(), f"missing test photo {path} (shared/ must sit beside the repository)"
+    assert path.exists(), f"missing test photo {path}"
     return path

@@ -1,6 +1,7 @@
 """Plain test helpers (paths, synthetic FER2013-like datasets); fixtures live in conftest.py."""
 
 import io
+import os
 import zipfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -8,13 +9,19 @@ from typing import Any
 
 import cv2
 import numpy as np
+import pytest
 
 from fer.labels import LABELS
+from fer.presets import from_root, full_data
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
-PHOTOS = SHARED / "photos"
-FER_ZIP = SHARED / "datasets" / "fer2013" / "fer2013.zip"
+PHOTOS = ROOT / "tests" / "fixtures" / "photos"
+"""Public-domain photos of real faces, committed with the tests (their README says where they come from)."""
+FER_ZIP = from_root(full_data())
+"""The full FER2013, where FER_DATA says (CI sets it); tests that need it are marked `needs_full_data`."""
+needs_full_data = pytest.mark.skipif(
+    not FER_ZIP.exists(), reason=f"the full FER2013 is not configured: set FER_DATA (docs/data.md); "
+                                 f"looked for {FER_ZIP}{'' if os.environ.get('FER_DATA') else ' (the default)'}")
 
 
 def synthetic_faces(n_per_class: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 import pytest
-from helpers import FER_ZIP, ROOT, write_folder
+from helpers import FER_ZIP, ROOT, needs_full_data, write_folder
 
 from fer.labels import LABELS
 from fer.modelio import load_model
@@ -29,6 +29,7 @@ def test_models_lists_course_cnn_with_its_parameter_count():
     assert len(rows) >= 2
 
 
+@needs_full_data
 def test_stats_on_the_real_zip():
     r = run_cli("stats", "--data", str(FER_ZIP), "--json")
     assert r.returncode == 0, r.stderr

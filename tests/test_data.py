@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from helpers import FER_ZIP, write_csv, write_folder, write_zip
+from helpers import FER_ZIP, needs_full_data, write_csv, write_folder, write_zip
 
 from fer.config import TrainConfig
 from fer.data import DataError, load_dataset
@@ -95,6 +95,7 @@ def test_official_split_uses_usage(tmp_path):
     assert missing_classes(ds, sp) == {}
 
 
+@needs_full_data
 def test_real_fer2013_counts():
     ds = load_dataset(FER_ZIP)
     counts = ds.counts()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import FER_ZIP, ROOT, write_folder
+from helpers import FER_ZIP, ROOT, needs_full_data, write_folder
 
 from fer.data import Dataset, load_dataset
 from fer.labels import LABELS
@@ -144,6 +144,7 @@ def real_stats(real_cache):
     return describe(load_dataset(FER_ZIP, cache_dir=real_cache))
 
 
+@needs_full_data
 def test_real_zip_quirks_match_its_readme(real_stats):
     q = real_stats.quality
     assert (q.duplicate_groups, q.duplicate_images) == (1516, 3369)
@@ -163,6 +164,7 @@ def run_cli(*args: str, cache: Path) -> subprocess.CompletedProcess:
                           timeout=300, cwd=ROOT, env=env)
 
 
+@needs_full_data
 def test_cli_json_on_the_real_zip(real_stats, real_cache):
     r = run_cli("--data", str(FER_ZIP), "--json", cache=real_cache)
     assert r.returncode == 0, r.stderr
