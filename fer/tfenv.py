@@ -12,7 +12,7 @@ def import_tensorflow(training: bool = False) -> Any:
 
     `training`: the process is going to train, so ask for TensorFlow's oneDNN kernels. TensorFlow turns
     them on by itself only on CPUs with AVX-512 or AMX; on an AVX2-only CPU they make a fer-net
-    training step about 1.5x faster but classifying one face slower (`python bench/onednn.py`), so the
+    training step about 1.5x faster but classifying one face slower (docs/experiments.md, bench/onednn.py), so the
     trainers ask for them and the app does not. TF_ENABLE_ONEDNN_OPTS in the environment still
     decides, and nothing changes once TensorFlow is imported.
     """
