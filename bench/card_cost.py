@@ -5,7 +5,7 @@ its shifted views (when it has them), with one view per
 face (`Classifier.single_view`: the webcam), the same without the prior correction, and the bare
 network (faces as cropped, no correction).
 
-    python bench/card_cost.py models/default.keras [--repeat 300]
+    python bench/card_cost.py models/default.keras [--repeat 300] [--json]
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import streamlit_webrtc  # noqa: F401, E402, I001  (before tensorflow)
 import numpy as np  # noqa: E402
 
+from bench.common import emit, machine  # noqa: E402
+
 
 def main() -> None:
     from fer.inference import Classifier
@@ -27,6 +29,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", type=Path)
     p.add_argument("--repeat", type=int, default=300)
+    p.add_argument("--json", action="store_true")
     args = p.parse_args()
     card = Classifier.from_file(args.model)
     variants = {
@@ -41,6 +44,7 @@ def main() -> None:
     variants["one view, no correction"] = Classifier(card.model, zoom=card.zoom)
     variants["bare (one view, zoom 1.0, no correction)"] = Classifier(card.model)
     rng = np.random.default_rng(0)
+    medians: dict[str, dict[str, float]] = {}
     for batch in (1, 3):
         faces = rng.integers(0, 255, (batch, 48, 48), dtype=np.uint8)
         times: dict[str, list[float]] = {name: [] for name in variants}
@@ -52,9 +56,10 @@ def main() -> None:
                 t0 = time.perf_counter()
                 clf.scores(faces)
                 times[name].append((time.perf_counter() - t0) * 1000)
-        print(f"batch {batch}:", flush=True)
-        for name, ms in times.items():
-            print(f"  {name:<45} median {np.median(ms):6.2f} ms", flush=True)
+        medians[f"batch {batch}"] = {name: round(float(np.median(ms)), 2) for name, ms in times.items()}
+    rows = [[batch, name, ms] for batch, by_name in medians.items() for name, ms in by_name.items()]
+    emit({"machine": machine(), "model": str(args.model), "repeat": args.repeat, "median_ms": medians}, args.json,
+         rows, ["batch", "variant", "median ms"])
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ run() {
 }
 
 run classify --repeat 20 --model models/default.keras
+run card_cost models/default.keras --repeat 100
 run webcam_pipeline --frames 40
 run webcam_app --faces 3
 run images_path --repeat 5
