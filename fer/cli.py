@@ -13,11 +13,11 @@ from typing import Any
 from fer.data import USAGES, DataError
 from fer.flags import add_config_args, config_from_args, given_fields
 from fer.labels import LABELS
+from fer.paths import ROOT
 from fer.stopping import StopOnInterrupt
 
 log = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = ROOT / "models" / "default.keras"
 EXIT_INPUT = 2
 

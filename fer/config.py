@@ -145,6 +145,3 @@ class TrainConfig:
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
 
-
-COURSE = TrainConfig()
-"""The course report's exact recipe."""

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from fer.config import TrainConfig
 from fer.modelio import os_problem, write_json
+from fer.paths import ROOT
 from fer.runlock import create_lock
 from fer.runs import (
     DIED,
@@ -43,7 +44,6 @@ __all__ = ["DIED", "LOCK_NAME", "STATES", "BusyError", "JobError", "JobProgress"
 
 log = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parent.parent
 LOCK_NAME = ".train.lock"
 
 

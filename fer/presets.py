@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 
 from fer.config import TrainConfig
+from fer.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 DATA_ENV = "FER_DATA"
 """The one setting that says where the full FER2013 is (a zip, a folder or the challenge CSV)."""
 DEFAULT_DATA = "data/fer2013.zip"

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from fer.config import TrainConfig
+from fer.paths import ROOT
 from fer.runlock import holder, process
 
 log = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parent.parent
 STATES = ("running", "finished", "stopped", "failed", "incomplete")
 """`incomplete`: a folder made outside the job runner (e.g. by the CLI) without test metrics yet."""
 DIED = "the training process ended without finishing (killed or crashed)"

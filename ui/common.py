@@ -10,9 +10,9 @@ import streamlit as st
 
 from fer import i18n
 from fer.modelio import ModelCard, load_card
+from fer.paths import ROOT
 from ui.warmup import Activity, Step, WarmUp, WarmUpStatus, wait_with_progress
 
-ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = ROOT / "models"
 DEFAULT_MODEL = MODELS_DIR / "default.keras"
 RUNS_DIR = Path(os.environ.get("FER_RUNS_DIR", ROOT / "runs"))
@@ -143,6 +143,3 @@ def detector(config: Any) -> Any:
 def model_card(path: Path) -> ModelCard | None:
     return load_card(path)
 
-
-def coming_soon() -> None:
-    st.info(t("nav.coming_soon"))
