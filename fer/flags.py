@@ -8,23 +8,27 @@ import types
 import typing
 
 from fer.config import TrainConfig
+from fer.i18n import t
 
 
 def add_config_args(p: argparse.ArgumentParser, suppress: bool = False) -> None:
-    """One flag per TrainConfig field (booleans as --x/--no-x); `suppress` leaves unset flags out of the result."""
+    """One flag per TrainConfig field (booleans as --x/--no-x), its help the field's one description (the
+    `config` section of the locale files, shared with the Train page); `suppress` leaves unset flags out of
+    the result."""
     hints = typing.get_type_hints(TrainConfig)
     for f in dataclasses.fields(TrainConfig):
         if f.name == "extra":
             continue
         flag = "--" + f.name.replace("_", "-")
-        t = hints[f.name]
+        kind = hints[f.name]
         default = argparse.SUPPRESS if suppress else f.default
-        if t is bool:
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
+        help_text = f"{t(f'config.{f.name}', 'en')} (default: {f.default})".replace("%", "%%")  # argparse formats
+        if kind is bool:
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help_text)
             continue
-        if isinstance(t, types.UnionType):  # float | None
-            t = next(a for a in typing.get_args(t) if a is not type(None))
-        p.add_argument(flag, type=t, default=default, help=f"(default: {f.default})")
+        if isinstance(kind, types.UnionType):  # float | None
+            kind = next(a for a in typing.get_args(kind) if a is not type(None))
+        p.add_argument(flag, type=kind, default=default, help=help_text)
 
 
 def given_fields(argv: list[str]) -> set[str]:

@@ -1,0 +1,30 @@
+"""One description of each TrainConfig field, in every language: the `fer train` flags' help and the form's."""
+
+import dataclasses
+import os
+import subprocess
+import sys
+
+import pytest
+from helpers import ROOT
+
+from fer import i18n
+from fer.config import TrainConfig
+
+FIELDS = [f.name for f in dataclasses.fields(TrainConfig) if f.name != "extra"]
+
+
+@pytest.mark.parametrize("lang", list(i18n.languages()))
+def test_every_field_has_one_description(lang: str) -> None:
+    for name in FIELDS:
+        text = i18n.t(f"config.{name}", lang)
+        assert text and text != f"config.{name}" and len(text) > 10, (lang, name)
+
+
+def test_train_help_describes_every_flag() -> None:
+    r = subprocess.run([sys.executable, "-m", "fer", "train", "--help"], cwd=ROOT, capture_output=True, text=True,
+                       env={**os.environ, "COLUMNS": "400"}, check=True)
+    text = " ".join(r.stdout.split())
+    for name in FIELDS:
+        assert f"--{name.replace('_', '-')}" in text
+        assert " ".join(i18n.t(f"config.{name}", "en").split()) in text, name
