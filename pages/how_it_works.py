@@ -55,7 +55,8 @@ def read_face_source() -> tuple[str, bytes] | None:
 def boxed(rgb: np.ndarray, boxes: list[FaceBox], chosen: int) -> np.ndarray:
     """The photo with every face boxed (the explained one thick and yellow), at most 640 pixels wide."""
     scale = min(1.0, 640 / rgb.shape[1])
-    img = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else rgb.copy()
+    size = (640, max(1, round(rgb.shape[0] * scale)))  # a very wide photo keeps at least one row
+    img = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA) if scale < 1 else rgb.copy()
     for i, b in enumerate(boxes):
         s = b.scaled(scale)
         colour, width = ((255, 200, 0), 3) if i == chosen else ((200, 200, 200), 1)

@@ -133,3 +133,30 @@ def one_line_csv(path, mb: int = 80):  # noqa: ANN001, ANN201
             fh.write(chunk)
         fh.write("\n")
     return path
+
+
+def _raw_exif(entries: list[tuple[int, int, int, int]], extra: bytes = b"") -> bytes:
+    """An EXIF block (little-endian TIFF) of IFD entries (tag, type, count, value or -1: offset of `extra`)."""
+    base = 8 + 2 + 12 * len(entries) + 4
+    ifd = struct.pack("<H", len(entries))
+    for tag, kind, count, value in entries:
+        ifd += struct.pack("<HHII", tag, kind, count, base if value < 0 else value)
+    return b"Exif\0\0II*\0" + struct.pack("<I", 8) + ifd + struct.pack("<I", 0) + extra
+
+
+def hostile_images() -> dict[str, bytes]:
+    """Issue 30 (3): crafted images that crashed predict, the Images page and How it works."""
+    small = Image.new("RGB", (64, 48), (120, 80, 40))
+    dds = bytearray(_save(Image.new("RGBA", (8, 8)), "DDS"))
+    dds[80:84] = struct.pack("<I", 4)  # pixel format flags: a FourCC follows
+    dds[84:88] = b"ABCD"  # that no decoder knows
+    return {
+        "tall.png": _save(Image.new("RGB", (1, 3000), (90, 90, 90)), "PNG"),  # shrunk to 0 px wide for detection
+        # EXIF orientation 6 and tag 0x0106 (PhotometricInterpretation) with 37 values: KeyError 262
+        "exif_keyerror.jpg": _save(small, "JPEG", exif=_raw_exif([(0x0106, 3, 37, -1), (0x0112, 3, 1, 6)],
+                                                                  b"\x01\x00" * 80)),
+        # the same tag as 37 bytes: struct.error when the EXIF is written back
+        "exif_struct.jpg": _save(small, "JPEG", exif=_raw_exif([(0x0106, 1, 37, -1), (0x0112, 3, 1, 6)],
+                                                                b"\x01\x00" * 80)),
+        "dds_named.png": bytes(dds),  # NotImplementedError: unimplemented pixel format
+    }
