@@ -18,6 +18,7 @@ from fer.labels import LABELS, display_name, hex_color
 from fer.preprocessing import ImageError, crop_face, decode_image, expand_box, to_gray
 from ui.common import ROOT, detector, get_classifier, lang, separators, t
 from ui.controls import model_choice
+from ui.text import plain
 
 EXAMPLES_DIR = ROOT / "data" / "examples"
 TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"]
@@ -112,7 +113,7 @@ name, data = picked
 try:
     rgb = decode_image(data, name)
 except ImageError:
-    st.error(t("how.bad_file", name=name))
+    st.error(t("how.bad_file", name=plain(name)))
     st.stop()
 gray = to_gray(rgb)
 boxes = detector(DetectorConfig()).detect(gray)

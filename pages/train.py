@@ -19,6 +19,7 @@ from fer.results import curve_figure
 from fer.training import start_problem
 from ui.common import ROOT, available_models, lang, localise, t
 from ui.data_source import SAMPLE, choose_dataset, load_with_progress, server_datasets
+from ui.text import plain
 
 K = "tf_"  # prefix of the form's widget keys; the rest of each key is the TrainConfig field
 FLOATS = ("test_fraction", "val_fraction", "learning_rate", "beta_1", "beta_2", "epsilon", "momentum", "lr_factor",
@@ -76,7 +77,7 @@ def start_refusal(cfg: TrainConfig) -> str | None:
     problem = start_problem(cfg)
     if problem is None:
         return None
-    return t(f"train.init_{problem.kind}", path=problem.path, arch=problem.arch, want=problem.want)
+    return t(f"train.init_{problem.kind}", path=plain(problem.path), arch=problem.arch, want=problem.want)
 
 
 def reason(message: str) -> str:
@@ -148,8 +149,9 @@ def outcome(info: jobs.RunInfo) -> None:
     elif info.state == "stopped":
         st.warning(t("train.stopped", run=info.name))
         st.page_link("pages/results.py", label=t("train.see_results"), icon=":material/analytics:")
-    elif info.state == "failed":
-        st.error(t("train.failed", run=info.name, error=t("train.died") if info.error == jobs.DIED else info.error))
+    elif info.state in ("failed", "broken"):
+        why = t("train.died") if info.error == jobs.DIED else plain(info.error)
+        st.error(t("train.failed", run=info.name, error=why))
         st.code(info.log_tail(30) or t("train.no_log"), language=None)
     if info.resumable:
         st.caption(resume_label(info))
@@ -172,10 +174,10 @@ def launch(start: Callable[[], jobs.RunInfo]) -> None:
     try:
         info = start()
     except jobs.BusyError as exc:
-        st.error(t("train.busy", run=exc.run))
+        st.error(t("train.busy", run=plain(exc.run)))
         return
     except jobs.JobError as exc:
-        st.error(t("train.start_error", error=str(exc)))
+        st.error(t("train.start_error", error=plain(exc)))
         return
     st.session_state["train_run"] = str(info.path)
     st.rerun()
@@ -286,7 +288,7 @@ def submit(data: Path, lg: str) -> None:
         ds = load_with_progress(data)
         missing = missing_classes(ds, make_split(ds, cfg))
     except DataError as exc:
-        st.error(t("train.data_error", error=str(exc)))
+        st.error(t("train.data_error", error=plain(exc)))
         return
     if missing:
         parts = "; ".join(f"{t('train.part_' + part)}: {', '.join(display_name(c, lg) for c in names)}"

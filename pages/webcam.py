@@ -15,6 +15,7 @@ from fer.labels import LABELS, display_name, hex_color
 from fer.live import CSV_KEYS, LIVE_MAX_SIDE, LiveProcessor, parse_ice_servers, records_csv, records_rows, timeline
 from ui.common import detector, get_classifier, lang, separators, t
 from ui.controls import sidebar_controls
+from ui.text import plain
 
 TIMELINE_S = 60.0
 REFRESH_S = 1.0
@@ -30,7 +31,7 @@ def rtc_configuration() -> dict:
         if st.secrets.load_if_toml_exists() and "webrtc" in st.secrets:
             return {"iceServers": parse_ice_servers(list(st.secrets["webrtc"].get("ice_servers", [])))}
     except ValueError as exc:
-        st.error(t("webcam.bad_ice", reason=str(exc)))
+        st.error(t("webcam.bad_ice", reason=plain(exc)))
     return {"iceServers": []}
 
 

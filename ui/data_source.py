@@ -23,6 +23,7 @@ from fer.data import Dataset, load_dataset
 from fer.i18n import fmt_percent
 from fer.stats import DatasetStats, describe
 from ui.common import ROOT, lang, t
+from ui.text import plain
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +117,7 @@ def choose_dataset(key: str) -> Path:
     try:
         path = save_upload(f, f.name)
     except (ValueError, OSError) as exc:
-        st.error(t("data.upload_error", error=str(exc)))
+        st.error(t("data.upload_error", error=plain(exc)))
         st.stop()
     st.session_state[f"{key}_upload_saved"] = (f.file_id, str(path))
     return path
