@@ -86,12 +86,30 @@ class ModelCard:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelCard:
+        """The card a parsed model.json describes; ValueError naming every field of the wrong type."""
+        problems = card_problems(d)
+        if problems:
+            raise ValueError("; ".join(problems))
         names = set(cls.__dataclass_fields__)
         kw = {k: v for k, v in d.items() if k in names}
         kw["labels"] = tuple(kw.get("labels", LABELS))
         kw["input_shape"] = tuple(kw.get("input_shape", (48, 48, 1)))
         kw["prior_correction"] = tuple(kw.get("prior_correction", ()))
         return cls(**kw)
+
+
+def card_problems(d: Any, where: str = "model card") -> list[str]:
+    """Why parsed JSON is not a model card: not an object, a field of the wrong type, metrics that are not
+    {split: {name: value}}, a config that is not a TrainConfig's."""
+    from fer.config import TrainConfig
+    from fer.schema import field_problems
+
+    problems = field_problems(ModelCard, d, where)
+    if problems or not isinstance(d, dict):
+        return problems
+    problems += [f"{where}: metrics of {split!r} are not an object" for split, m in d.get("metrics", {}).items()
+                 if not isinstance(m, dict)]
+    return problems + field_problems(TrainConfig, d.get("config", {}), f"{where} config")
 
 
 def os_problem(exc: OSError) -> str:
@@ -153,7 +171,9 @@ def save_model(model: Any, path: Path, card: ModelCard | None = None) -> None:
 
 
 def load_card(model_path: Path) -> ModelCard | None:
-    """The card beside a model file, or None when there is none (or it is unreadable)."""
+    """The card beside a model file, or None when there is none. A card that cannot be read or is not a
+    card (see card_problems: a list, a field of the wrong type, a prior correction out of range) is None
+    too, with a warning naming the problem: the model then predicts without the card's settings."""
     p = card_path(model_path)
     try:
         return ModelCard.from_dict(json.loads(p.read_text()))
