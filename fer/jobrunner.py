@@ -166,10 +166,9 @@ def _release_lock(run_dir: Path) -> None:
 
 
 def _read(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
+    from fer.runfiles import read_object
+
+    return read_object(path)[0]  # {} for a missing or damaged file, or one that is not an object
 
 
 def _now() -> str:

@@ -8,7 +8,6 @@ a reader refuses the file instead of failing later (`"epochs": "ten"`, a list wh
 from __future__ import annotations
 
 import dataclasses
-import math
 import types
 import typing
 from typing import Any
@@ -24,7 +23,8 @@ def shown(value: Any) -> str:
 
 def matches(value: Any, tp: Any) -> bool:
     """Whether a JSON value fits the type annotation `tp` (int, float, str, bool, None, X | None,
-    tuple[T, ...], list[T], dict[str, T], Any). A float must be finite; an int is a float; a bool is neither."""
+    tuple[T, ...], list[T], dict[str, T], Any, or a dataclass: an object whose fields fit). An int is a float;
+    a bool is neither."""
     if tp is Any:
         return True
     if tp is type(None) or tp is None:
@@ -36,8 +36,8 @@ def matches(value: Any, tp: Any) -> bool:
         return isinstance(value, bool)
     if tp is int:
         return isinstance(value, int) and not isinstance(value, bool)
-    if tp is float:
-        return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if tp is float:  # NaN is a value (a diverged loss); where a number must be finite its reader checks it
+        return isinstance(value, int | float) and not isinstance(value, bool)
     if tp is str:
         return isinstance(value, str)
     if origin in (tuple, list):
@@ -46,6 +46,8 @@ def matches(value: Any, tp: Any) -> bool:
     if origin is dict or tp is dict:
         args = typing.get_args(tp) or (str, Any)
         return isinstance(value, dict) and all(matches(k, args[0]) and matches(v, args[1]) for k, v in value.items())
+    if dataclasses.is_dataclass(tp):
+        return not field_problems(tp, value, "")
     if isinstance(tp, type):
         return isinstance(value, tp)
     return False

@@ -203,7 +203,7 @@ def show_entry(e: Entry) -> None:
     if card is not None:
         st.caption(t("results.card", arch=card.arch, params=fmt_number(card.params, lg, 0), split=split_text(e, card),
                      epochs=card.epochs_trained, minutes=fmt_number(card.train_seconds / 60, lg, 1)))
-    if e.run is not None and e.run.state == "failed":
+    if e.run is not None and e.run.state in ("failed", "broken"):
         st.error(t("results.failed", error=t("train.died") if e.run.error == jobs.DIED else plain(e.run.error)))
     show_actions(e)
     st.subheader(t("results.curves"))

@@ -88,9 +88,20 @@ def live_classifier(path: str, mtime: float) -> Any:
 
 
 def get_classifier(path: Path | None = None, live: bool = False) -> Any:
-    """The classifier of a model file (the active model by default); `live`: the webcam's, one view per face."""
+    """The classifier of a model file (the active model by default); `live`: the webcam's, one view per face.
+
+    A file that is gone or is not a usable model (fer.modelio.ModelError) stops the page with a message
+    naming it: a garbage model.keras in a run folder is the user's problem, not a server error."""
+    from fer.modelio import ModelError
+    from ui.text import plain
+
     p = Path(path or active_model_path())
-    return (live_classifier if live else classifier)(str(p), p.stat().st_mtime)
+    try:
+        return (live_classifier if live else classifier)(str(p), p.stat().st_mtime)
+    except (ModelError, OSError) as exc:
+        st.error(t("common.bad_model", name=plain(p.parent.name if p.name == "model.keras" else p.stem),
+                   error=plain(exc)))
+        st.stop()
 
 
 @st.cache_resource(show_spinner=False)
