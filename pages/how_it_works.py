@@ -45,7 +45,7 @@ def read_face_source() -> tuple[str, bytes] | None:
         names = [p.name for p in examples]
         name = st.selectbox(t("how.example"), names, index=names.index("obama.jpg") if "obama.jpg" in names else 0,
                             key="how_example")
-        return name, (EXAMPLES_DIR / name).read_bytes()
+        return name, (EXAMPLES_DIR / (name if name in names else names[0])).read_bytes()  # never a sent path
     if source == "upload":
         up = st.file_uploader(t("how.upload"), type=TYPES, help=t("how.upload_help"), key="how_upload")
     else:

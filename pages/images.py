@@ -71,7 +71,8 @@ uploads = st.file_uploader(t("images.upload"), type=TYPES, accept_multiple_files
 examples = sorted(EXAMPLES_DIR.glob("*.jpg"))
 picked = st.pills(t("images.examples"), [p.name for p in examples], selection_mode="multi", key="img_examples",
                   help=t("images.examples_help")) or []
-items = [(f.name, f.getvalue()) for f in uploads or []] + [(n, (EXAMPLES_DIR / n).read_bytes()) for n in picked]
+items = [(f.name, f.getvalue()) for f in uploads or []] + [(n, (EXAMPLES_DIR / n).read_bytes()) for n in picked
+                                                  if n in {p.name for p in examples}]
 if not items:
     st.info(t("images.empty"))
     st.stop()

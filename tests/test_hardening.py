@@ -176,3 +176,21 @@ def test_the_dataset_page_escapes_names_from_inside_an_archive(tmp_path, monkeyp
     assert not at.exception
     (error,) = [e.value for e in at.error]
     assert "unknown class folder" in error and "](" not in error and "www." not in error, error
+
+
+@pytest.mark.parametrize(("page", "key", "sent"), [("dataset.py", "dataset_source", "/etc"),
+                                                   ("how_it_works.py", "how_example", "../../../../etc/passwd"),
+                                                   ("dataset.py", "dataset_class", "../x")])
+def test_a_selectbox_value_the_server_did_not_offer_is_never_used(page, key, sent, caplog):
+    """Issue 30 (2): every value a widget sends is checked against what the server offered."""
+    from helpers import craft
+
+    at = AppTest.from_file(str(ROOT / "pages" / page), default_timeout=120)
+    at.session_state["lang"] = "en"
+    at.run()
+    before = at.selectbox(key=key).value
+    craft(at.selectbox(key=key), sent)
+    at.run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key=key).value == before and sent not in at.selectbox(key=key).options
+    assert "passwd" not in caplog.text

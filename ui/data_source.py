@@ -105,7 +105,7 @@ def choose_dataset(key: str) -> Path:
     upload = t("data.upload")
     name = st.selectbox(t("data.source"), [*options, upload], key=f"{key}_source")
     if name != upload:
-        return options[name]
+        return options.get(name, SAMPLE)  # only what the server listed (the selectbox resets anything else)
     f = st.file_uploader(t("data.upload_file"), type=[s.lstrip(".") for s in UPLOAD_SUFFIXES],
                          key=f"{key}_upload", help=t("data.upload_help"))
     if f is None:
