@@ -130,10 +130,12 @@ def card_path(model_path: Path) -> Path:
     return Path(model_path).with_suffix(".json")
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, then rename over `path`."""
+def atomic_write_bytes(path: Path, data: bytes, parents: bool = True) -> None:
+    """Write to a temporary file in the same folder, then rename over `path`. `parents=False`: a missing
+    folder is a FileNotFoundError, not created (a job must not bring back the run folder a user deleted)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if parents:
+        path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -147,16 +149,18 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def write_json(path: Path, obj: Any) -> None:
-    atomic_write_bytes(path, json.dumps(obj, indent=2, sort_keys=False, default=str).encode())
+def write_json(path: Path, obj: Any, parents: bool = True) -> None:
+    atomic_write_bytes(path, json.dumps(obj, indent=2, sort_keys=False, default=str).encode(), parents)
 
 
-def save_model(model: Any, path: Path, card: ModelCard | None = None) -> None:
-    """Save `model` to `path` (.keras) and its card to the .json beside it, atomically."""
+def save_model(model: Any, path: Path, card: ModelCard | None = None, parents: bool = True) -> None:
+    """Save `model` to `path` (.keras) and its card to the .json beside it, atomically; `parents` as for
+    atomic_write_bytes."""
     path = Path(path)
     if path.suffix != ".keras":
         raise ValueError(f"model files end in .keras, not {path.suffix!r}")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if parents:
+        path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".keras")
     os.close(fd)
     try:
@@ -167,7 +171,7 @@ def save_model(model: Any, path: Path, card: ModelCard | None = None) -> None:
         Path(tmp).unlink(missing_ok=True)
         raise
     if card is not None:
-        write_json(card_path(path), card.to_dict())
+        write_json(card_path(path), card.to_dict(), parents)
 
 
 def load_card(model_path: Path) -> ModelCard | None:
