@@ -457,7 +457,7 @@ def load_csv(path: Path, progress: Progress | None = None) -> Dataset:
                             f"{IMAGE_SIZE * IMAGE_SIZE} numbers")
         try:
             vals = np.array(pix.split(), dtype=np.int64)
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: a number of 30 digits
             raise DataError(f"{path.name}, row {row}: pixels must be space-separated integers") from None
         if vals.size != IMAGE_SIZE * IMAGE_SIZE:
             raise DataError(f"{path.name}, row {row}: {vals.size} pixels, expected {IMAGE_SIZE * IMAGE_SIZE}")
