@@ -37,6 +37,7 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
     ("emotion,pixels\n1," + ROW.replace("7", "300", 1) + "\n", "row 2: pixel values must be 0-255"),
     ("emotion,pixels\n1," + ROW.replace("7", "7.5", 1) + "\n", "row 2: pixels must be space-separated integers"),
     ("emotion,pixels,Usage\n1," + ROW + ",Train\n", "unknown Usage value(s) 'Train'"),
+    ("emotion,pixels\n1," + ROW.replace("7", "9" * 30, 1) + "\n", "row 2: pixels must be space-separated integers"),
 ])
 def test_a_bad_csv_names_the_row_and_the_problem(tmp_path, text, message):
     with pytest.raises(DataError) as exc:
