@@ -194,3 +194,20 @@ def test_a_selectbox_value_the_server_did_not_offer_is_never_used(page, key, sen
     assert not at.exception, at.exception
     assert at.selectbox(key=key).value == before and sent not in at.selectbox(key=key).options
     assert "passwd" not in caplog.text
+
+
+def test_the_uploads_folder_stays_under_its_cap_oldest_first(tmp_path, monkeypatch):
+    """Issue 30: disk bounded. Each saved upload leaves room for one more at the server's upload limit."""
+    import os
+    import time
+
+    from ui.data_source import save_upload
+
+    monkeypatch.setenv("FER_UPLOAD_MAX_MB", "100.5")  # the limit (100 MB) plus room for one 300 kB upload
+    folder = tmp_path / "uploads"
+    saved = []
+    for i in range(4):
+        saved.append(save_upload(io.BytesIO(bytes([i]) * 300_000), f"d{i}.zip", folder))
+        os.utime(saved[-1], (time.time() - 100 + i, time.time() - 100 + i))
+    # before each save the folder is cut to 0.5 MB (the cap less one upload at the limit): one 300 kB file
+    assert sorted(folder.iterdir()) == sorted(saved[-2:])

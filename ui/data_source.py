@@ -31,6 +31,8 @@ SAMPLE = ROOT / "data" / "sample"
 UPLOAD_SUFFIXES = (".zip", ".csv")
 UPLOAD_MAX_AGE_S = 24 * 3600
 """Uploads older than this are removed when a new one is saved."""
+UPLOAD_MAX_BYTES = 1024**3
+"""The uploads folder is kept under this ($FER_UPLOAD_MAX_MB overrides), oldest first out."""
 KEEP_LOADED = 2
 """Parsed datasets kept in memory (shared by all sessions); the .npz cache covers the rest."""
 
@@ -86,12 +88,36 @@ def save_upload(stream: Any, filename: str, folder: Path | None = None) -> Path:
     return target
 
 
+def upload_max_bytes() -> int:
+    """The uploads folder's size cap: $FER_UPLOAD_MAX_MB, else UPLOAD_MAX_BYTES."""
+    try:
+        return int(float(os.environ["FER_UPLOAD_MAX_MB"]) * 1024**2)
+    except (KeyError, ValueError):
+        return UPLOAD_MAX_BYTES
+
+
 def _prune(folder: Path) -> None:
+    """Remove uploads older than UPLOAD_MAX_AGE_S, then the oldest until the folder is under its cap with
+    room for one more upload at the server's limit."""
     cutoff = time.time() - UPLOAD_MAX_AGE_S
+    kept = []
     for p in folder.iterdir():
         try:
-            if p.is_file() and p.stat().st_mtime < cutoff:
+            st_ = p.stat()
+            if p.is_file() and st_.st_mtime < cutoff:
                 p.unlink()
+            elif p.is_file():
+                kept.append((st_.st_mtime, st_.st_size, p))
+        except OSError as exc:
+            log.warning("could not remove old upload %s: %s", p, exc)
+    room = upload_max_bytes() - int(st.get_option("server.maxUploadSize")) * 1024**2
+    total = sum(size for _, size, _ in kept)
+    for _, size, p in sorted(kept, key=lambda k: k[0]):
+        if total <= room:
+            break
+        try:
+            p.unlink()
+            total -= size
         except OSError as exc:
             log.warning("could not remove old upload %s: %s", p, exc)
 
