@@ -132,7 +132,7 @@ class ResumeCheckpoint(keras.callbacks.Callback):
             # The weights are kept, but not the counters or the learning rate that the other callbacks
             # just updated from this partial epoch's validation.
             self.model.optimizer.learning_rate = self._lr
-            save_model(self.model, self.run_dir / "last.keras")
+            save_model(self.model, self.run_dir / "last.keras", parents=False)
             self._write_state(epoch, self.state.get("callbacks", {}),
                               {"batches": self.skip + self._batches, "seconds": round(self._skip_seconds + seconds, 2)})
             return
@@ -150,21 +150,21 @@ class ResumeCheckpoint(keras.callbacks.Callback):
         value = logs.get(self._monitor)
         if value is not None and float(value) < self.best:
             self.best = float(value)
-            save_model(self.model, self.run_dir / "model.keras")
-        save_model(self.model, self.run_dir / "last.keras")
+            save_model(self.model, self.run_dir / "model.keras", parents=False)
+        save_model(self.model, self.run_dir / "last.keras", parents=False)
         self._write_state(epoch + 1, {type(cb).__name__: _counters(cb) for cb in self._others})
 
     def _write_state(self, epoch: int, counters: dict[str, Any], partial: dict[str, float] | None = None) -> None:
         """state.json: the resume point, written last (its checkpoints are complete when it changes)."""
         self.state = {"epoch": epoch, "best": self.best, "train_seconds": self.train_seconds, "callbacks": counters,
                       "complete": False, **({"partial": partial} if partial else {})}
-        write_json(self.run_dir / "state.json", self.state)
+        write_json(self.run_dir / "state.json", self.state, parents=False)
 
     def mark_complete(self) -> None:
         """Record that the run ended by itself (all epochs, or early stopping), not by a stop or a crash."""
         if self.state:
             self.state["complete"] = True
-            write_json(self.run_dir / "state.json", self.state)
+            write_json(self.run_dir / "state.json", self.state, parents=False)
 
 
 class TimeBudget(keras.callbacks.Callback):

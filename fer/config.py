@@ -11,6 +11,8 @@ SPLITS = ("official", "stratified", "custom")
 OPTIMIZERS = ("adam", "sgd")
 MONITORS = ("val_loss", "val_accuracy")
 SCHEDULES = ("plateau", "cosine")
+MAX_SEED = 2**32 - 1
+"""The largest seed numpy, scikit-learn and Keras accept."""
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,9 @@ class TrainConfig:
         check(0.0 <= self.soft_labels <= 1.0, "FER+ soft-label weight must be between 0 and 1")
         check(0.0 < self.train_fraction <= 1.0, "training fraction must be in (0, 1]")
         check(0.0 <= self.average_from < 1.0, "weight averaging must start in [0, 1) of the schedule")
-        check(self.seed >= 0, "seed must be >= 0")
+        for name, label in (("seed", "seed"), ("test_seed", "test seed"), ("val_seed", "validation seed")):
+            value = getattr(self, name)
+            check(isinstance(value, int) and 0 <= value <= MAX_SEED, f"{label} must be between 0 and {MAX_SEED}")
         return errors
 
     @property

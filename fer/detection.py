@@ -167,8 +167,8 @@ class Detector:
         cfg = self.config
         h, w = gray.shape[:2]
         factor = min(1.0, cfg.max_side / max(h, w))
-        small = gray if factor == 1.0 else cv2.resize(gray, (round(w * factor), round(h * factor)),
-                                                       interpolation=cv2.INTER_AREA)
+        small = gray if factor == 1.0 else cv2.resize(gray, (max(1, round(w * factor)), max(1, round(h * factor))),
+                                                       interpolation=cv2.INTER_AREA)  # a 1x3000 image stays 1 wide
         return small, factor, max(8, round(cfg.min_size * factor / pixel_scale))
 
     def detect(self, gray: np.ndarray, pixel_scale: float = 1.0) -> list[FaceBox]:

@@ -111,9 +111,10 @@ class Classifier:
         unless given."""
         from fer.modelio import load_card, load_model
 
-        views = card_views(load_card(Path(path)), tta_flip=tta_flip, zoom=zoom, prior_correction=prior_correction,
-                           shift=shift)
-        return cls(load_model(Path(path)), **views)
+        model = load_model(Path(path))
+        views = card_views(load_card(Path(path)), tta_flip=tta_flip, zoom=zoom,
+                           prior_correction=prior_correction, shift=shift)
+        return cls(model, **views)
 
     def single_view(self) -> Classifier:
         """The same model, zoom and prior correction looking once at each face (no flip averaging, no

@@ -24,16 +24,28 @@ class _Stopped(BaseException):
     """Raised by SIGTERM outside the training loop (or on a second SIGTERM)."""
 
 
+class _Vanished(BaseException):
+    """The run folder was deleted while the job trained it: the job ends at once, writing nothing more."""
+
+
+VANISHED = "the run folder was deleted while the job trained it"
+
+
 class StopControl:
     """Stop requests: the `stop` flag file or SIGTERM. In the training loop they end the epoch cleanly."""
 
     def __init__(self, run_dir: Path) -> None:
         self.flag = run_dir / "stop"
+        self.config = run_dir / "config.json"
         self.requested = False
         self.in_fit = False
         self._signals = 0
 
     def should_stop(self) -> bool:
+        """Asked before every batch. Raises _Vanished once the run folder (its config.json) is gone: training
+        on would recreate the folder with its next checkpoint, a job no page can see or stop."""
+        if not self.config.exists():
+            raise _Vanished()
         if not self.requested and self.flag.exists():
             self.requested = True
         return self.requested
@@ -76,10 +88,13 @@ class ProgressWriter:
                 eta = min(eta, max(self.budget_s - used, 0.0))
         logs = logs or {}
         lr = logs.get("learning_rate", self.epoch_logs.get("learning_rate"))
-        write_json(self.path, {"phase": phase, "pid": os.getpid(), "epoch": epoch, "epochs": self.epochs,
-                               "batch": batch, "batches": self.batches, "elapsed": round(elapsed, 2),
-                               "eta": None if eta is None else round(eta, 1), "logs": logs,
-                               "epoch_logs": self.epoch_logs, "learning_rate": lr, **budget})
+        try:
+            write_json(self.path, {"phase": phase, "pid": os.getpid(), "epoch": epoch, "epochs": self.epochs,
+                                   "batch": batch, "batches": self.batches, "elapsed": round(elapsed, 2),
+                                   "eta": None if eta is None else round(eta, 1), "logs": logs,
+                                   "epoch_logs": self.epoch_logs, "learning_rate": lr, **budget}, parents=False)
+        except FileNotFoundError:
+            raise _Vanished() from None
 
     def __call__(self, e: TrainEvent) -> None:
         if e.kind == "start":
@@ -113,12 +128,12 @@ def run_job(run_dir: Path) -> int:
     control = StopControl(run_dir)
     signal.signal(signal.SIGTERM, control.on_sigterm)
     writer = ProgressWriter(run_dir, _read(run_dir / "config.json").get("epochs", 0), control)
-    writer.write("loading")  # its pid says the process now handles SIGTERM
     job = _read(run_dir / "job.json")
     job.update(state="running", pid=os.getpid())
     job.setdefault("started", _now())
     state, error = "failed", ""
     try:
+        writer.write("loading")  # its pid says the process now handles SIGTERM
         from fer.tfenv import import_tensorflow
 
         import_tensorflow(training=True)
@@ -141,6 +156,9 @@ def run_job(run_dir: Path) -> int:
     except _Stopped:
         state = "stopped"
         log.info("job %s stopped", run_dir.name)
+    except _Vanished:
+        state, error = "failed", VANISHED
+        log.error("job %s: %s; it ends here", run_dir.name, VANISHED)
     except OSError as exc:  # disk full, folder not writable: say so in plain words
         log.exception("job %s failed", run_dir.name)
         state, error = "failed", f"could not read or write a file: {os_problem(exc)}"
@@ -151,7 +169,7 @@ def run_job(run_dir: Path) -> int:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         job.update(state=state, error=error, finished=_now())
         try:
-            write_json(run_dir / "job.json", job)
+            write_json(run_dir / "job.json", job, parents=False)
         except OSError as exc:  # e.g. still no space: the page then reports the job as ended without finishing
             log.error("could not record the outcome of job %s: %s", run_dir.name, os_problem(exc))
         _release_lock(run_dir)
@@ -166,10 +184,9 @@ def _release_lock(run_dir: Path) -> None:
 
 
 def _read(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
+    from fer.runfiles import read_object
+
+    return read_object(path)[0]  # {} for a missing or damaged file, or one that is not an object
 
 
 def _now() -> str:

@@ -22,6 +22,7 @@ from pathlib import Path
 from fer.config import TrainConfig
 from fer.modelio import os_problem, write_json
 from fer.paths import ROOT
+from fer.runfiles import LockRecord
 from fer.runlock import create_lock
 from fer.runs import (
     DIED,
@@ -61,7 +62,7 @@ class BusyError(JobError):
 
 def active_job(root: Path | None = None) -> RunInfo | None:
     """The running job of this runs folder, if any (a stale lock is ignored)."""
-    lock = read_json(Path(root or runs_dir()) / LOCK_NAME)
+    lock = read_json(Path(root or runs_dir()) / LOCK_NAME, LockRecord)
     run = lock.get("run")
     if run and is_job_process(lock.get("pid"), Path(run)):
         return run_info(Path(run))
@@ -82,7 +83,7 @@ def _acquire_lock(root: Path, run_dir: Path) -> Path:
     lock = root / LOCK_NAME
 
     def busy() -> Exception | None:
-        held = read_json(lock)
+        held = read_json(lock, LockRecord)
         run = held.get("run", "")
         starting = held.get("starting") and pid_alive(held.get("pid"))
         if starting or (run and is_job_process(held.get("pid"), Path(run))):

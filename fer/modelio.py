@@ -86,12 +86,30 @@ class ModelCard:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelCard:
+        """The card a parsed model.json describes; ValueError naming every field of the wrong type."""
+        problems = card_problems(d)
+        if problems:
+            raise ValueError("; ".join(problems))
         names = set(cls.__dataclass_fields__)
         kw = {k: v for k, v in d.items() if k in names}
         kw["labels"] = tuple(kw.get("labels", LABELS))
         kw["input_shape"] = tuple(kw.get("input_shape", (48, 48, 1)))
         kw["prior_correction"] = tuple(kw.get("prior_correction", ()))
         return cls(**kw)
+
+
+def card_problems(d: Any, where: str = "model card") -> list[str]:
+    """Why parsed JSON is not a model card: not an object, a field of the wrong type, metrics that are not
+    {split: {name: value}}, a config that is not a TrainConfig's."""
+    from fer.config import TrainConfig
+    from fer.schema import field_problems
+
+    problems = field_problems(ModelCard, d, where)
+    if problems or not isinstance(d, dict):
+        return problems
+    problems += [f"{where}: metrics of {split!r} are not an object" for split, m in d.get("metrics", {}).items()
+                 if not isinstance(m, dict)]
+    return problems + field_problems(TrainConfig, d.get("config", {}), f"{where} config")
 
 
 def os_problem(exc: OSError) -> str:
@@ -112,10 +130,12 @@ def card_path(model_path: Path) -> Path:
     return Path(model_path).with_suffix(".json")
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, then rename over `path`."""
+def atomic_write_bytes(path: Path, data: bytes, parents: bool = True) -> None:
+    """Write to a temporary file in the same folder, then rename over `path`. `parents=False`: a missing
+    folder is a FileNotFoundError, not created (a job must not bring back the run folder a user deleted)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if parents:
+        path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -129,16 +149,18 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def write_json(path: Path, obj: Any) -> None:
-    atomic_write_bytes(path, json.dumps(obj, indent=2, sort_keys=False, default=str).encode())
+def write_json(path: Path, obj: Any, parents: bool = True) -> None:
+    atomic_write_bytes(path, json.dumps(obj, indent=2, sort_keys=False, default=str).encode(), parents)
 
 
-def save_model(model: Any, path: Path, card: ModelCard | None = None) -> None:
-    """Save `model` to `path` (.keras) and its card to the .json beside it, atomically."""
+def save_model(model: Any, path: Path, card: ModelCard | None = None, parents: bool = True) -> None:
+    """Save `model` to `path` (.keras) and its card to the .json beside it, atomically; `parents` as for
+    atomic_write_bytes."""
     path = Path(path)
     if path.suffix != ".keras":
         raise ValueError(f"model files end in .keras, not {path.suffix!r}")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if parents:
+        path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".keras")
     os.close(fd)
     try:
@@ -149,11 +171,13 @@ def save_model(model: Any, path: Path, card: ModelCard | None = None) -> None:
         Path(tmp).unlink(missing_ok=True)
         raise
     if card is not None:
-        write_json(card_path(path), card.to_dict())
+        write_json(card_path(path), card.to_dict(), parents)
 
 
 def load_card(model_path: Path) -> ModelCard | None:
-    """The card beside a model file, or None when there is none (or it is unreadable)."""
+    """The card beside a model file, or None when there is none. A card that cannot be read or is not a
+    card (see card_problems: a list, a field of the wrong type, a prior correction out of range) is None
+    too, with a warning naming the problem: the model then predicts without the card's settings."""
     p = card_path(model_path)
     try:
         return ModelCard.from_dict(json.loads(p.read_text()))

@@ -85,8 +85,10 @@ def decode_reduced(data: bytes, name: str = "image", min_side: int = 0) -> Decod
         raise ImageError(f"{name}: not an image file (or a format this app cannot read)", "not_image") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError(f"{name}: too many pixels (a decompression bomb?)", "bomb") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise ImageError(f"{name}: the image data is damaged or truncated ({exc})", "damaged") from None
+    except Exception as exc:  # noqa: BLE001 - whatever a decoder raises (KeyError from EXIF, struct.error,
+        # NotImplementedError for a DDS pixel format, RuntimeError from libavif...), the file is at fault
+        raise ImageError(f"{name}: the image data is damaged or truncated ({type(exc).__name__}: {exc})",
+                         "damaged") from None
 
 
 def _to_rgb(img: object) -> np.ndarray:

@@ -55,6 +55,11 @@ PRESETS: dict[str, TrainConfig] = {
 }
 
 
+def preset_starts() -> list[str]:
+    """The models the presets start from (TrainConfig.init_model), as written in them."""
+    return sorted({p.init_model for p in PRESETS.values() if p.init_model})
+
+
 def preset(name: str) -> TrainConfig:
     """The preset `name`; ValueError naming the known ones otherwise."""
     try:

@@ -30,7 +30,18 @@ def prior_correction(labels: np.ndarray, targets: np.ndarray) -> tuple[float, ..
     return tuple(round(float(v), 4) for v in out)
 
 
+MAX_CORRECTION = 50.0
+"""The largest size of one class's correction, far beyond any log(share of labels / share of targets) (a share
+of one in a million is 13.8) and safe in the float32 the model computes in: 1e300 is finite in float64 but
+inf in float32 (scores NaN, "Angry (nan%)")."""
+
+
 def check_prior_correction(values: Sequence[float]) -> None:
-    """ValueError unless `values` is empty or one finite number per class."""
-    if len(values) not in (0, NUM_CLASSES) or not all(math.isfinite(v) for v in values):
-        raise ValueError(f"a prior correction is {NUM_CLASSES} finite numbers (or none), not {list(values)}")
+    """ValueError unless `values` is empty or one number per class within +-MAX_CORRECTION."""
+    ok = len(values) in (0, NUM_CLASSES) and all(
+        isinstance(v, int | float | np.floating) and not isinstance(v, bool) and math.isfinite(v)
+        and abs(v) <= MAX_CORRECTION for v in values)
+    if not ok:
+        shown = [v if isinstance(v, int | float) else repr(v) for v in list(values)[:NUM_CLASSES + 1]]
+        raise ValueError(f"a prior correction is {NUM_CLASSES} finite numbers from -{MAX_CORRECTION:g} to "
+                         f"{MAX_CORRECTION:g} (or none), not {shown}")

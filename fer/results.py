@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,15 +27,9 @@ class TestPredictions:
 
 def load_reports(run_dir: Path) -> dict[str, EvalReport]:
     """{split name: full report} from a run's metrics.json ({} when there is none)."""
-    p = Path(run_dir) / "metrics.json"
-    try:
-        data = json.loads(p.read_text())
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        log.warning("unreadable %s: %s", p, exc)
-        return {}
-    return {k: EvalReport.from_dict(v) for k, v in data.items()}
+    from fer.runfiles import read_reports
+
+    return read_reports(run_dir)[0]  # a damaged file reads as none (and marks the run broken, fer.runs)
 
 
 def best_epoch(history: list[dict[str, float]]) -> int:

@@ -5,7 +5,6 @@ Reading only: fer.jobs starts, stops and resumes the background jobs that write 
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -14,12 +13,14 @@ from typing import Any
 
 from fer.config import TrainConfig
 from fer.paths import ROOT
+from fer.runfiles import JobRecord, ResumeState, read_history, read_object, read_reports
 from fer.runlock import holder, process
 
 log = logging.getLogger(__name__)
 
-STATES = ("running", "finished", "stopped", "failed", "incomplete")
-"""`incomplete`: a folder made outside the job runner (e.g. by the CLI) without test metrics yet."""
+STATES = ("running", "finished", "stopped", "failed", "incomplete", "broken")
+"""`incomplete`: a folder made outside the job runner (e.g. by the CLI) without test metrics yet; `broken`: a
+run file is damaged (RunInfo.error says which and how), or the folder is gone."""
 DIED = "the training process ended without finishing (killed or crashed)"
 """The error of a job whose process vanished without recording an outcome."""
 
@@ -84,6 +85,8 @@ class RunInfo:
     done: tuple[int, int] | None = None
     """The resume point: (epochs recorded, batches of the next one done); None without a checkpoint or once
     the run ended by itself."""
+    problems: tuple[str, ...] = ()
+    """What is wrong with its files (fer.runfiles), in plain words; such a run is `broken` unless it trains."""
 
     @property
     def resumable(self) -> bool:
@@ -108,22 +111,17 @@ class RunInfo:
         return self.model_path.is_file()
 
     def history(self) -> list[dict[str, float]]:
-        from fer.training import read_history
-
-        return read_history(self.path)
+        """Per-epoch rows of history.csv (those before a damaged row, if any)."""
+        return read_history(self.path)[0]
 
     def log_tail(self, lines: int = 30) -> str:
         return log_tail(self.path, lines)
 
 
-def read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        log.warning("unreadable %s: %s", path, exc)
-        return {}
+def read_json(path: Path, schema: type | None = None) -> dict[str, Any]:
+    """The JSON object in a run file, checked against `schema` (fer.runfiles); {} when it is missing or
+    damaged (not JSON, not an object, a field of the wrong type)."""
+    return read_object(path, schema)[0]
 
 
 def is_job_process(pid: int | None, run_dir: Path | None = None) -> bool:
@@ -166,11 +164,17 @@ def run_info(run_dir: Path) -> RunInfo:
     """The state of one run folder; a job whose process is gone is `failed`, never `running`; a folder that any
     live process trains (fer.runlock) is `running`."""
     path = Path(run_dir)
-    job = read_json(path / "job.json")
-    cfg_dict = read_json(path / "config.json")
+    job, p_job = read_object(path / "job.json", JobRecord)
+    cfg_dict, p_cfg = read_object(path / "config.json", TrainConfig)
     cfg = TrainConfig.from_dict(cfg_dict) if cfg_dict else None
-    prog = read_json(path / "progress.json")
+    prog, p_prog = read_object(path / "progress.json", JobProgress)
     progress = JobProgress.from_dict(prog) if prog else None
+    point, p_state = read_object(path / "state.json", ResumeState)
+    problems = [p for p in (p_job, p_cfg, p_prog, p_state, read_history(path)[1], read_reports(path)[1]) if p]
+    if job.get("state") and job["state"] not in STATES:
+        problems.append(f"job.json: state is {job['state']!r}, not one of {', '.join(STATES)}")
+    if not path.is_dir():
+        problems.append("the run folder no longer exists")
     pid = job.get("pid")
     state, error = job.get("state", ""), job.get("error", "")
     if state == "running" and not is_job_process(pid, path):
@@ -178,18 +182,19 @@ def run_info(run_dir: Path) -> RunInfo:
         error = error or DIED
     elif not state:  # made outside the job runner (the CLI)
         done = (path / "metrics.json").is_file() and (path / "model.json").is_file()
-        complete = read_json(path / "state.json").get("complete", True)
+        complete = point.get("complete", True)
         state = ("finished" if complete else "stopped") if done else "incomplete"
     if state != "running" and (trainer := holder(path)) is not None:  # e.g. the CLI training it now
         state, pid, error = "running", trainer, ""
+    if problems and state != "running":  # a live job rewrites its files; any other run is shown as broken
+        state, error = "broken", "; ".join(problems)
     return RunInfo(path.name, path, state, pid, job.get("started", ""), job.get("finished", ""), error, cfg,
-                   progress, _resume_point(path))
+                   progress, _resume_point(path, point), tuple(problems))
 
 
-def _resume_point(path: Path) -> tuple[int, int] | None:
+def _resume_point(path: Path, point: dict[str, Any]) -> tuple[int, int] | None:
     if not (path / "last.keras").is_file():
         return None
-    point = read_json(path / "state.json")
     if "epoch" not in point or point.get("complete"):
         return None
     return int(point["epoch"]), int((point.get("partial") or {}).get("batches", 0))

@@ -18,6 +18,7 @@ from fer.labels import LABELS, display_name, hex_color
 from fer.preprocessing import ImageError, crop_face, decode_image, expand_box, to_gray
 from ui.common import ROOT, detector, get_classifier, lang, separators, t
 from ui.controls import model_choice
+from ui.text import plain
 
 EXAMPLES_DIR = ROOT / "data" / "examples"
 TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"]
@@ -44,7 +45,7 @@ def read_face_source() -> tuple[str, bytes] | None:
         names = [p.name for p in examples]
         name = st.selectbox(t("how.example"), names, index=names.index("obama.jpg") if "obama.jpg" in names else 0,
                             key="how_example")
-        return name, (EXAMPLES_DIR / name).read_bytes()
+        return name, (EXAMPLES_DIR / (name if name in names else names[0])).read_bytes()  # never a sent path
     if source == "upload":
         up = st.file_uploader(t("how.upload"), type=TYPES, help=t("how.upload_help"), key="how_upload")
     else:
@@ -55,7 +56,8 @@ def read_face_source() -> tuple[str, bytes] | None:
 def boxed(rgb: np.ndarray, boxes: list[FaceBox], chosen: int) -> np.ndarray:
     """The photo with every face boxed (the explained one thick and yellow), at most 640 pixels wide."""
     scale = min(1.0, 640 / rgb.shape[1])
-    img = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else rgb.copy()
+    size = (640, max(1, round(rgb.shape[0] * scale)))  # a very wide photo keeps at least one row
+    img = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA) if scale < 1 else rgb.copy()
     for i, b in enumerate(boxes):
         s = b.scaled(scale)
         colour, width = ((255, 200, 0), 3) if i == chosen else ((200, 200, 200), 1)
@@ -111,7 +113,7 @@ name, data = picked
 try:
     rgb = decode_image(data, name)
 except ImageError:
-    st.error(t("how.bad_file", name=name))
+    st.error(t("how.bad_file", name=plain(name)))
     st.stop()
 gray = to_gray(rgb)
 boxes = detector(DetectorConfig()).detect(gray)

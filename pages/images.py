@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pandas as pd
@@ -18,6 +17,7 @@ from fer.photo import PhotoResult, analyse_photo, result_rows, results_json
 from fer.preprocessing import IMAGE_ERROR_KINDS, ImageError
 from ui.common import ROOT, detector, get_classifier, lang, separators, t
 from ui.controls import sidebar_controls
+from ui.text import plain
 
 EXAMPLES_DIR = ROOT / "data" / "examples"
 TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif"]
@@ -40,19 +40,13 @@ def score_chart(face: FacePrediction, title: str) -> go.Figure:
     return fig
 
 
-def plain(text: str) -> str:
-    """A file name shown as itself in Markdown (no links, images, emphasis or colour directives)."""
-    return re.sub(r"([\\`*_\[\]!<>~:$|])", r"\\\1", text)
-
-
 def image_error(name: str, exc: ImageError) -> str:
     """The translated message for an unusable upload, specific to what is wrong with it."""
-    name = plain(name)
     if exc.kind in IMAGE_ERROR_KINDS:
         d = exc.details
-        return t(f"images.error_{exc.kind}", name=name, w=d.get("width", "?"), h=d.get("height", "?"),
+        return t(f"images.error_{exc.kind}", name=plain(name), w=d.get("width", "?"), h=d.get("height", "?"),
                  limit=d.get("limit", "?"))
-    return t("images.bad_file", name=name, reason=plain(str(exc)))
+    return t("images.bad_file", name=plain(name), reason=plain(exc))
 
 
 def upload_limit_mb() -> int:
@@ -77,7 +71,8 @@ uploads = st.file_uploader(t("images.upload"), type=TYPES, accept_multiple_files
 examples = sorted(EXAMPLES_DIR.glob("*.jpg"))
 picked = st.pills(t("images.examples"), [p.name for p in examples], selection_mode="multi", key="img_examples",
                   help=t("images.examples_help")) or []
-items = [(f.name, f.getvalue()) for f in uploads or []] + [(n, (EXAMPLES_DIR / n).read_bytes()) for n in picked]
+items = [(f.name, f.getvalue()) for f in uploads or []] + [(n, (EXAMPLES_DIR / n).read_bytes()) for n in picked
+                                                  if n in {p.name for p in examples}]
 if not items:
     st.info(t("images.empty"))
     st.stop()

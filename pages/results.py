@@ -21,6 +21,7 @@ from fer.modelio import ModelCard, load_card
 from fer.presets import resolve_data
 from fer.results import TestPredictions, best_epoch, curve_figure, early_stopped, load_reports, test_predictions
 from ui.common import DEFAULT_MODEL, get_classifier, lang, localise, t
+from ui.text import plain
 
 DEFAULT = "default"
 
@@ -76,7 +77,7 @@ def get_predictions(e: Entry) -> TestPredictions | None:
         try:
             return predictions(str(e.model), e.model.stat().st_mtime, cfg.to_json())
         except (OSError, ValueError) as exc:
-            st.error(t("results.predict_error", error=str(exc)))
+            st.error(t("results.predict_error", error=plain(exc)))
             return None
 
 
@@ -202,8 +203,8 @@ def show_entry(e: Entry) -> None:
     if card is not None:
         st.caption(t("results.card", arch=card.arch, params=fmt_number(card.params, lg, 0), split=split_text(e, card),
                      epochs=card.epochs_trained, minutes=fmt_number(card.train_seconds / 60, lg, 1)))
-    if e.run is not None and e.run.state == "failed":
-        st.error(t("results.failed", error=t("train.died") if e.run.error == jobs.DIED else e.run.error))
+    if e.run is not None and e.run.state in ("failed", "broken"):
+        st.error(t("results.failed", error=t("train.died") if e.run.error == jobs.DIED else plain(e.run.error)))
     show_actions(e)
     st.subheader(t("results.curves"))
     show_curves(e)

@@ -14,11 +14,12 @@ from fer.data import DataError
 from fer.i18n import fmt_number, fmt_percent, fmt_sci
 from fer.labels import display_name
 from fer.models import ARCHITECTURES
-from fer.presets import PRESETS, resolve_data
+from fer.presets import PRESETS, preset_starts, resolve_data
 from fer.results import curve_figure
 from fer.training import start_problem
 from ui.common import ROOT, available_models, lang, localise, t
 from ui.data_source import SAMPLE, choose_dataset, load_with_progress, server_datasets
+from ui.text import plain
 
 K = "tf_"  # prefix of the form's widget keys; the rest of each key is the TrainConfig field
 FLOATS = ("test_fraction", "val_fraction", "learning_rate", "beta_1", "beta_2", "epsilon", "momentum", "lr_factor",
@@ -36,7 +37,8 @@ REASONS = {  # start of a TrainConfig.validate() message -> its translation key
     "dropout": "bad_dropout", "learning-rate factor": "bad_lr_factor", "learning-rate patience": "bad_lr_patience",
     "early-stopping patience": "bad_es_patience", "early-stopping min_delta": "bad_min_delta",
     "shift": "bad_shift", "rotation": "bad_rotation", "zoom": "bad_zoom", "training fraction": "bad_train_fraction",
-    "seed": "bad_seed", "learning-rate schedule": "bad_lr_schedule", "time budget": "bad_time_budget",
+    "seed": "bad_seed", "test seed": "bad_test_seed", "validation seed": "bad_val_seed",
+    "learning-rate schedule": "bad_lr_schedule", "time budget": "bad_time_budget",
     "weight averaging": "bad_average_from",
 }
 
@@ -55,7 +57,9 @@ def fill(cfg: TrainConfig) -> None:
 
 
 def apply_preset() -> None:
-    fill(PRESETS[st.session_state["train_preset"]])
+    name = st.session_state.get("train_preset")  # the raw value sent: this callback runs before the widget checks it
+    if name in PRESETS:
+        fill(PRESETS[name])
 
 
 def read_form(data: Path) -> TrainConfig:
@@ -65,10 +69,11 @@ def read_form(data: Path) -> TrainConfig:
 
 
 def start_options() -> list[str]:
-    """"" (random weights) and every model a run could start from, as paths from the repository root."""
+    """"" (random weights), every model a run could start from (models/ and runs/, as paths from the repository
+    root) and the presets' starting points (shown even before they exist; start_refusal then says so). Never a
+    value the browser sent: a selectbox keeps a value only if it is one of these."""
     paths = [str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p) for p in available_models().values()]
-    current = st.session_state.get(K + "init_model", "")
-    return ["", *paths, *([current] if current and current not in paths else [])]
+    return ["", *paths, *(p for p in preset_starts() if p not in paths)]
 
 
 def start_refusal(cfg: TrainConfig) -> str | None:
@@ -76,7 +81,7 @@ def start_refusal(cfg: TrainConfig) -> str | None:
     problem = start_problem(cfg)
     if problem is None:
         return None
-    return t(f"train.init_{problem.kind}", path=problem.path, arch=problem.arch, want=problem.want)
+    return t(f"train.init_{problem.kind}", path=plain(problem.path), arch=problem.arch, want=problem.want)
 
 
 def reason(message: str) -> str:
@@ -148,8 +153,9 @@ def outcome(info: jobs.RunInfo) -> None:
     elif info.state == "stopped":
         st.warning(t("train.stopped", run=info.name))
         st.page_link("pages/results.py", label=t("train.see_results"), icon=":material/analytics:")
-    elif info.state == "failed":
-        st.error(t("train.failed", run=info.name, error=t("train.died") if info.error == jobs.DIED else info.error))
+    elif info.state in ("failed", "broken"):
+        why = t("train.died") if info.error == jobs.DIED else plain(info.error)
+        st.error(t("train.failed", run=info.name, error=why))
         st.code(info.log_tail(30) or t("train.no_log"), language=None)
     if info.resumable:
         st.caption(resume_label(info))
@@ -172,10 +178,10 @@ def launch(start: Callable[[], jobs.RunInfo]) -> None:
     try:
         info = start()
     except jobs.BusyError as exc:
-        st.error(t("train.busy", run=exc.run))
+        st.error(t("train.busy", run=plain(exc.run)))
         return
     except jobs.JobError as exc:
-        st.error(t("train.start_error", error=str(exc)))
+        st.error(t("train.start_error", error=plain(exc)))
         return
     st.session_state["train_run"] = str(info.path)
     st.rerun()
@@ -272,6 +278,9 @@ def form(data: Path) -> None:
 
 def submit(data: Path, lg: str) -> None:
     cfg = read_form(data)
+    if cfg.init_model not in start_options():  # what the server offered, nothing else (issue 30)
+        st.error(t("train.init_not_offered"))
+        return
     errors = cfg.validate()
     if errors:
         st.error(t("train.invalid") + "\n\n" + "\n".join(f"- {reason(e)}" for e in errors))
@@ -286,7 +295,7 @@ def submit(data: Path, lg: str) -> None:
         ds = load_with_progress(data)
         missing = missing_classes(ds, make_split(ds, cfg))
     except DataError as exc:
-        st.error(t("train.data_error", error=str(exc)))
+        st.error(t("train.data_error", error=plain(exc)))
         return
     if missing:
         parts = "; ".join(f"{t('train.part_' + part)}: {', '.join(display_name(c, lg) for c in names)}"
@@ -317,8 +326,8 @@ if active is None:
 if K + "epochs" not in st.session_state:
     st.session_state.setdefault("train_preset", "demo")
     fill(PRESETS[st.session_state["train_preset"]])
-st.selectbox(t("train.preset"), list(PRESETS), key="train_preset", on_change=apply_preset,
-             format_func={p: t(f"presets.{p}") for p in PRESETS}.get, help=t("train.preset_help"))
-st.caption(t(f"presets.{st.session_state['train_preset']}_help"))
+preset = st.selectbox(t("train.preset"), list(PRESETS), key="train_preset", on_change=apply_preset,
+                      format_func={p: t(f"presets.{p}") for p in PRESETS}.get, help=t("train.preset_help"))
+st.caption(t(f"presets.{preset}_help"))
 dataset = choose_dataset("train")
 form(dataset)

@@ -25,6 +25,7 @@ from fer.live import (
 from fer.session import SessionSummary, summarise
 from ui.common import detector, get_classifier, lang, separators, t
 from ui.controls import sidebar_controls
+from ui.text import plain
 
 TIMELINE_S = 60.0
 REFRESH_S = 1.0
@@ -40,7 +41,7 @@ def rtc_configuration() -> dict:
         if st.secrets.load_if_toml_exists() and "webrtc" in st.secrets:
             return {"iceServers": parse_ice_servers(list(st.secrets["webrtc"].get("ice_servers", [])))}
     except ValueError as exc:
-        st.error(t("webcam.bad_ice", reason=str(exc)))
+        st.error(t("webcam.bad_ice", reason=plain(exc)))
     return {"iceServers": []}
 
 

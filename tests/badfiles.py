@@ -61,3 +61,102 @@ ERRORS = {"notes.jpg": "not an image", "empty.jpg": "empty", "truncated.jpg": "t
 KINDS = {"notes.jpg": "not_image", "empty.jpg": "empty", "truncated.jpg": "damaged", "bomb.png": "bomb",
          "huge.png": "too_large"}
 """fer.preprocessing.ImageError.kind of each refused file."""
+
+
+TINY_PNG = _save(Image.new("L", (1, 1), 128), "PNG")
+"""A 1x1 PNG (67 bytes)."""
+
+
+def long_name_zip(path, entries: int = 5_000, name_chars: int = 60_000):  # noqa: ANN001, ANN201
+    """Issue 30 (1): `entries` 1x1 PNGs plus one entry whose name is `name_chars` characters long (about 1 MB)."""
+    import zipfile
+
+    from fer.labels import LABELS
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for i in range(entries):
+            zf.writestr(f"train/{LABELS[i % 7]}/{i}.png", TINY_PNG)
+        zf.writestr("train/happy/" + "a" * name_chars + ".png", TINY_PNG)
+    return path
+
+
+DAMAGED_ENTRIES = ("encrypted", "method99", "bad_crc", "bad_local_header", "bad_deflate")
+"""Entries of `damaged_zip`: train/happy/<kind>.png each."""
+
+
+def damaged_zip(path, good: dict[str, bytes]):  # noqa: ANN001, ANN201
+    """A zip of the `good` entries plus one damaged entry of each kind in DAMAGED_ENTRIES (issue 30 (4))."""
+    import zipfile
+
+    face = _save(Image.fromarray(np.random.default_rng(1).integers(0, 255, (48, 48), dtype=np.uint8)), "PNG")
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in good.items():
+            zf.writestr(name, data)
+        infos = {}
+        for kind in DAMAGED_ENTRIES:
+            method = zipfile.ZIP_DEFLATED if kind == "bad_deflate" else zipfile.ZIP_STORED
+            zf.writestr(f"train/happy/{kind}.png", face, compress_type=method)
+            infos[kind] = zf.getinfo(f"train/happy/{kind}.png")
+        infos["encrypted"].flag_bits |= 0x1  # the central directory says: encrypted
+        infos["method99"].compress_type = 99  # and: compressed with an unknown method
+    raw = bytearray(open(path, "rb").read())  # noqa: PTH123, SIM115
+    for kind in ("bad_crc", "bad_local_header", "bad_deflate"):
+        info = infos[kind]
+        start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+        if kind == "bad_crc":
+            raw[start + 20] ^= 0xFF
+        elif kind == "bad_local_header":
+            raw[info.header_offset + 3] = 0x05  # PK\3\5: not a local file header
+        else:
+            raw[start:start + 12] = b"\xff" * 12  # an invalid deflate block type
+    open(path, "wb").write(bytes(raw))  # noqa: PTH123, SIM115
+    return path
+
+
+def huge_pixels_zip(path, n: int = 300, side: int = 4096):  # noqa: ANN001, ANN201
+    """Issue 30 (6): `n` PNGs of side x side pixels (a few MB in all: one blank PNG repeated)."""
+    import zipfile
+
+    png = _save(Image.new("L", (side, side), 0), "PNG", optimize=True)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        for i in range(n):
+            zf.writestr(f"train/happy/{i}.png", png)
+    return path
+
+
+def one_line_csv(path, mb: int = 80):  # noqa: ANN001, ANN201
+    """Issue 30 (6): a CSV whose one data row has `mb` MB of pixels."""
+    with open(path, "w") as fh:  # noqa: PTH123
+        fh.write("emotion,pixels\n0,")
+        chunk = "1 " * (1 << 19)  # 1 MB
+        for _ in range(mb):
+            fh.write(chunk)
+        fh.write("\n")
+    return path
+
+
+def _raw_exif(entries: list[tuple[int, int, int, int]], extra: bytes = b"") -> bytes:
+    """An EXIF block (little-endian TIFF) of IFD entries (tag, type, count, value or -1: offset of `extra`)."""
+    base = 8 + 2 + 12 * len(entries) + 4
+    ifd = struct.pack("<H", len(entries))
+    for tag, kind, count, value in entries:
+        ifd += struct.pack("<HHII", tag, kind, count, base if value < 0 else value)
+    return b"Exif\0\0II*\0" + struct.pack("<I", 8) + ifd + struct.pack("<I", 0) + extra
+
+
+def hostile_images() -> dict[str, bytes]:
+    """Issue 30 (3): crafted images that crashed predict, the Images page and How it works."""
+    small = Image.new("RGB", (64, 48), (120, 80, 40))
+    dds = bytearray(_save(Image.new("RGBA", (8, 8)), "DDS"))
+    dds[80:84] = struct.pack("<I", 4)  # pixel format flags: a FourCC follows
+    dds[84:88] = b"ABCD"  # that no decoder knows
+    return {
+        "tall.png": _save(Image.new("RGB", (1, 3000), (90, 90, 90)), "PNG"),  # shrunk to 0 px wide for detection
+        # EXIF orientation 6 and tag 0x0106 (PhotometricInterpretation) with 37 values: KeyError 262
+        "exif_keyerror.jpg": _save(small, "JPEG", exif=_raw_exif([(0x0106, 3, 37, -1), (0x0112, 3, 1, 6)],
+                                                                  b"\x01\x00" * 80)),
+        # the same tag as 37 bytes: struct.error when the EXIF is written back
+        "exif_struct.jpg": _save(small, "JPEG", exif=_raw_exif([(0x0106, 1, 37, -1), (0x0112, 3, 1, 6)],
+                                                                b"\x01\x00" * 80)),
+        "dds_named.png": bytes(dds),  # NotImplementedError: unimplemented pixel format
+    }

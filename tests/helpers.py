@@ -89,3 +89,20 @@ class StreamerStub:
     def __call__(self, key: str, **kwargs: Any) -> Any:
         self.calls.append({"key": key, **kwargs})
         return SimpleNamespace(state=SimpleNamespace(playing=self.playing, signalling=self.playing))
+
+
+def craft(widget: Any, value: str) -> Any:
+    """Make an AppTest selectbox send `value` on the next run whatever its options, as a rewritten websocket
+    message would (AppTest's own set_value refuses a value that is not an option)."""
+    from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+    class Crafted(type(widget)):
+        @property
+        def _widget_state(self) -> WidgetState:
+            ws = WidgetState()
+            ws.id = self.id
+            ws.string_value = value
+            return ws
+
+    widget.__class__ = Crafted
+    return widget

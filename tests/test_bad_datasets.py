@@ -3,13 +3,15 @@ outside the target, zip and image bombs refused; the Dataset page lists what was
 
 import streamlit_webrtc  # noqa: F401, I001  (must precede tensorflow)
 
+import time
+import tracemalloc
 import zipfile
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from badfiles import bomb_png
+from badfiles import DAMAGED_ENTRIES, bomb_png, damaged_zip, huge_pixels_zip, long_name_zip, one_line_csv
 from helpers import ROOT, _jpg, synthetic_faces, write_folder, write_zip
 from fer import data as fer_data
 from fer.data import SKIPPED, DataError, load_dataset, warning_parts
@@ -35,6 +37,7 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
     ("emotion,pixels\n1," + ROW.replace("7", "300", 1) + "\n", "row 2: pixel values must be 0-255"),
     ("emotion,pixels\n1," + ROW.replace("7", "7.5", 1) + "\n", "row 2: pixels must be space-separated integers"),
     ("emotion,pixels,Usage\n1," + ROW + ",Train\n", "unknown Usage value(s) 'Train'"),
+    ("emotion,pixels\n1," + ROW.replace("7", "9" * 30, 1) + "\n", "row 2: pixels must be space-separated integers"),
 ])
 def test_a_bad_csv_names_the_row_and_the_problem(tmp_path, text, message):
     with pytest.raises(DataError) as exc:
@@ -163,6 +166,105 @@ def test_a_damaged_zip_is_refused(tmp_path):
     bad.write_bytes(good[: len(good) // 2])
     with pytest.raises(DataError, match=r"cut\.zip: not a readable zip file"):
         load_dataset(bad)
+
+
+# ------------------------------------------------------------------------------------------ issue 30
+def test_a_long_entry_name_costs_what_the_data_costs_not_name_x_entries(tmp_path, monkeypatch):
+    """Issue 30 (1): 5,000 1x1 PNGs and one 60,000-character name took 1 GB of memory and 1.2 GB of cache,
+    every row as wide as the longest name. Now the name is refused and memory and disk follow the data."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("FER_CACHE_DIR", str(cache))
+    z = long_name_zip(tmp_path / "names.zip")
+    assert z.stat().st_size < 2_000_000
+    tracemalloc.start()
+    try:
+        ds = load_dataset(z)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(ds) == 5_000
+    assert peak < 60 * 2**20, f"{peak / 2**20:.0f} MiB"
+    (long,) = [w for w in ds.warnings if warning_parts(w)[1] == "long_name"]
+    assert long.startswith("train/happy/aaa") and "(60,016 characters)" in long and len(long) < 200
+    assert ds.paths.dtype == object and max(map(len, ds.paths)) < 30
+    (npz,) = cache.glob("*.npz")
+    assert npz.stat().st_size < 20 * 2**20
+    again = load_dataset(z)  # from the cache, the same
+    assert again.paths.tolist() == ds.paths.tolist() and again.warnings == ds.warnings
+
+
+def test_the_cache_stays_under_its_cap_least_recently_used_first(tmp_path, monkeypatch):
+    """Issue 30 (1): nothing ever deleted cache files."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("FER_CACHE_DIR", str(cache))
+    monkeypatch.setenv("FER_CACHE_MAX_MB", "0.08")  # room for two caches of 14 images (about 34 kB each)
+    sources = [write_zip(tmp_path / f"d{i}.zip", n_per_class=1) for i in range(4)]
+    for i, src in enumerate(sources):
+        load_dataset(src)
+        if i == 1:
+            time.sleep(0.05)
+            load_dataset(sources[0])  # used again: now more recent than d1
+            time.sleep(0.05)
+        if i == 2:
+            assert sorted(p.name.split("-")[0] for p in cache.glob("*.npz")) == ["d0", "d2"]
+    names = sorted(p.name.split("-")[0] for p in cache.glob("*.npz"))
+    assert sum(p.stat().st_size for p in cache.glob("*.npz")) <= 0.08 * 2**20
+    assert names == ["d2", "d3"], names
+    assert not list(cache.glob(".*tmp*"))
+
+
+def test_damaged_zip_entries_are_skipped_and_listed(tmp_path):
+    """Issue 30 (4): encrypted bit, compression method 99, a flipped CRC byte, a broken local header and a
+    corrupt deflate stream raised RuntimeError, NotImplementedError, BadZipFile and zlib.error."""
+    good = {f"train/{c}/Training_{i}.png": FACE for i, c in enumerate(("angry", "happy", "sad"))}
+    ds = load_dataset(damaged_zip(tmp_path / "damaged.zip", good))
+    assert len(ds) == 3
+    damaged = [where for where, kind in map(warning_parts, ds.warnings) if kind == "damaged"]
+    assert damaged == [f"train/happy/{k}.png" for k in DAMAGED_ENTRIES]
+
+
+def test_huge_images_are_refused_from_their_headers_before_decoding(tmp_path, monkeypatch):
+    """Issue 30 (6): a 5 MB zip of 300 PNGs of 4096x4096 cost 28.5 s of CPU decoding them."""
+    import cv2
+
+    z = huge_pixels_zip(tmp_path / "huge.zip")
+    with zipfile.ZipFile(z, "a") as zf:
+        zf.writestr("train/sad/Training_ok.png", FACE)
+    decoded: list[int] = []
+    real = cv2.imdecode
+    monkeypatch.setattr(cv2, "imdecode", lambda buf, flags: decoded.append(len(buf)) or real(buf, flags))
+    cpu = time.process_time()
+    ds = load_dataset(z)
+    cpu = time.process_time() - cpu
+    assert len(ds) == 1 and len(decoded) == 1
+    assert sum(kind == "too_large" for _, kind in map(warning_parts, ds.warnings)) == 300
+    assert cpu < 10, cpu  # decoding them all took 28.5 s; this is reading 300 headers (and hashing 5 MB)
+
+
+def test_a_dataset_asking_to_decode_too_many_pixels_in_all_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(fer_data, "MAX_DECODE_PIXELS", 10 * 48 * 48)
+    with pytest.raises(DataError, match=r"d\.zip: its images hold over 0 megapixels in all"):
+        load_dataset(write_zip(tmp_path / "d.zip", n_per_class=1))
+
+
+def test_a_csv_line_over_the_limit_is_refused_before_it_is_parsed(tmp_path):
+    """Issue 30 (6): an 80 MB one-line CSV peaked at 1.93 GB (pix.split() before the length check)."""
+    p = one_line_csv(tmp_path / "long.csv", mb=80)
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError, match=r"long\.csv, row 2: a line longer than 16,384 bytes"):
+            load_dataset(p)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 5 * 2**20, f"{peak / 2**20:.1f} MiB"
+    wide = write(tmp_path / "", "wide.csv", ",".join(f"c{i}" for i in range(2000)) + "\n")
+    with pytest.raises(DataError, match=r"wide\.csv: 2,000 columns in the header"):
+        load_dataset(wide)
+    usage = write(tmp_path, "usage.csv", "emotion,pixels,Usage\n1," + ROW + "," + "x" * 5000 + "\n")
+    with pytest.raises(DataError, match=r"unknown Usage value\(s\) 'xxxxxxxxxxxxxxxxxxxx… \(5,000 characters\)'"):
+        load_dataset(usage)
+    p.unlink()
 
 
 # ------------------------------------------------------------------------------------------ the page

@@ -3,12 +3,13 @@
 import json
 
 import pytest
-from badfiles import ERRORS, KINDS, bad_files
+from badfiles import ERRORS, KINDS, bad_files, hostile_images
 from helpers import PHOTOS
 from test_cli import run_cli
 
 from fer.detection import Detector
 from fer.inference import Classifier, predict_faces
+from fer.photo import analyse_photo
 from fer.preprocessing import IMAGE_ERROR_KINDS, ImageError, decode_image
 
 PHOTO = (PHOTOS / "obama.jpg").read_bytes()
@@ -74,3 +75,33 @@ def test_a_too_large_image_reports_its_size_and_the_limit():
     with pytest.raises(ImageError) as exc:
         decode_image(FILES["huge.png"], "huge.png")
     assert exc.value.details == {"width": 8000, "height": 8000, "limit": 60}
+
+
+HOSTILE = hostile_images()
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_crafted_images_give_one_clear_message_or_a_result(name, clf):
+    """Issue 30 (3): a 1x3000 PNG (cv2.error in detection), EXIF that makes Pillow raise KeyError 262 or
+    struct.error, DDS content named .png (NotImplementedError) crashed instead of an ImageError."""
+    data = HOSTILE[name]
+    if name == "tall.png":
+        res = analyse_photo(data, name, Detector(), clf)
+        assert (res.width, res.height, res.faces) == (1, 3000, ())
+        return
+    with pytest.raises(ImageError, match="damaged or truncated") as exc:
+        analyse_photo(data, name, Detector(), clf)
+    assert str(exc.value).startswith(name + ": ") and exc.value.kind == "damaged"
+
+
+def test_the_cli_reports_crafted_images_and_still_predicts_the_others(tmp_path):
+    paths = []
+    for name, data in HOSTILE.items():
+        (tmp_path / name).write_bytes(data)
+        paths.append(str(tmp_path / name))
+    r = run_cli("predict", *paths, str(PHOTOS / "obama.jpg"), "--json")
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    errors = [line for line in r.stderr.splitlines() if line.startswith("error:")]
+    assert sorted(e.split(":")[1].strip() for e in errors) == sorted(set(HOSTILE) - {"tall.png"})
+    results = {row["file"].rsplit("/", 1)[-1]: row for row in json.loads(r.stdout)}
+    assert len(results["obama.jpg"]["faces"]) == 1 and results["tall.png"]["faces"] == []

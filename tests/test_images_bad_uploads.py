@@ -9,7 +9,7 @@ import tomllib
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from badfiles import ERRORS, KINDS, bad_files
+from badfiles import ERRORS, KINDS, bad_files, hostile_images
 from helpers import PHOTOS, ROOT
 from fer.i18n import t
 from fer.labels import LABELS, display_name
@@ -45,7 +45,7 @@ def upload(files: list[tuple[str, bytes]], lang: str = "en") -> AppTest:
 
 def texts(at: AppTest, kind: str) -> list[str]:
     """The text of every element of a kind, Markdown escapes (file names are shown escaped) removed."""
-    return [re.sub(r"\\(.)", r"\1", e.value) for e in getattr(at, kind)]
+    return [re.sub(r"\\(.)", r"\1", e.value).replace("\u2060", "") for e in getattr(at, kind)]  # and joiners
 
 
 @pytest.fixture(scope="module")
@@ -131,3 +131,30 @@ def test_the_upload_limit_is_set_on_purpose_and_explained() -> None:
     at.session_state["lang"] = "pt"
     at.run()
     assert f"até {limit} MB cada" in at.file_uploader[0].help
+
+
+def test_crafted_images_each_give_one_message_and_the_other_files_are_still_shown() -> None:
+    """Issue 30 (3): a 1x3000 PNG, EXIF that makes Pillow raise KeyError or struct.error and DDS content named
+    .png crashed the page, and the other files of the upload were lost."""
+    hostile = hostile_images()
+    at = upload([*hostile.items(), ("obama.jpg", PHOTO)])
+    assert not at.exception
+    errors = texts(at, "error")
+    assert len(errors) == 3
+    for name in set(hostile) - {"tall.png"}:
+        assert sum(name in e and "is damaged or truncated" in e for e in errors) == 1, (name, errors)
+    assert texts(at, "subheader")[:2] == ["tall.png", "obama.jpg"]
+
+
+def test_how_it_works_says_a_crafted_image_is_unreadable() -> None:
+    at = AppTest.from_file(str(ROOT / "pages" / "how_it_works.py"), default_timeout=120)
+    at.session_state["lang"] = "en"
+    at.run()
+    at.radio(key="how_source").set_value("upload").run()
+    for name, data in hostile_images().items():
+        at.file_uploader(key="how_upload").upload(name, data, "image/png").run()
+        assert not at.exception, name
+        if name == "tall.png":
+            assert texts(at, "warning") == [t("how.no_face", "en")]
+        else:
+            assert texts(at, "error") == [t("how.bad_file", "en", name=name)], name

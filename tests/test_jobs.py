@@ -206,3 +206,24 @@ def test_a_cli_run_stopped_with_ctrl_c_keeps_its_epoch_and_resumes(tmp_path):
     if info.done[1]:
         assert f"stopped after batch {info.done[1]} of {140 // 4}" in stdout
     assert "test" in json.loads((out / "model.json").read_text())["metrics"]
+
+
+def test_deleting_a_run_folder_while_it_trains_ends_the_job_without_recreating_it(tmp_path, runs):
+    """Issue 30 (8): the job recreated the deleted folder, became invisible (no Stop button) and ended
+    "finished" without config.json or train.log."""
+    import shutil
+
+    data = write_folder(tmp_path / "ds", n_per_class=20)
+    info = jobs.start_job(tiny(data, 500))
+    wait_for(lambda: len(jobs.run_info(info.path).history()) >= 1, what="a first epoch")
+    shutil.rmtree(info.path)
+    gone = jobs.run_info(info.path)
+    assert gone.state == "broken" and "no longer exists" in gone.error  # shown as such meanwhile
+    wait_for(lambda: not jobs.pid_alive(info.pid) or not jobs.is_job_process(info.pid), timeout=60,
+             what="the job to end")
+    time.sleep(1.0)
+    assert not info.path.exists(), sorted(p.name for p in info.path.iterdir())
+    assert not (runs / jobs.LOCK_NAME).exists() and jobs.active_job() is None
+    assert jobs.list_runs() == []
+    again = jobs.start_job(tiny(data, 1))  # the runs folder is free for the next job
+    assert jobs.wait_job(again.path, 180).state == "finished"

@@ -42,7 +42,8 @@ def test_a_class_absent_from_the_labels_keeps_zero():
     assert got[6] == 0 and got[0] == pytest.approx(math.log(1 / 0.75), abs=1e-4)
 
 
-@pytest.mark.parametrize("bad", [(0.1, 0.2), (0.0,) * 6 + (float("nan"),), (0.0,) * 8])
+@pytest.mark.parametrize("bad", [(0.1, 0.2), (0.0,) * 6 + (float("nan"),), (0.0,) * 8, (1e300,) * 7,
+                                 (0.0,) * 6 + (51.0,), (0.0,) * 6 + ("1",), (0.0,) * 6 + (True,)])
 def test_a_correction_must_be_seven_finite_numbers(bad):
     with pytest.raises(ValueError, match="7 finite numbers"):
         check_prior_correction(bad)
@@ -134,3 +135,40 @@ def test_training_without_soft_labels_writes_no_correction(tmp_path):
     data = _with_votes(tmp_path)
     cfg = TrainConfig(data=str(data), split="official", arch="tiny-cnn", epochs=1, batch_size=8, augment=False)
     assert train(cfg, tmp_path / "run").card.prior_correction == ()
+
+
+@pytest.mark.parametrize("card", [{"arch": "tiny-cnn", "params": 1, "prior_correction": [1e300] * 7},
+                                  [1, 2], {"arch": "tiny-cnn", "params": 1, "zoom": "big"},
+                                  {"arch": "tiny-cnn", "params": 1, "metrics": {"test": "nope"}},
+                                  {"arch": "tiny-cnn", "params": 1, "config": {"epochs": "ten"}}, "null"])
+def test_a_hostile_model_card_is_ignored_with_a_reason(tmp_path, tiny_model_path, card, caplog):
+    """Issue 30 (10): 1e300 x 7 passed the finiteness check in float64 and was inf in float32 (scores NaN,
+    "Angry (nan%)"); a card that is a JSON list crashed predict. Such a card is unreadable, as a malformed
+    correction is (above): the model predicts without it, finite scores."""
+    import json
+    import shutil
+
+    from fer.modelio import load_card
+
+    model = tmp_path / "m.keras"
+    shutil.copyfile(tiny_model_path, model)
+    (tmp_path / "m.json").write_text(card if isinstance(card, str) else json.dumps(card))
+    assert load_card(model) is None
+    assert "unreadable model card" in caplog.text
+    clf = Classifier.from_file(model)
+    scores = clf.scores(np.zeros((1, 48, 48), np.uint8))
+    assert clf.prior_correction == () and np.isfinite(scores).all()
+
+
+def test_predict_runs_a_model_whose_card_is_a_list(tmp_path, tiny_model_path):
+    import shutil
+
+    from helpers import PHOTOS
+    from test_cli import run_cli
+
+    model = tmp_path / "m.keras"
+    shutil.copyfile(tiny_model_path, model)
+    (tmp_path / "m.json").write_text("[1, 2]")
+    r = run_cli("predict", str(PHOTOS / "obama.jpg"), "--model", str(model))
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert "expected a JSON object, found list [1, 2]" in r.stderr and "face 1" in r.stdout

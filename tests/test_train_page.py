@@ -5,11 +5,13 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, write_folder
+from helpers import ROOT, craft, write_folder
 from streamlit.testing.v1 import AppTest
 
 from fer import jobs
+from fer.config import TrainConfig
 from fer.i18n import t
+from fer.presets import PRESETS
 
 
 @pytest.fixture
@@ -70,6 +72,56 @@ def test_presets_fill_the_form_and_out_of_range_values_are_refused(env, lang):
     assert t("train.bad_epochs", lang) in errors and t("train.bad_learning_rate", lang) in errors
     assert t("train.bad_time_budget", lang) in errors
     assert not env.exists()
+
+
+def test_seeds_out_of_range_are_refused_with_their_own_reasons(env):
+    """Issue 30 (7): seed 4294967296 passed the form (no maximum) and failed in training; test seed -1 was
+    refused as "every class needs at least 2 images"."""
+    at = open_page("en")
+    at.number_input(key="tf_seed").set_value(4294967296)
+    at.number_input(key="tf_test_seed").set_value(-1)
+    at.number_input(key="tf_val_seed").set_value(2**40)
+    errors = refused(at, env)
+    for key in ("bad_seed", "bad_test_seed", "bad_val_seed"):
+        assert t(f"train.{key}", "en") in errors, errors
+    assert "at least 2" not in errors
+    assert TrainConfig(seed=2**32 - 1, test_seed=0).validate() == []
+
+
+@pytest.mark.parametrize("sent", ["/etc/passwd", "/nonexistent/x.keras", str(ROOT / "models" / "default.keras"),
+                                  "../shared/anything.keras"])
+def test_a_start_model_the_server_did_not_offer_never_reaches_a_job(env, monkeypatch, sent):
+    """Issue 30 (2): a rewritten websocket message made any server path the "Start from" model: /etc/passwd
+    started a job, a .keras anywhere trained, a missing path said "is not there" (a probe for files)."""
+    started = []
+
+    def fake_start(cfg):  # noqa: ANN001, ANN202
+        started.append(cfg)
+        raise jobs.JobError("stopped by the test")
+
+    monkeypatch.setattr(jobs, "start_job", fake_start)
+    at = open_page("en")
+    craft(at.selectbox(key="tf_init_model"), sent)
+    submit(at)
+    assert all(cfg.init_model in ("",) for cfg in started), [c.init_model for c in started]
+    shown = " ".join(e.value for e in at.error)
+    assert "is not there" not in shown and t("train.init_missing", "en", path=sent)[:20] not in shown
+    assert sent not in at.selectbox(key="tf_init_model").options
+
+
+def test_a_preset_or_dataset_the_server_did_not_offer_is_ignored(env):
+    """Issue 30 (2): a crafted `train_preset` raised KeyError in apply_preset; the dataset choice likewise
+    takes only what the server listed."""
+    at = open_page("en")
+    craft(at.selectbox(key="train_preset"), "no-such-preset")
+    at.run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="train_preset").value in PRESETS  # reset by the widget
+    assert at.number_input(key="tf_epochs").value == 30  # and the form left as it was (the demo's)
+    craft(at.selectbox(key="train_source"), "/etc")
+    at.run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="train_source").value == t("data.sample", "en")
 
 
 def test_a_run_starts_only_from_a_model_of_its_architecture(env):

@@ -93,10 +93,19 @@ def get_classifier(path: Path | None = None, live: bool = False) -> Any:
 
     Waits for the server's warm-up first (TensorFlow's import), with words and a progress bar: call it
     once outside any `st.cache_*` function before calling it inside one, so the wait is drawn on the page.
-    """
+    A file that is gone or is not a usable model (fer.modelio.ModelError) stops the page with a message
+    naming it: a garbage model.keras in a run folder is the user's problem, not a server error."""
+    from fer.modelio import ModelError
+    from ui.text import plain
+
     wait_with_progress(WARM_UP, warm_up_text)
     p = Path(path or active_model_path())
-    return (live_classifier if live else classifier)(str(p), p.stat().st_mtime)
+    try:
+        return (live_classifier if live else classifier)(str(p), p.stat().st_mtime)
+    except (ModelError, OSError) as exc:
+        st.error(t("common.bad_model", name=plain(p.parent.name if p.name == "model.keras" else p.stem),
+                   error=plain(exc)))
+        st.stop()
 
 
 def _load_default_model() -> None:

@@ -24,6 +24,7 @@ from fer.i18n import fmt_percent
 from fer.presets import DATA_ENV, from_root, full_data
 from fer.stats import DatasetStats, describe
 from ui.common import ROOT, lang, t
+from ui.text import plain
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,8 @@ SAMPLE = ROOT / "data" / "sample"
 UPLOAD_SUFFIXES = (".zip", ".csv")
 UPLOAD_MAX_AGE_S = 24 * 3600
 """Uploads older than this are removed when a new one is saved."""
+UPLOAD_MAX_BYTES = 1024**3
+"""The uploads folder is kept under this ($FER_UPLOAD_MAX_MB overrides), oldest first out."""
 KEEP_LOADED = 2
 """Parsed datasets kept in memory (shared by all sessions); the .npz cache covers the rest."""
 
@@ -88,12 +91,36 @@ def save_upload(stream: Any, filename: str, folder: Path | None = None) -> Path:
     return target
 
 
+def upload_max_bytes() -> int:
+    """The uploads folder's size cap: $FER_UPLOAD_MAX_MB, else UPLOAD_MAX_BYTES."""
+    try:
+        return int(float(os.environ["FER_UPLOAD_MAX_MB"]) * 1024**2)
+    except (KeyError, ValueError):
+        return UPLOAD_MAX_BYTES
+
+
 def _prune(folder: Path) -> None:
+    """Remove uploads older than UPLOAD_MAX_AGE_S, then the oldest until the folder is under its cap with
+    room for one more upload at the server's limit."""
     cutoff = time.time() - UPLOAD_MAX_AGE_S
+    kept = []
     for p in folder.iterdir():
         try:
-            if p.is_file() and p.stat().st_mtime < cutoff:
+            st_ = p.stat()
+            if p.is_file() and st_.st_mtime < cutoff:
                 p.unlink()
+            elif p.is_file():
+                kept.append((st_.st_mtime, st_.st_size, p))
+        except OSError as exc:
+            log.warning("could not remove old upload %s: %s", p, exc)
+    room = upload_max_bytes() - int(st.get_option("server.maxUploadSize")) * 1024**2
+    total = sum(size for _, size, _ in kept)
+    for _, size, p in sorted(kept, key=lambda k: k[0]):
+        if total <= room:
+            break
+        try:
+            p.unlink()
+            total -= size
         except OSError as exc:
             log.warning("could not remove old upload %s: %s", p, exc)
 
@@ -107,7 +134,7 @@ def choose_dataset(key: str) -> Path:
     upload = t("data.upload")
     name = st.selectbox(t("data.source"), [*options, upload], key=f"{key}_source")
     if name != upload:
-        return options[name]
+        return options.get(name, SAMPLE)  # only what the server listed (the selectbox resets anything else)
     f = st.file_uploader(t("data.upload_file"), type=[s.lstrip(".") for s in UPLOAD_SUFFIXES],
                          key=f"{key}_upload", help=t("data.upload_help"))
     if f is None:
@@ -119,7 +146,7 @@ def choose_dataset(key: str) -> Path:
     try:
         path = save_upload(f, f.name)
     except (ValueError, OSError) as exc:
-        st.error(t("data.upload_error", error=str(exc)))
+        st.error(t("data.upload_error", error=plain(exc)))
         st.stop()
     st.session_state[f"{key}_upload_saved"] = (f.file_id, str(path))
     return path

@@ -1,0 +1,367 @@
+"""Seeded fuzzing of everything a visitor can upload (issue 30).
+
+Images: a real face photo saved in every format Pillow writes (and a few it only reads), each mutated
+(bit flips, header fields set to boundary values, truncation, insertion, duplication, splicing, a wrong
+extension) and sent through `fer.photo.analyse_photo`, the decoding path of the Images page and
+`fer predict`: the outcome must be a PhotoResult or fer.preprocessing.ImageError, nothing else.
+Datasets: a small valid zip and CSV, mutated as bytes and as text, through `fer.data.load_dataset`: a
+Dataset (well formed) or fer.data.DataError, and nothing written outside the test's own folder.
+
+CI runs a few thousand cases in well under a minute. Maintainers run longer from the same script:
+
+    python tests/test_fuzz.py --images 200000 --datasets 20000 --seed 7 [--save failures/]
+
+or, through pytest, FER_FUZZ_IMAGES=200000 FER_FUZZ_DATASETS=20000 FER_FUZZ_SEED=7.
+A failure names the seed, the case number and the mutation, which reproduce it exactly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import struct
+import sys
+import tempfile
+import time
+import traceback
+import warnings
+import zipfile
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # helpers, when run as a script
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # fer
+
+from helpers import PHOTOS, write_csv, write_zip  # noqa: E402
+
+CI_IMAGES = 2500
+CI_DATASETS = 300
+INTERESTING32 = (0, 1, 0x7F, 0x80, 0xFF, 0x100, 0x7FFF, 0x8000, 0xFFFF, 0x10000, 0x7FFFFFFF, 0x80000000,
+                 0xFFFFFFFF, 48, 4096, 65500, 100_000)
+
+
+@dataclass
+class Report:
+    """Outcomes of one fuzz run: how many of each, and the failures (anything but a result or our error)."""
+
+    outcomes: Counter = field(default_factory=Counter)
+    failures: list[str] = field(default_factory=list)
+    slowest: tuple[float, str] = (0.0, "")
+
+    def add(self, label: str, seconds: float, outcome: str, failure: str | None = None) -> None:
+        self.outcomes[outcome] += 1
+        if failure:
+            self.failures.append(f"{label}: {failure}")
+        if seconds > self.slowest[0]:
+            self.slowest = (seconds, label)
+
+
+# ------------------------------------------------------------------------------------------ images
+def _save(img, fmt: str, **kw) -> bytes:  # noqa: ANN001
+    buf = io.BytesIO()
+    img.save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+def image_seeds() -> dict[str, bytes]:
+    """{file name: bytes}: the face in every format Pillow can write and read back, some variants, and
+    hand-made files of formats Pillow only reads."""
+    from PIL import Image
+
+    face = Image.open(PHOTOS / "obama.jpg").convert("RGB")
+    face.thumbnail((96, 96))
+    seeds: dict[str, bytes] = {}
+    Image.init()
+    for fmt in sorted(Image.SAVE):
+        for mode in ("RGB", "L", "RGBA", "P", "1"):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    data = _save(face.convert(mode), fmt)
+                    Image.open(io.BytesIO(data)).load()
+            except Exception:  # noqa: BLE001, S112 - this format cannot write this mode (or read it back): next
+                continue
+            seeds[f"seed.{fmt.lower()}"] = data
+            break
+    exif = face.getexif()
+    exif[0x0112] = 6
+    seeds |= {
+        "exif.jpg": _save(face, "JPEG", exif=exif, progressive=True),
+        "gray16.png": _save(Image.fromarray(np.asarray(face.convert("L"), np.uint16) * 257), "PNG"),
+        "palette.png": _save(face.convert("P"), "PNG", optimize=True),
+        "anim.gif": _save(face, "GIF", save_all=True, append_images=[face.rotate(10), face.rotate(20)]),
+        "anim.webp": _save(face, "WEBP", save_all=True, append_images=[face.rotate(10)], lossless=True),
+        "lzw.tif": _save(face, "TIFF", compression="tiff_lzw"),
+        "g4.tif": _save(face.convert("1"), "TIFF", compression="group4"),
+        "pages.tif": _save(face, "TIFF", save_all=True, append_images=[face.convert("L")]),
+        "cmyk.jpg": _save(face.convert("CMYK"), "JPEG"),
+        "ycc.jp2": _save(face, "JPEG2000", irreversible=True),
+    }
+    ico = _save(face, "ICO", bitmap_format="bmp", sizes=[(48, 48)])
+    seeds["bmp.ico"] = ico
+    seeds["seed.cur"] = ico[:2] + b"\x02\x00" + ico[4:]  # a cursor is an icon (of bitmaps) whose type field is 2
+    pcx = seeds.get("seed.pcx")
+    if pcx:  # DCX: a magic number, a table of PCX offsets, the PCX files
+        seeds["seed.dcx"] = struct.pack("<II", 987654321, 12) + struct.pack("<I", 0) + pcx
+    small = face.convert("L").resize((16, 12))
+    w, h = small.size
+    seeds["seed.ras"] = struct.pack(">8I", 0x59A66A95, w, h, 8, w * h, 1, 0, 0) + small.tobytes()  # SUN raster
+    seeds["seed.xpm"] = (b'/* XPM */\nstatic char *x[] = {\n"4 2 2 1",\n"a c #000000",\n"b c #FFFFFF",\n'
+                         b'"abab",\n"baba"};\n')
+    card = b"".join(k.ljust(80).encode() for k in ("SIMPLE  =                    T", "BITPIX  =                    8",
+                                                    "NAXIS   =                    2", f"NAXIS1  = {w:20d}",
+                                                    f"NAXIS2  = {h:20d}", "END"))
+    seeds["seed.fits"] = card.ljust(2880) + small.tobytes().ljust(2880, b"\0")
+    return seeds
+
+
+def mutate(data: bytes, rng: np.random.Generator, others: list[bytes]) -> tuple[bytes, str]:
+    """One random mutation of `data`, and its name."""
+    b = bytearray(data)
+    kind = rng.integers(8)
+    n = len(b)
+    if kind == 0 and n:  # flip a few bits, mostly in the header
+        for _ in range(int(rng.integers(1, 9))):
+            i = int(rng.integers(min(n, 128))) if rng.random() < 0.7 else int(rng.integers(n))
+            b[i] ^= 1 << int(rng.integers(8))
+        return bytes(b), "bitflip"
+    if kind == 1 and n > 4:  # a header field set to a boundary value
+        i = int(rng.integers(min(n - 4, 256)))
+        v = INTERESTING32[int(rng.integers(len(INTERESTING32)))]
+        b[i:i + 4] = struct.pack(">I" if rng.random() < 0.5 else "<I", v)
+        return bytes(b), f"int32@{i}={v}"
+    if kind == 2:  # cut short
+        return bytes(b[:int(rng.integers(n + 1))]), "truncate"
+    if kind == 3:  # bytes inserted
+        i = int(rng.integers(n + 1))
+        return bytes(b[:i]) + rng.bytes(int(rng.integers(1, 64))) + bytes(b[i:]), "insert"
+    if kind == 4 and n > 8:  # a chunk repeated
+        i, j = sorted(int(x) for x in rng.integers(n, size=2))
+        return bytes(b[:j]) + bytes(b[i:j]) * int(rng.integers(1, 4)) + bytes(b[j:]), "duplicate"
+    if kind == 5:  # the head of one file and the tail of another
+        other = others[int(rng.integers(len(others)))]
+        return bytes(b[:int(rng.integers(n + 1))]) + other[int(rng.integers(len(other) + 1)):], "splice"
+    if kind == 6 and n:  # a run of one value
+        i = int(rng.integers(n))
+        return bytes(b[:i]) + bytes([int(rng.integers(256))]) * int(rng.integers(1, 512)) + bytes(b[i + 1:]), "fill"
+    return bytes(b), "none"  # the seed itself (also covers kinds that did not apply)
+
+
+class UniformClassifier:
+    """Stands in for fer.inference.Classifier: the same scores for every face (decoding is what is fuzzed)."""
+
+    def scores(self, faces: np.ndarray) -> np.ndarray:
+        return np.full((len(faces), 7), 1 / 7, np.float32)
+
+
+def fuzz_images(cases: int, seed: int = 0, save: Path | None = None, log: Callable[[str], None] | None = None
+                ) -> Report:
+    """`cases` mutated images through analyse_photo; see the module docstring."""
+    from fer.detection import Detector
+    from fer.photo import PhotoResult, analyse_photo
+    from fer.preprocessing import ImageError
+
+    seeds = image_seeds()
+    names, blobs = list(seeds), list(seeds.values())
+    detector, clf = Detector(), UniformClassifier()
+    rng = np.random.default_rng(seed)
+    report = Report()
+    for case in range(cases):
+        k = case % len(names)
+        data, how = mutate(blobs[k], rng, blobs)
+        name = names[k] if rng.random() < 0.8 else "renamed.png"  # the name's extension is not trusted
+        label = f"seed {seed} case {case} ({names[k]}, {how})"
+        t0 = time.perf_counter()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                res = analyse_photo(data, name, detector, clf)
+            ok = isinstance(res, PhotoResult) and res.display.ndim == 3 and res.width > 0 and res.height > 0
+            outcome, failure = ("result", None) if ok else ("bad result", "a malformed PhotoResult")
+        except ImageError as exc:
+            outcome, failure = f"ImageError {exc.kind}", None
+            if not str(exc).startswith(name + ": "):
+                outcome, failure = "bad message", f"message does not start with the file name: {exc}"
+        except Exception as exc:  # noqa: BLE001 - this is what the fuzzer looks for
+            outcome = f"CRASH {type(exc).__name__}"
+            failure = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=-3)}"
+        report.add(label, time.perf_counter() - t0, outcome, failure)
+        if failure and save is not None:
+            save.mkdir(parents=True, exist_ok=True)
+            (save / f"image-{seed}-{case}-{name}").write_bytes(data)
+        if log and case and case % 10_000 == 0:
+            log(f"{case:,} images: {dict(report.outcomes)}")
+    return report
+
+
+# ------------------------------------------------------------------------------------------ datasets
+def mutate_text(text: str, rng: np.random.Generator) -> tuple[str, str]:
+    """A random edit of a CSV's text."""
+    lines = text.split("\n")
+    kind = rng.integers(6)
+    i = int(rng.integers(len(lines)))
+    if kind == 0:
+        pieces = ["", ",", '"', "\n", "-1", "256", "7.5", "x", "\x00", "é", " " * 50, "9" * 30, "Usage", "\r"]
+        line = lines[i]
+        j = int(rng.integers(len(line) + 1))
+        lines[i] = line[:j] + pieces[int(rng.integers(len(pieces)))] + line[j + int(rng.integers(0, 3)):]
+        return "\n".join(lines), "edit"
+    if kind == 1:
+        del lines[i]
+        return "\n".join(lines), "drop line"
+    if kind == 2:
+        lines.insert(i, lines[int(rng.integers(len(lines)))])
+        return "\n".join(lines), "repeat line"
+    if kind == 3:
+        return text[:int(rng.integers(len(text) + 1))], "truncate"
+    if kind == 4:
+        fields = lines[i].split(",")
+        fields.insert(int(rng.integers(len(fields) + 1)), rng.choice(["", "3", "PublicTest", "1 2 3"]))
+        lines[i] = ",".join(fields)
+        return "\n".join(lines), "extra field"
+    return text, "none"
+
+
+def zip_variants(base: Path, rng: np.random.Generator, out: Path) -> str:
+    """Write a structurally odd zip (built with zipfile) to `out`; returns what it is."""
+    from fer.labels import LABELS
+
+    kind = rng.integers(4)
+    with zipfile.ZipFile(base) as src, zipfile.ZipFile(out, "w") as dst:
+        infos = src.infolist()
+        for info in infos:
+            name = info.filename
+            if kind == 0 and rng.random() < 0.2:  # odd names
+                name = rng.choice(["../" + name, "/" + name, name.replace("/", "\\"), name + "\x00.png",
+                                   "train/" + LABELS[int(rng.integers(7))] + "/" + "a" * 700 + ".png",
+                                   "train/x/" + name.rsplit("/", 1)[-1], name.upper(), " " + name])
+            data = src.read(info)
+            if kind == 1 and rng.random() < 0.3:  # damaged images inside a sound archive
+                data, _ = mutate(data, rng, [data])
+            dst.writestr(name, data)
+            if kind == 2 and rng.random() < 0.1:  # duplicates and folders
+                dst.writestr(name, data)
+                dst.writestr(name.rsplit("/", 1)[0] + "/", b"")
+        if kind == 3:  # other files
+            dst.writestr("README.txt", "hello")
+            dst.writestr("train/happy/x.png/", b"")
+            dst.writestr("__MACOSX/train/happy/._a.png", b"\0" * 10)
+    return ["names", "images", "duplicates", "extras"][kind]
+
+
+def fuzz_datasets(cases: int, seed: int = 0, save: Path | None = None, log: Callable[[str], None] | None = None
+                  ) -> Report:
+    """`cases` mutated zips and CSVs through load_dataset; see the module docstring."""
+    from fer.data import DataError, Dataset, load_dataset
+
+    rng = np.random.default_rng(seed)
+    report = Report()
+    with tempfile.TemporaryDirectory() as tmp_:
+        tmp = Path(tmp_)
+        os.environ["FER_CACHE_DIR"] = str(tmp / "cache")
+        (tmp / "cache").mkdir()
+        base_zip = write_zip(tmp / "base.zip", n_per_class=1)
+        zip_bytes = base_zip.read_bytes()
+        csv_text = write_csv(tmp / "base.csv", n_per_class=1).read_text()
+        work = tmp / "work"
+        for case in range(cases):
+            work.mkdir()
+            kind = case % 3
+            if kind == 0:
+                data, how = mutate(zip_bytes, rng, [zip_bytes])
+                path = work / "d.zip"
+                path.write_bytes(data)
+            elif kind == 1:
+                path = work / "d.zip"
+                how = zip_variants(base_zip, rng, path)
+            else:
+                text, how = mutate_text(csv_text, rng)
+                path = work / "d.csv"
+                path.write_bytes(text.encode("utf-8", "surrogatepass"))
+            label = f"seed {seed} case {case} ({path.suffix}, {how})"
+            before = sorted(p.name for p in tmp.iterdir())
+            t0 = time.perf_counter()
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    ds = load_dataset(path, use_cache=bool(case % 2))
+                ok = (isinstance(ds, Dataset) and ds.images.dtype == np.uint8 and ds.images.shape[1:] == (48, 48)
+                      and len(ds.labels) == len(ds.images) == len(ds.paths) == len(ds.usage) == len(ds.sizes))
+                outcome, failure = ("dataset", None) if ok else ("bad dataset", "a malformed Dataset")
+            except DataError:
+                outcome, failure = "DataError", None
+            except Exception as exc:  # noqa: BLE001 - this is what the fuzzer looks for
+                outcome = f"CRASH {type(exc).__name__}"
+                failure = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=-3)}"
+            if sorted(p.name for p in tmp.iterdir()) != before or sorted(p.name for p in work.iterdir()) != [path.name]:
+                outcome, failure = "wrote files", "files appeared beside the dataset"
+            report.add(label, time.perf_counter() - t0, outcome, failure)
+            if failure and save is not None:
+                save.mkdir(parents=True, exist_ok=True)
+                (save / f"dataset-{seed}-{case}{path.suffix}").write_bytes(path.read_bytes())
+            for p in sorted(work.rglob("*"), reverse=True):
+                p.unlink() if p.is_file() else p.rmdir()
+            work.rmdir()
+            if log and case and case % 1000 == 0:
+                log(f"{case:,} datasets: {dict(report.outcomes)}")
+    return report
+
+
+# ------------------------------------------------------------------------------------------ pytest
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def test_fuzzed_images_give_a_result_or_an_image_error():
+    report = fuzz_images(_env_int("FER_FUZZ_IMAGES", CI_IMAGES), _env_int("FER_FUZZ_SEED", 0))
+    assert not report.failures, f"{len(report.failures)} failures:\n" + "\n".join(report.failures[:10])
+    assert report.outcomes["result"] > 0 and sum(v for k, v in report.outcomes.items() if k.startswith("ImageError"))
+
+
+def test_the_image_seeds_cover_every_format_pillow_writes_and_some_it_only_reads():
+    from PIL import Image
+
+    names = set(image_seeds())
+    writable = {"AVIF", "BLP", "BMP", "DDS", "DIB", "GIF", "ICNS", "ICO", "IM", "JPEG", "JPEG2000", "MPO", "MSP",
+                "PCX", "PNG", "PPM", "QOI", "SGI", "SPIDER", "TGA", "TIFF", "WEBP", "XBM"}  # and read back
+    assert {f"seed.{f.lower()}" for f in writable} <= names
+    for name in ("seed.cur", "seed.dcx", "seed.ras", "seed.xpm", "seed.fits"):
+        assert Image.open(io.BytesIO(image_seeds()[name])).format in ("CUR", "DCX", "SUN", "XPM", "FITS"), name
+
+
+def test_fuzzed_zips_and_csvs_give_a_dataset_or_a_data_error():
+    report = fuzz_datasets(_env_int("FER_FUZZ_DATASETS", CI_DATASETS), _env_int("FER_FUZZ_SEED", 0))
+    assert not report.failures, f"{len(report.failures)} failures:\n" + "\n".join(report.failures[:10])
+    assert report.outcomes["dataset"] > 0 and report.outcomes["DataError"] > 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Fuzz uploads (images, dataset zips and CSVs); see the docstring.")
+    parser.add_argument("--images", type=int, default=CI_IMAGES)
+    parser.add_argument("--datasets", type=int, default=CI_DATASETS)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--save", type=Path, help="write every failing case here")
+    args = parser.parse_args()
+    import logging
+
+    logging.basicConfig(level=logging.ERROR)  # the loader's warnings about skipped files are expected here
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    failed = 0
+    for what, run, n in (("images", fuzz_images, args.images), ("datasets", fuzz_datasets, args.datasets)):
+        t0 = time.perf_counter()
+        report = run(n, args.seed, args.save, print)
+        print(f"{what}: {n:,} cases in {time.perf_counter() - t0:.1f} s, slowest {report.slowest[0]:.2f} s "
+              f"({report.slowest[1]}): {dict(report.outcomes.most_common())}")
+        for f in report.failures[:20]:
+            print("FAIL", f)
+        failed += len(report.failures)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
