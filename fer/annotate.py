@@ -46,10 +46,30 @@ def fit(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
     return small, factor
 
 
-def label_text(face: FacePrediction, lang: str = "en", show_confidence: bool = True) -> str:
-    """'Happy 87.5%' (en) or 'Feliz 87,5%' (pt); the name alone without confidence."""
+LABEL_PX = 20
+"""Label height in pixels on an image shown at DISPLAY_BOX size (the images page shows photos so)."""
+DISPLAY_BOX = (720, 540)
+"""(width, height) the images page fits photos into; labels are sized for it."""
+
+
+def label_size(width: int, height: int) -> int:
+    """Font size for labels on a `width` x `height` image shown fitted into DISPLAY_BOX: LABEL_PX
+    screen pixels whatever the photo's own size (a 2000 px group photo and a close-up alike)."""
+    return max(10, round(LABEL_PX * max(width / DISPLAY_BOX[0], height / DISPLAY_BOX[1])))
+
+
+def display_width(width: int, height: int) -> int:
+    """Screen pixels wide a `width` x `height` image is shown at, fitted into DISPLAY_BOX (a tall
+    portrait stays DISPLAY_BOX[1] high instead of filling the column)."""
+    return max(1, round(width * min(DISPLAY_BOX[0] / width, DISPLAY_BOX[1] / height)))
+
+
+def label_text(face: FacePrediction, lang: str = "en", show_confidence: bool = True, number: int | None = None) -> str:
+    """'Happy 87.5%' (en) or 'Feliz 87,5%' (pt); the name alone without confidence; '2 · Happy 87.5%'
+    with the face's number (as in the page's charts and table)."""
     name = display_name(face.label, lang)
-    return f"{name} {fmt_percent(face.confidence, lang)}" if show_confidence else name
+    text = f"{name} {fmt_percent(face.confidence, lang)}" if show_confidence else name
+    return f"{number} · {text}" if number is not None else text
 
 
 def _text_colour(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
@@ -57,32 +77,41 @@ def _text_colour(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
     return (0, 0, 0) if 0.299 * r + 0.587 * g + 0.114 * b > 150 else (255, 255, 255)
 
 
+EDGE = (20, 20, 20)
+"""A thin dark line around every box and label: the colour stays visible on light backgrounds."""
+
+
 def annotate(rgb: np.ndarray, faces: Sequence[FacePrediction], lang: str = "en", show_confidence: bool = True,
-             scale: float = 1.0) -> np.ndarray:
+             scale: float = 1.0, numbers: Sequence[int] | None = None) -> np.ndarray:
     """A copy of an RGB uint8 image with every face boxed and labelled in its emotion's colour.
 
     `scale` maps the faces' boxes onto this image (e.g. the factor from `fit` when drawing on a
-    downscaled copy). Faces found rotated (`box.angle != 0`) get a turned box.
+    downscaled copy). Faces found rotated (`box.angle != 0`) get a turned box. `numbers`: the
+    number written before each face's label (as in the page's table); none by default. Labels are
+    `label_size` tall, whatever the size of the face.
     """
     if rgb.ndim == 2:
         rgb = cv2.cvtColor(rgb, cv2.COLOR_GRAY2RGB)
     img = Image.fromarray(np.ascontiguousarray(rgb[:, :, :3]))
     draw = ImageDraw.Draw(img)
     h, w = rgb.shape[:2]
-    for face in faces:
+    size = label_size(w, h)
+    fnt = font(size)
+    for k, face in enumerate(faces):
         colour = COLORS[face.label]
         box = face.box.scaled(scale) if scale != 1.0 else face.box
-        thickness = max(2, round(min(box.w, box.h) / 40), round(max(h, w) / 400))
+        thickness = max(2, round(size / 8))
         if box.angle:
             pts = [tuple(p) for p in box.corners().tolist()]
+            draw.polygon(pts, outline=EDGE, width=thickness + 2)
             draw.polygon(pts, outline=colour, width=thickness)
             anchor_x, anchor_y = min(pts, key=lambda p: (p[1], p[0]))
         else:
-            draw.rectangle([box.x, box.y, box.x + box.w - 1, box.y + box.h - 1], outline=colour, width=thickness)
+            x1, y1 = box.x + box.w - 1, box.y + box.h - 1
+            draw.rectangle([box.x - 1, box.y - 1, x1 + 1, y1 + 1], outline=EDGE, width=thickness + 2)
+            draw.rectangle([box.x, box.y, x1, y1], outline=colour, width=thickness)
             anchor_x, anchor_y = box.x, box.y
-        size = int(np.clip(max(box.w / 7, max(h, w) / 45), 12, 64))
-        fnt = font(size)
-        text = label_text(face, lang, show_confidence)
+        text = label_text(face, lang, show_confidence, numbers[k] if numbers is not None else None)
         left, top, right, bottom = draw.textbbox((0, 0), text, font=fnt)
         tw, th = right - left, bottom - top
         pad = max(2, size // 6)
@@ -90,6 +119,6 @@ def annotate(rgb: np.ndarray, faces: Sequence[FacePrediction], lang: str = "en",
         y0 = int(anchor_y - th - 2 * pad)
         if y0 < 0:  # no room above the box: write inside its top edge
             y0 = int(max(0, anchor_y))
-        draw.rectangle([x0, y0, x0 + tw + 2 * pad, y0 + th + 2 * pad], fill=colour)
+        draw.rectangle([x0, y0, x0 + tw + 2 * pad, y0 + th + 2 * pad], fill=colour, outline=EDGE)
         draw.text((x0 + pad - left, y0 + pad - top), text, font=fnt, fill=_text_colour(colour))
     return np.asarray(img)
