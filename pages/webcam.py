@@ -13,6 +13,7 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer
 from fer.i18n import fmt_number, fmt_percent
 from fer.labels import LABELS, display_name, hex_color
 from fer.live import CSV_KEYS, LIVE_MAX_SIDE, LiveProcessor, parse_ice_servers, records_csv, records_rows, timeline
+from ui.bars import emotion_bar
 from ui.common import detector, get_classifier, lang, separators, t
 from ui.controls import sidebar_controls
 
@@ -98,7 +99,7 @@ def readout() -> None:
         st.markdown(t("webcam.face_line", i=i, label=display_name(face.label, lang()),
                       conf=fmt_percent(face.confidence, lang())))
         for k, s in sorted(zip(LABELS, face.scores, strict=True), key=lambda kv: -kv[1])[:3]:
-            st.progress(float(s), text=f"{display_name(k, lang())}: {fmt_percent(s, lang())}")
+            emotion_bar(st, k, float(s), lang())  # in the emotion's colour (issue 31)
 
 
 @st.fragment(run_every=CHART_REFRESH_S if playing else None)
