@@ -46,9 +46,9 @@ def fit(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
     return small, factor
 
 
-LABEL_PX = 20
+LABEL_PX = 18
 """Label height in pixels on an image shown at DISPLAY_BOX size (the images page shows photos so)."""
-DISPLAY_BOX = (720, 540)
+DISPLAY_BOX = (560, 480)
 """(width, height) the images page fits photos into; labels are sized for it."""
 
 
@@ -77,6 +77,10 @@ def _text_colour(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
     return (0, 0, 0) if 0.299 * r + 0.587 * g + 0.114 * b > 150 else (255, 255, 255)
 
 
+def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
 EDGE = (20, 20, 20)
 """A thin dark line around every box and label: the colour stays visible on light backgrounds."""
 
@@ -97,6 +101,7 @@ def annotate(rgb: np.ndarray, faces: Sequence[FacePrediction], lang: str = "en",
     h, w = rgb.shape[:2]
     size = label_size(w, h)
     fnt = font(size)
+    taken: list[tuple[int, int, int, int]] = []  # labels drawn so far: the next one goes where none is
     for k, face in enumerate(faces):
         colour = COLORS[face.label]
         box = face.box.scaled(scale) if scale != 1.0 else face.box
@@ -115,10 +120,14 @@ def annotate(rgb: np.ndarray, faces: Sequence[FacePrediction], lang: str = "en",
         left, top, right, bottom = draw.textbbox((0, 0), text, font=fnt)
         tw, th = right - left, bottom - top
         pad = max(2, size // 6)
-        x0 = int(np.clip(anchor_x, 0, max(0, w - tw - 2 * pad)))
-        y0 = int(anchor_y - th - 2 * pad)
-        if y0 < 0:  # no room above the box: write inside its top edge
-            y0 = int(max(0, anchor_y))
-        draw.rectangle([x0, y0, x0 + tw + 2 * pad, y0 + th + 2 * pad], fill=colour, outline=EDGE)
+        lw, lh = tw + 2 * pad, th + 2 * pad
+        x0 = int(np.clip(anchor_x, 0, max(0, w - lw)))
+        bottom_y = max(p[1] for p in box.corners().tolist()) if box.angle else box.y + box.h
+        # above the box, else inside its top edge, else below it; the first place no other label covers
+        places = [anchor_y - lh, anchor_y, bottom_y + 1]
+        spots = [int(np.clip(y, 0, max(0, h - lh))) for y in places]
+        y0 = next((y for y in spots if not any(_overlap((x0, y, x0 + lw, y + lh), r) for r in taken)), spots[0])
+        taken.append((x0, y0, x0 + lw, y0 + lh))
+        draw.rectangle([x0, y0, x0 + lw, y0 + lh], fill=colour, outline=EDGE)
         draw.text((x0 + pad - left, y0 + pad - top), text, font=fnt, fill=_text_colour(colour))
     return np.asarray(img)

@@ -23,8 +23,7 @@ from ui.controls import model_choice
 EXAMPLES_DIR = ROOT / "data" / "examples"
 TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"]
 SOURCES = ("example", "upload", "camera")
-FROM_IMAGES = "images"
-"""The source offered when the Images page handed over a face ("How face N was read")."""
+FROM_IMAGES = "images"  # the source offered when the Images page handed over a face ("How face N was read")
 BIG = 192  # side in pixels of the enlarged face pictures (a bare string here would be drawn by st magic)
 CHART = {"displayModeBar": False}
 

@@ -73,12 +73,18 @@ def emotion_name(label: str) -> str:
     return t("images.no_face_row") if label == NO_FACE else display_name(label, lang())
 
 
+BOX_KEYS = ("x", "y", "w", "h", "angle")
+
+
 def table_frame(rows: list[dict]) -> pd.DataFrame:
-    """The rows with the translated emotion beside the English key, confidence as text in percent."""
+    """The table shown: what matters first (file, face, emotion, confidence in percent, the seven
+    scores; the box last, off screen on a phone); blanks, not 'None', for a photo without a face."""
     frame = pd.DataFrame(rows, columns=list(ROW_KEYS))
-    frame.insert(frame.columns.get_loc("label") + 1, "emotion", [emotion_name(v) for v in frame["label"]])
+    frame["emotion"] = [emotion_name(v) for v in frame["label"]]
     frame["confidence"] = [fmt_percent(v, lang()) if pd.notna(v) else "" for v in frame["confidence"]]
-    return frame
+    for k in BOX_KEYS:
+        frame[k] = [fmt_number(v, lang(), 0) if pd.notna(v) else "" for v in frame[k]]
+    return frame[["file", "face", "emotion", "confidence", *LABELS, *BOX_KEYS]]
 
 
 def csv_frame(rows: list[dict]) -> pd.DataFrame:
@@ -114,7 +120,7 @@ def show_summary(results: list[PhotoResult], dropped: dict[int, list[int]], box:
                            mime="text/csv", icon=":material/download:", key="img_dl_csv")
         c2.download_button(t("images.download_json"), results_json(results, dropped), file_name="faces.json",
                            mime="application/json", icon=":material/download:", key="img_dl_json")
-        frame = table_frame(rows).drop(columns=["label"]).rename(columns=headers())
+        frame = table_frame(rows).rename(columns=headers())
         st.dataframe(frame, hide_index=True, width="stretch", column_config={
             display_name(k, lg): st.column_config.ProgressColumn(display_name(k, lg), min_value=0.0, max_value=1.0,
                                                                  format="percent", color=hex_color(k))

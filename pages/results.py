@@ -186,6 +186,11 @@ def show_mistakes(e: Entry, rep: EvalReport) -> None:
                         format_func=lambda i: display_name(LABELS[i], lg))
     pred = c2.selectbox(t("results.predicted"), range(len(LABELS)), index=int(worst[1]), key=f"res_pred_{e.key}",
                         format_func=lambda i: display_name(LABELS[i], lg))
+    cfg = e.config()
+    data = Path(resolve_data(cfg).data) if cfg is not None else None
+    if data is not None and not data.exists():  # the pictures themselves are not in the report
+        st.info(t("results.mistakes_need_data", data=data.name))
+        return
     if not st.session_state.get(f"res_mist_{e.key}"):
         if st.button(t("results.find_mistakes"), key=f"res_find_{e.key}"):
             st.session_state[f"res_mist_{e.key}"] = True

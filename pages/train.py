@@ -218,8 +218,9 @@ def _test_metrics(info: jobs.RunInfo) -> dict[str, Any]:
     return card.metrics.get("test", {}) if card else {}
 
 
+# A run name is its folder's name: letters, digits, '.', '_' and '-' (spaces become '-'). A comment, not a
+# string: Streamlit's magic would write a bare string on the page.
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,59}")
-"""A run name: the run's folder name, so letters, digits, '.', '_' and '-' (spaces become '-')."""
 
 
 def run_name() -> tuple[str | None, str | None]:

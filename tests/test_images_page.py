@@ -13,7 +13,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from helpers import PHOTOS, ROOT
-from fer.annotate import EDGE, annotate, display_width, fit, label_size, label_text
+from fer.annotate import DISPLAY_BOX, EDGE, LABEL_PX, annotate, display_width, fit, label_size, label_text
 from fer.detection import Detector, DetectorConfig, FaceBox
 from fer.inference import Classifier, FacePrediction, predict_faces
 from fer.labels import COLORS, LABELS, display_name, hex_color
@@ -286,8 +286,9 @@ def test_annotate_draws_box_in_emotion_colour_and_label() -> None:
 def test_labels_are_numbered_and_sized_for_the_shown_photo_not_the_face() -> None:
     face = _face("happy", FaceBox(0, 0, 9, 9))
     assert label_text(face, "en", number=2) == "2 · Happy 88.0%"
-    img = np.zeros((1428, 2000, 3), np.uint8)  # a group photo shown 720 px wide: labels 20 screen px
-    assert label_size(2000, 1428) == round(20 * 2000 / 720) and label_size(640, 480) == round(20 * 640 / 720)
+    img = np.zeros((1428, 2000, 3), np.uint8)  # a group photo shown 560 px wide: labels 18 screen px
+    assert DISPLAY_BOX == (560, 480) and LABEL_PX == 18
+    assert label_size(2000, 1428) == round(18 * 2000 / 560) and label_size(640, 480) == round(18 * 640 / 560)
     out = annotate(img, [_face("happy", FaceBox(100, 400, 60, 60)), _face("happy", FaceBox(900, 400, 600, 600))],
                    numbers=[1, 2])
 
@@ -296,7 +297,20 @@ def test_labels_are_numbered_and_sized_for_the_shown_photo_not_the_face() -> Non
         return int(rows.max() - rows.min() + 1)
 
     assert label_height(100, 160) == label_height(900, 1500) >= label_size(2000, 1428)  # small face, big face
-    assert display_width(910, 1137) == 432 and display_width(2000, 1428) == 720  # a portrait stays 540 high
+    assert display_width(910, 1137) == 384 and display_width(2000, 1428) == 560  # a portrait stays 480 high
+
+
+def test_labels_of_faces_side_by_side_do_not_cover_each_other() -> None:
+    img = np.zeros((600, 800, 3), np.uint8)
+    out = annotate(img, [_face("happy", FaceBox(300, 300, 100, 100)), _face("sad", FaceBox(420, 300, 100, 100))],
+                   numbers=[1, 2])
+
+    def label_rows(label: str) -> set[int]:
+        mask = (out == COLORS[label]).all(axis=2)
+        return {int(y) for y in np.flatnonzero(mask.sum(axis=1) > 120)}  # a label is wider than its 100 px box
+
+    happy, sad = label_rows("happy"), label_rows("sad")
+    assert happy and sad and not happy & sad  # the second label moved off the first one
 
 
 def test_boxes_have_a_dark_edge_and_neutral_is_visible_on_white() -> None:
