@@ -126,3 +126,19 @@ def test_the_shipped_model_shows_its_report_at_once_without_the_dataset(lang, ru
     assert pairs[t("results.true", lang)][0] == display_name(LABELS[i], lang)
     assert pairs[t("results.predicted", lang)][0] == display_name(LABELS[j], lang)
     assert pairs[t("results.images", lang)][0] == off.max() and len(pairs) == 5
+
+
+def test_without_the_dataset_the_mistakes_section_says_so_instead_of_failing(runs, monkeypatch):
+    import dataclasses
+
+    from fer import presets
+
+    real = presets.resolve_data
+    gone = "/nowhere/fer2013.zip"
+    monkeypatch.setattr(presets, "resolve_data", lambda cfg: dataclasses.replace(real(cfg), data=gone))
+    at = open_page("en", runs, monkeypatch)
+    at.multiselect(key="res_pick").set_value(["default"]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert t("results.mistakes_need_data", data="fer2013.zip") in [i.value for i in at.info]
+    assert not any(b.label == t("results.find_mistakes") for b in at.button)
+    assert len(at.get("plotly_chart")) == 1  # the confusion matrix is still there, from the report
