@@ -92,8 +92,8 @@ class DetectorConfig:
     verify_neighbors: int = 12
     """A frontal face counts only if the 'alt' cascade, run on its upright crop turned by -10, 0 and
     +10 degrees, gives it at least this many neighbours (0: no check). In every mode: in 'upright' it
-    drops boxes on backgrounds (obama-1080p's collar), which the 'alt' cascade gives 0 neighbours and
-    the real faces of the shared photos 32 or more (docs/detection.md)."""
+    drops boxes on backgrounds (obama-1080p's collar) and no real face of the shared photos
+    (bench/false_faces.py, docs/detection.md)."""
 
     def validate(self) -> list[str]:
         errors = []

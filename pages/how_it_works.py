@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,8 @@ def read_face_source() -> tuple[str, bytes] | None:
     names = {s: t(f"how.source_{s}") for s in sources}  # format_func: plain lookups, no session state
     source = st.radio(t("how.source"), sources, format_func=names.__getitem__, horizontal=True, key="how_source")
     if source == FROM_IMAGES:
-        st.caption(t("how.from_images", name=handoff["name"], i=handoff["face"] + 1))
+        name = re.sub(r"([\\`*_\[\]!<>~:$|])", r"\\\1", handoff["name"])  # a file name, shown as itself
+        st.caption(t("how.from_images", name=name, i=handoff["face"] + 1))
         return handoff["name"], handoff["data"]
     if source == "example":
         examples = sorted(EXAMPLES_DIR.glob("*.jpg"))
