@@ -70,8 +70,9 @@ def visit(page: object, url: str, name: str, lang: str) -> None:
     settle(page)
 
 
-def shoot(page: object, path: Path) -> None:
-    """The whole page: Streamlit scrolls inside its main section, so that section is stretched first."""
+def shoot(page: object, path: Path, webcam: bool = False) -> None:
+    """The whole page: Streamlit scrolls inside its main section, so that section is stretched first
+    (on a busy machine the webcam's stream can end when the window grows: it is started again)."""
     height = page.evaluate(  # type: ignore[attr-defined]
         "() => Math.max(document.body.scrollHeight,"
         " ...[...document.querySelectorAll('[data-testid=stMain], section.main, [data-testid=stAppViewContainer]')]"
@@ -79,6 +80,9 @@ def shoot(page: object, path: Path) -> None:
     size = page.viewport_size  # type: ignore[attr-defined]
     page.set_viewport_size({"width": size["width"], "height": max(size["height"], min(int(height), 16000))})  # type: ignore[attr-defined]
     time.sleep(0.8)
+    if webcam:
+        ensure_streaming(page)
+        time.sleep(4)
     page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
     page.set_viewport_size(size)  # type: ignore[attr-defined]
 
@@ -112,7 +116,7 @@ def main() -> int:
                         start = time.monotonic()
                         try:
                             visit(page, url, name, lang)
-                            shoot(page, path)
+                            shoot(page, path, webcam=name == "webcam")
                             print(f"{path} ({time.monotonic() - start:.0f} s)", flush=True)
                         except Exception as exc:  # noqa: BLE001 - one page failing must not lose the others
                             failed.append(f"{path.name}: {type(exc).__name__}: {str(exc)[:300]}")
