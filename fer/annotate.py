@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -61,7 +62,8 @@ def label_size(width: int, height: int) -> int:
 def display_width(width: int, height: int) -> int:
     """Screen pixels wide a `width` x `height` image is shown at, fitted into DISPLAY_BOX (a tall
     portrait stays DISPLAY_BOX[1] high instead of filling the column)."""
-    return max(1, round(width * min(DISPLAY_BOX[0] / width, DISPLAY_BOX[1] / height)))
+    shown = max(1, round(width * min(DISPLAY_BOX[0] / width, DISPLAY_BOX[1] / height)))
+    return max(shown, min(width, math.ceil(width / height)))  # a 3000x1 strip keeps a pixel of height
 
 
 def label_text(face: FacePrediction, lang: str = "en", show_confidence: bool = True, number: int | None = None) -> str:

@@ -164,7 +164,8 @@ def show_report(e: Entry, rep: EvalReport) -> None:
     fig = px.imshow(cm, x=names, y=names, color_continuous_scale="Blues", text_auto=".2f" if norm != "counts" else "d",
                     labels={"x": t("results.predicted"), "y": t("results.true"), "color": t(f"results.cm_{norm}")})
     fig.update_layout(title=t("results.confusion"), height=480, margin={"l": 10, "r": 10, "t": 40, "b": 10})
-    st.plotly_chart(localise(fig), key=f"res_cmfig_{e.key}")
+    fig.update_coloraxes(showscale=False)  # every cell writes its number; the scale only took a phone's width
+    st.plotly_chart(localise(fig), key=f"res_cmfig_{e.key}", config={"displayModeBar": False})  # not over the title
     st.markdown(f"**{t('results.confused_pairs')}**")
     pairs = confused_pairs(rep, 5)
     st.dataframe(pd.DataFrame({

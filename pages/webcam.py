@@ -13,7 +13,7 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer
 from fer.i18n import fmt_number, fmt_percent
 from fer.labels import LABELS, display_name, hex_color
 from fer.live import CSV_KEYS, LIVE_MAX_SIDE, LiveProcessor, parse_ice_servers, records_csv, records_rows, timeline
-from ui.bars import emotion_bar
+from ui.bars import emotion_bars
 from ui.common import detector, get_classifier, lang, separators, t
 from ui.controls import sidebar_controls
 
@@ -98,8 +98,8 @@ def readout() -> None:
     for i, face in enumerate(snap.faces, start=1):
         st.markdown(t("webcam.face_line", i=i, label=display_name(face.label, lang()),
                       conf=fmt_percent(face.confidence, lang())))
-        for k, s in sorted(zip(LABELS, face.scores, strict=True), key=lambda kv: -kv[1])[:3]:
-            emotion_bar(st, k, float(s), lang())  # in the emotion's colour (issue 31)
+        top = sorted(zip(LABELS, face.scores, strict=True), key=lambda kv: -kv[1])[:3]
+        emotion_bars(st, [k for k, _ in top], [s for _, s in top], lang())  # in each emotion's colour (issue 31)
 
 
 @st.fragment(run_every=CHART_REFRESH_S if playing else None)

@@ -298,6 +298,7 @@ def test_labels_are_numbered_and_sized_for_the_shown_photo_not_the_face() -> Non
 
     assert label_height(100, 160) == label_height(900, 1500) >= label_size(2000, 1428)  # small face, big face
     assert display_width(910, 1137) == 384 and display_width(2000, 1428) == 560  # a portrait stays 480 high
+    assert display_width(3000, 1) == 3000 and display_width(1, 3000) == 1  # never 0 pixels high or wide
 
 
 def test_labels_of_faces_side_by_side_do_not_cover_each_other() -> None:
