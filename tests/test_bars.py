@@ -25,3 +25,4 @@ def test_the_chart_colours_each_bar_from_the_colour_column() -> None:
     spec = json.loads(chart.proto.spec)
     assert spec["encoding"]["color"] == {"field": "colour", "scale": None, "type": "nominal"}  # hex used as given
     assert spec["encoding"]["y"]["sort"] is None  # most likely first, as given
+    assert spec["encoding"]["y"]["axis"]["labelOverlap"] is False  # no name hidden between two others

@@ -33,8 +33,9 @@ def emotion_bars(where: Any, labels: Sequence[str], shares: Sequence[float], lan
     frame = bars_frame(labels, shares, lang)
     chart = alt.Chart(frame).mark_bar(cornerRadiusEnd=3).encode(
         x=alt.X("share:Q", scale=alt.Scale(domain=[0, 1]), axis=None),
-        y=alt.Y("emotion:N", sort=None, title=None, axis=alt.Axis(labelLimit=200, labelFontSize=13)),
+        y=alt.Y("emotion:N", sort=None, title=None,
+                axis=alt.Axis(labelLimit=200, labelFontSize=13, labelOverlap=False)),  # every name shown
         color=alt.Color("colour:N", scale=None),  # the hex colours as they are
         tooltip=[alt.Tooltip("emotion:N", title=None)],
-    ).properties(height=26 * len(frame))
+    ).properties(height=34 * len(frame))
     where.altair_chart(chart, width="stretch")
