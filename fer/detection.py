@@ -90,8 +90,10 @@ class DetectorConfig:
     retry_scale: float = 0.5
     """The extra passes (turned copies, profile) run on the detection image shrunk by this factor."""
     verify_neighbors: int = 12
-    """'rotated'/'all' modes: a frontal face counts only if the 'alt' cascade, run on its upright
-    crop turned by -10, 0 and +10 degrees, gives it at least this many neighbours (0: no check)."""
+    """A frontal face counts only if the 'alt' cascade, run on its upright crop turned by -10, 0 and
+    +10 degrees, gives it at least this many neighbours (0: no check). In every mode: in 'upright' it
+    drops boxes on backgrounds (obama-1080p's collar) and no real face of the shared photos
+    (bench/false_faces.py, docs/detection.md)."""
 
     def validate(self) -> list[str]:
         errors = []
@@ -182,7 +184,10 @@ class Detector:
         small, factor, min_side = self._shrunk(gray, pixel_scale)
         upright = self._run(self._path, small, min_side)
         if cfg.mode == "upright":
-            boxes = [FaceBox(x, y, bw, bh) for x, y, bw, bh, _ in upright]
+            from fer.rotation import Candidate
+
+            boxes = [FaceBox(x, y, bw, bh) for x, y, bw, bh, n in upright
+                     if self._confirmed(small, Candidate(FaceBox(x, y, bw, bh), float(n), 0))]
         else:
             boxes = self._merged(small, min_side, upright)
         if factor != 1.0:

@@ -7,9 +7,13 @@ import logging
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fer.modelio import ModelCard, ModelError, load_card, load_model, save_model
+from fer.evaluation import EvalReport
+from fer.modelio import ModelCard, ModelError, load_card, load_model, save_model, write_json
+
+if TYPE_CHECKING:
+    from fer.results import ModelReport
 
 log = logging.getLogger(__name__)
 
@@ -42,15 +46,48 @@ class TrainingData:
         return cfg, ds, make_split(ds, cfg)
 
 
-def rescore(model: object, card: ModelCard, data: TrainingData | None = None) -> dict[str, dict[str, float]]:
-    """The card's validation and test metrics recomputed on its own data and split, predicting as
+def full_reports(model: object, card: ModelCard, data: TrainingData | None = None) -> dict[str, EvalReport]:
+    """The card's validation and test reports computed on its own data and split, predicting as
     the card says (flip averaging, zoom, shifted views, prior correction)."""
     from fer.evaluation import evaluate
 
     _, ds, split = (data or TrainingData(card)).loaded
     return {name: evaluate(model, ds.images[idx], ds.labels[idx], split=name, tta_flip=card.tta_flip,
-                           zoom=card.zoom, prior_correction=card.prior_correction, shift=card.shift).summary()
+                           zoom=card.zoom, prior_correction=card.prior_correction, shift=card.shift)
             for name, idx in (("validation", split.val), ("test", split.test)) if len(idx)}
+
+
+def rescore(model: object, card: ModelCard, data: TrainingData | None = None) -> dict[str, dict[str, float]]:
+    """The card's validation and test metrics (the headline figures of `full_reports`)."""
+    return {name: rep.summary() for name, rep in full_reports(model, card, data).items()}
+
+
+def source_history(src: Path) -> tuple[dict[str, float], ...]:
+    """The per-epoch history of what is exported: a run folder's history.csv, or the history in the
+    report beside a model file (empty when neither exists)."""
+    from fer.results import load_model_report
+    from fer.training import read_history
+
+    src = Path(src)
+    if src.is_dir():
+        return tuple(read_history(src))
+    report = load_model_report(src)
+    return report.history if report is not None else ()
+
+
+def write_report(model: object, card: ModelCard, dest: Path, history: tuple[dict[str, float], ...],
+                 data: TrainingData | None = None, reports: dict[str, EvalReport] | None = None) -> ModelReport:
+    """Write `dest`'s report (fer.results.ModelReport) beside it: the history and the full validation
+    and test reports, so that the results page shows them without the dataset."""
+    from datetime import UTC, datetime
+
+    from fer.results import ModelReport, report_path
+
+    reports = reports if reports is not None else full_reports(model, card, data)
+    report = ModelReport(Path(dest).name, card.split, reports, tuple(history),
+                         datetime.now(UTC).isoformat(timespec="seconds"))
+    write_json(report_path(dest), report.to_dict())
+    return report
 
 
 def training_prior_correction(data: TrainingData) -> tuple[float, ...]:
@@ -91,7 +128,8 @@ def as_float32(model: object, card: ModelCard) -> object | None:
 def export_model(src: Path, dest: Path, tta_flip: bool | None = None, notes: str | None = None,
                  zoom: float | None = None, prior_correction: bool | None = None,
                  shift: int | None = None) -> ModelCard:
-    """Save `src`'s model without optimizer state to `dest` (.keras) with its card.
+    """Save `src`'s model without optimizer state to `dest` (.keras) with its card, and its report
+    (history, full validation and test reports: fer.results.ModelReport) beside them.
 
     `prior_correction`: True computes it from the run's training data (fer.priors), False drops it,
     None keeps the card's. A mixed-precision model is saved computing in float32. Changing the
@@ -111,12 +149,17 @@ def export_model(src: Path, dest: Path, tta_flip: bool | None = None, notes: str
     views = card_views(card, tta_flip=tta_flip, zoom=zoom, shift=shift)
     if prior_correction is not None:
         views["prior_correction"] = training_prior_correction(data) if prior_correction else ()
+    history = source_history(src)  # read before `dest` may overwrite the source's report
+    reports = None
     if f32 is not None or views != {k: getattr(card, k) for k in views}:
         model = f32 if f32 is not None else model
         log.info("re-scoring %s (float32, %s)", path, views)
-        changes.update(views, metrics=rescore(model, dataclasses.replace(card, **views), data))
+        reports = full_reports(model, dataclasses.replace(card, **views), data)
+        changes.update(views, metrics={name: rep.summary() for name, rep in reports.items()})
     if notes is not None:
         changes["notes"] = notes
     card = dataclasses.replace(card, **changes)
     save_model(model, Path(dest), card)
+    log.info("writing the report beside %s (scores the validation and test splits)", dest)
+    write_report(model, card, Path(dest), history, data, reports)
     return card

@@ -73,13 +73,21 @@ class ProgressWriter:
         """The run's time budget in training seconds (0: none)."""
         self.used_s = 0.0
         """Training seconds the run used in earlier sessions."""
+        self.rate_from: tuple[float, int] | None = None
+        """(time, batches done) when this session's first batch ended: the rate is measured from there,
+        so the first batch's graph building (seconds, for a batch that then takes milliseconds) is not
+        taken as the speed of every batch."""
 
     def write(self, phase: str, epoch: int = 0, batch: int = 0, logs: dict[str, float] | None = None) -> None:
         elapsed = time.monotonic() - self.t0
         done = max(epoch - 1, 0) * self.batches + batch
-        session_done = done - self.start_epoch * self.batches - self.start_batch
         total = self.epochs * self.batches
-        eta = elapsed / session_done * (total - done) if session_done > 0 and self.batches else None
+        now = time.monotonic()
+        if phase == "training" and batch and self.rate_from is None:
+            self.rate_from = (now, done)
+        eta = None
+        if phase == "training" and self.rate_from is not None and done > self.rate_from[1] and self.batches:
+            eta = (now - self.rate_from[0]) / (done - self.rate_from[1]) * (total - done)
         budget = {}
         if self.budget_s > 0:  # the budget ends the run before its last epoch
             used = self.used_s + (elapsed if phase == "training" else 0.0)
@@ -100,6 +108,7 @@ class ProgressWriter:
         if e.kind == "start":
             self.start_epoch, self.start_batch = e.epoch, e.batch
             self.t0 = time.monotonic()
+            self.rate_from = None
             self.control.in_fit = True
             at = f" batch {e.batch + 1}" if e.batch else ""
             log.info("training from epoch %d%s: %s", e.epoch + 1, at, e.message)

@@ -15,8 +15,9 @@ COLORS: dict[str, tuple[int, int, int]] = {
     "happy": (255, 193, 7),
     "sad": (38, 139, 210),
     "surprise": (211, 54, 130),
-    "neutral": (147, 161, 161),
+    "neutral": (88, 110, 117),
 }
+"""Neutral is a dark slate, not light grey: boxes are drawn on photos with light backgrounds too."""
 
 
 def display_name(label: str, lang: str = "en") -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,12 +70,28 @@ def analyse_photo(data: bytes, name: str, detector: Detector, classifier: Classi
 ROW_KEYS = ("file", "face", "x", "y", "w", "h", "angle", "label", "confidence", *LABELS)
 """Column order of `result_rows` (English keys; the app translates the headers it shows)."""
 
+NO_FACE = "no_face"
+"""The `label` of a photo's row when no face was found in it (its face number is 0)."""
 
-def result_rows(results: Sequence[PhotoResult]) -> list[dict[str, Any]]:
-    """One row per face of every photo: file, face index (from 1), box, angle, label, confidence, 7 scores."""
+
+def result_rows(results: Sequence[PhotoResult],
+                dropped: Mapping[int, Collection[int]] | None = None) -> list[dict[str, Any]]:
+    """One row per face of every photo: file, face number (from 1), box, angle, label, confidence, 7 scores.
+
+    A photo without a face gets one row saying so (face 0, label NO_FACE, no box or scores).
+    `dropped`: face numbers the user left out, by photo index in `results`; the other faces keep
+    their numbers. A photo whose faces were all left out gets no row.
+    """
     rows = []
-    for res in results:
+    for n, res in enumerate(results):
+        if not res.faces:
+            rows.append({"file": res.name, "face": 0, "x": None, "y": None, "w": None, "h": None, "angle": None,
+                         "label": NO_FACE, "confidence": None, **dict.fromkeys(LABELS)})
+            continue
+        skip = set((dropped or {}).get(n, ()))
         for i, face in enumerate(res.faces, start=1):
+            if i in skip:
+                continue
             x, y, w, h = face.box.xywh
             rows.append({"file": res.name, "face": i, "x": x, "y": y, "w": w, "h": h,
                          "angle": float(face.box.angle), "label": face.label,
@@ -84,10 +100,11 @@ def result_rows(results: Sequence[PhotoResult]) -> list[dict[str, Any]]:
     return rows
 
 
-def results_json(results: Sequence[PhotoResult]) -> str:
-    """All photos as JSON: [{file, width, height, faces: [{face, box: [x, y, w, h], angle, label, scores}]}]."""
+def results_json(results: Sequence[PhotoResult], dropped: Mapping[int, Collection[int]] | None = None) -> str:
+    """All photos as JSON: [{file, width, height, faces: [{face, box: [x, y, w, h], angle, label, scores}]}]
+    (faces left out by `dropped`, as in `result_rows`, are not listed; the others keep their numbers)."""
     out = [{"file": r.name, "width": r.width, "height": r.height,
             "faces": [{"face": i, **f.to_dict(), "angle": float(f.box.angle)}
-                      for i, f in enumerate(r.faces, start=1)]}
-           for r in results]
+                      for i, f in enumerate(r.faces, start=1) if i not in set((dropped or {}).get(n, ()))]}
+           for n, r in enumerate(results)]
     return json.dumps(out, indent=2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,60 @@ from fer.config import TrainConfig
 from fer.evaluation import EvalReport
 
 log = logging.getLogger(__name__)
+
+
+REPORT_SUFFIX = ".report.json"
+
+
+def report_path(model_path: Path) -> Path:
+    """The report file `export` writes beside a model and its card: models/default.report.json."""
+    return Path(model_path).with_suffix(REPORT_SUFFIX)
+
+
+@dataclass(frozen=True)
+class ModelReport:
+    """What a shipped model carries so that its results page needs no dataset: its per-epoch history
+    (empty when the run's history is gone), the full reports by split name ("validation", "test") on
+    the card's own split and views, and in words which images each split holds."""
+
+    model: str
+    split: str
+    reports: dict[str, EvalReport]
+    history: tuple[dict[str, float], ...] = ()
+    created: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "split": self.split, "created": self.created,
+                "history": [dict(r) for r in self.history],
+                "reports": {k: v.to_dict() for k, v in self.reports.items()}}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelReport:
+        return cls(d["model"], d.get("split", ""), {k: EvalReport.from_dict(v) for k, v in d["reports"].items()},
+                   tuple(d.get("history") or ()), d.get("created", ""))
+
+
+def load_model_report(model_path: Path) -> ModelReport | None:
+    """The report beside a model file, or None when there is none (or it is unreadable)."""
+    p = report_path(model_path)
+    try:
+        return ModelReport.from_dict(json.loads(p.read_text()))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("unreadable model report %s: %s", p, exc)
+        return None
+
+
+def confused_pairs(rep: EvalReport, k: int = 5) -> list[tuple[str, str, int, float]]:
+    """The k most frequent mistakes: (true label, predicted label, count, share of the true class)."""
+    from fer.labels import LABELS
+
+    cm = np.array(rep.confusion)
+    rows = np.maximum(cm.sum(axis=1), 1)
+    pairs = [(LABELS[i], LABELS[j], int(cm[i, j]), float(cm[i, j] / rows[i]))
+             for i in range(len(LABELS)) for j in range(len(LABELS)) if i != j and cm[i, j] > 0]
+    return sorted(pairs, key=lambda p: (-p[2], p[0], p[1]))[:k]
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from ui.text import plain
 EXAMPLES_DIR = ROOT / "data" / "examples"
 TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"]
 SOURCES = ("example", "upload", "camera")
+FROM_IMAGES = "images"  # the source offered when the Images page handed over a face ("How face N was read")
 BIG = 192  # side in pixels of the enlarged face pictures (a bare string here would be drawn by st magic)
 CHART = {"displayModeBar": False}
 
@@ -35,8 +38,16 @@ def explainer(path: str, mtime: float) -> Explainer:
 
 def read_face_source() -> tuple[str, bytes] | None:
     """(name, bytes) of the picture the user chose, or None when there is none yet."""
-    names = {s: t(f"how.source_{s}") for s in SOURCES}  # format_func: plain lookups, no session state
-    source = st.radio(t("how.source"), SOURCES, format_func=names.__getitem__, horizontal=True, key="how_source")
+    handoff = st.session_state.get("how_handoff")
+    sources = (FROM_IMAGES, *SOURCES) if handoff else SOURCES
+    if handoff and handoff.pop("new", False):  # just sent here from the Images page
+        st.session_state["how_source"] = FROM_IMAGES
+    names = {s: t(f"how.source_{s}") for s in sources}  # format_func: plain lookups, no session state
+    source = st.radio(t("how.source"), sources, format_func=names.__getitem__, horizontal=True, key="how_source")
+    if source == FROM_IMAGES:
+        name = re.sub(r"([\\`*_\[\]!<>~:$|])", r"\\\1", handoff["name"])  # a file name, shown as itself
+        st.caption(t("how.from_images", name=name, i=handoff["face"] + 1))
+        return handoff["name"], handoff["data"]
     if source == "example":
         examples = sorted(EXAMPLES_DIR.glob("*.jpg"))
         if not examples:
@@ -116,16 +127,22 @@ except ImageError:
     st.error(t("how.bad_file", name=plain(name)))
     st.stop()
 gray = to_gray(rgb)
-boxes = detector(DetectorConfig()).detect(gray)
+photo_id = hashlib.sha1(data + name.encode()).hexdigest()[:12]  # widget keys follow the photo
+from_images = st.session_state.get("how_source") == FROM_IMAGES and "how_handoff" in st.session_state
+if from_images:  # the faces the Images page found (its detector settings), the one clicked chosen
+    boxes = list(st.session_state["how_handoff"]["boxes"])
+    chosen = int(st.session_state["how_handoff"]["face"])
+else:
+    boxes = detector(DetectorConfig()).detect(gray)
+    chosen = int(np.argmax([b.w * b.h for b in boxes])) if boxes else 0
 if not boxes:
     st.image(rgb, width=480)
     st.warning(t("how.no_face"))
     st.stop()
-chosen = int(np.argmax([b.w * b.h for b in boxes]))
 if len(boxes) > 1:
     faces = [t("how.face_n", i=i + 1) for i in range(len(boxes))]
     chosen = st.selectbox(t("how.pick_face"), range(len(boxes)), index=chosen, format_func=faces.__getitem__,
-                          key="how_face")
+                          key=f"how_face_{photo_id}_{chosen if from_images else ''}")
 box = boxes[chosen]
 clf = get_classifier(model_path)
 crop = crop_face(gray, box)
@@ -216,8 +233,10 @@ if clf.prior_correction:
 st.header(t("how.step_cam"))
 st.caption(t("how.cam_caption"))
 emotions = [display_name(k, lang()) for k in LABELS]
-other = st.selectbox(t("how.cam_other"), range(len(LABELS)), index=int(np.argsort(scores)[-2]),
-                     format_func=emotions.__getitem__, key="how_cam_other", width=320)
+others = [int(i) for i in np.argsort(-scores) if i != top]  # never the predicted emotion, most likely first
+# keyed by photo, face and prediction: a choice made for another face never stays behind
+other = st.selectbox(t("how.cam_other"), others, index=0, format_func=emotions.__getitem__,
+                     key=f"how_cam_other_{photo_id}_{chosen}_{top}", width=320)
 c1, c2, _ = st.columns([1, 1, 1])
 show_cam(c1, face_rgb, ex.grad_cam(face, top),
          t("how.cam_predicted", label=display_name(LABELS[top], lang()), conf=fmt_percent(float(scores[top]), lang())))

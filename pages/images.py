@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
-from fer.annotate import annotate
+from fer.annotate import annotate, display_width
 from fer.detection import DetectorConfig
 from fer.i18n import fmt_number, fmt_percent
 from fer.inference import FacePrediction
 from fer.labels import LABELS, display_name, hex_color
-from fer.photo import PhotoResult, analyse_photo, result_rows, results_json
+from fer.photo import NO_FACE, ROW_KEYS, PhotoResult, analyse_photo, result_rows, results_json
 from fer.preprocessing import IMAGE_ERROR_KINDS, ImageError
 from ui.common import ROOT, detector, get_classifier, lang, separators, t
 from ui.controls import sidebar_controls
@@ -55,9 +57,96 @@ def upload_limit_mb() -> int:
 
 
 def headers() -> dict[str, str]:
-    """Translated column headers of the results table and CSV."""
-    out = {k: t(f"images.col_{k}") for k in ("file", "face", "x", "y", "w", "h", "angle", "label", "confidence")}
-    return out | {k: display_name(k, lang()) for k in LABELS}
+    """Translated column headers of the results table and CSV ('label': the English key, 'emotion': its name)."""
+    keys = ("file", "face", "x", "y", "w", "h", "angle", "label", "emotion", "confidence")
+    return {k: t(f"images.col_{k}") for k in keys} | {k: display_name(k, lang()) for k in LABELS}
+
+
+def emotion_name(label: str) -> str:
+    """The translated name of a row's label ('No face found' for a photo without one)."""
+    return t("images.no_face_row") if label == NO_FACE else display_name(label, lang())
+
+
+BOX_KEYS = ("x", "y", "w", "h", "angle")
+
+
+def table_frame(rows: list[dict]) -> pd.DataFrame:
+    """The table shown: what matters first (file, face, emotion, confidence in percent, the seven
+    scores; the box last, off screen on a phone); blanks, not 'None', for a photo without a face."""
+    frame = pd.DataFrame(rows, columns=list(ROW_KEYS))
+    frame["emotion"] = [emotion_name(v) for v in frame["label"]]
+    frame["confidence"] = [fmt_percent(v, lang()) if pd.notna(v) else "" for v in frame["confidence"]]
+    for k in BOX_KEYS:
+        frame[k] = [fmt_number(v, lang(), 0) if pd.notna(v) else "" for v in frame[k]]
+    return frame[["file", "face", "emotion", "confidence", *LABELS, *BOX_KEYS]]
+
+
+def csv_frame(rows: list[dict]) -> pd.DataFrame:
+    """The CSV: English keys in `label` (machine-readable), the translated name beside it, translated headers."""
+    frame = pd.DataFrame(rows, columns=list(ROW_KEYS))
+    frame.insert(frame.columns.get_loc("label") + 1, "emotion", [emotion_name(v) for v in frame["label"]])
+    return frame.rename(columns=headers())
+
+
+def photo_key(n: int, name: str, data: bytes) -> str:
+    """A key for one photo's widgets that follows the photo, not its place in the list."""
+    return f"{n}_{hashlib.sha1(data + name.encode()).hexdigest()[:12]}"
+
+
+def open_in_how(name: str, data: bytes, boxes: list, face: int) -> None:
+    """Hand one face of a photo to the How it works page and go there."""
+    st.session_state["how_handoff"] = {"name": name, "data": data, "boxes": list(boxes), "face": face, "new": True}
+    st.switch_page("pages/how_it_works.py")
+
+
+def show_summary(results: list[PhotoResult], dropped: dict[int, list[int]], box: DeltaGenerator) -> None:
+    """First on the page: counts, the table of all faces and the downloads."""
+    lg = lang()
+    rows = result_rows(results, dropped)
+    faces = sum(1 for r in rows if r["label"] != NO_FACE)
+    with box:
+        st.subheader(t("images.table"))
+        st.caption(t("images.totals", photos=len(results), faces=faces,
+                     none=sum(1 for r in results if not r.faces),
+                     dropped=sum(len(v) for v in dropped.values())))
+        c1, c2 = st.columns(2)
+        c1.download_button(t("images.download_csv"), csv_frame(rows).to_csv(index=False), file_name="faces.csv",
+                           mime="text/csv", icon=":material/download:", key="img_dl_csv")
+        c2.download_button(t("images.download_json"), results_json(results, dropped), file_name="faces.json",
+                           mime="application/json", icon=":material/download:", key="img_dl_json")
+        frame = table_frame(rows).rename(columns=headers())
+        st.dataframe(frame, hide_index=True, width="stretch", column_config={
+            display_name(k, lg): st.column_config.ProgressColumn(display_name(k, lg), min_value=0.0, max_value=1.0,
+                                                                 format="percent", color=hex_color(k))
+            for k in LABELS})
+
+
+def show_photo(n: int, res: PhotoResult, data: bytes, show_conf: bool) -> None:
+    """One photo: its boxes (numbered), the faces to leave out, a chart per face, a link to How it works."""
+    lg = lang()
+    key = photo_key(n, res.name, data)
+    st.subheader(plain(res.name))
+    st.caption(t("images.summary", w=res.width, h=res.height, n=len(res.faces),
+                 ms=fmt_number(1000 * res.seconds, lg, 0)))
+    if not res.faces:
+        st.warning(t("images.no_face"))
+        st.info(t("images.no_face_hint"))
+        st.image(res.display, width=display_width(res.display.shape[1], res.display.shape[0]))
+        return
+    numbers = list(range(1, len(res.faces) + 1))
+    left_out = set(st.session_state.get(f"img_drop_{key}", []))
+    kept = [i for i in numbers if i not in left_out]
+    left, right = st.columns([3, 2])
+    left.image(annotate(res.display, [res.faces[i - 1] for i in kept], lg, show_conf, scale=res.display_scale,
+                        numbers=kept), width=display_width(res.display.shape[1], res.display.shape[0]))
+    left.pills(t("images.drop"), numbers, selection_mode="multi", key=f"img_drop_{key}",
+               format_func=lambda i: t("images.face_n", i=i), help=t("images.drop_help"))
+    for i in kept:
+        face = res.faces[i - 1]
+        title = t("images.face_title", i=i, label=display_name(face.label, lg), conf=fmt_percent(face.confidence, lg))
+        right.plotly_chart(score_chart(face, title), key=f"chart_{key}_{i}", config={"displayModeBar": False})
+        if right.button(t("images.explain", i=i), key=f"img_how_{key}_{i}", icon=":material/psychology:"):
+            open_in_how(res.name, data, [f.box for f in res.faces], i - 1)
 
 
 st.title(t("images.title"))
@@ -66,7 +155,8 @@ ctl = sidebar_controls()
 if ctl.model_path is None:
     st.stop()
 
-uploads = st.file_uploader(t("images.upload"), type=TYPES, accept_multiple_files=True,
+# A key of its own: the uploads stay when the language (the label) changes.
+uploads = st.file_uploader(t("images.upload"), type=TYPES, accept_multiple_files=True, key="img_upload",
                            help=t("images.upload_help", mb=upload_limit_mb()))
 examples = sorted(EXAMPLES_DIR.glob("*.jpg"))
 picked = st.pills(t("images.examples"), [p.name for p in examples], selection_mode="multi", key="img_examples",
@@ -78,41 +168,20 @@ if not items:
     st.stop()
 
 results: list[PhotoResult] = []
+datas: list[bytes] = []
 model_file = ctl.model_path
 with st.spinner(t("images.working", n=len(items))):
     for name, data in items:
         try:
             results.append(analyse(data, name, ctl.detector, ctl.margin, str(model_file), model_file.stat().st_mtime))
+            datas.append(data)
         except ImageError as exc:
             st.error(image_error(name, exc))
 
-for n, res in enumerate(results):
-    st.subheader(plain(res.name))
-    st.caption(t("images.summary", w=res.width, h=res.height, n=len(res.faces),
-                 ms=fmt_number(1000 * res.seconds, lang(), 0)))
-    if not res.faces:
-        st.warning(t("images.no_face"))
-        st.info(t("images.no_face_hint"))
-        st.image(res.display, width="content")
-        continue
-    left, right = st.columns([3, 2])
-    left.image(annotate(res.display, res.faces, lang(), ctl.show_confidence, scale=res.display_scale),
-               width="stretch")
-    for i, face in enumerate(res.faces, start=1):
-        title = t("images.face_title", i=i, label=display_name(face.label, lang()),
-                  conf=fmt_percent(face.confidence, lang()))
-        right.plotly_chart(score_chart(face, title), key=f"chart_{n}_{i}", config={"displayModeBar": False})
-
-if results and any(r.faces for r in results):
-    st.subheader(t("images.table"))
-    rows = result_rows(results)
-    table = pd.DataFrame(rows)
-    table["label"] = [display_name(v, lang()) for v in table["label"]]
-    st.dataframe(table.rename(columns=headers()), hide_index=True, width="stretch",
-                 column_config={display_name(k, lang()): st.column_config.ProgressColumn(
-                     display_name(k, lang()), min_value=0.0, max_value=1.0, format="percent") for k in LABELS})
-    c1, c2 = st.columns(2)
-    c1.download_button(t("images.download_csv"), pd.DataFrame(rows).rename(columns=headers()).to_csv(index=False),
-                       file_name="faces.csv", mime="text/csv", icon=":material/download:")
-    c2.download_button(t("images.download_json"), results_json(results), file_name="faces.json",
-                       mime="application/json", icon=":material/download:")
+if results:
+    summary = st.container()  # filled last, shown first: it needs the faces left out below
+    dropped = {n: list(st.session_state.get(f"img_drop_{photo_key(n, r.name, d)}", []))
+               for n, (r, d) in enumerate(zip(results, datas, strict=True))}
+    for n, (res, data) in enumerate(zip(results, datas, strict=True)):
+        show_photo(n, res, data, ctl.show_confidence)
+    show_summary(results, {k: v for k, v in dropped.items() if v}, summary)

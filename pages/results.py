@@ -19,7 +19,17 @@ from fer.i18n import fmt_number, fmt_percent
 from fer.labels import LABELS, display_name
 from fer.modelio import ModelCard, load_card
 from fer.presets import resolve_data
-from fer.results import TestPredictions, best_epoch, curve_figure, early_stopped, load_reports, test_predictions
+from fer.results import (
+    ModelReport,
+    TestPredictions,
+    best_epoch,
+    confused_pairs,
+    curve_figure,
+    early_stopped,
+    load_model_report,
+    load_reports,
+    test_predictions,
+)
 from ui.common import DEFAULT_MODEL, get_classifier, lang, localise, t
 from ui.text import plain
 
@@ -38,8 +48,16 @@ class Entry:
     def card(self) -> ModelCard | None:
         return load_card(self.model)
 
+    @property
+    def report(self) -> ModelReport | None:
+        """The report `export` wrote beside the model (the shipped model's scores without the dataset)."""
+        return load_model_report(self.model)
+
     def history(self) -> list[dict[str, float]]:
-        return self.run.history() if self.run else []
+        if self.run:
+            return self.run.history()
+        report = self.report
+        return list(report.history) if report else []
 
     def config(self) -> TrainConfig | None:
         card = self.card
@@ -86,6 +104,9 @@ def test_report(e: Entry) -> EvalReport | None:
         rep = load_reports(e.run.path).get("test")
         if rep is not None:
             return rep
+    shipped = e.report
+    if shipped is not None and "test" in shipped.reports:
+        return shipped.reports["test"]
     if st.session_state.get(f"res_eval_{e.key}"):
         p = get_predictions(e)
         return report_from_scores(p.labels, p.scores, "test") if p is not None else None
@@ -99,7 +120,11 @@ def test_report(e: Entry) -> EvalReport | None:
 def show_curves(e: Entry) -> None:
     history = e.history()
     if not history:
-        st.info(t("results.no_history"))
+        card = e.card
+        if e.run is None and card is not None and card.epochs_trained:
+            st.info(t("results.history_gone", epochs=card.epochs_trained, best=card.best_epoch))
+        else:
+            st.info(t("results.no_history"))
         return
     best = best_epoch(history)
     finished = e.run is not None and e.run.state == "finished"
@@ -140,7 +165,16 @@ def show_report(e: Entry, rep: EvalReport) -> None:
     fig = px.imshow(cm, x=names, y=names, color_continuous_scale="Blues", text_auto=".2f" if norm != "counts" else "d",
                     labels={"x": t("results.predicted"), "y": t("results.true"), "color": t(f"results.cm_{norm}")})
     fig.update_layout(title=t("results.confusion"), height=480, margin={"l": 10, "r": 10, "t": 40, "b": 10})
-    st.plotly_chart(localise(fig), key=f"res_cmfig_{e.key}")
+    fig.update_coloraxes(showscale=False)  # every cell writes its number; the scale only took a phone's width
+    st.plotly_chart(localise(fig), key=f"res_cmfig_{e.key}", config={"displayModeBar": False})  # not over the title
+    st.markdown(f"**{t('results.confused_pairs')}**")
+    pairs = confused_pairs(rep, 5)
+    st.dataframe(pd.DataFrame({
+        t("results.true"): [display_name(a, lg) for a, _, _, _ in pairs],
+        t("results.predicted"): [display_name(b, lg) for _, b, _, _ in pairs],
+        t("results.images"): [n for _, _, n, _ in pairs],
+        t("results.share_of_true"): [fmt_percent(share, lg) for _, _, _, share in pairs],
+    }), hide_index=True)
 
 
 def show_mistakes(e: Entry, rep: EvalReport) -> None:
@@ -154,6 +188,11 @@ def show_mistakes(e: Entry, rep: EvalReport) -> None:
                         format_func=lambda i: display_name(LABELS[i], lg))
     pred = c2.selectbox(t("results.predicted"), range(len(LABELS)), index=int(worst[1]), key=f"res_pred_{e.key}",
                         format_func=lambda i: display_name(LABELS[i], lg))
+    cfg = e.config()
+    data = Path(resolve_data(cfg).data) if cfg is not None else None
+    if data is not None and not data.exists():  # the pictures themselves are not in the report
+        st.info(t("results.mistakes_need_data", data=data.name))
+        return
     if not st.session_state.get(f"res_mist_{e.key}"):
         if st.button(t("results.find_mistakes"), key=f"res_find_{e.key}"):
             st.session_state[f"res_mist_{e.key}"] = True
@@ -171,14 +210,15 @@ def show_mistakes(e: Entry, rep: EvalReport) -> None:
 
 
 def show_actions(e: Entry) -> None:
-    c1, c2, c3 = st.columns(3)
     active = st.session_state.get("active_model") == str(e.model) or (
         e.run is None and "active_model" not in st.session_state)
     if active:
-        c1.success(t("results.is_active"))
-    elif c1.button(t("results.make_active"), key=f"res_active_{e.key}"):
+        st.success(t("results.is_active"))
+    elif st.button(t("results.make_active"), key=f"res_active_{e.key}", help=t("results.make_active_help"),
+                   type="primary"):
         st.session_state["active_model"] = str(e.model)
         st.rerun()
+    c2, c3 = st.columns(2)
     c2.download_button(t("results.download_model"), data=e.model.read_bytes, file_name=f"{e.key}.keras",
                        mime="application/octet-stream", key=f"res_dl_model_{e.key}", on_click="ignore")
     card = e.model.with_suffix(".json")
@@ -197,6 +237,20 @@ def split_text(e: Entry, card: ModelCard) -> str:
              val=fmt_percent(cfg.val_fraction, lg, 0), test_seed=cfg.test_seed, val_seed=cfg.val_seed)
 
 
+def test_set(e: Entry) -> tuple[str, str]:
+    """(key, words) of the images a model's test figures come from: its dataset, split and size.
+    Figures are only comparable between models with the same key."""
+    card = e.card
+    cfg = e.config()
+    n = int(((card.metrics.get("test") or {}).get("n", 0)) if card else 0)
+    if cfg is None or card is None or not n:
+        return f"unknown:{e.key}", t("results.test_set_unknown")
+    data = Path(resolve_data(cfg).data)
+    key = json.dumps([str(data.resolve()), cfg.split, cfg.test_fraction, cfg.test_seed, n])
+    name = data.name if data.name else str(data)
+    return key, t("results.test_set", data=name, split=split_text(e, card), n=fmt_number(n, lang(), 0))
+
+
 def show_entry(e: Entry) -> None:
     card = e.card
     lg = lang()
@@ -209,6 +263,7 @@ def show_entry(e: Entry) -> None:
     st.subheader(t("results.curves"))
     show_curves(e)
     st.subheader(t("results.evaluation"))
+    st.caption(test_set(e)[1])
     rep = test_report(e)
     if rep is not None:
         show_report(e, rep)
@@ -216,31 +271,47 @@ def show_entry(e: Entry) -> None:
 
 
 def compare(chosen: list[Entry]) -> None:
+    """A table (and validation curves) per test set: figures side by side only when they are on the same images."""
     st.subheader(t("results.compare"))
     lg = lang()
-    rows = []
+    groups: dict[str, list[Entry]] = {}
+    words: dict[str, str] = {}
     for e in chosen:
-        card = e.card
-        test = (card.metrics.get("test", {}) if card else {}) or {}
-        rows.append({
-            t("results.model"): label(e), t("results.arch"): card.arch if card else "—",
-            t("results.epochs"): card.epochs_trained if card else 0, t("results.best"): card.best_epoch if card else 0,
-            t("results.accuracy"): fmt_percent(test["accuracy"], lg) if "accuracy" in test else "—",
-            t("results.macro_f1"): fmt_number(test["macro_f1"], lg, 3) if "macro_f1" in test else "—",
-            t("results.loss"): fmt_number(test["loss"], lg, 3) if "loss" in test else "—",
-            t("results.minutes"): fmt_number(card.train_seconds / 60, lg, 1) if card else "—",
-        })
-    st.dataframe(pd.DataFrame(rows), hide_index=True)
-    cols = st.columns(2)
-    for col, metric in zip(cols, ("val_loss", "val_accuracy"), strict=True):
-        fig = go.Figure()
-        for e in chosen:
-            h = e.history()
-            if h:
+        key, text = test_set(e)
+        groups.setdefault(key, []).append(e)
+        words[key] = text
+    if len(groups) > 1:
+        st.info(t("results.different_sets"))
+    for g, (key, members) in enumerate(groups.items()):
+        st.markdown(f"**{words[key]}**")
+        rows = []
+        for e in members:
+            card = e.card
+            test = (card.metrics.get("test", {}) if card else {}) or {}
+            rows.append({
+                t("results.model"): label(e), t("results.arch"): card.arch if card else "—",
+                t("results.epochs"): card.epochs_trained if card else 0,
+                t("results.best"): card.best_epoch if card else 0,
+                t("results.accuracy"): fmt_percent(test["accuracy"], lg) if "accuracy" in test else "—",
+                t("results.macro_f1"): fmt_number(test["macro_f1"], lg, 3) if "macro_f1" in test else "—",
+                t("results.loss"): fmt_number(test["loss"], lg, 3) if "loss" in test else "—",
+                t("results.minutes"): fmt_number(card.train_seconds / 60, lg, 1) if card else "—",
+            })
+        st.dataframe(pd.DataFrame(rows), hide_index=True)
+        with_history = [e for e in members if e.history()]
+        if len(with_history) < 2:
+            continue
+        cols = st.columns(2)
+        for col, metric in zip(cols, ("val_loss", "val_accuracy"), strict=True):
+            fig = go.Figure()
+            for e in with_history:
+                h = e.history()
                 fig.add_trace(go.Scatter(x=[r["epoch"] for r in h], y=[r.get(metric) for r in h], name=label(e)))
-        fig.update_layout(title=t(f"results.cmp_{metric}"), xaxis_title=t("results.epoch"), height=320,
-                          margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend={"orientation": "h"})
-        col.plotly_chart(localise(fig), key=f"res_cmp_{metric}")
+            # the legend under the axis title, not over it
+            fig.update_layout(title=t(f"results.cmp_{metric}"), xaxis_title=t("results.epoch"), height=380,
+                              margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                              legend={"orientation": "h", "yanchor": "top", "y": -0.28, "x": 0})
+            col.plotly_chart(localise(fig), key=f"res_cmp_{metric}_{g}")
 
 
 st.title(t("results.title"))

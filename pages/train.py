@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,15 @@ def duration(seconds: float | None) -> str:
     return f"{m // 60}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m}:{s:02d}"
 
 
+def time_left(p: jobs.JobProgress, cfg: TrainConfig | None) -> str:
+    """'about 1:20 left'; 'at most ...' when early stopping or a time budget may end the run sooner;
+    'measuring' until batches after the first (which also builds the graph) give a speed."""
+    if p.eta is None:
+        return t("train.eta_measuring")
+    sooner = cfg is not None and (cfg.early_stopping_patience < cfg.epochs or cfg.time_budget_minutes > 0)
+    return t("train.eta_at_most" if sooner else "train.eta_about", eta=duration(p.eta))
+
+
 def curves(info: jobs.RunInfo, key: str) -> None:
     history = info.history()
     if not history:
@@ -119,9 +129,11 @@ def live(run_path: str) -> None:
     st.subheader(t("train.running", run=info.name))
     if p.phase == "loading" or not p.batches:
         st.progress(0.0, text=t("train.loading"))
+    elif p.phase == "evaluating":
+        st.progress(1.0, text=t("train.evaluating", elapsed=duration(p.elapsed)))
     else:
         counts = dict(epoch=p.epoch, epochs=p.epochs, batch=p.batch, batches=p.batches,
-                      eta=duration(p.eta), elapsed=duration(p.elapsed))
+                      left=time_left(p, info.config), elapsed=duration(p.elapsed))
         if p.budget_s:  # it usually stops well before its maximum epochs: the maximum is named as such
             text = t("train.progress_budgeted", **counts) + t(
                 "train.progress_budget", used=duration(p.budget_used_s), budget=duration(p.budget_s))
@@ -212,9 +224,29 @@ def _test_metrics(info: jobs.RunInfo) -> dict[str, Any]:
     return card.metrics.get("test", {}) if card else {}
 
 
-def form(data: Path) -> None:
+# A run name is its folder's name: letters, digits, '.', '_' and '-' (spaces become '-'). A comment, not a
+# string: Streamlit's magic would write a bare string on the page.
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,59}")
+
+
+def run_name() -> tuple[str | None, str | None]:
+    """(the run name typed in the form or None for a timestamp, the translated reason it is refused)."""
+    raw = str(st.session_state.get("train_name", "") or "").strip()
+    if not raw:
+        return None, None
+    name = re.sub(r"\s+", "-", raw)
+    if not NAME.fullmatch(name):
+        return None, t("train.bad_name")
+    if (jobs.runs_dir() / name).exists():
+        return None, t("train.name_taken", name=name)
+    return name, None
+
+
+def form(data: Path, running: bool) -> None:
     archs, lg = list(ARCHITECTURES), lang()
     with st.form("train_form"):
+        st.text_input(t("train.name"), key="train_name", max_chars=60, placeholder=t("train.name_placeholder"),
+                      help=t("train.name_help"))
         c1, c2, c3 = st.columns(3)
         c1.selectbox(t("train.split"), SPLITS, key=K + "split", help=t("train.split_help"),
                      format_func={s: t(f"train.split_{s}") for s in SPLITS}.get)
@@ -267,12 +299,13 @@ def form(data: Path) -> None:
             c2.number_input(t("train.aug_shift"), key=K + "aug_shift", format="%g", step=0.05)
             c3.number_input(t("train.aug_rotation"), key=K + "aug_rotation", format="%g", step=5.0)
             c4.number_input(t("train.aug_zoom"), key=K + "aug_zoom", format="%g", step=0.05)
-        c1, c2, c3 = st.columns(3)
+        c1, c2 = st.columns(2)
         c1.checkbox(t("train.mixed_precision"), key=K + "mixed_precision", help=t("train.mixed_precision_help"))
         c2.number_input(t("train.seed"), key=K + "seed", step=1)
-        c3.checkbox(t("train.allow_missing"), key="train_allow_missing")
-        submitted = st.form_submit_button(t("train.start"), type="primary")
-    if submitted:
+        st.checkbox(t("train.allow_missing"), key="train_allow_missing")  # a row of its own: a long label
+        submitted = st.form_submit_button(t("train.start"), type="primary", disabled=running,
+                                          help=t("train.start_disabled") if running else None)
+    if submitted and not running:
         submit(data, lg)
 
 
@@ -289,6 +322,10 @@ def submit(data: Path, lg: str) -> None:
     if problem:
         st.error(problem)
         return
+    name, bad_name = run_name()
+    if bad_name:
+        st.error(bad_name)
+        return
     try:
         from fer.splits import make_split, missing_classes
 
@@ -304,7 +341,7 @@ def submit(data: Path, lg: str) -> None:
             st.error(t("train.missing", parts=parts))
             return
         st.warning(t("train.missing_anyway", parts=parts))
-    launch(lambda: jobs.start_job(cfg))
+    launch(lambda: jobs.start_job(cfg, name=name))
 
 
 st.title(t("train.title"))
@@ -312,9 +349,11 @@ st.caption(t("train.intro"))
 
 active = jobs.active_job()
 current = active.path if active else st.session_state.get("train_run")
+running = False
 if current is not None:
     info = jobs.run_info(Path(current))
-    if info.state == "running":
+    running = info.state == "running"
+    if running:
         with st.container():  # alone in its container: see the note in pages/webcam.py
             st.fragment(live, run_every=1.0)(str(info.path))
     else:
@@ -326,8 +365,14 @@ if active is None:
 if K + "epochs" not in st.session_state:
     st.session_state.setdefault("train_preset", "demo")
     fill(PRESETS[st.session_state["train_preset"]])
-preset = st.selectbox(t("train.preset"), list(PRESETS), key="train_preset", on_change=apply_preset,
-                      format_func={p: t(f"presets.{p}") for p in PRESETS}.get, help=t("train.preset_help"))
-st.caption(t(f"presets.{preset}_help"))
-dataset = choose_dataset("train")
-form(dataset)
+# During a run the settings fold away under its progress (Start pressed at the bottom of a long form
+# would otherwise leave the progress above, off screen); Start is off until the run ends.
+settings = st.expander(t("train.next_run"), expanded=False) if running else st.container()
+with settings:
+    if running:
+        st.caption(t("train.start_disabled"))
+    preset = st.selectbox(t("train.preset"), list(PRESETS), key="train_preset", on_change=apply_preset,
+                          format_func={p: t(f"presets.{p}") for p in PRESETS}.get, help=t("train.preset_help"))
+    st.caption(t(f"presets.{preset}_help"))
+    dataset = choose_dataset("train")
+    form(dataset, running)

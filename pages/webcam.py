@@ -23,6 +23,7 @@ from fer.live import (
     timeline,
 )
 from fer.session import SessionSummary, summarise
+from ui.bars import emotion_bars
 from ui.common import detector, get_classifier, lang, separators, t
 from ui.controls import sidebar_controls
 from ui.text import plain
@@ -151,8 +152,8 @@ def readout() -> None:
     for i, face in enumerate(snap.faces, start=1):
         st.markdown(t("webcam.face_line", i=i, label=display_name(face.label, lang()),
                       conf=fmt_percent(face.confidence, lang())))
-        for k, s in sorted(zip(LABELS, face.scores, strict=True), key=lambda kv: -kv[1])[:3]:
-            st.progress(float(s), text=f"{display_name(k, lang())}: {fmt_percent(s, lang())}")
+        top = sorted(zip(LABELS, face.scores, strict=True), key=lambda kv: -kv[1])[:3]
+        emotion_bars(st, [k for k, _ in top], [s for _, s in top], lang())  # in each emotion's colour (issue 31)
 
 
 @st.fragment(run_every=CHART_REFRESH_S if playing else None)

@@ -106,6 +106,15 @@ def test_train_then_evaluate_a_tiny_model(tmp_path):
     assert dest.stat().st_size < (out / "model.keras").stat().st_size  # no optimizer state
     assert {layer.dtype_policy.name for layer in load_model(out / "model.keras").layers} >= {"mixed_bfloat16"}
     assert {layer.dtype_policy.name for layer in load_model(dest).layers} == {"float32"}
+    # ... and its report beside it: the run's history and the full test report, as the card scores it
+    report = json.loads(dest.with_suffix(".report.json").read_text())
+    assert [r["epoch"] for r in report["history"]] == [1, 2] and "official" in report["split"]
+    test = report["reports"]["test"]
+    assert test["n"] == 84 and sum(map(sum, test["confusion"])) == 84
+    assert round(test["accuracy"], 4) == exported["metrics"]["test"]["accuracy"]
+    again = tmp_path / "again.keras"  # exporting an exported model keeps the history
+    assert run_cli("export", str(dest), str(again)).returncode == 0
+    assert json.loads(again.with_suffix(".report.json").read_text())["history"] == report["history"]
     r = run_cli("evaluate", "--model", str(dest), "--data", str(data), "--split", "PrivateTest", "--json")
     assert r.returncode == 0, r.stderr[-2000:]
     assert round(json.loads(r.stdout)["accuracy"], 4) == exported["metrics"]["test"]["accuracy"]

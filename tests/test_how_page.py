@@ -36,6 +36,12 @@ def block_shapes(at: AppTest, lang: str) -> list[tuple[int, int, int]]:
     return [(int(f[2]), int(f[3]), int(f[4])) for f in found if f]
 
 
+def labelled(at: AppTest, key: str, lang: str = "en"):
+    """The selectbox labelled t(key): its widget key follows the photo, face and prediction."""
+    [box] = [s for s in at.selectbox if s.label == t(key, lang)]
+    return box
+
+
 def score_spec(at: AppTest) -> dict:
     specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     bars = [s for s in specs if s["data"][0]["type"] == "bar" and len(s["data"][0].get("x", [])) == len(LABELS)]
@@ -77,7 +83,8 @@ def test_example_renders_every_section(lang: str) -> None:
     # Grad-CAM for the predicted emotion and, by default, the runner-up
     y = spec["data"][0]["y"]
     ranked = sorted(range(len(LABELS)), key=lambda i: y[i], reverse=True)
-    assert at.selectbox(key="how_cam_other").value == ranked[1]
+    assert labelled(at, "how.cam_other", lang).value == ranked[1]
+    assert labelled(at, "how.cam_other", lang).options == [display_name(LABELS[i], lang) for i in ranked[1:]]
     best = t("how.cam_predicted", lang, label=display_name(LABELS[ranked[0]], lang),
              conf=fmt_percent(y[ranked[0]], lang))
     assert f"**{best}**" in [m.value for m in at.markdown]
@@ -89,7 +96,7 @@ def test_example_renders_every_section(lang: str) -> None:
 
 def test_second_emotion_and_map_count_follow_the_widgets() -> None:
     at = run_page()
-    at.selectbox(key="how_cam_other").set_value(LABELS.index("angry"))
+    labelled(at, "how.cam_other").set_value(LABELS.index("angry"))
     at.slider(key="how_n_maps").set_value(8)
     at.run()
     assert not at.exception
@@ -99,11 +106,28 @@ def test_second_emotion_and_map_count_follow_the_widgets() -> None:
     at.selectbox(key="how_example").set_value("obama_and_biden.jpg")
     at.run()
     assert not at.exception
-    faces = at.selectbox(key="how_face")
+    faces = labelled(at, "how.pick_face")
     assert faces.options == [t("how.face_n", "en", i=1), t("how.face_n", "en", i=2)]
     faces.set_value(1 - faces.value)  # explain the other face
     at.run()
     assert not at.exception and len(at.header) == len(SECTIONS)
+
+
+def test_the_compared_emotion_follows_the_photo_and_is_never_the_predicted_one() -> None:
+    at = run_page()
+    labelled(at, "how.cam_other").set_value(LABELS.index("angry"))
+    at.run()
+    for name in ("biden.jpg", "obama_and_biden.jpg"):
+        at.selectbox(key="how_example").set_value(name)
+        at.run()
+        assert not at.exception
+        y = score_spec(at)["data"][0]["y"]
+        ranked = sorted(range(len(LABELS)), key=lambda i: y[i], reverse=True)
+        other = labelled(at, "how.cam_other")
+        assert other.value == ranked[1]  # the new photo's runner-up, not the choice made for obama.jpg
+        assert display_name(LABELS[ranked[0]], "en") not in other.options
+        titles = [m.value for m in at.markdown if m.value.startswith("**") and "%)" in m.value]
+        assert len(set(titles)) == 2  # two different heatmaps
 
 
 def test_upload_bad_file_shows_error_and_good_file_works() -> None:

@@ -4,18 +4,20 @@ import streamlit_webrtc  # noqa: F401, I001  (must precede tensorflow)
 
 import io
 import json
+import re
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from helpers import PHOTOS, ROOT
-from fer.annotate import annotate, fit, label_text
+from fer.annotate import DISPLAY_BOX, EDGE, LABEL_PX, annotate, display_width, fit, label_size, label_text
 from fer.detection import Detector, DetectorConfig, FaceBox
 from fer.inference import Classifier, FacePrediction, predict_faces
-from fer.labels import COLORS, LABELS, display_name
-from fer.photo import ROW_KEYS, analyse_photo, result_rows, results_json
+from fer.labels import COLORS, LABELS, display_name, hex_color
+from fer.photo import NO_FACE, ROW_KEYS, analyse_photo, result_rows, results_json
 from fer.preprocessing import ImageError, decode_image, decode_reduced
 
 PAGE = str(ROOT / "pages" / "images.py")
@@ -60,6 +62,10 @@ def test_upload_shows_labelled_face_chart_table_and_downloads() -> None:
     assert table["Emotion"][0] in {display_name(k, "en") for k in LABELS}
     labels = [b.label for b in at.get("download_button")]
     assert labels == ["Download CSV", "Download JSON"]
+    assert re.fullmatch(r"\d{1,3}\.\d%", table["Confidence"][0])  # a percent, as on the chart
+    assert texts(at, "subheader") == ["All faces", "obama.jpg"]  # the summary and downloads first
+    config = json.loads(at.dataframe[0].proto.columns)  # each emotion's bar in its colour
+    assert {config[display_name(k, "en")]["type_config"]["color"] for k in LABELS} == {hex_color(k) for k in LABELS}
 
 
 def test_portuguese_example_two_faces() -> None:
@@ -89,6 +95,111 @@ def test_broken_file_is_reported_and_the_others_still_processed() -> None:
     assert "obama-240p.jpg" in texts(at, "subheader")
 
 
+class CapturedFiles:
+    """The bytes of every download the page offers (AppTest keeps them in its mock media store)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from streamlit.runtime.media_file_manager import MediaFileManager
+
+        self.files: dict[str, bytes] = {}
+        add = MediaFileManager.add
+
+        def record(mgr, data, mimetype, coordinates, file_name=None, is_for_static_download=False):
+            if file_name:
+                self.files[file_name] = data if isinstance(data, bytes) else str(data).encode()
+            return add(mgr, data, mimetype, coordinates, file_name, is_for_static_download)
+
+        monkeypatch.setattr(MediaFileManager, "add", record)
+
+    def csv(self) -> pd.DataFrame:
+        return pd.read_csv(io.BytesIO(self.files["faces.csv"]))
+
+
+def blank_png() -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.full((300, 400, 3), 200, np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_a_photo_without_a_face_gets_a_csv_row_saying_so(monkeypatch) -> None:
+    files = CapturedFiles(monkeypatch)
+    at = run_page()
+    at.file_uploader[0].set_value([("wall.png", blank_png(), "image/png"),
+                                   ("obama.jpg", (PHOTOS / "obama.jpg").read_bytes(), "image/jpeg")])
+    at.run()
+    assert not at.exception
+    csv = files.csv()
+    assert list(csv["File"]) == ["wall.png", "obama.jpg"] and list(csv["Face"]) == [0, 1]
+    assert csv["Label (key)"][0] == NO_FACE and csv["Emotion"][0] == "No face found"
+    assert csv["Label (key)"][1] in LABELS
+    assert list(at.dataframe[0].value["Emotion"])[0] == "No face found"
+
+
+def test_portuguese_csv_keeps_english_keys_beside_the_translated_label(monkeypatch) -> None:
+    files = CapturedFiles(monkeypatch)
+    at = run_page("pt")
+    at.pills[0].set_value(["obama_and_biden.jpg"]).run()
+    assert not at.exception
+    csv = files.csv()
+    assert set(csv["Rótulo (en)"]) <= set(LABELS)
+    assert list(csv["Emoção"]) == [display_name(k, "pt") for k in csv["Rótulo (en)"]]
+    assert "Feliz" in csv.columns and "Confiança" in csv.columns
+
+
+def test_a_false_face_can_be_left_out_and_keeps_the_numbers_of_the_others(monkeypatch) -> None:
+    files = CapturedFiles(monkeypatch)
+    at = run_page()
+    at.pills[0].set_value(["obama_and_biden.jpg"]).run()
+    assert list(at.dataframe[0].value["Face"]) == [1, 2]
+    [drop] = [p for p in at.pills if p.label == "Not a face? Leave it out"]
+    assert drop.options == ["Face 1", "Face 2"]
+    drop.set_value([1]).run()
+    assert not at.exception
+    assert list(at.dataframe[0].value["Face"]) == [2]  # face 2 keeps its number
+    assert list(files.csv()["Face"]) == [2]
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+    assert len(titles) == 1 and titles[0].startswith("Face 2: ")
+    assert any("1 face(s) left out" in c.value for c in at.caption)
+
+
+def test_the_background_box_of_obama_1080p_is_dropped_by_the_second_check() -> None:
+    at = run_page()
+    at.file_uploader[0].upload("obama-1080p.jpg", (PHOTOS / "obama-1080p.jpg").read_bytes(), "image/jpeg").run()
+    assert not at.exception
+    assert len(at.dataframe[0].value) == 1  # the face, not the collar
+    at.toggle(key="ctl_verify").set_value(False).run()  # without the check: the false box is back
+    assert len(at.dataframe[0].value) == 2
+
+
+def test_switching_the_language_keeps_the_uploaded_photos() -> None:
+    at = run_page()
+    at.file_uploader[0].upload("obama.jpg", (PHOTOS / "obama.jpg").read_bytes(), "image/jpeg").run()
+    assert "obama.jpg" in texts(at, "subheader")
+    at.session_state["lang"] = "pt"  # what the sidebar's language switch does, then it reruns
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "Imagens"
+    assert "obama.jpg" in texts(at, "subheader") and len(at.dataframe[0].value) == 1
+
+
+def test_explain_opens_how_it_works_on_that_face() -> None:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.session_state["lang"] = "en"
+    at.switch_page("pages/images.py")
+    at.run()
+    at.pills(key="img_examples").set_value(["obama_and_biden.jpg"]).run()
+    [explain] = [b for b in at.button if b.label == "How face 2 was read"]
+    explain.click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == "How it works"
+    handoff = at.session_state["how_handoff"]
+    assert handoff["name"] == "obama_and_biden.jpg" and handoff["face"] == 1
+    assert at.radio(key="how_source").value == "images"
+    assert r"obama\_and\_biden.jpg, face 2 as the Images page found it." in [c.value for c in at.caption]
+    [face] = [s for s in at.selectbox if s.label == "Face"]
+    assert face.value == 1 and len(at.header) == 8  # the clicked face, every step explained
+
+
 def test_no_face_gives_a_message_and_a_hint() -> None:
     buf = io.BytesIO()
     Image.fromarray(np.full((300, 400, 3), 200, np.uint8)).save(buf, format="PNG")
@@ -97,7 +208,7 @@ def test_no_face_gives_a_message_and_a_hint() -> None:
     at.run()
     assert not at.exception
     assert "Nenhum rosto encontrado nesta imagem." in texts(at, "warning")
-    assert any("minNeighbors" in s for s in texts(at, "info"))
+    assert any("Rigor" in s and "Todos" in s for s in texts(at, "info"))  # plain words, no OpenCV names
     assert len(at.image) == 1  # the photo is still shown
 
 
@@ -170,6 +281,59 @@ def test_annotate_draws_box_in_emotion_colour_and_label() -> None:
     assert (out[100:150, 100:260] != 0).any()  # the label above the box
     assert label_text(_face("surprise", FaceBox(0, 0, 9, 9)), "pt") == "Surpresa 88,0%"
     assert label_text(_face("surprise", FaceBox(0, 0, 9, 9)), "en", show_confidence=False) == "Surprise"
+
+
+def test_labels_are_numbered_and_sized_for_the_shown_photo_not_the_face() -> None:
+    face = _face("happy", FaceBox(0, 0, 9, 9))
+    assert label_text(face, "en", number=2) == "2 · Happy 88.0%"
+    img = np.zeros((1428, 2000, 3), np.uint8)  # a group photo shown 560 px wide: labels 18 screen px
+    assert DISPLAY_BOX == (560, 480) and LABEL_PX == 18
+    assert label_size(2000, 1428) == round(18 * 2000 / 560) and label_size(640, 480) == round(18 * 640 / 560)
+    out = annotate(img, [_face("happy", FaceBox(100, 400, 60, 60)), _face("happy", FaceBox(900, 400, 600, 600))],
+                   numbers=[1, 2])
+
+    def label_height(x0: int, x1: int) -> int:
+        rows = np.flatnonzero((out[:400, x0:x1] == COLORS["happy"]).all(axis=2).any(axis=1))
+        return int(rows.max() - rows.min() + 1)
+
+    assert label_height(100, 160) == label_height(900, 1500) >= label_size(2000, 1428)  # small face, big face
+    assert display_width(910, 1137) == 384 and display_width(2000, 1428) == 560  # a portrait stays 480 high
+    assert display_width(3000, 1) == 3000 and display_width(1, 3000) == 1  # never 0 pixels high or wide
+
+
+def test_labels_of_faces_side_by_side_do_not_cover_each_other() -> None:
+    img = np.zeros((600, 800, 3), np.uint8)
+    out = annotate(img, [_face("happy", FaceBox(300, 300, 100, 100)), _face("sad", FaceBox(420, 300, 100, 100))],
+                   numbers=[1, 2])
+
+    def label_rows(label: str) -> set[int]:
+        mask = (out == COLORS[label]).all(axis=2)
+        return {int(y) for y in np.flatnonzero(mask.sum(axis=1) > 120)}  # a label is wider than its 100 px box
+
+    happy, sad = label_rows("happy"), label_rows("sad")
+    assert happy and sad and not happy & sad  # the second label moved off the first one
+
+
+def test_boxes_have_a_dark_edge_and_neutral_is_visible_on_white() -> None:
+    def luminance(rgb):
+        c = np.array(rgb) / 255
+        c = np.where(c <= 0.03928, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+        return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]
+
+    assert 1.05 / (luminance(COLORS["neutral"]) + 0.05) >= 4.5  # contrast with white (WCAG AA)
+    out = annotate(np.full((400, 400, 3), 255, np.uint8), [_face("happy", FaceBox(100, 150, 160, 160))])
+    assert tuple(out[230, 99]) == EDGE and tuple(out[230, 101]) == COLORS["happy"]  # a light colour, outlined
+
+
+def test_rows_leave_out_dropped_faces_and_say_when_a_photo_has_none(classifier: Classifier) -> None:
+    data = (PHOTOS / "obama_and_biden.jpg").read_bytes()
+    res = analyse_photo(data, "ob.jpg", Detector(), classifier, display_max=640)
+    empty = analyse_photo(blank_png(), "wall.png", Detector(), classifier)
+    rows = result_rows([empty, res], dropped={1: [1]})
+    assert [(r["file"], r["face"], r["label"]) for r in rows] == [("wall.png", 0, NO_FACE),
+                                                                  ("ob.jpg", 2, res.faces[1].label)]
+    parsed = json.loads(results_json([empty, res], dropped={1: [1]}))
+    assert parsed[0]["faces"] == [] and [f["face"] for f in parsed[1]["faces"]] == [2]
 
 
 def test_annotate_rotated_box_and_scale() -> None:

@@ -227,3 +227,28 @@ def test_deleting_a_run_folder_while_it_trains_ends_the_job_without_recreating_i
     assert jobs.list_runs() == []
     again = jobs.start_job(tiny(data, 1))  # the runs folder is free for the next job
     assert jobs.wait_job(again.path, 180).state == "finished"
+
+
+def test_the_time_left_is_measured_after_the_first_batch(tmp_path, monkeypatch):
+    """A first batch that builds the graph for 10 s, then 1 s a batch: 20 batches in all. The time left
+    follows the batches after the first (the old estimate said 42 s, not 15 s, after batch 5)."""
+    import fer.jobrunner as jr
+    from fer.training import TrainEvent
+
+    clock = [100.0]
+    monkeypatch.setattr(jr.time, "monotonic", lambda: clock[0])
+    writer = jr.ProgressWriter(tmp_path, epochs=2, control=jr.StopControl(tmp_path))
+    writer(TrainEvent("start", epoch=0, epochs=2, message="x"))
+
+    def batch(n: int) -> float | None:
+        writer(TrainEvent("batch", epoch=1, epochs=2, batch=n, batches=10))
+        return json.loads((tmp_path / "progress.json").read_text())["eta"]
+
+    clock[0] += 10
+    assert batch(1) is None  # one batch says nothing about the speed yet
+    for n in range(2, 6):
+        clock[0] += 1
+        eta = batch(n)
+    assert eta == pytest.approx(15.0)  # 15 batches left at 1 s each
+    writer(TrainEvent("epoch", epoch=2, epochs=2, logs={"loss": 1.0}))
+    assert json.loads((tmp_path / "progress.json").read_text())["eta"] is None  # scoring: no batches left

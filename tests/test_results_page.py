@@ -84,14 +84,61 @@ def test_a_finished_run_shows_curves_scores_confusion_and_mistakes(lang, runs, m
     assert any(s.value == t("results.is_active", lang) for s in at.success)
 
 
-def test_runs_and_the_shipped_model_side_by_side(runs, monkeypatch):
+def test_runs_and_the_shipped_model_side_by_side_only_on_the_same_test_set(runs, monkeypatch):
     at = open_page("en", runs, monkeypatch)
     at.multiselect(key="res_pick").set_value(["newer", "older", "default"]).run()
     assert not at.exception, [e.value for e in at.exception]
-    compare = at.dataframe[0].value
-    assert list(compare[t("results.epochs")]) == [3, 2, json.loads((ROOT / "models" / "default.json").read_text())[
-        "epochs_trained"]]
+    assert t("results.different_sets") in [i.value for i in at.info]
+    runs_table, shipped_table = at.dataframe[0].value, at.dataframe[1].value  # one table per test set
+    assert list(runs_table[t("results.epochs")]) == [3, 2]
+    card = json.loads((ROOT / "models" / "default.json").read_text())
+    assert list(shipped_table[t("results.epochs")]) == [card["epochs_trained"]]
+    sets = [m.value for m in at.markdown if m.value.startswith("**Test set:")]
+    assert len(sets) == 2 and "42 images" in sets[0] and "fer2013.zip" in sets[1] and "3,589 images" in sets[1]
     assert len(at.tabs) == 3
-    default_tab = at.tabs[2]
-    assert any(i.value == t("results.not_scored") for i in default_tab.info)
-    assert any(b.label == t("results.compute") for b in default_tab.button)
+
+
+@pytest.mark.parametrize("lang", ["en", "pt"])
+def test_the_shipped_model_shows_its_report_at_once_without_the_dataset(lang, runs, monkeypatch):
+    from fer import results
+
+    # the page must not score the test split (that needs FER2013 on the server)
+    monkeypatch.setattr(results, "test_predictions", lambda *a, **k: pytest.fail("scored the dataset"))
+    at = open_page(lang, runs, monkeypatch)
+    at.multiselect(key="res_pick").set_value(["default"]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    report = json.loads((ROOT / "models" / "default.report.json").read_text())["reports"]["test"]
+    card = json.loads((ROOT / "models" / "default.json").read_text())
+    assert round(report["accuracy"], 4) == card["metrics"]["test"]["accuracy"]  # the report is the card's scoring
+    shown = {m.label: m.value for m in at.metric}
+    assert shown[t("results.accuracy", lang)] == fmt_percent(report["accuracy"], lang)
+    assert not any(b.label == t("results.compute", lang) for b in at.button)
+    gone = t("results.history_gone", lang, epochs=card["epochs_trained"], best=card["best_epoch"])
+    assert gone in [i.value for i in at.info]  # said plainly, no invented curves
+    [confusion] = at.get("plotly_chart")
+    z = arr(json.loads(confusion.proto.spec)["data"][0]["z"])
+    assert z.sum() == 3589 and (z == np.array(report["confusion"])).all()
+    per_class, pairs = at.dataframe[0].value, at.dataframe[1].value
+    assert list(per_class[t("results.support", lang)]) == [report["per_class"][c]["support"] for c in LABELS]
+    cm = np.array(report["confusion"])
+    off = cm - np.diag(np.diag(cm))
+    i, j = np.unravel_index(off.argmax(), off.shape)
+    assert pairs[t("results.true", lang)][0] == display_name(LABELS[i], lang)
+    assert pairs[t("results.predicted", lang)][0] == display_name(LABELS[j], lang)
+    assert pairs[t("results.images", lang)][0] == off.max() and len(pairs) == 5
+
+
+def test_without_the_dataset_the_mistakes_section_says_so_instead_of_failing(runs, monkeypatch):
+    import dataclasses
+
+    from fer import presets
+
+    real = presets.resolve_data
+    gone = "/nowhere/fer2013.zip"
+    monkeypatch.setattr(presets, "resolve_data", lambda cfg: dataclasses.replace(real(cfg), data=gone))
+    at = open_page("en", runs, monkeypatch)
+    at.multiselect(key="res_pick").set_value(["default"]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert t("results.mistakes_need_data", data="fer2013.zip") in [i.value for i in at.info]
+    assert not any(b.label == t("results.find_mistakes") for b in at.button)
+    assert len(at.get("plotly_chart")) == 1  # the confusion matrix is still there, from the report

@@ -146,21 +146,38 @@ def test_a_class_missing_from_a_split_is_reported_before_training(env, tmp_path)
     assert "Disgust" in errors and "training" in errors
 
 
+def test_a_bad_or_taken_run_name_is_refused(env):
+    at = open_page("en")
+    at.selectbox(key="train_source").set_value("data/tiny")
+    at.text_input(key="train_name").set_value("../escape")
+    assert refused(at, env) == t("train.bad_name")
+    (env / "taken").mkdir(parents=True)
+    at.text_input(key="train_name").set_value("taken")
+    submit(at)
+    assert " ".join(e.value for e in at.error) == t("train.name_taken", name="taken")
+    assert [p.name for p in env.iterdir()] == ["taken"]
+
+
 @pytest.mark.slow
-def test_submitting_the_form_starts_a_background_job_and_a_second_one_is_refused(env):
+def test_submitting_the_form_starts_a_background_job_and_start_is_off_while_it_runs(env):
     at = open_page("pt")
     at.selectbox(key="train_source").set_value("data/tiny")
     at.selectbox(key="tf_split").set_value("official")
     at.number_input(key="tf_epochs").set_value(2)
+    at.text_input(key="train_name").set_value("meu treino")
     submit(at)
     run = Path(at.session_state["train_run"])
+    assert run.name == "meu-treino"  # the name typed, spaces made '-'
     assert run.parent == env.resolve() and (run / "job.json").exists()
     info = jobs.run_info(run)
     assert info.config.epochs == 2 and info.config.arch == "tiny-cnn" and info.config.data.endswith("tiny")
     assert info.state == "running" and jobs.is_job_process(info.pid, run)
     assert any(t("train.running", "pt", run=run.name) == s.value for s in at.subheader)
-    submit(at)  # the same form again while the job runs
-    assert any(t("train.busy", "pt", run=run.name) == e.value for e in at.error)
+    # while it runs: the settings fold away under the progress, and Start is off
+    [start] = [b for b in at.button if b.label == t("train.start", "pt")]
+    assert start.disabled
+    assert t("train.next_run", "pt") in [e.label for e in at.expander]
+    assert t("train.start_disabled", "pt") in [c.value for c in at.caption]
     assert jobs.wait_job(run, 180).state == "finished"
     at.run()
     assert any(s.value.startswith(t("train.finished", "pt", run=run.name, acc="")[:20]) for s in at.success)

@@ -13,10 +13,16 @@ from typing import Any
 import streamlit as st
 
 from fer.detection import DETECT_MODES, FRONTAL_CASCADES, DetectorConfig
-from ui.common import active_model_path, available_models, t
+from fer.i18n import fmt_number, fmt_percent
+from ui.common import active_model_path, available_models, lang, t
 
 DEFAULTS: dict[str, Any] = {"cascade": "default", "mode": "upright", "scale_factor": 1.1, "min_neighbors": 5,
-                            "min_size": 30, "margin": 0.0, "show_confidence": True}
+                            "min_size": 30, "margin": 0.0, "show_confidence": True, "verify": True}
+SCALE_STEPS = tuple(round(1.05 + 0.05 * i, 2) for i in range(10))
+"""The search steps offered (OpenCV scaleFactor), 1.05 to 1.5."""
+MARGINS = tuple(round(0.05 * i, 2) for i in range(9))
+"""The face margins offered, 0 to 40 % of the face's size."""
+VERIFY_NEIGHBORS = DetectorConfig().verify_neighbors
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,15 @@ def _key(name: str) -> str:
     if widget not in st.session_state:
         st.session_state[widget] = st.session_state.get(kept, DEFAULTS.get(name))
     return widget
+
+
+def _snap(name: str, options: tuple[float, ...]) -> str:
+    """`_key` for a select_slider: a kept value not among `options` moves to the nearest one."""
+    key = _key(name)
+    value = st.session_state[key]
+    if value not in options:
+        st.session_state[key] = min(options, key=lambda o: abs(o - float(value or 0)))
+    return key
 
 
 def _keep(name: str, value: Any) -> Any:
@@ -77,16 +92,21 @@ def sidebar_controls() -> Controls:
         cascades = {c: _name_or_key(f"controls.cascade_{c}", c) for c in FRONTAL_CASCADES}
         cascade = st.selectbox(t("controls.cascade"), FRONTAL_CASCADES, key=_key("cascade"), format_func=cascades.get,
                                help=t("controls.cascade_help"))
-        scale = st.slider(t("controls.scale_factor"), 1.05, 1.5, step=0.05, key=_key("scale_factor"),
-                          help=t("controls.scale_factor_help"))
+        # select_sliders with format_func: numbers written as the page writes them (0,10 in Portuguese)
+        lg = lang()
+        scale = st.select_slider(t("controls.scale_factor"), SCALE_STEPS, key=_snap("scale_factor", SCALE_STEPS),
+                                 format_func=lambda v: fmt_number(v, lg, 2), help=t("controls.scale_factor_help"))
         neighbors = st.slider(t("controls.min_neighbors"), 1, 15, key=_key("min_neighbors"),
                               help=t("controls.min_neighbors_help"))
         min_size = st.slider(t("controls.min_size"), 10, 200, step=5, key=_key("min_size"),
                              help=t("controls.min_size_help"))
-    margin = sb.slider(t("controls.margin"), 0.0, 0.4, step=0.05, key=_key("margin"), help=t("controls.margin_help"))
+        verify = st.toggle(t("controls.verify"), key=_key("verify"), help=t("controls.verify_help"))
+    margin = sb.select_slider(t("controls.margin"), MARGINS, key=_snap("margin", MARGINS),
+                              format_func=lambda v: fmt_percent(v, lg, 0), help=t("controls.margin_help"))
     show_conf = sb.toggle(t("controls.show_confidence"), key=_key("show_confidence"))
     config = DetectorConfig(cascade=_keep("cascade", cascade),
                             scale_factor=round(float(_keep("scale_factor", scale)), 2),
                             min_neighbors=int(_keep("min_neighbors", neighbors)),
-                            min_size=int(_keep("min_size", min_size)), mode=_keep("mode", mode))
+                            min_size=int(_keep("min_size", min_size)), mode=_keep("mode", mode),
+                            verify_neighbors=VERIFY_NEIGHBORS if _keep("verify", verify) else 0)
     return Controls(config, float(_keep("margin", margin)), model_path, bool(_keep("show_confidence", show_conf)))

@@ -39,7 +39,7 @@ def test_demo_preset_trains_in_the_background_and_its_confusion_matrix_shows(app
         page.wait_for_url(re.compile(r"/results"))
         wait_for_app(page)
         page.get_by_role("heading", name="Evaluation on the test split").wait_for()
-        matrix = page.locator(".js-plotly-plot").filter(has_text="Confusion matrix (rows: true class")
+        matrix = page.locator(".js-plotly-plot").filter(has_text="Confusion matrix")
         matrix.wait_for(timeout=60_000)
         assert matrix.locator(".heatmaplayer").count() == 1
         assert matrix.get_by_text("Disgust").count() >= 1
