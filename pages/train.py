@@ -242,66 +242,69 @@ def run_name() -> tuple[str | None, str | None]:
     return name, None
 
 
+def field(name: str) -> dict[str, str]:
+    """A form widget's key and help for the TrainConfig field `name`: its one description (the `config`
+    section of the locale files), the same text as `fer train --help`."""
+    return {"key": K + name, "help": t(f"config.{name}")}
+
+
 def form(data: Path, running: bool) -> None:
     archs, lg = list(ARCHITECTURES), lang()
     with st.form("train_form"):
         st.text_input(t("train.name"), key="train_name", max_chars=60, placeholder=t("train.name_placeholder"),
                       help=t("train.name_help"))
         c1, c2, c3 = st.columns(3)
-        c1.selectbox(t("train.split"), SPLITS, key=K + "split", help=t("train.split_help"),
+        c1.selectbox(t("train.split"), SPLITS, **field("split"),
                      format_func={s: t(f"train.split_{s}") for s in SPLITS}.get)
-        c2.number_input(t("train.test_fraction"), key=K + "test_fraction", step=0.05, format="%.2f")
-        c3.number_input(t("train.val_fraction"), key=K + "val_fraction", step=0.05, format="%.2f")
-        c2.number_input(t("train.test_seed"), key=K + "test_seed", step=1)
-        c3.number_input(t("train.val_seed"), key=K + "val_seed", step=1)
-        c1.number_input(t("train.train_fraction"), key=K + "train_fraction", step=0.1, format="%.2f",
-                        help=t("train.train_fraction_help"))
+        c2.number_input(t("train.test_fraction"), **field("test_fraction"), step=0.05, format="%.2f")
+        c3.number_input(t("train.val_fraction"), **field("val_fraction"), step=0.05, format="%.2f")
+        c2.number_input(t("train.test_seed"), **field("test_seed"), step=1)
+        c3.number_input(t("train.val_seed"), **field("val_seed"), step=1)
+        c1.number_input(t("train.train_fraction"), **field("train_fraction"), step=0.1, format="%.2f")
         c1, c2, c3 = st.columns(3)
-        c1.selectbox(t("train.arch"), archs, key=K + "arch",
+        c1.selectbox(t("train.arch"), archs, **field("arch"),
                      format_func={a: f"{a}: {t('train.arch_' + a)}" for a in archs}.get)
-        c2.number_input(t("train.epochs"), key=K + "epochs", step=1)
-        c3.number_input(t("train.batch_size"), key=K + "batch_size", step=8)
-        c2.number_input(t("train.time_budget"), key=K + "time_budget_minutes", step=15.0, format="%g",
-                        help=t("train.time_budget_help"))
+        c2.number_input(t("train.epochs"), **field("epochs"), step=1)
+        c3.number_input(t("train.batch_size"), **field("batch_size"), step=8)
+        c2.number_input(t("train.time_budget"), **field("time_budget_minutes"), step=15.0, format="%g")
         starts = start_options()
-        st.selectbox(t("train.init_model"), starts, key=K + "init_model", help=t("train.init_model_help"),
+        st.selectbox(t("train.init_model"), starts, **field("init_model"),
                      format_func=({"": t("train.init_scratch")} | {v: v for v in starts if v}).get)
         with st.expander(t("train.optimizer_section"), expanded=False):
             c1, c2, c3 = st.columns(3)
-            c1.selectbox(t("train.optimizer"), OPTIMIZERS, key=K + "optimizer",
+            c1.selectbox(t("train.optimizer"), OPTIMIZERS, **field("optimizer"),
                          format_func={o: t(f"train.opt_{o}") for o in OPTIMIZERS}.get)
-            c2.number_input(t("train.learning_rate"), key=K + "learning_rate", format="%g", step=1e-4)
-            c3.number_input(t("train.beta_1"), key=K + "beta_1", format="%g", step=0.01)
-            c1.number_input(t("train.beta_2"), key=K + "beta_2", format="%g", step=0.001)
-            c2.number_input(t("train.epsilon"), key=K + "epsilon", format="%g", step=1e-7)
-            c3.number_input(t("train.momentum"), key=K + "momentum", format="%g", step=0.05)
-            c1.checkbox(t("train.nesterov"), key=K + "nesterov")
-            c2.number_input(t("train.l2"), key=K + "l2", format="%g", step=1e-4, placeholder=t("train.arch_default"))
-            c3.number_input(t("train.dropout"), key=K + "dropout", format="%g", step=0.05,
+            c2.number_input(t("train.learning_rate"), **field("learning_rate"), format="%g", step=1e-4)
+            c3.number_input(t("train.beta_1"), **field("beta_1"), format="%g", step=0.01)
+            c1.number_input(t("train.beta_2"), **field("beta_2"), format="%g", step=0.001)
+            c2.number_input(t("train.epsilon"), **field("epsilon"), format="%g", step=1e-7)
+            c3.number_input(t("train.momentum"), **field("momentum"), format="%g", step=0.05)
+            c1.checkbox(t("train.nesterov"), **field("nesterov"))
+            c2.number_input(t("train.l2"), **field("l2"), format="%g", step=1e-4, placeholder=t("train.arch_default"))
+            c3.number_input(t("train.dropout"), **field("dropout"), format="%g", step=0.05,
                             placeholder=t("train.arch_default"))
         with st.expander(t("train.schedule_section"), expanded=False):
-            st.selectbox(t("train.lr_schedule"), SCHEDULES, key=K + "lr_schedule",
+            st.selectbox(t("train.lr_schedule"), SCHEDULES, **field("lr_schedule"),
                          format_func={m: t("train.sched_" + m) for m in SCHEDULES}.get)
             c1, c2, c3 = st.columns(3)
-            c1.selectbox(t("train.lr_monitor"), MONITORS, key=K + "lr_monitor",
+            c1.selectbox(t("train.lr_monitor"), MONITORS, **field("lr_monitor"),
                          format_func={m: f"{t('train.m_' + m)} ({m})" for m in MONITORS}.get)
-            c2.number_input(t("train.lr_factor"), key=K + "lr_factor", format="%g", step=0.05)
-            c3.number_input(t("train.lr_patience"), key=K + "lr_patience", step=1)
-            c1.number_input(t("train.es_patience"), key=K + "early_stopping_patience", step=1)
-            c2.number_input(t("train.min_delta"), key=K + "early_stopping_min_delta", format="%g", step=1e-3)
-            c3.checkbox(t("train.class_weights"), key=K + "class_weights", help=t("train.class_weights_help"))
-            c1.number_input(t("train.average_from"), key=K + "average_from", format="%g", step=0.05,
-                            help=t("train.average_from_help"))
+            c2.number_input(t("train.lr_factor"), **field("lr_factor"), format="%g", step=0.05)
+            c3.number_input(t("train.lr_patience"), **field("lr_patience"), step=1)
+            c1.number_input(t("train.es_patience"), **field("early_stopping_patience"), step=1)
+            c2.number_input(t("train.min_delta"), **field("early_stopping_min_delta"), format="%g", step=1e-3)
+            c3.checkbox(t("train.class_weights"), **field("class_weights"))
+            c1.number_input(t("train.average_from"), **field("average_from"), format="%g", step=0.05)
         with st.expander(t("train.augment_section"), expanded=False):
             c1, c2, c3, c4 = st.columns(4)
-            c1.checkbox(t("train.augment"), key=K + "augment")
-            c1.checkbox(t("train.aug_flip"), key=K + "aug_flip")
-            c2.number_input(t("train.aug_shift"), key=K + "aug_shift", format="%g", step=0.05)
-            c3.number_input(t("train.aug_rotation"), key=K + "aug_rotation", format="%g", step=5.0)
-            c4.number_input(t("train.aug_zoom"), key=K + "aug_zoom", format="%g", step=0.05)
+            c1.checkbox(t("train.augment"), **field("augment"))
+            c1.checkbox(t("train.aug_flip"), **field("aug_flip"))
+            c2.number_input(t("train.aug_shift"), **field("aug_shift"), format="%g", step=0.05)
+            c3.number_input(t("train.aug_rotation"), **field("aug_rotation"), format="%g", step=5.0)
+            c4.number_input(t("train.aug_zoom"), **field("aug_zoom"), format="%g", step=0.05)
         c1, c2 = st.columns(2)
-        c1.checkbox(t("train.mixed_precision"), key=K + "mixed_precision", help=t("train.mixed_precision_help"))
-        c2.number_input(t("train.seed"), key=K + "seed", step=1)
+        c1.checkbox(t("train.mixed_precision"), **field("mixed_precision"))
+        c2.number_input(t("train.seed"), **field("seed"), step=1)
         st.checkbox(t("train.allow_missing"), key="train_allow_missing")  # a row of its own: a long label
         submitted = st.form_submit_button(t("train.start"), type="primary", disabled=running,
                                           help=t("train.start_disabled") if running else None)

@@ -28,3 +28,22 @@ def test_train_help_describes_every_flag() -> None:
     for name in FIELDS:
         assert f"--{name.replace('_', '-')}" in text
         assert " ".join(i18n.t(f"config.{name}", "en").split()) in text, name
+
+
+@pytest.mark.parametrize("lang", ["en", "pt"])
+def test_the_train_form_shows_each_fields_description(lang: str, tmp_path, monkeypatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("FER_RUNS_DIR", str(tmp_path / "runs"))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.session_state["lang"] = lang
+    at.switch_page("pages/train.py")
+    at.run()
+    assert not at.exception
+    widgets = [*at.number_input, *at.selectbox, *at.checkbox]
+    helps = {w.key[len("tf_"):]: w.help for w in widgets if w.key and w.key.startswith("tf_")}
+    # every field on the form (the dataset has its chooser above it; soft labels and label smoothing come
+    # from the presets only)
+    assert set(helps) == set(FIELDS) - {"data", "soft_labels", "label_smoothing"}
+    for name, text in helps.items():
+        assert text == i18n.t(f"config.{name}", lang), name
