@@ -29,7 +29,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import PHOTOS, emit, machine, time_ms  # noqa: E402
-from fer.detection import DETECT_MODES, Detector, DetectorConfig, FaceBox  # noqa: E402
+from fer.boxes import FaceBox  # noqa: E402
+from fer.detection import DETECT_MODES, Detector, DetectorConfig  # noqa: E402
 
 EXPECTED = {"obama.jpg": 1, "obama2.jpg": 1, "biden.jpg": 1, "obama_and_biden.jpg": 2, "obama-240p.jpg": 1}
 NAMES = tuple(EXPECTED)

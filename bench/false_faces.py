@@ -18,7 +18,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import PHOTOS, emit, machine  # noqa: E402
-from fer.detection import DETECT_MODES, Detector, DetectorConfig, FaceBox  # noqa: E402
+from fer.boxes import FaceBox  # noqa: E402
+from fer.detection import DETECT_MODES, Detector, DetectorConfig  # noqa: E402
 from fer.preprocessing import decode_reduced, to_gray  # noqa: E402
 
 REAL = {"32bit.png": 1, "biden.jpg": 1, "obama-1080p.jpg": 1, "obama-240p.jpg": 1, "obama.jpg": 1,

@@ -13,8 +13,8 @@ from typing import Any
 
 import keras
 
+from fer.events import Progress, StopFlag, TrainEvent
 from fer.modelio import save_model, write_json
-from fer.training import Progress, StopFlag, TrainEvent
 
 log = logging.getLogger(__name__)
 

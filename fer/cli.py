@@ -119,7 +119,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from fer.training import TrainEvent, start_problem, train
+    from fer.events import TrainEvent
+    from fer.training import start_problem, train
 
     cfg = config_from_args(args)
     errors = cfg.validate()

@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from fer.detection import Detector, FaceBox
+from fer.boxes import FaceBox
+from fer.detection import Detector
 from fer.labels import LABELS
 from fer.modelio import ModelCard, check_shift, check_zoom
 from fer.preprocessing import crop_faces, to_gray

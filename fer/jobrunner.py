@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from fer.config import TrainConfig
-from fer.jobs import LOCK_NAME
+from fer.events import TrainEvent
 from fer.modelio import os_problem, write_json
-from fer.training import TrainEvent
+from fer.runlock import LOCK_NAME
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from fer.config import TrainConfig
 from fer.modelio import os_problem, write_json
 from fer.paths import ROOT
 from fer.runfiles import LockRecord
-from fer.runlock import create_lock
+from fer.runlock import LOCK_NAME, create_lock
 from fer.runs import (
     DIED,
     STATES,
@@ -44,8 +44,6 @@ __all__ = ["DIED", "LOCK_NAME", "STATES", "BusyError", "JobError", "JobProgress"
 """Reading run folders lives in fer.runs; its names are here too, for the callers of jobs."""
 
 log = logging.getLogger(__name__)
-
-LOCK_NAME = ".train.lock"
 
 
 class JobError(RuntimeError):

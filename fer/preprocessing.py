@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from fer.detection import FaceBox
+from fer.boxes import FaceBox
 
 MODEL_SIZE = 48
 MAX_PIXELS = 60_000_000

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from fer.detection import FaceBox
+from fer.boxes import FaceBox
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 NAME = ".trainer.pid"
+LOCK_NAME = ".train.lock"
+"""The runs folder's one-job lock (fer.jobs takes it when a job starts, the job runner frees it at the end)."""
 
 
 class RunBusyError(RuntimeError):

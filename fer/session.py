@@ -11,7 +11,7 @@ import math
 import statistics
 from dataclasses import dataclass
 
-from fer.detection import FaceBox
+from fer.boxes import FaceBox
 from fer.labels import LABELS
 from fer.live import DEFAULT_INTERVAL_S, FrameRecord
 

@@ -13,7 +13,8 @@ import threading
 
 import numpy as np
 
-from fer.detection import Detector, DetectorConfig, FaceBox
+from fer.boxes import FaceBox
+from fer.detection import Detector, DetectorConfig
 
 FULL_EVERY = 5
 """A full scan every this many frames (at 30 frames a second: 6 a second, a new face shows within 0.13 s)."""

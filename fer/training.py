@@ -14,8 +14,7 @@ import math
 import platform
 import shutil
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +23,7 @@ import numpy as np
 
 from fer.config import TrainConfig
 from fer.data import Dataset, load_dataset
+from fer.events import Progress, StopFlag, TrainEvent
 from fer.labels import LABELS, NUM_CLASSES
 from fer.modelio import ModelCard, write_json
 from fer.pipeline import TrainBatches, eval_batches, soft_targets
@@ -38,27 +38,6 @@ log = logging.getLogger(__name__)
 
 BEST_EPOCH = "best-epoch.keras"
 """The best epoch's checkpoint, kept in the run folder when the averaged weights replace it as model.keras."""
-
-
-@dataclass(frozen=True)
-class TrainEvent:
-    """One progress report: kind is 'start', 'batch', 'epoch', 'cut' or 'done'.
-
-    'start' carries the epochs already done (and in `batch` those done of the next one);
-    'cut' is an epoch a stop ended after `batch` of `batches`: not recorded, resuming finishes it.
-    """
-
-    kind: str
-    epoch: int = 0
-    epochs: int = 0
-    batch: int = 0
-    batches: int = 0
-    logs: dict[str, float] = field(default_factory=dict)
-    message: str = ""
-
-
-Progress = Callable[[TrainEvent], None]
-StopFlag = Callable[[], bool]
 
 
 @dataclass(frozen=True)

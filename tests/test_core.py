@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 from helpers import PHOTOS
 
+from fer.boxes import FaceBox
 from fer.config import TrainConfig
-from fer.detection import Detector, DetectorConfig, FaceBox
+from fer.detection import Detector, DetectorConfig
 from fer.i18n import fmt_percent, languages, pick_language, t
 from fer.inference import Classifier, predict_faces
 from fer.labels import LABELS, display_name

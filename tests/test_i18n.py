@@ -10,7 +10,7 @@ from helpers import ROOT
 from PIL import Image, ImageDraw
 
 from fer.annotate import annotate, font, label_text
-from fer.detection import FaceBox
+from fer.boxes import FaceBox
 from fer.i18n import catalog, fmt_number, fmt_percent, fmt_sci, languages, plotly_separators
 from fer.inference import FacePrediction
 from fer.labels import COLORS, LABELS, display_name

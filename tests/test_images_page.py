@@ -14,7 +14,8 @@ from streamlit.testing.v1 import AppTest
 
 from helpers import PHOTOS, ROOT
 from fer.annotate import DISPLAY_BOX, EDGE, LABEL_PX, annotate, display_width, fit, label_size, label_text
-from fer.detection import Detector, DetectorConfig, FaceBox
+from fer.boxes import FaceBox
+from fer.detection import Detector, DetectorConfig
 from fer.inference import Classifier, FacePrediction, predict_faces
 from fer.labels import COLORS, LABELS, display_name, hex_color
 from fer.photo import NO_FACE, ROW_KEYS, analyse_photo, result_rows, results_json

@@ -233,7 +233,7 @@ def test_the_time_left_is_measured_after_the_first_batch(tmp_path, monkeypatch):
     """A first batch that builds the graph for 10 s, then 1 s a batch: 20 batches in all. The time left
     follows the batches after the first (the old estimate said 42 s, not 15 s, after batch 5)."""
     import fer.jobrunner as jr
-    from fer.training import TrainEvent
+    from fer.events import TrainEvent
 
     clock = [100.0]
     monkeypatch.setattr(jr.time, "monotonic", lambda: clock[0])

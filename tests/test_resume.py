@@ -8,7 +8,8 @@ import pytest
 from helpers import write_folder
 
 from fer.config import TrainConfig
-from fer.training import TrainEvent, train
+from fer.events import TrainEvent
+from fer.training import train
 
 pytestmark = pytest.mark.slow
 

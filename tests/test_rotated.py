@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from helpers import PHOTOS
 
+from fer.boxes import FaceBox
 from fer.cli import build_parser
-from fer.detection import DETECT_MODES, Detector, DetectorConfig, FaceBox
+from fer.detection import DETECT_MODES, Detector, DetectorConfig
 from fer.preprocessing import MODEL_SIZE, crop_face, crop_faces
 from fer.rotation import Candidate, merge, overlap, rotate_image
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from fer.detection import FaceBox
+from fer.boxes import FaceBox
 from fer.inference import FacePrediction
 from fer.labels import LABELS
 from fer.live import DEFAULT_INTERVAL_S, FrameRecord

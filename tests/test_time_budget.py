@@ -59,8 +59,8 @@ def test_a_run_stops_at_its_budget_and_a_resumed_one_adds_no_epoch(tmp_path):
 
 def test_the_job_eta_and_progress_bar_end_with_the_budget(tmp_path, monkeypatch):
     from fer import jobrunner
+    from fer.events import TrainEvent
     from fer.runs import JobProgress
-    from fer.training import TrainEvent
 
     clock = SimpleNamespace(now=0.0)
     monkeypatch.setattr(jobrunner.time, "monotonic", lambda: clock.now)

@@ -17,7 +17,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from helpers import PHOTOS, ROOT, StreamerStub
-from fer.detection import Detector, DetectorConfig, FaceBox
+from fer.boxes import FaceBox
+from fer.detection import Detector, DetectorConfig
 from fer.inference import Classifier
 from fer.labels import COLORS, LABELS, display_name
 from fer.modelio import load_card
