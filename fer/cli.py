@@ -125,7 +125,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     errors = cfg.validate()
     if errors:
-        raise InputError("invalid training settings: " + "; ".join(errors))
+        raise InputError("invalid training settings: " + "; ".join(map(str, errors)))
     problem = start_problem(cfg)
     if problem is not None:
         raise InputError(str(problem))

@@ -16,6 +16,18 @@ MAX_SEED = 2**32 - 1
 
 
 @dataclass(frozen=True)
+class ConfigProblem:
+    """Why a setting cannot be used: the TrainConfig field it is about and what is wrong, in English (the
+    app says it in the user's language from the field: `train.bad_<field>`)."""
+
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """Every knob of a training run. Saved inside each model card.
 
@@ -79,47 +91,50 @@ class TrainConfig:
     extra: dict[str, Any] = field(default_factory=dict)
     """Free-form notes (e.g. the preset's name); never read by the trainer."""
 
-    def validate(self) -> list[str]:
-        """Reasons this config cannot run; empty when it is fine."""
+    def validate(self) -> list[ConfigProblem]:
+        """Reasons this config cannot run, one per field; empty when it is fine."""
         from fer.models import ARCHITECTURES  # local: models imports keras lazily anyway
 
-        errors: list[str] = []
+        errors: list[ConfigProblem] = []
 
-        def check(ok: bool, msg: str) -> None:
+        def check(ok: bool, name: str, msg: str) -> None:
             if not ok:
-                errors.append(msg)
+                errors.append(ConfigProblem(name, msg))
 
-        check(self.split in SPLITS, f"split must be one of {', '.join(SPLITS)}")
-        check(0.0 < self.test_fraction < 0.5, "test fraction must be between 0 and 0.5")
-        check(0.0 < self.val_fraction < 0.5, "validation fraction must be between 0 and 0.5")
-        check(self.arch in ARCHITECTURES, f"unknown architecture {self.arch!r}")
-        check(1 <= self.epochs <= 1000, "epochs must be between 1 and 1000")
-        check(0.0 <= self.time_budget_minutes <= 100_000, "time budget must be between 0 and 100000 minutes")
-        check(1 <= self.batch_size <= 4096, "batch size must be between 1 and 4096")
-        check(self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}")
-        check(0.0 < self.learning_rate <= 1.0, "learning rate must be in (0, 1]")
-        check(0.0 <= self.beta_1 < 1.0, "beta_1 must be in [0, 1)")
-        check(0.0 <= self.beta_2 < 1.0, "beta_2 must be in [0, 1)")
-        check(0.0 < self.epsilon <= 1.0, "epsilon must be in (0, 1]")
-        check(0.0 <= self.momentum < 1.0, "momentum must be in [0, 1)")
-        check(self.l2 is None or 0.0 <= self.l2 <= 1.0, "L2 must be between 0 and 1")
-        check(self.dropout is None or 0.0 <= self.dropout < 1.0, "dropout must be in [0, 1)")
-        check(self.lr_schedule in SCHEDULES, f"learning-rate schedule must be one of {', '.join(SCHEDULES)}")
-        check(self.lr_monitor in MONITORS, f"monitor must be one of {', '.join(MONITORS)}")
-        check(0.0 < self.lr_factor < 1.0, "learning-rate factor must be in (0, 1)")
-        check(0 <= self.lr_patience <= 100, "learning-rate patience must be between 0 and 100")
-        check(0 <= self.early_stopping_patience <= 1000, "early-stopping patience must be >= 0")
-        check(self.early_stopping_min_delta >= 0.0, "early-stopping min_delta must be >= 0")
-        check(0.0 <= self.aug_shift <= 0.5, "shift must be between 0 and 0.5")
-        check(0.0 <= self.aug_rotation <= 180.0, "rotation must be between 0 and 180 degrees")
-        check(0.0 <= self.aug_zoom <= 0.5, "zoom must be between 0 and 0.5")
-        check(0.0 <= self.label_smoothing < 1.0, "label smoothing must be in [0, 1)")
-        check(0.0 <= self.soft_labels <= 1.0, "FER+ soft-label weight must be between 0 and 1")
-        check(0.0 < self.train_fraction <= 1.0, "training fraction must be in (0, 1]")
-        check(0.0 <= self.average_from < 1.0, "weight averaging must start in [0, 1) of the schedule")
+        check(self.split in SPLITS, "split", f"split must be one of {', '.join(SPLITS)}")
+        check(0.0 < self.test_fraction < 0.5, "test_fraction", "test fraction must be between 0 and 0.5")
+        check(0.0 < self.val_fraction < 0.5, "val_fraction", "validation fraction must be between 0 and 0.5")
+        check(self.arch in ARCHITECTURES, "arch", f"unknown architecture {self.arch!r}")
+        check(1 <= self.epochs <= 1000, "epochs", "epochs must be between 1 and 1000")
+        check(0.0 <= self.time_budget_minutes <= 100_000, "time_budget_minutes",
+              "time budget must be between 0 and 100000 minutes")
+        check(1 <= self.batch_size <= 4096, "batch_size", "batch size must be between 1 and 4096")
+        check(self.optimizer in OPTIMIZERS, "optimizer", f"optimizer must be one of {', '.join(OPTIMIZERS)}")
+        check(0.0 < self.learning_rate <= 1.0, "learning_rate", "learning rate must be in (0, 1]")
+        check(0.0 <= self.beta_1 < 1.0, "beta_1", "beta_1 must be in [0, 1)")
+        check(0.0 <= self.beta_2 < 1.0, "beta_2", "beta_2 must be in [0, 1)")
+        check(0.0 < self.epsilon <= 1.0, "epsilon", "epsilon must be in (0, 1]")
+        check(0.0 <= self.momentum < 1.0, "momentum", "momentum must be in [0, 1)")
+        check(self.l2 is None or 0.0 <= self.l2 <= 1.0, "l2", "L2 must be between 0 and 1")
+        check(self.dropout is None or 0.0 <= self.dropout < 1.0, "dropout", "dropout must be in [0, 1)")
+        check(self.lr_schedule in SCHEDULES, "lr_schedule",
+              f"learning-rate schedule must be one of {', '.join(SCHEDULES)}")
+        check(self.lr_monitor in MONITORS, "lr_monitor", f"monitor must be one of {', '.join(MONITORS)}")
+        check(0.0 < self.lr_factor < 1.0, "lr_factor", "learning-rate factor must be in (0, 1)")
+        check(0 <= self.lr_patience <= 100, "lr_patience", "learning-rate patience must be between 0 and 100")
+        check(0 <= self.early_stopping_patience <= 1000, "early_stopping_patience",
+              "early-stopping patience must be >= 0")
+        check(self.early_stopping_min_delta >= 0.0, "early_stopping_min_delta", "early-stopping min_delta must be >= 0")
+        check(0.0 <= self.aug_shift <= 0.5, "aug_shift", "shift must be between 0 and 0.5")
+        check(0.0 <= self.aug_rotation <= 180.0, "aug_rotation", "rotation must be between 0 and 180 degrees")
+        check(0.0 <= self.aug_zoom <= 0.5, "aug_zoom", "zoom must be between 0 and 0.5")
+        check(0.0 <= self.label_smoothing < 1.0, "label_smoothing", "label smoothing must be in [0, 1)")
+        check(0.0 <= self.soft_labels <= 1.0, "soft_labels", "FER+ soft-label weight must be between 0 and 1")
+        check(0.0 < self.train_fraction <= 1.0, "train_fraction", "training fraction must be in (0, 1]")
+        check(0.0 <= self.average_from < 1.0, "average_from", "weight averaging must start in [0, 1) of the schedule")
         for name, label in (("seed", "seed"), ("test_seed", "test seed"), ("val_seed", "validation seed")):
             value = getattr(self, name)
-            check(isinstance(value, int) and 0 <= value <= MAX_SEED, f"{label} must be between 0 and {MAX_SEED}")
+            check(isinstance(value, int) and 0 <= value <= MAX_SEED, name, f"{label} must be between 0 and {MAX_SEED}")
         return errors
 
     @property

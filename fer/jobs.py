@@ -97,7 +97,7 @@ def start_job(cfg: TrainConfig, root: Path | None = None, name: str | None = Non
     """Start training `cfg` in a new run folder, in a background process; BusyError if one runs."""
     errors = cfg.validate()
     if errors:
-        raise JobError("invalid training settings: " + "; ".join(errors))
+        raise JobError("invalid training settings: " + "; ".join(map(str, errors)))
     from fer.training import start_problem
 
     problem = start_problem(cfg)

@@ -80,7 +80,7 @@ def train(cfg: TrainConfig, run_dir: Path, *, dataset: Dataset | None = None,
 
     errors = cfg.validate()
     if errors:
-        raise ValueError("; ".join(errors))
+        raise ValueError("; ".join(map(str, errors)))
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     with claim(run_dir):  # RunBusyError while another process trains into this folder

@@ -9,8 +9,8 @@ from typing import Any
 
 import streamlit as st
 
-from fer import jobs
-from fer.config import MONITORS, OPTIMIZERS, SCHEDULES, SPLITS, TrainConfig
+from fer import i18n, jobs
+from fer.config import MONITORS, OPTIMIZERS, SCHEDULES, SPLITS, ConfigProblem, TrainConfig
 from fer.data import DataError
 from fer.i18n import fmt_number, fmt_percent, fmt_sci
 from fer.labels import display_name
@@ -31,19 +31,6 @@ OPTIONAL = ("l2", "dropout")
 CHOICES = ("split", "arch", "optimizer", "lr_schedule", "lr_monitor", "init_model")
 FLAGS = ("nesterov", "class_weights", "augment", "aug_flip", "mixed_precision")
 HIDDEN = ("label_smoothing", "soft_labels", "extra")
-REASONS = {  # start of a TrainConfig.validate() message -> its translation key
-    "test fraction": "bad_test_fraction", "validation fraction": "bad_val_fraction", "epochs": "bad_epochs",
-    "batch size": "bad_batch_size", "learning rate must": "bad_learning_rate", "beta_1": "bad_beta_1",
-    "beta_2": "bad_beta_2", "epsilon": "bad_epsilon", "momentum": "bad_momentum", "L2": "bad_l2",
-    "dropout": "bad_dropout", "learning-rate factor": "bad_lr_factor", "learning-rate patience": "bad_lr_patience",
-    "early-stopping patience": "bad_es_patience", "early-stopping min_delta": "bad_min_delta",
-    "shift": "bad_shift", "rotation": "bad_rotation", "zoom": "bad_zoom", "training fraction": "bad_train_fraction",
-    "seed": "bad_seed", "test seed": "bad_test_seed", "validation seed": "bad_val_seed",
-    "learning-rate schedule": "bad_lr_schedule", "time budget": "bad_time_budget",
-    "weight averaging": "bad_average_from",
-}
-
-
 def fill(cfg: TrainConfig) -> None:
     """Put a config's values into the form's widgets (and pick its dataset when the server has it)."""
     for name in (*FLOATS, *INTS, *OPTIONAL, *CHOICES, *FLAGS):
@@ -85,11 +72,10 @@ def start_refusal(cfg: TrainConfig) -> str | None:
     return t(f"train.init_{problem.kind}", path=plain(problem.path), arch=problem.arch, want=problem.want)
 
 
-def reason(message: str) -> str:
-    for prefix, key in REASONS.items():
-        if message.startswith(prefix):
-            return t(f"train.{key}")
-    return message
+def reason(problem: ConfigProblem) -> str:
+    """A TrainConfig problem in the session's language: `train.bad_<field>`, else its English message."""
+    key = f"train.bad_{problem.field}"
+    return t(key) if key in i18n.catalog(lang()) else plain(problem.message)
 
 
 def duration(seconds: float | None) -> str:

@@ -157,7 +157,7 @@ def test_the_average_replaces_the_best_epoch_only_when_its_validation_loss_is_lo
 
 
 def test_config_refuses_averaging_from_the_end_of_the_schedule():
-    assert any("weight averaging" in e for e in TrainConfig(average_from=1.0).validate())
+    assert any("weight averaging" in str(e) for e in TrainConfig(average_from=1.0).validate())
     assert not TrainConfig(average_from=0.75).validate()
 
 

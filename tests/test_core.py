@@ -41,8 +41,8 @@ def test_every_architecture_maps_faces_to_probabilities(name):
 def test_train_config_validation_gives_reasons():
     assert TrainConfig().validate() == []
     errs = TrainConfig(epochs=0, learning_rate=5.0, arch="nope").validate()
-    assert any("epochs" in e for e in errs) and any("learning rate" in e for e in errs)
-    assert any("architecture" in e for e in errs)
+    assert [e.field for e in errs] == ["arch", "epochs", "learning_rate"]  # (field, message), not English to match
+    assert "epochs" in str(errs[1]) and "learning rate" in errs[2].message and "architecture" in str(errs[0])
     cfg = TrainConfig(arch="tiny-cnn", l2=0.001)
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
 

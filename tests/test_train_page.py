@@ -70,7 +70,7 @@ def test_presets_fill_the_form_and_out_of_range_values_are_refused(env, lang):
     at.number_input(key="tf_time_budget_minutes").set_value(-1.0)
     errors = refused(at, env)
     assert t("train.bad_epochs", lang) in errors and t("train.bad_learning_rate", lang) in errors
-    assert t("train.bad_time_budget", lang) in errors
+    assert t("train.bad_time_budget_minutes", lang) in errors
     assert not env.exists()
 
 
