@@ -11,6 +11,8 @@ SPLITS = ("official", "stratified", "custom")
 OPTIMIZERS = ("adam", "sgd")
 MONITORS = ("val_loss", "val_accuracy")
 SCHEDULES = ("plateau", "cosine")
+STRATEGIES = ("none", "mirrored", "multi-worker")
+"""tf.distribute strategies a run can train under (fer.distribute)."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,12 @@ class TrainConfig:
     """A .keras model of the same architecture whose weights start the run (fine-tuning); empty
     starts from random weights. A relative path is taken from the repository root."""
     seed: int = 0
+    distribute: str = "none"
+    """How training spreads over devices (fer.distribute): none (the one device TensorFlow picks), mirrored (the
+    GPUs of this machine, or `replicas` logical CPU devices without a GPU), multi-worker (the machines TF_CONFIG
+    names). `batch_size` stays the global batch."""
+    replicas: int = 0
+    """Mirrored only: how many GPUs (0 = all), or on a machine without a GPU how many CPU devices (0 or 1 = one)."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Free-form notes (e.g. the preset's name); never read by the trainer."""
 
@@ -116,6 +124,8 @@ class TrainConfig:
         check(0.0 < self.train_fraction <= 1.0, "training fraction must be in (0, 1]")
         check(0.0 <= self.average_from < 1.0, "weight averaging must start in [0, 1) of the schedule")
         check(self.seed >= 0, "seed must be >= 0")
+        check(self.distribute in STRATEGIES, f"distribution strategy must be one of {', '.join(STRATEGIES)}")
+        check(0 <= self.replicas <= 64, "replicas must be between 0 and 64")
         return errors
 
     @property
