@@ -242,6 +242,15 @@ class Distribution:
         """Wait until every worker is here (so none leaves the cluster while another still needs it)."""
         self.any(False)
 
+    def check_resume_point(self, epoch: int, batch: int) -> None:
+        """DistributeError on every worker unless all resume at the chief's point (epoch, batch)."""
+        if self.workers <= 1:
+            return
+        chiefs = (self.chief_value(epoch), self.chief_value(batch))  # both on every worker: collectives pair up
+        if self.any(chiefs != (epoch, batch)):
+            raise DistributeError("the workers do not resume from the same point: give every worker the same run "
+                                  "folder (--out), on storage they all see (docs/scaling.md)")
+
     def stop_flag(self, should_stop: Callable[[], bool] | None) -> Callable[[], bool] | None:
         """A stop flag all workers agree on (a stop asked of any worker stops them all at the same batch)."""
         if self.workers <= 1:

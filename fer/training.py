@@ -144,6 +144,7 @@ def _train(cfg: TrainConfig, run_dir: Path, dataset: Dataset | None, progress: P
         val_data = dist.dataset(eval_batches(ds.images[split.val], targets[split.val], cfg, dist.replicas))
 
     resume = ResumeCheckpoint(run_dir, dist.chief_value)
+    dist.check_resume_point(resume.epoch, resume.skip)
     with dist.scope():  # the model's variables live on every replica
         model, initial_epoch = resume.load_or_build(cfg, lambda: _compiled(cfg))
     monitor = cfg.lr_monitor if val_data is not None else cfg.lr_monitor.removeprefix("val_")

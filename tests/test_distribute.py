@@ -164,19 +164,19 @@ def start_workers(args: list[str], outs: list[Path], scratch: list[Path]) -> lis
 
 
 def finish(procs: list[subprocess.Popen]) -> list[str]:
-    """Wait for every worker; their outputs (a worker that fails kills the others)."""
-    outs = []
+    """Wait for every worker; their outputs (all of them killed if one does not end)."""
+    results = []
     try:
         for p in procs:
-            stdout, stderr = p.communicate(timeout=400)
-            assert p.returncode == 0, stderr[-3000:]
-            outs.append(stdout)
+            results.append((p,) + p.communicate(timeout=400))
     finally:
         for p in procs:
             if p.poll() is None:
                 p.kill()
                 p.wait()
-    return outs
+    for i, (p, _, stderr) in enumerate(results):
+        assert p.returncode == 0, f"worker {i}: " + stderr[-3000:]
+    return [stdout for _, stdout, _ in results]
 
 
 def epoch_lines(stdout: str) -> list[str]:
@@ -203,8 +203,8 @@ def test_two_workers_on_loopback_train_one_run_that_only_the_chief_writes_and_it
     assert info.state == "stopped" and info.resumable
     assert not elsewhere.exists() and not any(p for s in scratch for p in s.iterdir())  # only the chief wrote
 
-    # 2. the same commands again: both resume at the chief's point and finish
-    second = finish(start_workers(args, [run, elsewhere], scratch))
+    # 2. again, both given the run folder (as on a shared filesystem): both resume at the chief's point and finish
+    second = finish(start_workers(args, [run, run], scratch))
     assert epoch_lines(second[0]) == epoch_lines(second[1])
     assert epochs_of(run) == [1, 2, 3, 4]
     assert len(epoch_lines(first[0])) + len(epoch_lines(second[0])) == 4
