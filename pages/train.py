@@ -9,7 +9,7 @@ from typing import Any
 import streamlit as st
 
 from fer import jobs
-from fer.config import MONITORS, OPTIMIZERS, SCHEDULES, SPLITS, TrainConfig
+from fer.config import MONITORS, OPTIMIZERS, SCHEDULES, SPLITS, STRATEGIES, TrainConfig
 from fer.data import DataError
 from fer.i18n import fmt_number, fmt_percent, fmt_sci
 from fer.labels import display_name
@@ -24,9 +24,10 @@ K = "tf_"  # prefix of the form's widget keys; the rest of each key is the Train
 FLOATS = ("test_fraction", "val_fraction", "learning_rate", "beta_1", "beta_2", "epsilon", "momentum", "lr_factor",
           "early_stopping_min_delta", "aug_shift", "aug_rotation", "aug_zoom", "train_fraction", "time_budget_minutes",
           "average_from")
-INTS = ("test_seed", "val_seed", "epochs", "batch_size", "lr_patience", "early_stopping_patience", "seed")
+INTS = ("test_seed", "val_seed", "epochs", "batch_size", "lr_patience", "early_stopping_patience", "seed",
+        "replicas")
 OPTIONAL = ("l2", "dropout")
-CHOICES = ("split", "arch", "optimizer", "lr_schedule", "lr_monitor", "init_model")
+CHOICES = ("split", "arch", "optimizer", "lr_schedule", "lr_monitor", "init_model", "distribute")
 FLAGS = ("nesterov", "class_weights", "augment", "aug_flip", "mixed_precision")
 HIDDEN = ("label_smoothing", "soft_labels", "extra")
 REASONS = {  # start of a TrainConfig.validate() message -> its translation key
@@ -37,7 +38,7 @@ REASONS = {  # start of a TrainConfig.validate() message -> its translation key
     "early-stopping patience": "bad_es_patience", "early-stopping min_delta": "bad_min_delta",
     "shift": "bad_shift", "rotation": "bad_rotation", "zoom": "bad_zoom", "training fraction": "bad_train_fraction",
     "seed": "bad_seed", "learning-rate schedule": "bad_lr_schedule", "time budget": "bad_time_budget",
-    "weight averaging": "bad_average_from",
+    "weight averaging": "bad_average_from", "distribution strategy": "bad_distribute", "replicas": "bad_replicas",
 }
 
 
@@ -265,6 +266,10 @@ def form(data: Path) -> None:
         c1.checkbox(t("train.mixed_precision"), key=K + "mixed_precision", help=t("train.mixed_precision_help"))
         c2.number_input(t("train.seed"), key=K + "seed", step=1)
         c3.checkbox(t("train.allow_missing"), key="train_allow_missing")
+        c1, c2, _ = st.columns(3)
+        c1.selectbox(t("train.distribute"), STRATEGIES, key=K + "distribute", help=t("train.distribute_help"),
+                     format_func={s: t("train.dist_" + s.replace("-", "_")) for s in STRATEGIES}.get)
+        c2.number_input(t("train.replicas"), key=K + "replicas", step=1, help=t("train.replicas_help"))
         submitted = st.form_submit_button(t("train.start"), type="primary")
     if submitted:
         submit(data, lg)
@@ -302,7 +307,9 @@ st.title(t("train.title"))
 st.caption(t("train.intro"))
 
 active = jobs.active_job()
-current = active.path if active else st.session_state.get("train_run")
+if active is not None:  # started here, in another session or on another replica: follow it to its end
+    st.session_state["train_run"] = str(active.path)
+current = st.session_state.get("train_run")
 if current is not None:
     info = jobs.run_info(Path(current))
     if info.state == "running":
