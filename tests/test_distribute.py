@@ -89,6 +89,18 @@ def test_a_last_validation_batch_too_small_to_split_joins_the_one_before():
     assert [len(x) for x, _ in eval_batches(images[:32], targets[:32], cfg, min_last=2)] == [8, 8, 8, 8]
 
 
+def test_a_process_whose_tensorflow_has_started_refuses_cpu_devices_it_cannot_lay_out(tmp_path):
+    import tensorflow as tf
+
+    from fer.training import train
+
+    tf.constant(0.0) + 1.0  # TensorFlow has started: its devices are fixed
+    have = len(tf.config.list_logical_devices("CPU"))
+    with pytest.raises(DistributeError, match=f"over {have + 1} CPU devices must be set up before TensorFlow starts"):
+        train(sample(1, distribute="mirrored", replicas=have + 1), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
 # --------------------------------------------------------------------------- real runs
 @pytest.fixture(scope="module")
 def single_run(tmp_path_factory) -> Path:
