@@ -74,9 +74,12 @@ class ResumeCheckpoint(keras.callbacks.Callback):
     number of batches done (state.json "partial"), and a resumed run trains only the rest of it.
     """
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, agree: Callable[[float], float] | None = None) -> None:
         super().__init__()
         self.run_dir = Path(run_dir)
+        self.agree = agree or (lambda seconds: seconds)
+        """Makes each epoch's measured seconds the same on every worker of a multi-worker run (the chief's), so
+        the time budget, the cosine schedule and weight averaging decide alike (fer.distribute)."""
         self.state: dict[str, Any] = {}
         state_file = self.run_dir / "state.json"
         if state_file.exists() and (self.run_dir / "last.keras").exists():
@@ -125,7 +128,7 @@ class ResumeCheckpoint(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs or {}
-        seconds = time.monotonic() - self._t0
+        seconds = self.agree(time.monotonic() - self._t0)
         self.train_seconds += seconds
         steps = int(self.params.get("steps") or 0)
         if self.model.stop_training and self._batches < steps:  # cut short by a stop

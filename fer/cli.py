@@ -148,6 +148,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             at += f", batch {e.batch + 1}" if e.batch else ""
             print(f"training {cfg.arch}{at}, {e.message}", flush=True)
 
+    from fer.distribute import DistributeError
     from fer.modelio import ModelError
     from fer.runlock import RunBusyError
 
@@ -155,11 +156,24 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         with stop:
             result = train(cfg, Path(args.out), progress=progress, should_stop=stop.requested)
-    except (ModelError, RunBusyError) as exc:  # the start model does not fit; another process trains there
-        raise InputError(str(exc)) from None
+    except (ModelError, RunBusyError, DistributeError) as exc:  # the start model does not fit; another process
+        raise InputError(str(exc)) from None  # trains there; the strategy cannot run here
     print(f"model: {result.model_path}")
     _print_json(result.card.metrics)
     return 0
+
+
+def _device_setup(args: argparse.Namespace) -> Any:
+    """For `train`: what lays out the devices of its --distribute strategy before TensorFlow starts (a config
+    that cannot be built is left for cmd_train to report)."""
+    if args.command != "train":
+        return None
+    from fer.distribute import setup_hook
+
+    try:
+        return setup_hook(config_from_args(args))
+    except (TypeError, ValueError):
+        return None
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -291,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command != "stats":
         from fer.tfenv import import_tensorflow
 
-        import_tensorflow(training=args.command == "train")
+        import_tensorflow(training=args.command == "train", setup=_device_setup(args))
     try:
         return args.func(args)
     except (InputError, DataError) as exc:

@@ -11,6 +11,8 @@ SPLITS = ("official", "stratified", "custom")
 OPTIMIZERS = ("adam", "sgd")
 MONITORS = ("val_loss", "val_accuracy")
 SCHEDULES = ("plateau", "cosine")
+STRATEGIES = ("none", "mirrored", "multi-worker")
+"""tf.distribute strategies a run can train under (fer.distribute)."""
 MAX_SEED = 2**32 - 1
 """The largest seed numpy, scikit-learn and Keras accept."""
 
@@ -88,6 +90,12 @@ class TrainConfig:
     """A .keras model of the same architecture whose weights start the run (fine-tuning); empty
     starts from random weights. A relative path is taken from the repository root."""
     seed: int = 0
+    distribute: str = "none"
+    """How training spreads over devices (fer.distribute): none (the one device TensorFlow picks), mirrored (the
+    GPUs of this machine, or `replicas` logical CPU devices without a GPU), multi-worker (the machines TF_CONFIG
+    names). `batch_size` stays the global batch."""
+    replicas: int = 0
+    """Mirrored only: how many GPUs (0 = all), or on a machine without a GPU how many CPU devices (0 or 1 = one)."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Free-form notes (e.g. the preset's name); never read by the trainer."""
 
@@ -135,6 +143,9 @@ class TrainConfig:
         for name, label in (("seed", "seed"), ("test_seed", "test seed"), ("val_seed", "validation seed")):
             value = getattr(self, name)
             check(isinstance(value, int) and 0 <= value <= MAX_SEED, name, f"{label} must be between 0 and {MAX_SEED}")
+        check(self.distribute in STRATEGIES, "distribute",
+              f"distribution strategy must be one of {', '.join(STRATEGIES)}")
+        check(0 <= self.replicas <= 64, "replicas", "replicas must be between 0 and 64")
         return errors
 
     @property

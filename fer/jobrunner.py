@@ -143,13 +143,14 @@ def run_job(run_dir: Path) -> int:
     state, error = "failed", ""
     try:
         writer.write("loading")  # its pid says the process now handles SIGTERM
+        from fer.distribute import setup_hook
         from fer.tfenv import import_tensorflow
 
-        import_tensorflow(training=True)
+        cfg = TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+        import_tensorflow(training=True, setup=setup_hook(cfg))  # devices laid out before TensorFlow starts
         from fer.data import load_dataset
         from fer.training import train
 
-        cfg = TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
         writer.epochs = cfg.epochs
         if cfg.time_budget_s > 0:
             writer.budget_s = cfg.time_budget_s

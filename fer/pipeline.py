@@ -34,12 +34,18 @@ def soft_targets(ds: Dataset, votes_csv: Path | None, weight: float) -> np.ndarr
     return y
 
 
-def eval_batches(images: np.ndarray, targets: np.ndarray, cfg: TrainConfig) -> Any:
-    """Validation batches: in order, every image, no augmentation."""
+def eval_batches(images: np.ndarray, targets: np.ndarray, cfg: TrainConfig, min_last: int = 1) -> Any:
+    """Validation batches: in order, every image, no augmentation. A last batch of fewer than `min_last` images
+    joins the one before (split over several replicas, each must get an image)."""
     import tensorflow as tf
 
-    return tf.data.Dataset.from_tensor_slices((images[..., None], targets)).batch(cfg.batch_size).prefetch(
-        tf.data.AUTOTUNE)
+    n, size = len(images), cfg.batch_size
+    cut = n - n % size - size if 0 < n % size < min_last and n > size else n
+    data = tf.data.Dataset.from_tensor_slices((images[:cut, ..., None], targets[:cut])).batch(size)
+    if cut < n:
+        tail = tf.data.Dataset.from_tensor_slices((images[cut:, ..., None], targets[cut:]))
+        data = data.concatenate(tail.batch(n - cut))
+    return data.prefetch(tf.data.AUTOTUNE)
 
 
 class TrainBatches:

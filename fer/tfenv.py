@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 
-def import_tensorflow(training: bool = False) -> Any:
+def import_tensorflow(training: bool = False, setup: Callable[[Any], None] | None = None) -> Any:
     """`import tensorflow` with file descriptor 2 silenced while TF initialises its devices.
 
     `training`: the process is going to train, so ask for TensorFlow's oneDNN kernels. TensorFlow turns
@@ -15,6 +16,9 @@ def import_tensorflow(training: bool = False) -> Any:
     training step about 1.5x faster but classifying one face slower (docs/experiments.md, bench/onednn.py), so the
     trainers ask for them and the app does not. TF_ENABLE_ONEDNN_OPTS in the environment still
     decides, and nothing changes once TensorFlow is imported.
+
+    `setup(tf)` runs after the import and before TensorFlow initialises its devices (the last moment to lay
+    them out, fer.distribute); not at all when TensorFlow was imported before.
     """
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]
@@ -28,6 +32,8 @@ def import_tensorflow(training: bool = False) -> Any:
         import tensorflow as tf
 
         tf.config.list_physical_devices()
+        if setup is not None:
+            setup(tf)
         tf.constant(0.0) + 1.0  # the CUDA probe happens on the first op
     finally:
         os.dup2(saved, 2)

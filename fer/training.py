@@ -33,6 +33,7 @@ from fer.tfenv import onednn_state
 
 if TYPE_CHECKING:
     from fer.averaging import Averaged
+    from fer.distribute import Distribution
 
 log = logging.getLogger(__name__)
 
@@ -76,19 +77,25 @@ def training_targets(ds: Dataset, split: Split, cfg: TrainConfig) -> tuple[np.nd
 def train(cfg: TrainConfig, run_dir: Path, *, dataset: Dataset | None = None,
           progress: Progress | None = None, should_stop: StopFlag | None = None) -> TrainResult:
     """Train (or resume) the run in `run_dir`; returns when done, stopped or early-stopped."""
+    from fer.distribute import start
     from fer.runlock import claim
 
     errors = cfg.validate()
     if errors:
         raise ValueError("; ".join(map(str, errors)))
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with claim(run_dir):  # RunBusyError while another process trains into this folder
-        return _train(cfg, run_dir, dataset, progress, should_stop)
+    dist = start(cfg)  # DistributeError when the strategy cannot run here
+    with dist.folder(run_dir) as folder:  # only the chief writes the run folder
+        folder.mkdir(parents=True, exist_ok=True)
+        with claim(folder):  # RunBusyError while another process trains into this folder
+            result = _train(cfg, folder, dataset, progress, should_stop, dist)
+    dist.barrier()  # the workers leave together
+    return result if folder == run_dir else TrainResult(run_dir, run_dir / "model.keras", result.history,
+                                                        result.card, result.stopped_early)
 
 
 def _train(cfg: TrainConfig, run_dir: Path, dataset: Dataset | None, progress: Progress | None,
-           should_stop: StopFlag | None) -> TrainResult:
+           should_stop: StopFlag | None, dist: Distribution) -> TrainResult:
     import keras
 
     from fer.averaging import WeightAverage
@@ -111,10 +118,14 @@ def _train(cfg: TrainConfig, run_dir: Path, dataset: Dataset | None, progress: P
         table[present] = cw
         weights = table[ds.labels[train_idx]]
     train_data = TrainBatches(ds.images[train_idx], targets[train_idx], cfg, weights)
-    val_data = eval_batches(ds.images[split.val], targets[split.val], cfg) if len(split.val) else None
+    val_data = None
+    if len(split.val):
+        val_data = dist.dataset(eval_batches(ds.images[split.val], targets[split.val], cfg, dist.replicas))
 
-    resume = ResumeCheckpoint(run_dir)
-    model, initial_epoch = resume.load_or_build(cfg, lambda: _compiled(cfg))
+    resume = ResumeCheckpoint(run_dir, dist.chief_value)
+    dist.check_resume_point(resume.epoch, resume.skip)
+    with dist.scope():  # the model's variables live on every replica
+        model, initial_epoch = resume.load_or_build(cfg, lambda: _compiled(cfg))
     monitor = cfg.lr_monitor if val_data is not None else cfg.lr_monitor.removeprefix("val_")
     es_monitor = "val_loss" if val_data is not None else "loss"
     if cfg.lr_schedule == "cosine":
@@ -122,7 +133,7 @@ def _train(cfg: TrainConfig, run_dir: Path, dataset: Dataset | None, progress: P
     else:
         schedule = keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=cfg.lr_factor,
                                                      patience=cfg.lr_patience, verbose=0)
-    progress_cb = ProgressCallback(progress, should_stop, cfg.epochs)
+    progress_cb = ProgressCallback(progress, dist.stop_flag(should_stop), cfg.epochs)
     callbacks = [
         schedule,
         keras.callbacks.EarlyStopping(monitor=es_monitor, patience=cfg.early_stopping_patience,
@@ -142,15 +153,15 @@ def _train(cfg: TrainConfig, run_dir: Path, dataset: Dataset | None, progress: P
     if 0 < resume.skip < steps:  # first the rest of the epoch a stop cut short
         log.info("resuming epoch %d at batch %d of %d", initial_epoch + 1, resume.skip + 1, steps)
         progress_cb.skip = resume.skip
-        model.fit(train_data.epoch(initial_epoch, resume.skip), steps_per_epoch=steps - resume.skip,
+        model.fit(dist.dataset(train_data.epoch(initial_epoch, resume.skip)), steps_per_epoch=steps - resume.skip,
                   validation_data=val_data, epochs=initial_epoch + 1, initial_epoch=initial_epoch,
                   callbacks=callbacks, shuffle=False, verbose=0)
         progress_cb.skip = 0
         initial_epoch = resume.epoch
     if not model.stop_training and initial_epoch < cfg.epochs and not budget.spent():  # each epoch in its own order
-        model.fit(train_data.epochs(initial_epoch, cfg.epochs), steps_per_epoch=steps, validation_data=val_data,
-                  epochs=cfg.epochs, initial_epoch=initial_epoch, callbacks=callbacks, shuffle=False,
-                  verbose=0)
+        model.fit(dist.dataset(train_data.epochs(initial_epoch, cfg.epochs)), steps_per_epoch=steps,
+                  validation_data=val_data, epochs=cfg.epochs, initial_epoch=initial_epoch, callbacks=callbacks,
+                  shuffle=False, verbose=0)
     notes = ""
     if not progress_cb.stopped:
         resume.mark_complete()
@@ -158,7 +169,7 @@ def _train(cfg: TrainConfig, run_dir: Path, dataset: Dataset | None, progress: P
     history = read_history(run_dir)
     correction = prior_correction(ds.labels[train_idx], targets[train_idx])
     card = finish_run(run_dir, cfg, ds, split, history, resume.train_seconds, time.time() - t0, correction,
-                      notes)
+                      notes, dist.describe())
     stopped_early = bool(callbacks[1].stopped_epoch) if hasattr(callbacks[1], "stopped_epoch") else False
     if progress:
         progress(TrainEvent("done", len(history), cfg.epochs, message="finished"))
@@ -262,9 +273,9 @@ def read_history(run_dir: Path) -> list[dict[str, float]]:
 
 def finish_run(run_dir: Path, cfg: TrainConfig, ds: Dataset, split: Split,
                history: list[dict[str, float]], total_seconds: float, session_seconds: float,
-               correction: tuple[float, ...] = (), notes: str = "") -> ModelCard:
+               correction: tuple[float, ...] = (), notes: str = "", devices: str = "") -> ModelCard:
     """Score the best checkpoint on validation and test (with the prior `correction`, see
-    fer.priors), write model.json and metrics.json."""
+    fer.priors), write model.json and metrics.json. `devices`: the distribution it trained under, if any."""
     from fer.evaluation import evaluate
     from fer.modelio import load_model
 
@@ -287,7 +298,8 @@ def finish_run(run_dir: Path, cfg: TrainConfig, ds: Dataset, split: Split,
         split=split.description, metrics=metrics, epochs_trained=len(history),
         best_epoch=int(best.get("epoch", 0)), train_seconds=round(total_seconds, 1),
         created=datetime.now(UTC).isoformat(timespec="seconds"),
-        machine=f"{platform.machine()} {platform.processor() or ''} cpus={_cpus()} onednn={onednn_state()}".strip(),
+        machine=f"{platform.machine()} {platform.processor() or ''} cpus={_cpus()} onednn={onednn_state()}".strip()
+        + (f" {devices}" if devices else ""),
         prior_correction=correction, notes=notes,
     )
     write_json(run_dir / "model.json", card.to_dict())

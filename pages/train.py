@@ -10,7 +10,7 @@ from typing import Any
 import streamlit as st
 
 from fer import i18n, jobs
-from fer.config import MONITORS, OPTIMIZERS, SCHEDULES, SPLITS, ConfigProblem, TrainConfig
+from fer.config import MONITORS, OPTIMIZERS, SCHEDULES, SPLITS, STRATEGIES, ConfigProblem, TrainConfig
 from fer.data import DataError
 from fer.i18n import fmt_number, fmt_percent, fmt_sci
 from fer.labels import display_name
@@ -26,9 +26,10 @@ K = "tf_"  # prefix of the form's widget keys; the rest of each key is the Train
 FLOATS = ("test_fraction", "val_fraction", "learning_rate", "beta_1", "beta_2", "epsilon", "momentum", "lr_factor",
           "early_stopping_min_delta", "aug_shift", "aug_rotation", "aug_zoom", "train_fraction", "time_budget_minutes",
           "average_from")
-INTS = ("test_seed", "val_seed", "epochs", "batch_size", "lr_patience", "early_stopping_patience", "seed")
+INTS = ("test_seed", "val_seed", "epochs", "batch_size", "lr_patience", "early_stopping_patience", "seed",
+        "replicas")
 OPTIONAL = ("l2", "dropout")
-CHOICES = ("split", "arch", "optimizer", "lr_schedule", "lr_monitor", "init_model")
+CHOICES = ("split", "arch", "optimizer", "lr_schedule", "lr_monitor", "init_model", "distribute")
 FLAGS = ("nesterov", "class_weights", "augment", "aug_flip", "mixed_precision")
 HIDDEN = ("label_smoothing", "soft_labels", "extra")
 def fill(cfg: TrainConfig) -> None:
@@ -291,6 +292,10 @@ def form(data: Path, running: bool) -> None:
         c1, c2 = st.columns(2)
         c1.checkbox(t("train.mixed_precision"), **field("mixed_precision"))
         c2.number_input(t("train.seed"), **field("seed"), step=1)
+        c1, c2, _ = st.columns(3)
+        c1.selectbox(t("train.distribute"), STRATEGIES, **field("distribute"),
+                     format_func={s: t("train.dist_" + s.replace("-", "_")) for s in STRATEGIES}.get)
+        c2.number_input(t("train.replicas"), **field("replicas"), step=1)
         st.checkbox(t("train.allow_missing"), key="train_allow_missing")  # a row of its own: a long label
         submitted = st.form_submit_button(t("train.start"), type="primary", disabled=running,
                                           help=t("train.start_disabled") if running else None)
@@ -337,7 +342,9 @@ st.title(t("train.title"))
 st.caption(t("train.intro"))
 
 active = jobs.active_job()
-current = active.path if active else st.session_state.get("train_run")
+if active is not None:  # started here, in another session or on another replica: follow it to its end
+    st.session_state["train_run"] = str(active.path)
+current = st.session_state.get("train_run")
 running = False
 if current is not None:
     info = jobs.run_info(Path(current))

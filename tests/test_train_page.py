@@ -1,5 +1,6 @@
 """The train page (AppTest through app.py): presets, refused settings, missing classes, starting a job."""
 
+import json
 import shutil
 import time
 from pathlib import Path
@@ -262,3 +263,26 @@ def test_a_killed_job_is_shown_as_failed_with_its_log_tail(env, tmp_path):
     assert not other.exception, [e.value for e in other.exception]
     assert jobs.run_info(run).state == "running" and other.session_state["train_run"] == str(run)
     assert "train_resume_run" not in [s.key for s in other.selectbox]  # no other run to resume while one runs
+
+
+@pytest.mark.slow
+def test_the_devices_field_starts_a_mirrored_job_and_bad_replicas_are_refused(env):
+    at = open_page("en")
+    assert at.selectbox(key="tf_distribute").value == "none"  # presets train on one device
+    assert at.selectbox(key="tf_distribute").options == [t("train.dist_" + s) for s in
+                                                          ("none", "mirrored", "multi_worker")]
+    at.selectbox(key="tf_distribute").set_value("mirrored")
+    at.number_input(key="tf_replicas").set_value(65)
+    assert t("train.bad_replicas") in refused(at, env)
+    at.selectbox(key="train_source").set_value("data/tiny")
+    at.selectbox(key="tf_split").set_value("official")
+    at.number_input(key="tf_epochs").set_value(1)
+    at.number_input(key="tf_replicas").set_value(2)
+    submit(at)
+    run = Path(at.session_state["train_run"])
+    cfg = jobs.run_info(run).config
+    assert (cfg.distribute, cfg.replicas) == ("mirrored", 2)
+    done = jobs.wait_job(run, 180)
+    assert done.state == "finished", done.log_tail()
+    assert "mirrored over" in (run / "train.log").read_text()
+    assert json.loads((run / "model.json").read_text())["machine"].endswith(" mirrored x2")
