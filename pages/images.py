@@ -170,13 +170,16 @@ if not items:
 results: list[PhotoResult] = []
 datas: list[bytes] = []
 model_file = ctl.model_path
-with st.spinner(t("images.working", n=len(items))):
-    for name, data in items:
-        try:
-            results.append(analyse(data, name, ctl.detector, ctl.margin, str(model_file), model_file.stat().st_mtime))
-            datas.append(data)
-        except ImageError as exc:
-            st.error(image_error(name, exc))
+get_classifier(model_file)  # outside the cached analyse(): a fresh server's wait for the model is drawn here
+bar = st.progress(0.0, text=t("images.working", n=len(items)))
+for i, (name, data) in enumerate(items):
+    bar.progress(i / len(items), text=t("images.working_one", i=i + 1, n=len(items), name=plain(name)))
+    try:
+        results.append(analyse(data, name, ctl.detector, ctl.margin, str(model_file), model_file.stat().st_mtime))
+        datas.append(data)
+    except ImageError as exc:
+        st.error(image_error(name, exc))
+bar.empty()
 
 if results:
     summary = st.container()  # filled last, shown first: it needs the faces left out below
