@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from fer.config import TrainConfig
 from fer.evaluation import EvalReport
+
+if TYPE_CHECKING:
+    from fer.data import Dataset
 
 log = logging.getLogger(__name__)
 
@@ -101,15 +105,21 @@ def early_stopped(history: list[dict[str, float]], cfg: TrainConfig | None, fini
     return bool(finished and cfg is not None and history and len(history) < cfg.epochs)
 
 
-def test_predictions(model: Any, cfg: TrainConfig, batch_size: int = 256) -> TestPredictions:
-    """Scores of `model` (a fer.inference.Classifier) on the test split that `cfg` makes of its data."""
+def test_predictions(model: Any, cfg: TrainConfig, batch_size: int = 256, dataset: Dataset | None = None,
+                     progress: Callable[[float], None] | None = None) -> TestPredictions:
+    """Scores of `model` (a fer.inference.Classifier) on the test split that `cfg` makes of its data
+    (`dataset`, else loaded from cfg.data); `progress` hears the share of test images scored (0..1)."""
     from fer.data import load_dataset
     from fer.splits import make_split
 
-    ds = load_dataset(cfg.data)
+    ds = dataset if dataset is not None else load_dataset(cfg.data)
     split = make_split(ds, cfg)
     images = ds.images[split.test]
-    parts = [model.scores(images[i:i + batch_size]) for i in range(0, len(images), batch_size)]
+    parts = []
+    for i in range(0, len(images), batch_size):
+        parts.append(model.scores(images[i:i + batch_size]))
+        if progress is not None:
+            progress(min(1.0, (i + batch_size) / len(images)))
     scores = np.concatenate(parts) if parts else np.zeros((0, 7), np.float32)
     return TestPredictions(images, ds.labels[split.test], scores, split.description)
 

@@ -14,6 +14,7 @@ import streamlit as st
 
 from fer import jobs
 from fer.config import TrainConfig
+from fer.data import DataError
 from fer.evaluation import EvalReport, most_confident_mistakes, report_from_scores
 from fer.i18n import fmt_number, fmt_percent
 from fer.labels import LABELS, display_name
@@ -31,6 +32,7 @@ from fer.results import (
     test_predictions,
 )
 from ui.common import DEFAULT_MODEL, get_classifier, lang, localise, t
+from ui.data_source import KeyedStore, load_with_progress
 from ui.text import plain
 
 DEFAULT = "default"
@@ -80,23 +82,41 @@ def label(e: Entry) -> str:
     return t("results.run_label", name=e.key, state=t(f"results.state_{e.run.state}"))
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
-def predictions(model: str, mtime: float, cfg_json: str) -> TestPredictions:
-    cfg = resolve_data(TrainConfig.from_dict(json.loads(cfg_json)))
-    return test_predictions(get_classifier(Path(model)), cfg)
+@st.cache_resource(show_spinner=False)
+def _scored() -> KeyedStore:
+    """Test-split scores of the last few models, shared by all sessions."""
+    return KeyedStore(4)
 
 
 def get_predictions(e: Entry) -> TestPredictions | None:
+    """The model's scores on its test split: from memory, else the dataset loaded and the split scored,
+    each with a progress bar (minutes on 2 cores for the full FER2013)."""
     cfg = e.config()
     if cfg is None:
         st.warning(t("results.no_config"))
         return None
-    with st.spinner(t("results.computing")):
+    cfg = resolve_data(cfg)
+    key = (str(e.model), e.model.stat().st_mtime, cfg.to_json())
+    store = _scored()
+    with store.key_lock(key):
+        found = store.get(key)
+        if found is not None:
+            return found
         try:
-            return predictions(str(e.model), e.model.stat().st_mtime, cfg.to_json())
-        except (OSError, ValueError) as exc:
+            ds = load_with_progress(Path(cfg.data))
+            clf = get_classifier(e.model)
+            bar = st.progress(0.0, text=t("results.computing"))
+
+            def progress(fraction: float) -> None:
+                bar.progress(fraction, text=t("results.scoring", percent=fmt_percent(fraction, lang(), 0)))
+
+            found = test_predictions(clf, cfg, dataset=ds, progress=progress)
+            bar.empty()
+        except (OSError, ValueError, DataError) as exc:
             st.error(t("results.predict_error", error=plain(exc)))
             return None
+        store.put(key, found)
+        return found
 
 
 def test_report(e: Entry) -> EvalReport | None:

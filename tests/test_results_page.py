@@ -142,3 +142,23 @@ def test_without_the_dataset_the_mistakes_section_says_so_instead_of_failing(run
     assert t("results.mistakes_need_data", data="fer2013.zip") in [i.value for i in at.info]
     assert not any(b.label == t("results.find_mistakes") for b in at.button)
     assert len(at.get("plotly_chart")) == 1  # the confusion matrix is still there, from the report
+
+
+def test_scoring_the_test_split_reports_its_progress(tmp_path) -> None:
+    """fer.results.test_predictions tells a plain callback how far it is (the page draws the bar)."""
+    from helpers import write_folder
+
+    from fer.config import TrainConfig
+    from fer.data import load_dataset
+    from fer.results import test_predictions
+
+    class Counting:
+        def scores(self, faces):
+            return np.full((len(faces), 7), 1 / 7, np.float32)
+
+    ds = load_dataset(write_folder(tmp_path / "ds", n_per_class=30))
+    seen: list[float] = []
+    preds = test_predictions(Counting(), TrainConfig(data=str(tmp_path / "ds")), batch_size=8, dataset=ds,
+                             progress=seen.append)
+    assert len(preds.labels) == len(preds.scores) > 8
+    assert seen == sorted(seen) and seen[-1] == 1.0 and len(seen) == -(-len(preds.labels) // 8)

@@ -163,36 +163,37 @@ def source_key(path: Path) -> tuple[str, int, int]:
     return str(p), st_.st_size, st_.st_mtime_ns
 
 
-class _Loaded:
-    """The last KEEP_LOADED datasets, keyed by source_key; one lock per source, so each is parsed once
-    while other sources load in parallel."""
+class KeyedStore:
+    """The last `capacity` results of slow work (parsed datasets, test-split scores), keyed; one lock per
+    key, so each is computed once while other keys compute in parallel. Kept in a st.cache_resource."""
 
-    def __init__(self) -> None:
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
         self.lock = threading.Lock()
-        self.items: OrderedDict[tuple[str, int, int], Dataset] = OrderedDict()
-        self.loading: dict[tuple[str, int, int], threading.Lock] = {}
+        self.items: OrderedDict[Any, Any] = OrderedDict()
+        self.loading: dict[Any, threading.Lock] = {}
 
-    def get(self, key: tuple[str, int, int]) -> Dataset | None:
+    def get(self, key: Any) -> Any | None:
         with self.lock:
             if key in self.items:
                 self.items.move_to_end(key)
                 return self.items[key]
             return None
 
-    def put(self, key: tuple[str, int, int], ds: Dataset) -> None:
+    def put(self, key: Any, value: Any) -> None:
         with self.lock:
-            self.items[key] = ds
-            while len(self.items) > KEEP_LOADED:
+            self.items[key] = value
+            while len(self.items) > self.capacity:
                 self.items.popitem(last=False)
 
-    def key_lock(self, key: tuple[str, int, int]) -> threading.Lock:
+    def key_lock(self, key: Any) -> threading.Lock:
         with self.lock:
             return self.loading.setdefault(key, threading.Lock())
 
 
 @st.cache_resource(show_spinner=False)
-def _loaded() -> _Loaded:
-    return _Loaded()
+def _loaded() -> KeyedStore:
+    return KeyedStore(KEEP_LOADED)
 
 
 def load_with_progress(path: Path) -> Dataset:
