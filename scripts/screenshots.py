@@ -27,7 +27,6 @@ from browserkit import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
     PHOTOS,
-    ensure_streaming,
     running_app,
     wait_for_app,
     write_y4m,
@@ -59,15 +58,31 @@ def visit(page: object, url: str, name: str, lang: str) -> None:
         expect(page.get_by_test_id("stPlotlyChart").first).to_be_visible(timeout=120_000)  # type: ignore[attr-defined]
         expect(page.get_by_role("heading", name=IMAGES[-1])).to_be_visible(timeout=120_000)  # type: ignore[attr-defined]
     elif name == "webcam":
-        frame = page.frame_locator("iframe[title*='streamlit_webrtc']")  # type: ignore[attr-defined]
-        frame.get_by_role("button", name=re.compile("^(Start|Iniciar)$")).click(timeout=60_000)
-        ensure_streaming(page)
+        stream(page)
         face = page.get_by_text(re.compile(r"^(Face|Rosto) 1: "))  # type: ignore[attr-defined]
         expect(face.first).to_be_visible(timeout=90_000)
         time.sleep(6)  # a few seconds of the timeline
     elif name == "how-it-works":
         expect(page.get_by_test_id("stHeading").last).to_be_visible(timeout=120_000)  # type: ignore[attr-defined]
     settle(page)
+
+
+def stream(page: object, attempts: int = 3) -> None:
+    """Press the webcam's Start (Iniciar in Portuguese) until the video plays."""
+    from playwright.sync_api import expect
+
+    frame = page.frame_locator("iframe[title*='streamlit_webrtc']")  # type: ignore[attr-defined]
+    start = frame.get_by_role("button", name=re.compile("^(Start|Iniciar)$", re.I))
+    start.or_(frame.locator("video")).first.wait_for(timeout=60_000)  # the component has loaded
+    for attempt in range(attempts):
+        try:
+            if start.is_visible():
+                start.click()
+            expect(frame.locator("video")).to_be_visible(timeout=60_000)
+            return
+        except AssertionError:
+            if attempt == attempts - 1:
+                raise
 
 
 def shoot(page: object, path: Path, webcam: bool = False) -> None:
@@ -81,7 +96,7 @@ def shoot(page: object, path: Path, webcam: bool = False) -> None:
     page.set_viewport_size({"width": size["width"], "height": max(size["height"], min(int(height), 16000))})  # type: ignore[attr-defined]
     time.sleep(0.8)
     if webcam:
-        ensure_streaming(page)
+        stream(page)
         time.sleep(4)
     page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
     page.set_viewport_size(size)  # type: ignore[attr-defined]
