@@ -28,24 +28,25 @@ limit=${BENCH_TIMEOUT:-300}
 } >"$out/machine.txt"
 : >"$out/summary.txt"
 
-run() {
-  local name=$1 start rc status
+run() {  # run NAME ARGS...: bench/NAME.py --json into OUT/LABEL.json (LABEL: $BENCH_NAME, else NAME)
+  local name=$1 label=${BENCH_NAME:-$1} start rc status
   shift
   start=$(date +%s)
-  timeout "$limit" "$py" "bench/$name.py" "$@" --json >"$out/$name.json" 2>"$out/$name.log"
+  timeout "$limit" "$py" "bench/$name.py" "$@" --json >"$out/$label.json" 2>"$out/$label.log"
   rc=$?
   case $rc in
     0) status=ok ;;
     124) status="timed out after ${limit} s" ;;
-    *) status="failed (exit $rc, see $name.log)" ;;
+    *) status="failed (exit $rc, see $label.log)" ;;
   esac
-  echo "$name: $status, $(($(date +%s) - start)) s ($*)" | tee -a "$out/summary.txt"
+  echo "$label: $status, $(($(date +%s) - start)) s ($*)" | tee -a "$out/summary.txt"
 }
 
 run classify --repeat 20 --model models/default.keras
 run card_cost models/default.keras --repeat 100
 run webcam_pipeline --frames 40
 run webcam_app --faces 3
+BENCH_NAME=webcam_app_client_nice run webcam_app --faces 3 --client-nice 10
 run images_path --repeat 5
 run detect_rotated --step 15 --repeat 5
 run train_throughput --images 1920
