@@ -60,9 +60,11 @@ def timeline_chart(records: list[FrameRecord], title: str, window_s: float | Non
         x, xaxis = [v - end for v in cols["t"]], {"title": t("webcam.seconds_ago"), "range": [-window_s, 0]}
     fig = go.Figure([go.Scatter(x=x, y=cols[k], name=display_name(k, lang()), mode="lines",
                                 line={"color": hex_color(k)}) for k in LABELS])
-    fig.update_layout(title=title, height=320, margin={"l": 10, "r": 10, "t": 80, "b": 10}, xaxis=xaxis,
+    # the legend under the axis title (on a phone it wraps over several lines: above the plot it covered
+    # the title)
+    fig.update_layout(title=title, height=380, margin={"l": 10, "r": 10, "t": 40, "b": 10}, xaxis=xaxis,
                       yaxis={"title": t("webcam.probability"), "range": [0, 1], "tickformat": ".0%"},
-                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0}, separators=separators())
+                      legend={"orientation": "h", "yanchor": "top", "y": -0.25, "x": 0}, separators=separators())
     return fig
 
 
@@ -142,7 +144,8 @@ def readout() -> None:
     c3.metric(t("webcam.frames"), fmt_number(snap.frames, lang(), 0), help=t("webcam.frames_help"))
     c4.metric(t("webcam.every"), fmt_number(snap.analysed, lang(), 0), help=t("webcam.every_help"))
     if snap.analysed:
-        st.caption(t("webcam.analysis", ms=fmt_number(snap.process_ms, lang(), 0), n=snap.every))
+        ms = fmt_number(snap.process_ms, lang(), 0)
+        st.caption(t("webcam.analysis", ms=ms, n=snap.every) if snap.every > 1 else t("webcam.analysis_every", ms=ms))
     if snap.frames and not (playing and snap.streaming):
         st.caption(t("webcam.stopped_averages"))
     if not snap.frames:
