@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from helpers import PHOTOS, ROOT
+from helpers import PHOTOS, ROOT, shown
 from fer.annotate import annotate, fit, label_text
 from fer.detection import Detector, DetectorConfig, FaceBox
 from fer.inference import Classifier, FacePrediction, predict_faces
@@ -28,7 +28,7 @@ def run_page(lang: str = "en") -> AppTest:
 
 
 def texts(at: AppTest, kind: str) -> list[str]:
-    return [e.value for e in getattr(at, kind)]
+    return [shown(e.value) for e in getattr(at, kind)]  # file names are escaped (ui.text.plain)
 
 
 def test_page_without_images_invites_upload() -> None:

@@ -5,7 +5,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, craft, write_folder
+from helpers import ROOT, craft, shown, write_folder
 from streamlit.testing.v1 import AppTest
 
 from fer import jobs
@@ -46,7 +46,7 @@ def refused(at: AppTest, env: Path) -> str:
     """Submit a form that must be refused: no run is started; returns the error messages shown."""
     submit(at)
     assert not env.exists() or not any(env.iterdir())
-    return " ".join(e.value for e in at.error)
+    return " ".join(shown(e.value) for e in at.error)  # errors quoting paths are escaped (ui.text.plain)
 
 
 @pytest.mark.parametrize("lang", ["en", "pt"])
@@ -160,7 +160,7 @@ def test_submitting_the_form_starts_a_background_job_and_a_second_one_is_refused
     assert info.state == "running" and jobs.is_job_process(info.pid, run)
     assert any(t("train.running", "pt", run=run.name) == s.value for s in at.subheader)
     submit(at)  # the same form again while the job runs
-    assert any(t("train.busy", "pt", run=run.name) == e.value for e in at.error)
+    assert any(t("train.busy", "pt", run=run.name) == shown(e.value) for e in at.error)
     assert jobs.wait_job(run, 180).state == "finished"
     at.run()
     assert any(s.value.startswith(t("train.finished", "pt", run=run.name, acc="")[:20]) for s in at.success)
