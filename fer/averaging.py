@@ -74,7 +74,7 @@ class WeightAverage(keras.callbacks.Callback):
         buf = io.BytesIO()
         arrays = {f"w{i}": m for i, m in enumerate(self.mean)}
         np.savez(buf, count=self.count, first=self.first_epoch, last=self.last_epoch, **arrays)
-        atomic_write_bytes(self.path, buf.getvalue())
+        atomic_write_bytes(self.path, buf.getvalue(), parents=False)  # the run folder exists (or was deleted)
 
     def finish(self, model: Any, batches: Any, val_data: Any) -> Averaged | None:
         """Turn the mean into `model` (BatchNorm measured again on `batches`), save it as average.keras and
@@ -88,7 +88,7 @@ class WeightAverage(keras.callbacks.Callback):
         else:
             model.set_weights([m.astype(w.dtype) for m, w in zip(self.mean, model.get_weights(), strict=True)])
             refresh_batchnorm(model, batches)
-            save_model(model, path)
+            save_model(model, path, parents=False)
         loss = None
         if val_data is not None:
             loss = float(model.evaluate(val_data, verbose=0, return_dict=True)["loss"])

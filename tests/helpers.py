@@ -106,3 +106,10 @@ def craft(widget: Any, value: str) -> Any:
 
     widget.__class__ = Crafted
     return widget
+
+
+def shown(text: str) -> str:
+    """What a Markdown string built with ui.text.plain reads as: backslash escapes and word joiners removed."""
+    import re
+
+    return re.sub(r"\\(.)", r"\1", text).replace("\u2060", "")

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, write_folder
+from helpers import ROOT, shown, write_folder
 
 from fer import jobs
 from fer.config import TrainConfig
@@ -64,10 +64,10 @@ def test_a_full_disk_while_starting_a_job_leaves_no_lock_and_no_untracked_proces
     runs = tmp_path / "runs"
     real = jobs.write_json
 
-    def full(path: Path, obj: object) -> None:
+    def full(path: Path, obj: object, *args: object) -> None:
         if Path(path).name == failing:
             raise disk_full(path)
-        real(path, obj)
+        real(path, obj, *args)
 
     monkeypatch.setattr(jobs, "write_json", full)
     with pytest.raises(jobs.JobError, match=f"{failing}: the disk is full"):
@@ -91,7 +91,7 @@ def test_a_full_disk_during_training_fails_the_job_with_a_clear_error(tmp_path, 
     write_json(run_dir / "job.json", {"state": "running", "pid": os.getpid()})
     write_json(runs / jobs.LOCK_NAME, {"pid": os.getpid(), "run": str(run_dir)})
 
-    def full(model: object, path: Path, card: object = None) -> None:
+    def full(model: object, path: Path, card: object = None, parents: bool = True) -> None:
         raise disk_full(path)
 
     monkeypatch.setattr(fer.callbacks, "save_model", full)
@@ -128,7 +128,7 @@ def test_the_train_page_says_why_a_job_cannot_start(tmp_path, monkeypatch):
     monkeypatch.setenv("FER_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setattr(jobs, "write_json", lambda path, obj: (_ for _ in ()).throw(disk_full(path)))
     submit(at)
-    errors = [e.value for e in at.error]
+    errors = [shown(e.value) for e in at.error]  # escaped (ui.text.plain)
     assert len(errors) == 1 and "config.json: the disk is full" in errors[0]
     assert jobs.active_job(tmp_path / "runs") is None
 

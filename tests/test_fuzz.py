@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # fer
 
 from helpers import PHOTOS, write_csv, write_zip  # noqa: E402
 
-CI_IMAGES = 2500
+CI_IMAGES = 1500
 CI_DATASETS = 300
 INTERESTING32 = (0, 1, 0x7F, 0x80, 0xFF, 0x100, 0x7FFF, 0x8000, 0xFFFF, 0x10000, 0x7FFFFFFF, 0x80000000,
                  0xFFFFFFFF, 48, 4096, 65500, 100_000)

@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import ui.common
-from helpers import PHOTOS, ROOT
+from helpers import PHOTOS, ROOT, shown
 from fer.i18n import fmt_number, fmt_percent, t
 from fer.labels import LABELS, display_name
 
@@ -139,7 +139,7 @@ def test_upload_bad_file_shows_error_and_good_file_works() -> None:
     at.file_uploader(key="how_upload").upload("notes.jpg", b"this is not a picture", "image/jpeg")
     at.run()
     assert not at.exception
-    assert [e.value for e in at.error] == [t("how.bad_file", "en", name="notes.jpg")]
+    assert [shown(e.value) for e in at.error] == [t("how.bad_file", "en", name="notes.jpg")]
     at.file_uploader(key="how_upload").upload("face.jpg", (PHOTOS / "obama-240p.jpg").read_bytes(), "image/jpeg")
     at.run()
     assert not at.exception and not at.error

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from helpers import PHOTOS, ROOT
+from helpers import PHOTOS, ROOT, shown
 from ui.text import plain
 from fer.annotate import DISPLAY_BOX, EDGE, LABEL_PX, annotate, display_width, fit, label_size, label_text
 from fer.boxes import FaceBox
@@ -32,7 +32,7 @@ def run_page(lang: str = "en") -> AppTest:
 
 
 def texts(at: AppTest, kind: str) -> list[str]:
-    return [e.value for e in getattr(at, kind)]
+    return [shown(e.value) for e in getattr(at, kind)]  # file names are escaped (ui.text.plain)
 
 
 def test_page_without_images_invites_upload() -> None:

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, craft, write_folder
+from helpers import ROOT, craft, shown, write_folder
 from streamlit.testing.v1 import AppTest
 
 from fer import jobs
@@ -47,7 +47,7 @@ def refused(at: AppTest, env: Path) -> str:
     """Submit a form that must be refused: no run is started; returns the error messages shown."""
     submit(at)
     assert not env.exists() or not any(env.iterdir())
-    return " ".join(e.value for e in at.error)
+    return " ".join(shown(e.value) for e in at.error)  # errors quoting paths are escaped (ui.text.plain)
 
 
 @pytest.mark.parametrize("lang", ["en", "pt"])
