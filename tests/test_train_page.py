@@ -96,7 +96,7 @@ def test_a_start_model_the_server_did_not_offer_never_reaches_a_job(env, monkeyp
     started a job, a .keras anywhere trained, a missing path said "is not there" (a probe for files)."""
     started = []
 
-    def fake_start(cfg):  # noqa: ANN001, ANN202
+    def fake_start(cfg, **_kwargs):  # noqa: ANN001, ANN202  (name=: the run name, issue 31)
         started.append(cfg)
         raise jobs.JobError("stopped by the test")
 
