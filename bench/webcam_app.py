@@ -10,7 +10,8 @@ the browser's video, the page's own readout, and the same analysis timed outside
    (`getVideoPlaybackQuality().totalVideoFrames`, the annotated stream coming back from the server),
    and, once a second, the page's readout (frames and analysed per second, one analysis in ms).
 4. The server stops; the same frames go through `LiveProcessor` in this process (every frame
-   analysed): the analysis time outside the app, for the ratio inside / outside.
+   analysed, TensorFlow set up as the app sets it up): the analysis time outside the app, for the
+   ratio inside / outside.
 Pause other work first (a training job: `kill -STOP`): every figure is wall-clock time on 2 shared cores.
 Here Chromium's own video work (camera capture, VP8 encoding and decoding, drawing) runs on the server's
 2 cores, where a user's browser runs on the user's device: `--client-nice 10` starts Chromium at a lower
@@ -117,8 +118,9 @@ def outside_app(bgr: list[Any], model: Path) -> dict[str, Any]:
     from fer.inference import Classifier
     from fer.live import LIVE_MAX_SIDE, LiveProcessor
     from fer.tfenv import import_tensorflow
+    from ui.common import one_thread_per_op
 
-    import_tensorflow()
+    import_tensorflow(setup=one_thread_per_op)  # TensorFlow as the app sets it up: the same work
     proc = LiveProcessor(Detector(DetectorConfig(max_side=LIVE_MAX_SIDE)),
                          Classifier.from_file(model).single_view(), max_every=1)
     frames = [av.VideoFrame.from_ndarray(f, format="bgr24").reformat(format="yuv420p") for f in bgr]

@@ -121,12 +121,22 @@ def _load_default_model() -> None:
     detector(DetectorConfig(max_side=LIVE_MAX_SIDE))
 
 
+def one_thread_per_op(tf: Any) -> None:
+    """The app's TensorFlow runs each op on one thread. On 2 cores the webcam's frame thread shares them
+    with video decoding and encoding, and TensorFlow's second thread only competed with those: one
+    analysis of three faces took 40-42 ms in the app against 27-31 ms outside it, 36-37 ms against
+    27-28 ms on one thread (python bench/webcam_app.py, 2026-12-02). A 12 MP photo costs 4 % more (375
+    against 359 ms, bench/images_path.py with TF_NUM_INTRAOP_THREADS=1)."""
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
 def _import_tensorflow() -> None:
     from fer.tfenv import import_tensorflow
     from ui.server import import_webrtc_before_tensorflow
 
     import_webrtc_before_tensorflow()
-    import_tensorflow()
+    import_tensorflow(setup=one_thread_per_op)
 
 
 WARM_UP = WarmUp([Step("tensorflow", _import_tensorflow, 6.0), Step("model", _load_default_model, 2.0)])
