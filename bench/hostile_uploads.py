@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -112,32 +111,11 @@ class Sampler:
 
 @contextmanager
 def server(tmp: Path):  # noqa: ANN201
-    from browserkit import _healthy, free_port
+    """The real app (tests/browser/browserkit.app_server) with its cache folder under `tmp` too: (pid, url)."""
+    from browserkit import app_server
 
-    port = free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "FER_RUNS_DIR": str(tmp / "runs"),
-           "FER_UPLOAD_DIR": str(tmp / "uploads"), "FER_CACHE_DIR": str(tmp / "cache")}
-    log = (tmp / "server.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                             "--server.address", "127.0.0.1", "--server.port", str(port),
-                             "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while not _healthy(url):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not start:\n{(tmp / 'server.log').read_text()}")
-            time.sleep(0.3)
+    with app_server(tmp, {"FER_CACHE_DIR": str(tmp / "cache")}) as (proc, url):
         yield proc.pid, url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 def crafted(folder: Path) -> tuple[dict[str, Path], dict[str, Path]]:

@@ -1,18 +1,16 @@
 """Broken datasets (CSV, folder, zip): a clear message naming the row, file or folder, nothing written
 outside the target, zip and image bombs refused; the Dataset page lists what was skipped."""
 
-import streamlit_webrtc  # noqa: F401, I001  (must precede tensorflow)
-
 import time
 import tracemalloc
 import zipfile
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
-
 from badfiles import DAMAGED_ENTRIES, bomb_png, damaged_zip, huge_pixels_zip, long_name_zip, one_line_csv
 from helpers import ROOT, _jpg, synthetic_faces, write_folder, write_zip
+from streamlit.testing.v1 import AppTest
+
 from fer import data as fer_data
 from fer.data import SKIPPED, DataError, load_dataset, warning_parts
 from fer.i18n import t

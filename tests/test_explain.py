@@ -1,14 +1,12 @@
 """fer.explain on a real face: feature maps, pooling, the flat vector and Grad-CAM for every architecture."""
 
-import streamlit_webrtc  # noqa: F401, I001  (must precede tensorflow)
-
 from typing import Any
 
 import cv2
 import numpy as np
 import pytest
-
 from helpers import PHOTOS, ROOT
+
 from fer.detection import Detector
 from fer.explain import Explainer, enlarge, first_layer_filters, model_anatomy, normalise, overlay, tile
 from fer.inference import Classifier

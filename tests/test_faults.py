@@ -1,8 +1,6 @@
 """Faults: a full disk or an unwritable runs folder gives a clear error (library, job, page, CLI); model
 files are written atomically (a crash mid-write leaves the previous file); only safe .keras models load."""
 
-import streamlit_webrtc  # noqa: F401, I001  (must precede tensorflow)
-
 import errno
 import json
 import os

@@ -1,8 +1,6 @@
 """Server hardening: the upload limit and XSRF protection set on purpose, no raw HTML built from user text,
 uploaded file names never used as paths (nor rendered as Markdown: one escaping helper, ui.text.plain)."""
 
-import streamlit_webrtc  # noqa: F401, I001  (must precede tensorflow)
-
 import ast
 import io
 import re
@@ -11,12 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import ROOT
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from fer.i18n import t
-
-from helpers import ROOT
 from ui.text import plain
 
 UI_FILES = sorted([ROOT / "app.py", *(ROOT / "pages").glob("*.py"), *(ROOT / "ui").glob("*.py")])
@@ -71,17 +68,23 @@ def test_uploaded_dataset_names_never_become_paths(tmp_path):
         save_upload(io.BytesIO(b"x"), "photo.zip.exe", folder)
 
 
-def test_an_uploaded_photo_name_is_shown_as_text_not_markdown():
+def upload_named(photo_name: str, broken_name: str) -> list[str]:
+    """Upload a plain PNG and an empty (unreadable) file with these names to the Images page; the texts
+    that name them (the photo's heading and the broken file's error)."""
     buf = io.BytesIO()
     Image.fromarray(np.full((60, 80, 3), 200, np.uint8)).save(buf, format="PNG")
-    name = "![x](http://example.invalid/t.png) **b** :red[c].png"
     at = AppTest.from_file(str(ROOT / "pages" / "images.py"), default_timeout=120)
     at.session_state["lang"] = "en"
     at.run()
-    at.file_uploader[0].set_value([(name, buf.getvalue(), "image/png"), (name[:-4] + ".jpg", b"", "image/jpeg")])
+    at.file_uploader[0].set_value([(photo_name, buf.getvalue(), "image/png"), (broken_name, b"", "image/jpeg")])
     at.run()
     assert not at.exception
-    shown = [e.value for e in at.subheader if e.value != "All faces"] + [e.value for e in at.error]
+    return [e.value for e in at.subheader if e.value != "All faces"] + [e.value for e in at.error]
+
+
+def test_an_uploaded_photo_name_is_shown_as_text_not_markdown():
+    name = "![x](http://example.invalid/t.png) **b** :red[c].png"
+    shown = upload_named(name, name[:-4] + ".jpg")
     assert len(shown) == 2
     for text in shown:
         assert "![x](" not in text and "**b**" not in text and ":red[" not in text, text  # all escaped
@@ -149,17 +152,7 @@ def test_how_it_works_names_an_unreadable_file_without_rendering_it():
 
 def test_images_page_escapes_autolinks_newlines_and_headings():
     """Issue 30 (9): on the Images page `www.` names still became links; newlines and `#` were not escaped."""
-    buf = io.BytesIO()
-    Image.fromarray(np.full((60, 80, 3), 200, np.uint8)).save(buf, format="PNG")
-    name = "# big\nwww.attacker.invalid.png"
-    at = AppTest.from_file(str(ROOT / "pages" / "images.py"), default_timeout=120)
-    at.session_state["lang"] = "en"
-    at.run()
-    bad = "x\n# y www.a.invalid.jpg"
-    at.file_uploader[0].set_value([(name, buf.getvalue(), "image/png"), (bad, b"", "image/jpeg")])
-    at.run()
-    assert not at.exception
-    shown = [e.value for e in at.subheader] + [e.value for e in at.error]
+    shown = upload_named("# big\nwww.attacker.invalid.png", "x\n# y www.a.invalid.jpg")
     assert len(shown) == 2
     for text in shown:
         assert "\n" not in text and "www." not in text and not text.startswith("#"), text

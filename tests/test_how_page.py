@@ -1,16 +1,14 @@
 """AppTest of the How-it-works page: the bundled example in English and Portuguese, uploads, other models."""
 
-import streamlit_webrtc  # noqa: F401, I001  (must precede tensorflow)
-
 import json
 import re
 from pathlib import Path
 
 import pytest
+from helpers import PHOTOS, ROOT, shown
 from streamlit.testing.v1 import AppTest
 
 import ui.common
-from helpers import PHOTOS, ROOT, shown
 from fer.i18n import fmt_number, fmt_percent, t
 from fer.labels import LABELS, display_name
 

@@ -1,16 +1,14 @@
 """The Images page given every kind of awkward upload at once (AppTest): a specific message per bad file,
 a correct result for every readable one, never a traceback, and the real faces still found and labelled."""
 
-import streamlit_webrtc  # noqa: F401, I001  (must precede tensorflow)
-
 import re
 import tomllib
 
 import pytest
-from streamlit.testing.v1 import AppTest
-
 from badfiles import ERRORS, KINDS, bad_files, hostile_images
 from helpers import PHOTOS, ROOT
+from streamlit.testing.v1 import AppTest
+
 from fer.i18n import t
 from fer.labels import LABELS, display_name
 from fer.preprocessing import IMAGE_ERROR_KINDS

@@ -1,7 +1,5 @@
 """AppTest of the Images page (English and Portuguese), and the photo path under it (fer.photo, fer.annotate)."""
 
-import streamlit_webrtc  # noqa: F401, I001  (must precede tensorflow)
-
 import io
 import json
 import re
@@ -9,10 +7,10 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import PHOTOS, ROOT, shown
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from helpers import PHOTOS, ROOT, shown
 from fer.annotate import DISPLAY_BOX, EDGE, LABEL_PX, annotate, display_width, fit, label_size, label_text
 from fer.boxes import FaceBox
 from fer.detection import Detector, DetectorConfig

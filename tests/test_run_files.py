@@ -1,18 +1,16 @@
 """Issue 30 (5): one malformed file in a run folder took the Train, Results and Images pages down for every
 visitor. Every run file is read through fer.runfiles; a broken run is shown as broken."""
 
-import streamlit_webrtc  # noqa: F401, I001  (must precede tensorflow)
-
 import json
 import re
 import shutil
 from pathlib import Path
 
 import pytest
+from helpers import ROOT
 from streamlit.testing.v1 import AppTest
 
 import ui.common
-from helpers import ROOT
 from fer import jobs
 from fer.config import TrainConfig
 from fer.i18n import t

@@ -41,11 +41,9 @@ def _healthy(url: str) -> bool:
 
 
 @contextmanager
-def running_app(log_dir: Path, env: dict[str, str] | None = None) -> Iterator[str]:
-    """Start `streamlit run app.py` on a free port (a fresh server process), yield its URL, stop it.
-
-    Runs and uploads go under `log_dir` (never into the repository) unless `env` says otherwise.
-    """
+def app_server(log_dir: Path, env: dict[str, str] | None = None) -> Iterator[tuple[subprocess.Popen, str]]:
+    """Start `streamlit run app.py` on a free port (a fresh server process), yield (the process, its URL),
+    stop it. Runs and uploads go under `log_dir` (never into the repository) unless `env` says otherwise."""
     port = free_port()
     env = {"FER_RUNS_DIR": str(log_dir / "runs"), "FER_UPLOAD_DIR": str(log_dir / "uploads"), **(env or {})}
     log_path = log_dir / f"streamlit-{port}.log"
@@ -61,7 +59,7 @@ def running_app(log_dir: Path, env: dict[str, str] | None = None) -> Iterator[st
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"streamlit did not start (exit {proc.poll()}):\n{log_path.read_text()}")
             time.sleep(0.3)
-        yield url
+        yield proc, url
     finally:
         proc.terminate()
         try:
@@ -69,6 +67,13 @@ def running_app(log_dir: Path, env: dict[str, str] | None = None) -> Iterator[st
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@contextmanager
+def running_app(log_dir: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """`app_server`, yielding only the URL."""
+    with app_server(log_dir, env) as (_, url):
+        yield url
 
 
 def write_y4m(photo: Path, path: Path, size: tuple[int, int] = (640, 480), frames: int = 30) -> Path:
