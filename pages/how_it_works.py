@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +45,7 @@ def read_face_source() -> tuple[str, bytes] | None:
     names = {s: t(f"how.source_{s}") for s in sources}  # format_func: plain lookups, no session state
     source = st.radio(t("how.source"), sources, format_func=names.__getitem__, horizontal=True, key="how_source")
     if source == FROM_IMAGES:
-        name = re.sub(r"([\\`*_\[\]!<>~:$|])", r"\\\1", handoff["name"])  # a file name, shown as itself
-        st.caption(t("how.from_images", name=name, i=handoff["face"] + 1))
+        st.caption(t("how.from_images", name=plain(handoff["name"]), i=handoff["face"] + 1))
         return handoff["name"], handoff["data"]
     if source == "example":
         examples = sorted(EXAMPLES_DIR.glob("*.jpg"))

@@ -268,7 +268,7 @@ def test_set(e: Entry) -> tuple[str, str]:
     data = Path(resolve_data(cfg).data)
     key = json.dumps([str(data.resolve()), cfg.split, cfg.test_fraction, cfg.test_seed, n])
     name = data.name if data.name else str(data)
-    return key, t("results.test_set", data=name, split=split_text(e, card), n=fmt_number(n, lang(), 0))
+    return key, t("results.test_set", data=plain(name), split=split_text(e, card), n=fmt_number(n, lang(), 0))
 
 
 def show_entry(e: Entry) -> None:

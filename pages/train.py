@@ -225,7 +225,7 @@ def run_name() -> tuple[str | None, str | None]:
     if not NAME.fullmatch(name):
         return None, t("train.bad_name")
     if (jobs.runs_dir() / name).exists():
-        return None, t("train.name_taken", name=name)
+        return None, t("train.name_taken", name=plain(name))
     return name, None
 
 

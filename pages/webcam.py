@@ -162,7 +162,7 @@ def readout() -> None:
 @st.fragment(run_every=CHART_REFRESH_S if playing else None)
 def live_timeline() -> None:
     records = proc.records(TIMELINE_S)
-    if records:
+    if playing and records:  # once the camera stops, the session summary below shows the whole session
         st.plotly_chart(timeline_chart(records, t("webcam.timeline"), TIMELINE_S), config={"displayModeBar": False})
 
 
@@ -176,10 +176,9 @@ with side:
     with st.container():
         readout()
 with st.container():
-    if playing:
-        live_timeline()
-    elif proc.records():  # the camera stopped: what the whole session showed
-        session_summary(proc.records())
+    live_timeline()
+if not playing and proc.records():  # the camera stopped: what the whole session showed
+    session_summary(proc.records())
 
 
 @st.fragment(run_every=CHART_REFRESH_S if playing else None)

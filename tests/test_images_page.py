@@ -18,6 +18,7 @@ from fer.inference import Classifier, FacePrediction, predict_faces
 from fer.labels import COLORS, LABELS, display_name, hex_color
 from fer.photo import NO_FACE, ROW_KEYS, analyse_photo, result_rows, results_json
 from fer.preprocessing import ImageError, decode_image, decode_reduced
+from ui.text import plain
 
 PAGE = str(ROOT / "pages" / "images.py")
 
@@ -194,7 +195,7 @@ def test_explain_opens_how_it_works_on_that_face() -> None:
     handoff = at.session_state["how_handoff"]
     assert handoff["name"] == "obama_and_biden.jpg" and handoff["face"] == 1
     assert at.radio(key="how_source").value == "images"
-    assert r"obama\_and\_biden.jpg, face 2 as the Images page found it." in [c.value for c in at.caption]
+    assert f"{plain('obama_and_biden.jpg')}, face 2 as the Images page found it." in [c.value for c in at.caption]
     [face] = [s for s in at.selectbox if s.label == "Face"]
     assert face.value == 1 and len(at.header) == 8  # the clicked face, every step explained
 
