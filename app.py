@@ -9,7 +9,8 @@ import pandas  # noqa: F401  (plotly imports it lazily; a rerun during that impo
 import streamlit as st
 
 from ui.common import ACTIVITY, language_switch, t
-from ui.server import ActivityMiddleware, import_webrtc_before_tensorflow, lifespan
+from ui.server import ActivityMiddleware, lifespan
+from ui.warmup import import_webrtc_before_tensorflow
 
 PAGES = [
     ("pages/home.py", "home", "nav.home", ":material/home:", True),

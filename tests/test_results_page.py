@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import ROOT, write_folder
+from helpers import ROOT, shown, write_folder
 from streamlit.testing.v1 import AppTest
 
 from fer.config import TrainConfig
@@ -93,7 +93,7 @@ def test_runs_and_the_shipped_model_side_by_side_only_on_the_same_test_set(runs,
     assert list(runs_table[t("results.epochs")]) == [3, 2]
     card = json.loads((ROOT / "models" / "default.json").read_text())
     assert list(shipped_table[t("results.epochs")]) == [card["epochs_trained"]]
-    sets = [m.value for m in at.markdown if m.value.startswith("**Test set:")]
+    sets = [shown(m.value) for m in at.markdown if m.value.startswith("**Test set:")]  # names escaped: plain()
     assert len(sets) == 2 and "42 images" in sets[0] and "fer2013.zip" in sets[1] and "3,589 images" in sets[1]
     assert len(at.tabs) == 3
 

@@ -11,7 +11,7 @@ import streamlit as st
 from fer import i18n
 from fer.modelio import ModelCard, load_card
 from fer.paths import ROOT
-from ui.warmup import Activity, Step, WarmUp, WarmUpStatus, wait_with_progress
+from ui.warmup import Activity, Step, WarmUp, WarmUpStatus, import_webrtc_before_tensorflow, wait_with_progress
 
 MODELS_DIR = ROOT / "models"
 DEFAULT_MODEL = MODELS_DIR / "default.keras"
@@ -133,7 +133,6 @@ def one_thread_per_op(tf: Any) -> None:
 
 def _import_tensorflow() -> None:
     from fer.tfenv import import_tensorflow
-    from ui.server import import_webrtc_before_tensorflow
 
     import_webrtc_before_tensorflow()
     import_tensorflow(setup=one_thread_per_op)

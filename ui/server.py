@@ -17,13 +17,10 @@ process, fer.jobrunner), so both clean-ups are switched off here, for the whole 
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
-
-LOGGER = logging.getLogger(__name__)
 
 
 def _close_matplotlib_only() -> None:
@@ -45,14 +42,6 @@ def keep_tensorflow_state() -> None:
         script_runner._clean_problem_modules = _close_matplotlib_only  # noqa: SLF001
     if config.get_option("runner.postScriptGC"):
         config.set_option("runner.postScriptGC", False, "ui.server.keep_tensorflow_state")
-
-
-def import_webrtc_before_tensorflow() -> None:
-    """Import aiortc (with av and pylibsrtp, the native libraries under streamlit_webrtc): importing
-    tensorflow before them crashes the process (segfault). Called before the app can import tensorflow:
-    at server start and in every visitor's run. streamlit_webrtc itself is imported by the webcam page,
-    inside a visitor's run: its component is only registered with Streamlit when imported there."""
-    import aiortc  # noqa: F401
 
 
 class ActivityMiddleware:
@@ -84,7 +73,7 @@ async def lifespan(_app: Any) -> AsyncIterator[None]:
     background as soon as the server is quiet (at once when nobody is there, after the first page
     otherwise), so the first visitor's first photo does not wait for TensorFlow."""
     from ui.common import ACTIVITY, WARM_UP
-    from ui.warmup import start_when_quiet
+    from ui.warmup import import_webrtc_before_tensorflow, start_when_quiet
 
     import_webrtc_before_tensorflow()
     keep_tensorflow_state()

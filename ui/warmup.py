@@ -14,6 +14,14 @@ import streamlit as st
 LOGGER = logging.getLogger(__name__)
 
 
+def import_webrtc_before_tensorflow() -> None:
+    """Import aiortc (with av and pylibsrtp, the native libraries under streamlit_webrtc): importing
+    tensorflow before them crashes the process (segfault). Called before the app can import tensorflow:
+    at server start and in every visitor's run. streamlit_webrtc itself is imported by the webcam page,
+    inside a visitor's run: its component is only registered with Streamlit when imported there."""
+    import aiortc  # noqa: F401
+
+
 @dataclass(frozen=True)
 class Step:
     """One step of the warm-up: its name (a translation key under `warm.`), the work, and about how many
