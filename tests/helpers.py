@@ -2,6 +2,7 @@
 
 import io
 import os
+import time
 import zipfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -113,3 +114,11 @@ def shown(text: str) -> str:
     import re
 
     return re.sub(r"\\(.)", r"\1", text).replace("\u2060", "")
+
+
+def wait_for(cond: Any, timeout: float = 120.0, what: str = "condition", poll_s: float = 0.2) -> None:
+    """Poll `cond()` until it is true; fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(poll_s)

@@ -8,11 +8,10 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from helpers import ROOT
+from helpers import ROOT, wait_for
 
 from fer import jobs
 from fer.config import TrainConfig
@@ -29,11 +28,6 @@ def sample(epochs: int, **kw) -> TrainConfig:
                        learning_rate=0.01, early_stopping_patience=1000, **kw)
 
 
-def wait_for(cond, timeout: float = 180.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
 
 
 def card(run: Path) -> dict:
@@ -133,7 +127,7 @@ def test_a_mirrored_job_over_two_cpu_devices_stops_resumes_and_ends_like_a_singl
         p = jobs.run_info(info.path).progress
         return p is not None and p.phase == "training" and p.batch >= 1
 
-    wait_for(training, what="the first batches")
+    wait_for(training, timeout=180.0, what="the first batches")
     stopped = jobs.stop_job(info.path, wait_s=120)
     assert stopped.state == "stopped" and stopped.resumable, stopped.log_tail()
     done_before = stopped.done
@@ -206,7 +200,7 @@ def test_two_workers_on_loopback_train_one_run_that_only_the_chief_writes_and_it
     # 1. both start; Ctrl-C to the chief after its first epoch stops both workers at the same batch
     procs = start_workers(args, [run, elsewhere], scratch)
     try:
-        wait_for(lambda: (run / "history.csv").exists(), what="a first epoch")
+        wait_for(lambda: (run / "history.csv").exists(), timeout=180.0, what="a first epoch")
         procs[0].send_signal(signal.SIGINT)
     finally:
         first = finish(procs)

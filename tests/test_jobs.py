@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import write_folder
+from helpers import wait_for, write_folder
 
 from fer import jobs
 from fer.config import TrainConfig
@@ -22,11 +22,6 @@ def tiny(data: Path, epochs: int, **kw) -> TrainConfig:
                        learning_rate=0.01, early_stopping_patience=1000, **kw)
 
 
-def wait_for(cond, timeout: float = 120.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.3)
 
 
 @pytest.fixture
