@@ -5,26 +5,22 @@ its shifted views (when it has them), with one view per
 face (`Classifier.single_view`: the webcam), the same without the prior correction, and the bare
 network (faces as cropped, no correction).
 
-    python bench/card_cost.py models/default.keras [--repeat 300] [--json]
+    python -m bench.card_cost models/default.keras [--repeat 300] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import numpy as np
 
-import streamlit_webrtc  # noqa: F401, E402, I001  (before tensorflow)
-import numpy as np  # noqa: E402
-
-from bench.common import emit, machine  # noqa: E402
+from bench.common import emit, machine
 
 
 def main() -> None:
-    from fer.inference import Classifier
+    from fer.model.inference import Classifier
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", type=Path)

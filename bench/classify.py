@@ -1,28 +1,24 @@
 """Classification latency (batch 1 and 3) and throughput (batch 64) per architecture.
 
-    python bench/classify.py [--json] [--arch NAME ...] [--model models/default.keras]
+    python -m bench.classify [--json] [--arch NAME ...] [--model models/default.keras]
 
-Compares the app's tf.function path (fer.inference.Classifier) with `predict_on_batch`.
+Compares the app's tf.function path (fer.model.inference.Classifier) with `predict_on_batch`.
 Untrained weights: speed does not depend on their values. A --model is timed as its card says.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import numpy as np
 
-import streamlit_webrtc  # noqa: F401, E402, I001  (before tensorflow)
-import numpy as np  # noqa: E402
-
-from bench.common import emit, machine, time_ms  # noqa: E402
+from bench.common import emit, machine, time_ms
 
 
 def main() -> None:
-    from fer.inference import Classifier
-    from fer.models import ARCHITECTURES, build_model
+    from fer.model.architectures import ARCHITECTURES, build_model
+    from fer.model.inference import Classifier
     from fer.tfenv import import_tensorflow
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

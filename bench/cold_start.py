@@ -7,7 +7,7 @@
    charts, for which the browser first loads its chart library), the server warmed up meanwhile;
 4. in a fresh Python process, from nothing to the first prediction (no server).
 
-    python bench/cold_start.py [--idle 20] [--json]
+    python -m bench.cold_start [--idle 20] [--json]
 
 """
 
@@ -26,22 +26,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "browser"))
-
-from browserkit import CHROMIUM, CHROMIUM_ARGS, running_app  # noqa: E402
-
-from bench.common import PHOTOS, emit, machine  # noqa: E402
+from bench.common import PHOTOS, emit, machine
+from fer.paths import ROOT
+from tests.browser.browserkit import CHROMIUM, CHROMIUM_ARGS, running_app
 
 FIRST_PREDICTION = """
 import time
 t0 = time.perf_counter()
 import aiortc  # as the app does, before tensorflow
 from pathlib import Path
-from fer.detection import Detector
-from fer.inference import Classifier, predict_faces
-from fer.preprocessing import decode_image
+from fer.vision.detection import Detector
+from fer.model.inference import Classifier, predict_faces
+from fer.vision.preprocessing import decode_image
 from fer.tfenv import import_tensorflow
 import_tensorflow()
 t_tf = time.perf_counter()
@@ -130,7 +126,7 @@ def main() -> None:
         photo = first_photo(pw, Path(tmp), args.idle)
         logs = "\n".join(f.read_text(errors="replace") for f in Path(tmp).glob("streamlit-*.log"))
     r = subprocess.run([sys.executable, "-c", FIRST_PREDICTION.format(photo=PHOTOS / "obama.jpg")], cwd=ROOT,
-                       capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True)
+                       capture_output=True, text=True, env=os.environ.copy(), check=True)
     first = eval(r.stdout.strip().splitlines()[-1])  # noqa: S307 - our own dict literal
     out = {"machine": machine(), **home, **webcam, **photo, "first_prediction_fresh_process": first,
            "server_log_errors": [line for line in logs.splitlines() if "Error" in line or "Traceback" in line]}

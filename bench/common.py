@@ -14,25 +14,26 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
+from fer.paths import ROOT
+
 PHOTOS = ROOT / "tests" / "fixtures" / "photos"
 FACE_PHOTOS = ("obama.jpg", "biden.jpg", "obama2.jpg")
 """One frontal face each: the faces composed into benchmark webcam frames."""
 
 def _full_data() -> Path:
-    from fer.presets import from_root, full_data
+    from fer.train.presets import from_root, full_data
 
     return from_root(full_data())
 
 
 FER_ZIP = _full_data()
-"""The full FER2013 where FER_DATA says (fer.presets.full_data), for the benchmarks that score on it."""
+"""The full FER2013 where FER_DATA says (fer.train.presets.full_data), for the benchmarks that score on it."""
 
 
 def public_test(data: Path) -> tuple[np.ndarray, np.ndarray]:
     """Images [N, 48, 48] and labels of the dataset's PublicTest split (the official validation split)."""
-    from fer.data import load_dataset
-    from fer.splits import official_split
+    from fer.data.dataset import load_dataset
+    from fer.data.splits import official_split
 
     ds = load_dataset(data)
     val = official_split(ds).val
@@ -41,7 +42,7 @@ def public_test(data: Path) -> tuple[np.ndarray, np.ndarray]:
 
 def public_test_line(labels: np.ndarray, scores: np.ndarray) -> str:
     """'PublicTest accuracy A  macro F1 F' of class scores [N, 7] against the labels."""
-    from fer.evaluation import report_from_scores
+    from fer.model.evaluation import report_from_scores
 
     r = report_from_scores(labels, scores, "PublicTest")
     return f"PublicTest accuracy {r.accuracy:.4f}  macro F1 {r.macro_f1:.4f}"
@@ -99,7 +100,7 @@ def face_crops(side: int) -> list[np.ndarray]:
     """Head-and-shoulders BGR crops (side x side) of the face found in each of FACE_PHOTOS."""
     import cv2
 
-    from fer.detection import Detector
+    from fer.vision.detection import Detector
 
     crops = []
     for name in FACE_PHOTOS:

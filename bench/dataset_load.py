@@ -1,6 +1,6 @@
 """Time the dataset page on the full FER2013 zip, the way a user gets it (AppTest, page path).
 
-    python bench/dataset_load.py [--json] [--data PATH (default: $FER_DATA)]
+    python -m bench.dataset_load [--json] [--data PATH (default: $FER_DATA)]
 
 first: empty .npz cache (every JPEG decoded); second: a new session on the same server (the parsed
 dataset and its statistics are in memory); restart: caches in memory cleared (server restart), .npz kept.
@@ -10,17 +10,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import streamlit_webrtc  # noqa: F401, E402, I001  (before anything imports tensorflow)
-
-from bench.common import FER_ZIP, emit, machine  # noqa: E402
+from bench.common import FER_ZIP, emit, machine
+from fer.paths import ROOT
 
 
 def page_run(data: Path) -> float:

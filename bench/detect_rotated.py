@@ -1,6 +1,6 @@
 """Tilted faces: detection rate per angle, false faces and cost per detection mode.
 
-    python bench/detect_rotated.py [--json] [--modes upright rotated all] [--step 5] [--max-angle 45]
+    python -m bench.detect_rotated [--json] [--modes upright rotated all] [--step 5] [--max-angle 45]
                                    [--angles -40 -20 20 40] [--retry-scale 0.5] [--repeat 20]
 
 Real upright photos (tests/fixtures/photos) are shrunk to a longer side of 640 pixels and turned clockwise and
@@ -21,16 +21,13 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import cv2
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench.common import PHOTOS, emit, machine, time_ms  # noqa: E402
-from fer.boxes import FaceBox  # noqa: E402
-from fer.detection import DETECT_MODES, Detector, DetectorConfig  # noqa: E402
+from bench.common import PHOTOS, emit, machine, time_ms
+from fer.vision.boxes import FaceBox
+from fer.vision.detection import DETECT_MODES, Detector, DetectorConfig
 
 EXPECTED = {"obama.jpg": 1, "obama2.jpg": 1, "biden.jpg": 1, "obama_and_biden.jpg": 2, "obama-240p.jpg": 1}
 NAMES = tuple(EXPECTED)

@@ -1,9 +1,9 @@
 """Training throughput (images/s) on 1 and 2 replicas of tf.distribute's mirrored strategy, and on one device.
 
-    python bench/distribute_throughput.py [--arch fer-net] [--images 1536] [--batch-size 64] [--json]
+    python -m bench.distribute_throughput [--arch fer-net] [--images 1536] [--batch-size 64] [--json]
 
-Each setting runs in a fresh process (devices are laid out before TensorFlow starts, fer.distribute): the
-app's trainer input (fer.pipeline.TrainBatches) and model (fer.training._compiled) under the strategy, one
+Each setting runs in a fresh process (devices are laid out before TensorFlow starts, fer.train.distribute): the
+app's trainer input (fer.train.pipeline.TrainBatches) and model (fer.train.trainer._compiled) under the strategy, one
 warm-up epoch, then one timed epoch on random FER2013-shaped images. The batch is the global batch, as in
 training. Replicas are GPUs on a machine with as many, else logical CPU devices (which share the same cores:
 on a CPU this measures the cost of the strategy, not a speed-up).
@@ -16,25 +16,21 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench.common import ROOT, emit, machine  # noqa: E402
+from bench.common import ROOT, emit, machine
 
 SETTINGS = (("none", 0), ("mirrored", 1), ("mirrored", 2))
 
 
 def child(arch: str, images: int, batch_size: int, distribute: str, replicas: int) -> dict[str, object]:
     """One setting, measured in this process."""
-    import streamlit_webrtc  # noqa: F401, I001  (before tensorflow)
     import numpy as np
 
     from fer.config import TrainConfig
-    from fer.distribute import setup_hook, start
-    from fer.pipeline import TrainBatches
     from fer.tfenv import import_tensorflow
-    from fer.training import _compiled
+    from fer.train.distribute import setup_hook, start
+    from fer.train.pipeline import TrainBatches
+    from fer.train.trainer import _compiled
 
     cfg = TrainConfig(arch=arch, batch_size=batch_size, distribute=distribute, replicas=replicas)
     import_tensorflow(training=True, setup=setup_hook(cfg))

@@ -1,8 +1,8 @@
 """Faces found on every photo of ../shared/photos with and without the second-cascade check.
 
-    python bench/false_faces.py [--json]
+    python -m bench.false_faces [--json]
 
-Each photo goes through the images page's path (fer.photo.analyse_photo's decoding, then
+Each photo goes through the images page's path (fer.media.photo.analyse_photo's decoding, then
 Detector.detect) in every detection mode, with `verify_neighbors` 0 (no check) and 12 (the
 default). The README of ../shared/photos says how many real faces each photo holds (obama_partial_face:
 a face cut by the border, which no mode finds); `lost` counts real faces the check dropped
@@ -12,15 +12,11 @@ a face cut by the border, which no mode finds); `lost` counts real faces the che
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench.common import PHOTOS, emit, machine  # noqa: E402
-from fer.boxes import FaceBox  # noqa: E402
-from fer.detection import DETECT_MODES, Detector, DetectorConfig  # noqa: E402
-from fer.preprocessing import decode_reduced, to_gray  # noqa: E402
+from bench.common import PHOTOS, emit, machine
+from fer.vision.boxes import FaceBox
+from fer.vision.detection import DETECT_MODES, Detector, DetectorConfig
+from fer.vision.preprocessing import decode_reduced, to_gray
 
 REAL = {"32bit.png": 1, "biden.jpg": 1, "obama-1080p.jpg": 1, "obama-240p.jpg": 1, "obama.jpg": 1,
         "obama2.jpg": 1, "obama_and_biden.jpg": 2, "obama_partial_face.jpg": 1}

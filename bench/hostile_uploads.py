@@ -1,6 +1,6 @@
 """Upload the crafted files of issue 30 to a real app server and print its peak memory and disk.
 
-    python bench/hostile_uploads.py [--json]
+    python -m bench.hostile_uploads [--json]
 
 A fresh `streamlit run app.py` (free port, its own cache and upload folders under a temporary folder) gets,
 through a real browser (Debian chromium + playwright), one case at a time:
@@ -32,12 +32,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "tests" / "browser"))
-
-from bench.common import emit, machine  # noqa: E402
+from bench.common import emit, machine
 
 ALERTS = "[data-testid='stMain'] [data-testid='stAlertContentError'], [data-testid='stMain'] " \
          "[data-testid='stAlertContentWarning']"
@@ -112,7 +107,7 @@ class Sampler:
 @contextmanager
 def server(tmp: Path):  # noqa: ANN201
     """The real app (tests/browser/browserkit.app_server) with its cache folder under `tmp` too: (pid, url)."""
-    from browserkit import app_server
+    from tests.browser.browserkit import app_server
 
     with app_server(tmp, {"FER_CACHE_DIR": str(tmp / "cache")}) as (proc, url):
         yield proc.pid, url
@@ -120,8 +115,8 @@ def server(tmp: Path):  # noqa: ANN201
 
 def crafted(folder: Path) -> tuple[dict[str, Path], dict[str, Path]]:
     """({dataset case: file}, {image name: file}) written under `folder`."""
-    from badfiles import bad_files, damaged_zip, hostile_images, huge_pixels_zip, long_name_zip, one_line_csv
-    from helpers import PHOTOS, _jpg, synthetic_faces
+    from tests.badfiles import bad_files, damaged_zip, hostile_images, huge_pixels_zip, long_name_zip, one_line_csv
+    from tests.helpers import PHOTOS, _jpg, synthetic_faces
 
     folder.mkdir(parents=True, exist_ok=True)
     face = _jpg(synthetic_faces(1)[0][0])
@@ -148,7 +143,7 @@ def crafted(folder: Path) -> tuple[dict[str, Path], dict[str, Path]]:
 
 def settle(page: object, timeout_ms: int = 600_000) -> None:
     """Wait until the script has started on what was sent and has run to its end."""
-    from browserkit import wait_for_app
+    from tests.browser.browserkit import wait_for_app
 
     time.sleep(1.0)
     wait_for_app(page, timeout_ms)
@@ -157,10 +152,10 @@ def settle(page: object, timeout_ms: int = 600_000) -> None:
 
 
 def run(args: argparse.Namespace) -> dict:
-    from browserkit import CHROMIUM, CHROMIUM_ARGS
     from playwright.sync_api import sync_playwright
 
     from fer.i18n import t
+    from tests.browser.browserkit import CHROMIUM, CHROMIUM_ARGS
 
     results: list[CaseResult] = []
     with tempfile.TemporaryDirectory(prefix="fer-hostile-") as tmp_:

@@ -1,12 +1,12 @@
 """Images page path: bytes of a photo to the annotated result, per stage, for a full-HD photo and 12 MP ones.
 
-    python bench/images_path.py [--repeat 5] [--json] [--model models/default.keras]
+    python -m bench.images_path [--repeat 5] [--json] [--model models/default.keras]
 
-The page's own call (fer.photo.analyse_photo, default detector) plus the drawing it shows (annotate
+The page's own call (fer.media.photo.analyse_photo, default detector) plus the drawing it shows (annotate
 on the display copy). Stages (from PhotoResult.stages_ms): decode (a large JPEG decoded reduced, EXIF
 orientation applied), detect (grey, downscale to DetectorConfig.max_side, Haar cascade), classify,
 display (resize to the display size), annotate. `full decode` is the reference: the same bytes
-decoded at full size (fer.preprocessing.decode_image). CPU ms: CPU time of the process (all threads)
+decoded at full size (fer.vision.preprocessing.decode_image). CPU ms: CPU time of the process (all threads)
 for the whole path, less sensitive to other load. Median of --repeat runs after one warm-up.
 The 12 MP photos are obama_and_biden.jpg upscaled to 4000x3000, JPEG quality 90; the `EXIF` one is
 stored sideways (3000x4000) with an orientation tag that turns it upright.
@@ -17,15 +17,9 @@ from __future__ import annotations
 import argparse
 import io
 import statistics
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import streamlit_webrtc  # noqa: F401, E402, I001  (must precede tensorflow: segfault otherwise)
-
-from bench.common import PHOTOS, ROOT, emit, machine, twelve_megapixels  # noqa: E402
+from bench.common import PHOTOS, ROOT, emit, machine, twelve_megapixels
 
 STAGES = ("decode", "detect", "classify", "display", "annotate")
 
@@ -43,12 +37,12 @@ def sideways(jpeg: bytes) -> bytes:
 
 
 def main() -> None:
-    from fer.annotate import annotate
-    from fer.detection import Detector
-    from fer.inference import Classifier
-    from fer.photo import analyse_photo
-    from fer.preprocessing import decode_image
+    from fer.media.annotate import annotate
+    from fer.media.photo import analyse_photo
+    from fer.model.inference import Classifier
     from fer.tfenv import import_tensorflow
+    from fer.vision.detection import Detector
+    from fer.vision.preprocessing import decode_image
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--repeat", type=int, default=5)

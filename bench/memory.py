@@ -1,6 +1,6 @@
 """Peak memory (RSS) of loading the full FER2013 and of a short training run, each in a fresh process.
 
-    python bench/memory.py [--data PATH (default: $FER_DATA)] [--steps 50] [--json]
+    python -m bench.memory [--data PATH (default: $FER_DATA)] [--steps 50] [--json]
 """
 
 from __future__ import annotations
@@ -10,16 +10,13 @@ import json
 import subprocess
 import sys
 import tempfile
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from bench.common import FER_ZIP, emit, machine  # noqa: E402
+from bench.common import FER_ZIP, emit, machine
+from fer.paths import ROOT
 
 LOAD = """
 import json, resource, sys, time
-from fer.data import load_dataset
+from fer.data.dataset import load_dataset
 t0 = time.perf_counter()
 ds = load_dataset(sys.argv[1], use_cache=sys.argv[2] == "cache")
 print(json.dumps({"seconds": round(time.perf_counter() - t0, 2), "images": len(ds),
@@ -28,12 +25,12 @@ print(json.dumps({"seconds": round(time.perf_counter() - t0, 2), "images": len(d
 """
 
 TRAIN = """
-import streamlit_webrtc  # before tensorflow
 import json, resource, sys, tempfile, time
 from fer.config import TrainConfig
-from fer.data import load_dataset
+from fer.data.dataset import load_dataset
 from fer.tfenv import import_tensorflow
-from fer.training import train
+from fer.train.trainer import train
+from fer.paths import ROOT
 import_tensorflow()
 ds = load_dataset(sys.argv[1])
 cfg = TrainConfig(data=sys.argv[1], split="official", arch=sys.argv[3], epochs=1, batch_size=64,
@@ -46,7 +43,7 @@ print(json.dumps({"seconds": round(time.perf_counter() - t0, 1),
 
 
 def run(code: str, *args: str, cache_dir: str) -> dict:
-    env = {"PYTHONPATH": str(ROOT), "FER_CACHE_DIR": cache_dir, "PATH": "/usr/bin:/bin"}
+    env = {"FER_CACHE_DIR": cache_dir, "PATH": "/usr/bin:/bin"}
     r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT,
                        env=env, check=True)
     return json.loads(r.stdout.strip().splitlines()[-1])

@@ -28,11 +28,11 @@ limit=${BENCH_TIMEOUT:-300}
 } >"$out/machine.txt"
 : >"$out/summary.txt"
 
-run() {  # run NAME ARGS...: bench/NAME.py --json into OUT/LABEL.json (LABEL: $BENCH_NAME, else NAME)
+run() {  # run NAME ARGS...: python -m bench.NAME --json into OUT/LABEL.json (LABEL: $BENCH_NAME, else NAME)
   local name=$1 label=${BENCH_NAME:-$1} start rc status
   shift
   start=$(date +%s)
-  timeout "$limit" "$py" "bench/$name.py" "$@" --json >"$out/$label.json" 2>"$out/$label.log"
+  timeout "$limit" "$py" -m "bench.$name" "$@" --json >"$out/$label.json" 2>"$out/$label.log"
   rc=$?
   case $rc in
     0) status=ok ;;

@@ -1,32 +1,27 @@
 """Training throughput (images/s) of the app's input pipeline vs a plain `model.fit` on arrays.
 
-    python bench/train_throughput.py [--arch fer-net] [--images 3840] [--json]
+    python -m bench.train_throughput [--arch fer-net] [--images 3840] [--json]
 
 Both fit the same architecture on the same in-memory FER2013-shaped tensors for one timed
-epoch (after a warm-up epoch). The app path is fer.pipeline.TrainBatches (uint8 tf.data,
+epoch (after a warm-up epoch). The app path is fer.train.pipeline.TrainBatches (uint8 tf.data,
 per-epoch order, batch, prefetch); "+aug" adds its augmentation layers.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import numpy as np
 
-import streamlit_webrtc  # noqa: F401, E402, I001  (before tensorflow)
-import numpy as np  # noqa: E402
-
-from bench.common import emit, machine  # noqa: E402
+from bench.common import emit, machine
 
 
 def main() -> None:
     from fer.config import TrainConfig
-    from fer.pipeline import TrainBatches
     from fer.tfenv import import_tensorflow
-    from fer.training import _compiled
+    from fer.train.pipeline import TrainBatches
+    from fer.train.trainer import _compiled
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--arch", default="fer-net")

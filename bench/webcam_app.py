@@ -1,7 +1,7 @@
 """The webcam as users meet it: the real app in Chromium with a fake camera, frames per second reaching
 the browser's video, the page's own readout, and the same analysis timed outside the app.
 
-    python bench/webcam_app.py [--faces 3] [--warmup 20] [--seconds 15] [--client-nice N] [--json]
+    python -m bench.webcam_app [--faces 3] [--warmup 20] [--seconds 15] [--client-nice N] [--json]
 
 1. A 640x480 y4m video of `--faces` real faces (cut from tests/fixtures/photos, drifting as a user does,
    the frames of bench/webcam_pipeline.py) feeds Chromium's fake camera.
@@ -23,21 +23,21 @@ from __future__ import annotations
 import argparse
 import re
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "browser"))
-
-import streamlit_webrtc  # noqa: F401, E402, I001  (before tensorflow)
-
-from bench.common import emit, machine, summary_ms, webcam_frames  # noqa: E402
-from browserkit import CHROMIUM, CHROMIUM_ARGS, ensure_streaming, running_app, wait_for_app  # noqa: E402
-from browserkit import write_y4m_frames  # noqa: E402
+from bench.common import emit, machine, summary_ms, webcam_frames
+from fer.paths import ROOT
+from tests.browser.browserkit import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ensure_streaming,
+    running_app,
+    wait_for_app,
+    write_y4m_frames,
+)
 
 VIDEO_FRAMES = "v => v.getVideoPlaybackQuality().totalVideoFrames"
 
@@ -114,10 +114,10 @@ def outside_app(bgr: list[Any], model: Path) -> dict[str, Any]:
     """The page's analysis (detect, crop, classify, draw) on the same frames, in this process, every frame."""
     import av
 
-    from fer.detection import Detector, DetectorConfig
-    from fer.inference import Classifier
-    from fer.live import LIVE_MAX_SIDE, LiveProcessor
+    from fer.media.live import LIVE_MAX_SIDE, LiveProcessor
+    from fer.model.inference import Classifier
     from fer.tfenv import import_tensorflow
+    from fer.vision.detection import Detector, DetectorConfig
     from ui.common import one_thread_per_op
 
     import_tensorflow(setup=one_thread_per_op)  # TensorFlow as the app sets it up: the same work

@@ -1,18 +1,18 @@
 """Webcam pipeline: per-stage milliseconds and frames per second of the app's real per-frame path.
 
-    python bench/webcam_pipeline.py [--frames 60] [--faces 1 3] [--json]
+    python -m bench.webcam_pipeline [--frames 60] [--faces 1 3] [--json]
                                     [--settings default alt alt2 alt_tree rotated all] [--archs fer-net ...]
 
 Frames are 640x480 with 1 or 3 real faces (cut from tests/fixtures/photos, pasted on a textured backdrop,
 drifting a few pixels per frame as a user does), handed to `LiveProcessor.callback` as the yuv420p
 `av.VideoFrame`s WebRTC delivers. Every frame is analysed (no frame skipping), with the webcam page's
-detection size (fer.live.LIVE_MAX_SIDE). Stages, from `LiveProcessor.last_stages`: convert
+detection size (fer.media.live.LIVE_MAX_SIDE). Stages, from `LiveProcessor.last_stages`: convert
 (av.VideoFrame -> RGB array and back), detect (grey + Haar cascade), crop (48x48 faces), classify (one
 batch through the tf.function), draw; total is the whole callback (mean), fps = 1000 / mean total;
 CPU ms: CPU time of this process per frame, all its threads (less sensitive to other load on the machine).
 
 Two tables: every detection setting (the 4 frontal cascades upright, then the default cascade in the
-`rotated` and `all` modes) with models/default.keras; then every architecture of fer.models
+`rotated` and `all` modes) with models/default.keras; then every architecture of fer.model.architectures
 (untrained weights: speed does not depend on their values) with the default detection.
 """
 
@@ -25,11 +25,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import streamlit_webrtc  # noqa: F401, E402, I001  (before tensorflow)
-
-from bench.common import ROOT, emit, machine, summary_ms, webcam_frames  # noqa: E402
+from bench.common import ROOT, emit, machine, summary_ms, webcam_frames
 
 SETTINGS = ("default", "alt", "alt2", "alt_tree", "rotated", "all")
 """A frontal cascade name (upright mode) or a detection mode (default cascade)."""
@@ -37,8 +33,8 @@ WARMUP = 5
 
 
 def detector_for(setting: str) -> Any:
-    from fer.detection import DETECT_MODES, Detector, DetectorConfig
-    from fer.live import LIVE_MAX_SIDE
+    from fer.media.live import LIVE_MAX_SIDE
+    from fer.vision.detection import DETECT_MODES, Detector, DetectorConfig
 
     cfg = DetectorConfig(max_side=LIVE_MAX_SIDE)
     cfg = replace(cfg, mode=setting) if setting in DETECT_MODES else replace(cfg, cascade=setting)
@@ -47,7 +43,7 @@ def detector_for(setting: str) -> Any:
 
 def run_case(frames: list[Any], detector: Any, classifier: Any, full_every: int) -> dict[str, Any]:
     """Feed every frame through the callback; per-stage and total milliseconds, fps, faces per frame."""
-    from fer.live import STAGES, LiveProcessor
+    from fer.media.live import STAGES, LiveProcessor
 
     proc = LiveProcessor(detector, classifier, max_every=1, full_every=full_every)
     for frame in frames[:WARMUP]:
@@ -74,11 +70,11 @@ def main() -> None:
     import av
     import cv2
 
-    from fer.inference import Classifier
-    from fer.live import STAGES
-    from fer.models import ARCHITECTURES, build_model
+    from fer.media.live import STAGES
+    from fer.model.architectures import ARCHITECTURES, build_model
+    from fer.model.inference import Classifier
     from fer.tfenv import import_tensorflow
-    from fer.tracking import FULL_EVERY
+    from fer.vision.tracking import FULL_EVERY
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--frames", type=int, default=60, help=f"timed frames per case (after {WARMUP} warm-up)")

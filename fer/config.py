@@ -7,12 +7,14 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+ARCHS = ("course-cnn", "fer-net", "mini-xception", "tiny-cnn")
+"""The architectures a config may name; fer.model.architectures builds each (tests/test_core.py checks both agree)."""
 SPLITS = ("official", "stratified", "custom")
 OPTIMIZERS = ("adam", "sgd")
 MONITORS = ("val_loss", "val_accuracy")
 SCHEDULES = ("plateau", "cosine")
 STRATEGIES = ("none", "mirrored", "multi-worker")
-"""tf.distribute strategies a run can train under (fer.distribute)."""
+"""tf.distribute strategies a run can train under (fer.train.distribute)."""
 MAX_SEED = 2**32 - 1
 """The largest seed numpy, scikit-learn and Keras accept."""
 
@@ -85,13 +87,13 @@ class TrainConfig:
     average_from: float = 0.0
     """Average the weights of every epoch that ends after this share of the schedule (time budget, else
     epochs), as stochastic weight averaging does; the mean replaces the best checkpoint when its validation
-    loss is lower (fer.averaging). 0 = off."""
+    loss is lower (fer.train.averaging). 0 = off."""
     init_model: str = ""
     """A .keras model of the same architecture whose weights start the run (fine-tuning); empty
     starts from random weights. A relative path is taken from the repository root."""
     seed: int = 0
     distribute: str = "none"
-    """How training spreads over devices (fer.distribute): none (the one device TensorFlow picks), mirrored (the
+    """How training spreads over devices (fer.train.distribute): none (the one device TensorFlow picks), mirrored (the
     GPUs of this machine, or `replicas` logical CPU devices without a GPU), multi-worker (the machines TF_CONFIG
     names). `batch_size` stays the global batch."""
     replicas: int = 0
@@ -101,8 +103,6 @@ class TrainConfig:
 
     def validate(self) -> list[ConfigProblem]:
         """Reasons this config cannot run, one per field; empty when it is fine."""
-        from fer.models import ARCHITECTURES  # local: models imports keras lazily anyway
-
         errors: list[ConfigProblem] = []
 
         def check(ok: bool, name: str, msg: str) -> None:
@@ -112,7 +112,7 @@ class TrainConfig:
         check(self.split in SPLITS, "split", f"split must be one of {', '.join(SPLITS)}")
         check(0.0 < self.test_fraction < 0.5, "test_fraction", "test fraction must be between 0 and 0.5")
         check(0.0 < self.val_fraction < 0.5, "val_fraction", "validation fraction must be between 0 and 0.5")
-        check(self.arch in ARCHITECTURES, "arch", f"unknown architecture {self.arch!r}")
+        check(self.arch in ARCHS, "arch", f"unknown architecture {self.arch!r}")
         check(1 <= self.epochs <= 1000, "epochs", "epochs must be between 1 and 1000")
         check(0.0 <= self.time_budget_minutes <= 100_000, "time_budget_minutes",
               "time budget must be between 0 and 100000 minutes")

@@ -18,7 +18,7 @@ def import_tensorflow(training: bool = False, setup: Callable[[Any], None] | Non
     decides, and nothing changes once TensorFlow is imported.
 
     `setup(tf)` runs after the import and before TensorFlow initialises its devices (the last moment to lay
-    them out, fer.distribute); not at all when TensorFlow was imported before.
+    them out, fer.train.distribute); not at all when TensorFlow was imported before.
     """
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]

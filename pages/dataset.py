@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from fer.data import DataError, warning_parts
+from fer.data.dataset import DataError
 from fer.i18n import fmt_number, fmt_percent
 from fer.labels import LABELS, display_name, hex_color
 from ui.common import lang, localise, t
@@ -55,11 +55,8 @@ except DataError as exc:
 if ds.warnings:
     st.warning(t("dataset.skipped", n=n(len(ds.warnings))))
     with st.expander(t("dataset.skipped_details")):
-        parts = [warning_parts(w) for w in ds.warnings]
-        st.dataframe(pd.DataFrame({t("dataset.col_where"): [where for where, _ in parts],
-                                   t("dataset.col_problem"): [t(f"dataset.skip_{kind}") if kind else text
-                                                              for (_, kind), text in zip(parts, ds.warnings,
-                                                                                         strict=True)]}),
+        st.dataframe(pd.DataFrame({t("dataset.col_where"): [w.where for w in ds.warnings],
+                                   t("dataset.col_problem"): [t(f"dataset.skip_{w.kind}") for w in ds.warnings]}),
                      hide_index=True, width="stretch")
 with st.spinner(t("dataset.computing")):
     stats = dataset_stats(path, ds)

@@ -12,12 +12,12 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from fer.boxes import FaceBox
-from fer.detection import DetectorConfig
-from fer.explain import Explainer, GradCam, enlarge, first_layer_filters, model_anatomy, normalise, overlay, tile
 from fer.i18n import fmt_number, fmt_percent
 from fer.labels import LABELS, display_name, hex_color
-from fer.preprocessing import ImageError, crop_face, decode_image, expand_box, to_gray
+from fer.model.explain import Explainer, GradCam, enlarge, first_layer_filters, model_anatomy, normalise, overlay, tile
+from fer.vision.boxes import FaceBox
+from fer.vision.detection import DetectorConfig
+from fer.vision.preprocessing import ImageError, crop_face, decode_image, expand_box, to_gray
 from ui.common import ROOT, detector, get_classifier, lang, separators, t
 from ui.controls import model_choice
 from ui.text import plain

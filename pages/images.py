@@ -10,13 +10,13 @@ import plotly.graph_objects as go
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from fer.annotate import annotate, display_width
-from fer.detection import DetectorConfig
 from fer.i18n import fmt_number, fmt_percent
-from fer.inference import FacePrediction
 from fer.labels import LABELS, display_name, hex_color
-from fer.photo import NO_FACE, ROW_KEYS, PhotoResult, analyse_photo, result_rows, results_json
-from fer.preprocessing import IMAGE_ERROR_KINDS, ImageError
+from fer.media.annotate import annotate, display_width
+from fer.media.photo import NO_FACE, ROW_KEYS, PhotoResult, analyse_photo, result_rows, results_json
+from fer.model.inference import FacePrediction
+from fer.vision.detection import DetectorConfig
+from fer.vision.preprocessing import IMAGE_ERROR_KINDS, ImageError
 from ui.common import ROOT, detector, get_classifier, lang, separators, t
 from ui.controls import sidebar_controls
 from ui.text import plain

@@ -12,15 +12,11 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from fer import jobs
 from fer.config import TrainConfig
-from fer.data import DataError
-from fer.evaluation import EvalReport, most_confident_mistakes, report_from_scores
+from fer.data.dataset import DataError
 from fer.i18n import fmt_number, fmt_percent
-from fer.labels import LABELS, display_name
-from fer.modelio import ModelCard, load_card
-from fer.presets import resolve_data
-from fer.results import (
+from fer.jobs import launcher as jobs
+from fer.jobs.results import (
     ModelReport,
     TestPredictions,
     best_epoch,
@@ -31,6 +27,10 @@ from fer.results import (
     load_reports,
     test_predictions,
 )
+from fer.labels import LABELS, display_name
+from fer.model.evaluation import EvalReport, most_confident_mistakes, report_from_scores
+from fer.model.modelio import ModelCard, load_card
+from fer.train.presets import resolve_data
 from ui.common import DEFAULT_MODEL, get_classifier, lang, localise, t
 from ui.data_source import KeyedStore, load_with_progress
 from ui.text import plain

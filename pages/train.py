@@ -9,15 +9,16 @@ from typing import Any
 
 import streamlit as st
 
-from fer import i18n, jobs
+from fer import i18n
 from fer.config import MONITORS, OPTIMIZERS, SCHEDULES, SPLITS, STRATEGIES, ConfigProblem, TrainConfig
-from fer.data import DataError
+from fer.data.dataset import DataError
 from fer.i18n import fmt_number, fmt_percent, fmt_sci
+from fer.jobs import launcher as jobs
+from fer.jobs.results import curve_figure
 from fer.labels import display_name
-from fer.models import ARCHITECTURES
-from fer.presets import PRESETS, preset_starts, resolve_data
-from fer.results import curve_figure
-from fer.training import start_problem
+from fer.model.architectures import ARCHITECTURES
+from fer.train.presets import PRESETS, preset_starts, resolve_data
+from fer.train.trainer import start_problem
 from ui.common import ROOT, available_models, lang, localise, t
 from ui.data_source import SAMPLE, choose_dataset, load_with_progress, server_datasets
 from ui.text import plain
@@ -205,7 +206,7 @@ def resumable_runs(current: Path | None) -> None:
 
 
 def _test_metrics(info: jobs.RunInfo) -> dict[str, Any]:
-    from fer.modelio import load_card
+    from fer.model.modelio import load_card
 
     card = load_card(info.model_path)
     return card.metrics.get("test", {}) if card else {}
@@ -321,7 +322,7 @@ def submit(data: Path, lg: str) -> None:
         st.error(bad_name)
         return
     try:
-        from fer.splits import make_split, missing_classes
+        from fer.data.splits import make_split, missing_classes
 
         ds = load_with_progress(data)
         missing = missing_classes(ds, make_split(ds, cfg))

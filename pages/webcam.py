@@ -12,7 +12,7 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from fer.i18n import fmt_number, fmt_percent
 from fer.labels import LABELS, display_name, hex_color
-from fer.live import (
+from fer.media.live import (
     CSV_KEYS,
     LIVE_MAX_SIDE,
     FrameRecord,
@@ -22,7 +22,7 @@ from fer.live import (
     records_rows,
     timeline,
 )
-from fer.session import SessionSummary, summarise
+from fer.media.session import SessionSummary, summarise
 from ui.bars import emotion_bars
 from ui.common import detector, get_classifier, lang, separators, t
 from ui.controls import sidebar_controls

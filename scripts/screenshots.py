@@ -1,6 +1,6 @@
 """A screenshot of every page of the real app, in English and Portuguese, on a desktop and a phone.
 
-    python scripts/screenshots.py [--out screenshots] [--langs en pt] [--sizes desktop phone]
+    python -m scripts.screenshots [--out screenshots] [--langs en pt] [--sizes desktop phone]
                                   [--pages home images webcam dataset train results how-it-works]
 
 Starts `streamlit run app.py` on a free port (runs and uploads in a temporary folder, so Results
@@ -20,10 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests" / "browser"))
-
-from browserkit import (  # noqa: E402
+from fer.paths import ROOT
+from tests.browser.browserkit import (
     CHROMIUM,
     CHROMIUM_ARGS,
     PHOTOS,

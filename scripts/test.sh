@@ -11,6 +11,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q && apt-get install -y -q "${missing[@]}" >/dev/null
 fi
-python -m pip install -q -r requirements-dev.txt
+python -m pip install -q -r requirements-dev.txt -e .  # -e .: the `fer` command (pyproject.toml)
 python -m ruff check .
 python -m pytest -q -rs "$@"  # -rs: each skipped test and why (e.g. the full FER2013 not configured)

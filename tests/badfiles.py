@@ -60,7 +60,7 @@ ERRORS = {"notes.jpg": "not an image", "empty.jpg": "empty", "truncated.jpg": "t
 """The files that must be refused, and words their (English, library/CLI) message must hold."""
 KINDS = {"notes.jpg": "not_image", "empty.jpg": "empty", "truncated.jpg": "damaged", "bomb.png": "bomb",
          "huge.png": "too_large"}
-"""fer.preprocessing.ImageError.kind of each refused file."""
+"""fer.vision.preprocessing.ImageError.kind of each refused file."""
 
 
 TINY_PNG = _save(Image.new("L", (1, 1), 128), "PNG")

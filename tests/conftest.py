@@ -1,12 +1,11 @@
-"""Shared fixtures. streamlit_webrtc is imported before anything can import tensorflow."""
-
-import streamlit_webrtc  # noqa: F401, I001  (must precede tensorflow: segfault otherwise)
+"""Shared fixtures (the import order the app needs is kept by tests/__init__.py, imported first)."""
 
 from pathlib import Path
 
 import pytest
 
-from helpers import PHOTOS
+from tests.helpers import PHOTOS
+
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -17,8 +16,8 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
 @pytest.fixture(scope="session")
 def tiny_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An untrained tiny-cnn saved as .keras (for shapes, not accuracy)."""
-    from fer.modelio import ModelCard, save_model
-    from fer.models import build_model
+    from fer.model.architectures import build_model
+    from fer.model.modelio import ModelCard, save_model
 
     path = tmp_path_factory.mktemp("model") / "tiny.keras"
     model = build_model("tiny-cnn")

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from fer.labels import LABELS
-from fer.presets import from_root, full_data
+from fer.paths import ROOT
+from fer.train.presets import from_root, full_data
 
-ROOT = Path(__file__).resolve().parent.parent
 PHOTOS = ROOT / "tests" / "fixtures" / "photos"
 """Public-domain photos of real faces, committed with the tests (their README says where they come from)."""
 FER_ZIP = from_root(full_data())

@@ -1,14 +1,26 @@
-"""The house's walls: no import cycle in fer/, no Streamlit under fer/, no TensorFlow imported at the top of
-app.py, pages/ or ui/ (the app starts before TensorFlow; fer.tfenv and the warm-up import it)."""
+"""The house's walls: fer/'s subpackages in layers, no import cycle in fer/, no Streamlit under fer/, no
+TensorFlow imported at the top of app.py, pages/ or ui/ (the app starts before TensorFlow; fer.tfenv and the
+warm-up import it)."""
 
 import ast
 from pathlib import Path
 
 import grimp
 import pytest
-from helpers import ROOT
+
+from tests.helpers import ROOT
 
 HEAVY = ("tensorflow", "keras")
+LAYERS = (
+    grimp.Layer("cli"),
+    grimp.Layer("jobs", "media"),
+    grimp.Layer("train"),
+    grimp.Layer("model"),
+    grimp.Layer("vision", "data"),
+    grimp.Layer("config", "labels", "paths", "i18n", "schema", "tfenv", independent=False),
+)
+"""fer's layers, highest first: a module imports only from its own layer or lower ones (docs/architecture.md);
+the subpackages within one layer do not import each other."""
 UI_FILES = sorted([ROOT / "app.py", *(ROOT / "pages").glob("*.py"), *(ROOT / "ui").glob("*.py")])
 
 
@@ -27,6 +39,16 @@ def test_fer_has_no_import_cycle(graph: grimp.ImportGraph) -> None:
                 lines = [d["line_number"] for d in graph.get_import_details(importer=a, imported=b)]
                 cycles.append(f"{a} -> {b} (line {lines}) -> ... -> {a}")
     assert cycles == []
+
+
+def layer_breaches(graph: grimp.ImportGraph) -> list[str]:
+    """Each import that goes up a layer or across between independent subpackages, as 'importer -> imported'."""
+    found = graph.find_illegal_dependencies_for_layers(layers=LAYERS, containers={"fer"})
+    return sorted(f"{sorted(route.heads)} -> {sorted(route.tails)}" for dep in found for route in dep.routes)
+
+
+def test_fer_subpackages_import_only_downwards(graph: grimp.ImportGraph) -> None:
+    assert layer_breaches(graph) == []
 
 
 def streamlit_importers(graph: grimp.ImportGraph) -> set[str]:
@@ -84,6 +106,11 @@ def test_the_checks_see_what_they_look_for(tmp_path: Path) -> None:
     g.add_import(importer="fer.a", imported="fer.b")
     g.add_import(importer="fer.b", imported="fer.a")
     assert g.chain_exists(importer="fer.b", imported="fer.a") and g.chain_exists(importer="fer.a", imported="fer.b")
+    layered = grimp.build_graph("fer")
+    layered.add_import(importer="fer.vision.detection", imported="fer.cli.main")  # up from the lowest subpackages
+    layered.add_import(importer="fer.jobs.runs", imported="fer.media.live")  # across one layer
+    assert layer_breaches(layered) == ["['fer.jobs.runs'] -> ['fer.media.live']",
+                                       "['fer.vision.detection'] -> ['fer.cli.main']"]
     g.add_module("streamlit")
     g.add_import(importer="fer.b", imported="streamlit")
     assert streamlit_importers(g) == {"fer.a", "fer.b"}

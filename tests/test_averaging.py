@@ -1,4 +1,4 @@
-"""Weight averaging over the tail of a run (fer.averaging) and its place in the trainer."""
+"""Weight averaging over the tail of a run (fer.train.averaging) and its place in the trainer."""
 
 import json
 from types import SimpleNamespace
@@ -6,11 +6,11 @@ from types import SimpleNamespace
 import keras
 import numpy as np
 import pytest
-from helpers import write_folder
 
-from fer.averaging import AVERAGE_FILE, Averaged, WeightAverage, refresh_batchnorm
 from fer.config import TrainConfig
-from fer.training import _use_average, train
+from fer.train.averaging import AVERAGE_FILE, Averaged, WeightAverage, refresh_batchnorm
+from fer.train.trainer import _use_average, train
+from tests.helpers import write_folder
 
 
 def _net() -> keras.Model:
@@ -93,7 +93,7 @@ def test_finish_sets_the_mean_saves_it_and_scores_it(tmp_path):
 
 
 def test_finishing_again_loads_the_saved_average_until_another_epoch_joins_it(tmp_path, monkeypatch):
-    import fer.averaging
+    import fer.train.averaging
 
     resume = _resume()
     cb = WeightAverage(TrainConfig(epochs=4, average_from=0.25), tmp_path, resume)
@@ -102,7 +102,7 @@ def test_finishing_again_loads_the_saved_average_until_another_epoch_joins_it(tm
     cb.set_model(model)
     _end_epoch(cb, resume, 0, 2.0, 1.0)
     calls = []
-    monkeypatch.setattr(fer.averaging, "refresh_batchnorm", lambda m, b: calls.append(b))
+    monkeypatch.setattr(fer.train.averaging, "refresh_batchnorm", lambda m, b: calls.append(b))
     first = cb.finish(model, ["epoch"], None)
     model.set_weights([np.zeros_like(w) for w in model.get_weights()])
     second = cb.finish(model, ["epoch"], None)  # a finished run trained again: nothing new to average

@@ -7,13 +7,13 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from badfiles import DAMAGED_ENTRIES, bomb_png, damaged_zip, huge_pixels_zip, long_name_zip, one_line_csv
-from helpers import ROOT, _jpg, synthetic_faces, write_folder, write_zip
 from streamlit.testing.v1 import AppTest
 
-from fer import data as fer_data
-from fer.data import SKIPPED, DataError, load_dataset, warning_parts
+from fer.data import dataset as fer_data
+from fer.data.dataset import SKIPPED, DataError, Skipped, load_dataset
 from fer.i18n import t
+from tests.badfiles import DAMAGED_ENTRIES, bomb_png, damaged_zip, huge_pixels_zip, long_name_zip, one_line_csv
+from tests.helpers import ROOT, _jpg, synthetic_faces, write_folder, write_zip
 
 ROW = " ".join(["7"] * 2304)
 FACE = _jpg(synthetic_faces(1)[0][0])
@@ -60,8 +60,9 @@ def test_empty_and_missing_class_folders_are_named(tmp_path):
     (root / "test" / "fear").rmdir()  # a missing one
     ds = load_dataset(root)
     assert ds.counts()["Training"]["disgust"] == 0
-    assert [w for w in ds.warnings if SKIPPED["empty_class"] in w] == [
-        f"test/fear: {SKIPPED['empty_class']}", f"train/disgust: {SKIPPED['empty_class']}"]
+    assert [w for w in ds.warnings if w.kind == "empty_class"] == [
+        Skipped("test/fear", "empty_class"), Skipped("train/disgust", "empty_class")]
+    assert str(ds.warnings[-1]) == f"train/disgust: {SKIPPED['empty_class']}"  # the CLI's and the log's words
 
 
 def test_non_image_files_and_nested_folders(tmp_path):
@@ -75,7 +76,7 @@ def test_non_image_files_and_nested_folders(tmp_path):
     ds = load_dataset(tmp_path / "top")  # the train/ folder is two levels down
     assert "fer/train/sad/session1/day2/Training_deep.png" in ds.paths.tolist()
     assert ds.counts()["Training"]["sad"] == 2 and len(ds) == 8
-    kinds = dict(warning_parts(w) for w in ds.warnings)
+    kinds = {w.where: w.kind for w in ds.warnings}
     assert kinds == {"fer/README.txt": "not_image", "fer/train/happy/notes.docx": "not_image",
                      "fer/train/happy/broken.png": "undecodable"}
 
@@ -109,7 +110,7 @@ def test_unsafe_zip_entries_are_never_read_nor_written(tmp_path):
     before = sorted(p.name for p in tmp_path.rglob("*"))
     ds = load_dataset(z)
     assert len(ds) == 14
-    unsafe = [where for where, kind in map(warning_parts, ds.warnings) if kind == "unsafe"]
+    unsafe = [where for where, kind in ((w.where, w.kind) for w in ds.warnings) if kind == "unsafe"]
     assert unsafe == ["../evil.png", "train/happy/../../../evil2.png", "/tmp/abs/evil3.png"]
     assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing unpacked anywhere
     assert not Path("/tmp/abs/evil3.png").exists()
@@ -147,7 +148,7 @@ def test_image_bombs_inside_a_dataset_are_skipped_without_decoding(tmp_path, mon
     monkeypatch.setattr(cv2, "imdecode", spy)
     ds = load_dataset(z)
     assert len(ds) == 14 and len(decoded) == 14
-    bombs = [where for where, kind in map(warning_parts, ds.warnings) if kind == "too_large"]
+    bombs = [where for where, kind in ((w.where, w.kind) for w in ds.warnings) if kind == "too_large"]
     assert bombs == ["train/happy/Training_bomb.png", "train/sad/Training_bomb.jpg"]
 
 
@@ -182,8 +183,8 @@ def test_a_long_entry_name_costs_what_the_data_costs_not_name_x_entries(tmp_path
         tracemalloc.stop()
     assert len(ds) == 5_000
     assert peak < 60 * 2**20, f"{peak / 2**20:.0f} MiB"
-    (long,) = [w for w in ds.warnings if warning_parts(w)[1] == "long_name"]
-    assert long.startswith("train/happy/aaa") and "(60,016 characters)" in long and len(long) < 200
+    (long,) = [w for w in ds.warnings if w.kind == "long_name"]
+    assert long.where.startswith("train/happy/aaa") and "(60,016 characters)" in long.where and len(str(long)) < 200
     assert ds.paths.dtype == object and max(map(len, ds.paths)) < 30
     (npz,) = cache.glob("*.npz")
     assert npz.stat().st_size < 20 * 2**20
@@ -217,7 +218,7 @@ def test_damaged_zip_entries_are_skipped_and_listed(tmp_path):
     good = {f"train/{c}/Training_{i}.png": FACE for i, c in enumerate(("angry", "happy", "sad"))}
     ds = load_dataset(damaged_zip(tmp_path / "damaged.zip", good))
     assert len(ds) == 3
-    damaged = [where for where, kind in map(warning_parts, ds.warnings) if kind == "damaged"]
+    damaged = [where for where, kind in ((w.where, w.kind) for w in ds.warnings) if kind == "damaged"]
     assert damaged == [f"train/happy/{k}.png" for k in DAMAGED_ENTRIES]
 
 
@@ -235,7 +236,7 @@ def test_huge_images_are_refused_from_their_headers_before_decoding(tmp_path, mo
     ds = load_dataset(z)
     cpu = time.process_time() - cpu
     assert len(ds) == 1 and len(decoded) == 1
-    assert sum(kind == "too_large" for _, kind in map(warning_parts, ds.warnings)) == 300
+    assert sum(w.kind == "too_large" for w in ds.warnings) == 300
     assert cpu < 10, cpu  # decoding them all took 28.5 s; this is reading 300 headers (and hashing 5 MB)
 
 

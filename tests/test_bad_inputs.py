@@ -3,14 +3,14 @@
 import json
 
 import pytest
-from badfiles import ERRORS, KINDS, bad_files, hostile_images
-from helpers import PHOTOS
-from test_cli import run_cli
 
-from fer.detection import Detector
-from fer.inference import Classifier, predict_faces
-from fer.photo import analyse_photo
-from fer.preprocessing import IMAGE_ERROR_KINDS, ImageError, decode_image
+from fer.media.photo import analyse_photo
+from fer.model.inference import Classifier, predict_faces
+from fer.vision.detection import Detector
+from fer.vision.preprocessing import IMAGE_ERROR_KINDS, ImageError, decode_image
+from tests.badfiles import ERRORS, KINDS, bad_files, hostile_images
+from tests.helpers import PHOTOS
+from tests.test_cli import run_cli
 
 PHOTO = (PHOTOS / "obama.jpg").read_bytes()
 FILES = bad_files(PHOTO)

@@ -2,23 +2,31 @@
 
 import csv
 import json
-import os
 import re
+import shutil
 import subprocess
 import sys
 
 import numpy as np
 import pytest
-from helpers import FER_ZIP, ROOT, needs_full_data, write_folder
 
 from fer.labels import LABELS
-from fer.modelio import load_model
+from fer.model.modelio import load_model
+from tests.helpers import FER_ZIP, ROOT, needs_full_data, write_folder
 
 
 def run_cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run([sys.executable, "-m", "fer", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT, env=env)
+                          timeout=timeout, cwd=ROOT)
+
+
+def test_the_installed_fer_command_runs_from_any_folder(tmp_path):
+    """`pip install -e .` (scripts/test.sh) gives the `fer` console script of pyproject.toml."""
+    fer = shutil.which("fer")
+    assert fer, "no `fer` command: run `pip install -e .` (scripts/test.sh does)"
+    r = subprocess.run([fer, "models", "--json"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert {m["name"] for m in json.loads(r.stdout)} >= {"course-cnn", "fer-net"}
 
 
 def test_models_lists_course_cnn_with_its_parameter_count():

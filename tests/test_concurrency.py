@@ -6,12 +6,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from helpers import PHOTOS, ROOT
 
-from fer.detection import Detector, DetectorConfig
-from fer.inference import Classifier
-from fer.photo import analyse_photo
-from fer.preprocessing import decode_image, to_gray
+from fer.media.photo import analyse_photo
+from fer.model.inference import Classifier
+from fer.vision.detection import Detector, DetectorConfig
+from fer.vision.preprocessing import decode_image, to_gray
+from tests.helpers import PHOTOS, ROOT
 
 NAMES = ["obama.jpg", "biden.jpg", "obama2.jpg", "obama-240p.jpg", "obama_and_biden.jpg", "obama-1080p.jpg"]
 

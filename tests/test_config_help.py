@@ -6,10 +6,10 @@ import subprocess
 import sys
 
 import pytest
-from helpers import ROOT
 
 from fer import i18n
 from fer.config import TrainConfig
+from tests.helpers import ROOT
 
 FIELDS = [f.name for f in dataclasses.fields(TrainConfig) if f.name != "extra"]
 

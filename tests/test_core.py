@@ -3,17 +3,17 @@
 import cv2
 import numpy as np
 import pytest
-from helpers import PHOTOS
 
-from fer.boxes import FaceBox
-from fer.config import TrainConfig
-from fer.detection import Detector, DetectorConfig
+from fer.config import ARCHS, TrainConfig
 from fer.i18n import fmt_percent, languages, pick_language, t
-from fer.inference import Classifier, predict_faces
 from fer.labels import LABELS, display_name
-from fer.modelio import ModelError, load_card, load_model
-from fer.models import ARCHITECTURES, build_model
-from fer.preprocessing import ImageError, crop_face, decode_image, expand_box
+from fer.model.architectures import ARCHITECTURES, build_model
+from fer.model.inference import Classifier, predict_faces
+from fer.model.modelio import ModelError, load_card, load_model
+from fer.vision.boxes import FaceBox
+from fer.vision.detection import Detector, DetectorConfig
+from fer.vision.preprocessing import ImageError, crop_face, decode_image, expand_box
+from tests.helpers import PHOTOS
 
 
 def test_labels_in_fer2013_order():
@@ -36,6 +36,10 @@ def test_every_architecture_maps_faces_to_probabilities(name):
     out = np.asarray(out)
     assert out.shape == (2, 7)
     np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-4)
+
+
+def test_a_config_names_exactly_the_architectures_that_can_be_built():
+    assert set(ARCHS) == set(ARCHITECTURES)
 
 
 def test_train_config_validation_gives_reasons():

@@ -2,12 +2,12 @@
 
 import numpy as np
 import pytest
-from helpers import FER_ZIP, needs_full_data, write_csv, write_folder, write_zip
 
 from fer.config import TrainConfig
-from fer.data import DataError, load_dataset
+from fer.data.dataset import DataError, load_dataset
+from fer.data.splits import make_split, missing_classes, official_split, stratified_split
 from fer.labels import LABELS
-from fer.splits import make_split, missing_classes, official_split, stratified_split
+from tests.helpers import FER_ZIP, needs_full_data, write_csv, write_folder, write_zip
 
 
 def test_folder_layout_keeps_pixels_labels_and_usage(tmp_path):
@@ -64,9 +64,9 @@ def test_unknown_class_folder_is_named(tmp_path):
 def test_second_load_comes_from_cache(tmp_path, monkeypatch):
     src = write_zip(tmp_path / "d.zip", n_per_class=2)
     first = load_dataset(src)
-    import fer.data
+    import fer.data.dataset
 
-    monkeypatch.setattr(fer.data, "_load_zip", lambda *a, **k: pytest.fail("cache not used"))
+    monkeypatch.setattr(fer.data.dataset, "_load_zip", lambda *a, **k: pytest.fail("cache not used"))
     second = load_dataset(src)
     np.testing.assert_array_equal(first.images, second.images)
     np.testing.assert_array_equal(first.paths, second.paths)

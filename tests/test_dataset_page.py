@@ -6,11 +6,11 @@ import re
 
 import numpy as np
 import pytest
-from helpers import ROOT, write_folder, write_zip
 from streamlit.testing.v1 import AppTest
 
 from fer.i18n import t
 from fer.labels import LABELS, display_name
+from tests.helpers import ROOT, write_folder, write_zip
 
 PAGE = str(ROOT / "pages" / "dataset.py")
 CHART_KEYS = ("chart_counts", "chart_splits", "chart_shares", "chart_sizes", "chart_hist")

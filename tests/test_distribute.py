@@ -11,12 +11,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, wait_for
 
-from fer import jobs
 from fer.config import TrainConfig
-from fer.distribute import DistributeError, read_tf_config
-from fer.modelio import load_model
+from fer.jobs import launcher as jobs
+from fer.model.modelio import load_model
+from fer.train.distribute import DistributeError, read_tf_config
+from tests.helpers import ROOT, wait_for
 
 SAMPLE = ROOT / "data" / "sample"
 JOB_FILES = {"job.json", "progress.json", "train.log", "stop"}
@@ -40,8 +40,8 @@ def epochs_of(run: Path) -> list[int]:
 
 # --------------------------------------------------------------------------- settings (no training)
 def test_the_strategy_is_a_checked_config_field_and_a_cli_flag():
-    from fer.cli import build_parser
-    from fer.flags import config_from_args
+    from fer.cli.flags import config_from_args
+    from fer.cli.main import build_parser
 
     assert TrainConfig().distribute == "none" and TrainConfig().replicas == 0
     assert TrainConfig(distribute="mirrored", replicas=2).validate() == []
@@ -74,7 +74,7 @@ def test_tf_config_names_this_task_and_the_chief():
 def test_a_last_validation_batch_too_small_to_split_joins_the_one_before():
     import numpy as np
 
-    from fer.pipeline import eval_batches
+    from fer.train.pipeline import eval_batches
 
     images, targets = np.zeros((33, 48, 48), np.uint8), np.zeros((33, 7), np.float32)
     cfg = TrainConfig(batch_size=8)
@@ -86,7 +86,7 @@ def test_a_last_validation_batch_too_small_to_split_joins_the_one_before():
 def test_a_process_whose_tensorflow_has_started_refuses_cpu_devices_it_cannot_lay_out(tmp_path):
     import tensorflow as tf
 
-    from fer.training import train
+    from fer.train.trainer import train
 
     tf.constant(0.0) + 1.0  # TensorFlow has started: its devices are fixed
     have = len(tf.config.list_logical_devices("CPU"))
@@ -99,7 +99,7 @@ def test_a_process_whose_tensorflow_has_started_refuses_cpu_devices_it_cannot_la
 @pytest.fixture(scope="module")
 def single_run(tmp_path_factory) -> Path:
     """The same tiny run on one device, in this process: what a distributed run must look like."""
-    from fer.training import train
+    from fer.train.trainer import train
 
     run = tmp_path_factory.mktemp("single") / "run"
     train(sample(1), run)
@@ -163,7 +163,7 @@ def start_workers(args: list[str], outs: list[Path], scratch: list[Path]) -> lis
     for i, (out, tmp) in enumerate(zip(outs, scratch, strict=True)):
         tmp.mkdir(parents=True, exist_ok=True)
         tf_config = json.dumps({"cluster": {"worker": hosts}, "task": {"type": "worker", "index": i}})
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CONFIG": tf_config, "TMPDIR": str(tmp)}
+        env = {**os.environ, "TF_CONFIG": tf_config, "TMPDIR": str(tmp)}
         procs.append(subprocess.Popen([sys.executable, "-m", "fer", "train", *args, "--out", str(out)], cwd=ROOT,
                                       env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE))
     return procs
@@ -226,7 +226,7 @@ def test_two_workers_on_loopback_train_one_run_that_only_the_chief_writes_and_it
 
 @pytest.mark.slow
 def test_multi_worker_without_tf_config_says_what_is_missing(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"} | {"PYTHONPATH": str(ROOT)}
+    env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
     r = subprocess.run([sys.executable, "-m", "fer", "train", "--data", str(SAMPLE), "--arch", "tiny-cnn", "--epochs",
                         "1", "--distribute", "multi-worker", "--out", str(tmp_path / "run")],
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)

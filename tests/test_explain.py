@@ -1,19 +1,19 @@
-"""fer.explain on a real face: feature maps, pooling, the flat vector and Grad-CAM for every architecture."""
+"""fer.model.explain on a real face: feature maps, pooling, the flat vector and Grad-CAM for every architecture."""
 
 from typing import Any
 
 import cv2
 import numpy as np
 import pytest
-from helpers import PHOTOS, ROOT
 
-from fer.detection import Detector
-from fer.explain import Explainer, enlarge, first_layer_filters, model_anatomy, normalise, overlay, tile
-from fer.inference import Classifier
-from fer.models import ARCHITECTURES, build_model
-from fer.preprocessing import crop_face, decode_image, to_gray
+from fer.model.architectures import ARCHITECTURES, build_model
+from fer.model.explain import Explainer, enlarge, first_layer_filters, model_anatomy, normalise, overlay, tile
+from fer.model.inference import Classifier
+from fer.vision.detection import Detector
+from fer.vision.preprocessing import crop_face, decode_image, to_gray
+from tests.helpers import PHOTOS, ROOT
 
-# Architectural facts (from fer/models.py), per network: first conv maps, the maps of each block
+# Architectural facts (from fer/model/architectures.py), per network: first conv maps, the maps of each block
 # (what enters each pooling, then the last maps), each pooling's output, vector length, dense units.
 SHAPES: dict[str, dict[str, Any]] = {
     "course-cnn": {"first": (46, 46, 64), "filters": (64, 3, 3),
@@ -48,7 +48,7 @@ def face() -> np.ndarray:
 def models() -> dict[str, Any]:
     import keras
 
-    from fer.modelio import load_model
+    from fer.model.modelio import load_model
 
     keras.utils.set_random_seed(0)
     out = {name: build_model(name) for name in ARCHITECTURES}

@@ -10,11 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, shown, write_folder
 
-from fer import jobs
 from fer.config import TrainConfig
-from fer.modelio import ModelCard, ModelError, atomic_write_bytes, load_model, os_problem, save_model, write_json
+from fer.jobs import launcher as jobs
+from fer.model.modelio import ModelCard, ModelError, atomic_write_bytes, load_model, os_problem, save_model, write_json
+from tests.helpers import ROOT, shown, write_folder
 
 ENOSPC = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
@@ -29,7 +29,7 @@ def tiny(data: Path, epochs: int = 1) -> TrainConfig:
 
 
 def job_processes(run_dir: Path) -> list[int]:
-    """PIDs of live `fer.jobs run` processes of `run_dir` (read from /proc)."""
+    """PIDs of live `fer.jobs.launcher run` processes of `run_dir` (read from /proc)."""
     found = []
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit() and jobs.is_job_process(int(proc.name), run_dir):
@@ -78,8 +78,8 @@ def test_a_full_disk_while_starting_a_job_leaves_no_lock_and_no_untracked_proces
 
 def test_a_full_disk_during_training_fails_the_job_with_a_clear_error(tmp_path, monkeypatch):
     """The job body, in this process: the first checkpoint save hits a full disk."""
-    import fer.callbacks
-    from fer.jobrunner import run_job
+    import fer.train.callbacks
+    from fer.jobs.runner import run_job
 
     data = write_folder(tmp_path / "ds", n_per_class=3)
     runs = tmp_path / "runs"
@@ -92,7 +92,7 @@ def test_a_full_disk_during_training_fails_the_job_with_a_clear_error(tmp_path, 
     def full(model: object, path: Path, card: object = None, parents: bool = True) -> None:
         raise disk_full(path)
 
-    monkeypatch.setattr(fer.callbacks, "save_model", full)
+    monkeypatch.setattr(fer.train.callbacks, "save_model", full)
     assert run_job(run_dir) == 1
     job = json.loads((run_dir / "job.json").read_text())
     assert job["state"] == "failed"
@@ -105,9 +105,8 @@ def test_a_full_disk_during_training_fails_the_job_with_a_clear_error(tmp_path, 
 
 # ----------------------------------------------------------------------------------- the train page and the CLI
 def test_the_train_page_says_why_a_job_cannot_start(tmp_path, monkeypatch):
-    from test_train_page import open_page, submit
-
     from fer.i18n import t
+    from tests.test_train_page import open_page, submit
 
     blocker = tmp_path / "file"
     blocker.write_text("x")
@@ -169,7 +168,7 @@ def test_a_process_killed_mid_save_leaves_the_previous_model_intact(tmp_path, ti
     child = (
         "import os, signal, sys\n"
         "from pathlib import Path\n"
-        "from fer.modelio import save_model\n"
+        "from fer.model.modelio import save_model\n"
         "class M:\n"
         "    def save(self, path):\n"
         "        Path(path).write_bytes(b'PK half written')\n"

@@ -2,14 +2,14 @@
 
 Images: a real face photo saved in every format Pillow writes (and a few it only reads), each mutated
 (bit flips, header fields set to boundary values, truncation, insertion, duplication, splicing, a wrong
-extension) and sent through `fer.photo.analyse_photo`, the decoding path of the Images page and
-`fer predict`: the outcome must be a PhotoResult or fer.preprocessing.ImageError, nothing else.
-Datasets: a small valid zip and CSV, mutated as bytes and as text, through `fer.data.load_dataset`: a
-Dataset (well formed) or fer.data.DataError, and nothing written outside the test's own folder.
+extension) and sent through `fer.media.photo.analyse_photo`, the decoding path of the Images page and
+`fer predict`: the outcome must be a PhotoResult or fer.vision.preprocessing.ImageError, nothing else.
+Datasets: a small valid zip and CSV, mutated as bytes and as text, through `fer.data.dataset.load_dataset`: a
+Dataset (well formed) or fer.data.dataset.DataError, and nothing written outside the test's own folder.
 
 CI runs a few thousand cases in well under a minute. Maintainers run longer from the same script:
 
-    python tests/test_fuzz.py --images 200000 --datasets 20000 --seed 7 [--save failures/]
+    python -m tests.test_fuzz --images 200000 --datasets 20000 --seed 7 [--save failures/]
 
 or, through pytest, FER_FUZZ_IMAGES=200000 FER_FUZZ_DATASETS=20000 FER_FUZZ_SEED=7.
 A failure names the seed, the case number and the mutation, which reproduce it exactly.
@@ -34,10 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # helpers, when run as a script
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # fer
-
-from helpers import PHOTOS, write_csv, write_zip  # noqa: E402
+from tests.helpers import PHOTOS, write_csv, write_zip
 
 CI_IMAGES = 1500
 CI_DATASETS = 300
@@ -153,7 +150,7 @@ def mutate(data: bytes, rng: np.random.Generator, others: list[bytes]) -> tuple[
 
 
 class UniformClassifier:
-    """Stands in for fer.inference.Classifier: the same scores for every face (decoding is what is fuzzed)."""
+    """Stands in for fer.model.inference.Classifier: the same scores for every face (decoding is what is fuzzed)."""
 
     def scores(self, faces: np.ndarray) -> np.ndarray:
         return np.full((len(faces), 7), 1 / 7, np.float32)
@@ -162,9 +159,9 @@ class UniformClassifier:
 def fuzz_images(cases: int, seed: int = 0, save: Path | None = None, log: Callable[[str], None] | None = None
                 ) -> Report:
     """`cases` mutated images through analyse_photo; see the module docstring."""
-    from fer.detection import Detector
-    from fer.photo import PhotoResult, analyse_photo
-    from fer.preprocessing import ImageError
+    from fer.media.photo import PhotoResult, analyse_photo
+    from fer.vision.detection import Detector
+    from fer.vision.preprocessing import ImageError
 
     seeds = image_seeds()
     names, blobs = list(seeds), list(seeds.values())
@@ -257,7 +254,7 @@ def zip_variants(base: Path, rng: np.random.Generator, out: Path) -> str:
 def fuzz_datasets(cases: int, seed: int = 0, save: Path | None = None, log: Callable[[str], None] | None = None
                   ) -> Report:
     """`cases` mutated zips and CSVs through load_dataset; see the module docstring."""
-    from fer.data import DataError, Dataset, load_dataset
+    from fer.data.dataset import DataError, Dataset, load_dataset
 
     rng = np.random.default_rng(seed)
     report = Report()

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import ROOT
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from fer.i18n import t
+from tests.helpers import ROOT
 from ui.text import plain
 
 UI_FILES = sorted([ROOT / "app.py", *(ROOT / "pages").glob("*.py"), *(ROOT / "ui").glob("*.py")])
@@ -180,7 +180,7 @@ def test_the_dataset_page_escapes_names_from_inside_an_archive(tmp_path, monkeyp
                                                    ("dataset.py", "dataset_class", "../x")])
 def test_a_selectbox_value_the_server_did_not_offer_is_never_used(page, key, sent, caplog):
     """Issue 30 (2): every value a widget sends is checked against what the server offered."""
-    from helpers import craft
+    from tests.helpers import craft
 
     at = AppTest.from_file(str(ROOT / "pages" / page), default_timeout=120)
     at.session_state["lang"] = "en"

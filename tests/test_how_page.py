@@ -5,12 +5,12 @@ import re
 from pathlib import Path
 
 import pytest
-from helpers import PHOTOS, ROOT, shown
 from streamlit.testing.v1 import AppTest
 
 import ui.common
 from fer.i18n import fmt_number, fmt_percent, t
 from fer.labels import LABELS, display_name
+from tests.helpers import PHOTOS, ROOT, shown
 
 PAGE = str(ROOT / "pages" / "how_it_works.py")
 SECTIONS = ("step_input", "step_filters", "step_blocks", "step_pool", "step_vector", "step_dense", "step_softmax",
@@ -168,8 +168,8 @@ def test_photo_without_face_warns(tmp_path: Path) -> None:
 
 def test_mini_xception_without_dense_layers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A trained run of another architecture (here untrained mini-xception) is explained too."""
-    from fer.modelio import ModelCard, save_model
-    from fer.models import build_model
+    from fer.model.architectures import build_model
+    from fer.model.modelio import ModelCard, save_model
 
     run = tmp_path / "runs" / "mx"
     model = build_model("mini-xception")
@@ -189,8 +189,8 @@ def test_mini_xception_without_dense_layers(tmp_path: Path, monkeypatch: pytest.
 
 def test_a_model_with_shifted_views_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A card asking for shifted views: the page explains that the bars average the moved faces."""
-    from fer.modelio import ModelCard, save_model
-    from fer.models import build_model
+    from fer.model.architectures import build_model
+    from fer.model.modelio import ModelCard, save_model
 
     run = tmp_path / "runs" / "shifted"
     model = build_model("tiny-cnn")

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import ROOT
 from PIL import Image, ImageDraw
 
-from fer.annotate import annotate, font, label_text
-from fer.boxes import FaceBox
 from fer.i18n import catalog, fmt_number, fmt_percent, fmt_sci, languages, plotly_separators
-from fer.inference import FacePrediction
 from fer.labels import COLORS, LABELS, display_name
+from fer.media.annotate import annotate, font, label_text
+from fer.model.inference import FacePrediction
+from fer.vision.boxes import FaceBox
+from tests.helpers import ROOT
 
 UI_FILES = sorted([ROOT / "app.py", *(ROOT / "pages").glob("*.py"), *(ROOT / "ui").glob("*.py")])
 # Streamlit calls whose first argument is a path, key or code, not text shown to people.

@@ -9,8 +9,6 @@ A page fails when it shows a catalog string of the other language (one that diff
 translation), whole or as a template with its placeholders filled in.
 """
 
-import streamlit_webrtc  # noqa: F401, I001  (must precede tensorflow)
-
 import json
 import re
 from collections.abc import Iterator
@@ -22,15 +20,16 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+import streamlit_webrtc
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1 import app_test as app_test_module
 
-from helpers import PHOTOS, ROOT, StreamerStub, write_folder
 from fer.config import TrainConfig
 from fer.i18n import catalog, languages, plotly_separators, t
+from tests.helpers import PHOTOS, ROOT, StreamerStub, write_folder
 
 PAGES = ("home", "images", "webcam", "dataset", "train", "results", "how_it_works")
 PLACEHOLDER = re.compile(r"{(\w+)[^}]*}")
@@ -183,7 +182,7 @@ def run(at: AppTest) -> AppTest:
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A runs folder with one finished tiny run and a data folder with a tiny dataset."""
-    from fer.training import train
+    from fer.train.trainer import train
 
     root = tmp_path_factory.mktemp("i18n")
     data = write_folder(root / "data" / "tiny", n_per_class=4)

@@ -5,13 +5,13 @@ import re
 import tomllib
 
 import pytest
-from badfiles import ERRORS, KINDS, bad_files, hostile_images
-from helpers import PHOTOS, ROOT
 from streamlit.testing.v1 import AppTest
 
 from fer.i18n import t
 from fer.labels import LABELS, display_name
-from fer.preprocessing import IMAGE_ERROR_KINDS
+from fer.vision.preprocessing import IMAGE_ERROR_KINDS
+from tests.badfiles import ERRORS, KINDS, bad_files, hostile_images
+from tests.helpers import PHOTOS, ROOT
 
 PAGE = str(ROOT / "pages" / "images.py")
 PHOTO = (PHOTOS / "obama.jpg").read_bytes()

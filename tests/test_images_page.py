@@ -1,4 +1,5 @@
-"""AppTest of the Images page (English and Portuguese), and the photo path under it (fer.photo, fer.annotate)."""
+"""AppTest of the Images page (English and Portuguese), and the photo path under it (fer.media.photo,
+fer.media.annotate)."""
 
 import io
 import json
@@ -7,17 +8,17 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import PHOTOS, ROOT, shown
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from fer.annotate import DISPLAY_BOX, EDGE, LABEL_PX, annotate, display_width, fit, label_size, label_text
-from fer.boxes import FaceBox
-from fer.detection import Detector, DetectorConfig
-from fer.inference import Classifier, FacePrediction, predict_faces
 from fer.labels import COLORS, LABELS, display_name, hex_color
-from fer.photo import NO_FACE, ROW_KEYS, analyse_photo, result_rows, results_json
-from fer.preprocessing import ImageError, decode_image, decode_reduced
+from fer.media.annotate import DISPLAY_BOX, EDGE, LABEL_PX, annotate, display_width, fit, label_size, label_text
+from fer.media.photo import NO_FACE, ROW_KEYS, analyse_photo, result_rows, results_json
+from fer.model.inference import Classifier, FacePrediction, predict_faces
+from fer.vision.boxes import FaceBox
+from fer.vision.detection import Detector, DetectorConfig
+from fer.vision.preprocessing import ImageError, decode_image, decode_reduced
+from tests.helpers import PHOTOS, ROOT, shown
 from ui.text import plain
 
 PAGE = str(ROOT / "pages" / "images.py")

@@ -7,12 +7,12 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import wait_for, write_folder
 
-from fer import jobs
 from fer.config import TrainConfig
-from fer.modelio import load_model
-from fer.presets import PRESETS, preset, resolve_data
+from fer.jobs import launcher as jobs
+from fer.model.modelio import load_model
+from fer.train.presets import PRESETS, preset, resolve_data
+from tests.helpers import wait_for, write_folder
 
 pytestmark = pytest.mark.slow
 
@@ -137,12 +137,12 @@ def test_the_cli_trains_a_preset_with_explicit_flags_overriding_it(tmp_path):
     import subprocess
     import sys
 
-    from helpers import ROOT
+    from tests.helpers import ROOT
 
     out = tmp_path / "run"
     r = subprocess.run([sys.executable, "-m", "fer", "train", "--preset", "demo", "--epochs", "1", "--out", str(out)],
                        capture_output=True, text=True, timeout=300, cwd=ROOT,
-                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+                       env=os.environ.copy())
     assert r.returncode == 0, r.stderr[-2000:]
     cfg = json.loads((out / "model.json").read_text())["config"]
     assert cfg["epochs"] == 1 and cfg["arch"] == "tiny-cnn" and cfg["augment"] is True and cfg["batch_size"] == 32
@@ -182,13 +182,13 @@ def test_a_cli_run_stopped_with_ctrl_c_keeps_its_epoch_and_resumes(tmp_path):
     import subprocess
     import sys
 
-    from helpers import ROOT
+    from tests.helpers import ROOT
 
     data = write_folder(tmp_path / "ds", n_per_class=20)
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "fer", "train", "--data", str(data), "--arch", "tiny-cnn", "--epochs", "300",
            "--batch-size", "4", "--split", "official", "--out", str(out)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, text=True,
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=os.environ.copy(), text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     wait_for(lambda: (out / "history.csv").exists(), what="a first epoch")
     time.sleep(0.5)
@@ -227,8 +227,8 @@ def test_deleting_a_run_folder_while_it_trains_ends_the_job_without_recreating_i
 def test_the_time_left_is_measured_after_the_first_batch(tmp_path, monkeypatch):
     """A first batch that builds the graph for 10 s, then 1 s a batch: 20 batches in all. The time left
     follows the batches after the first (the old estimate said 42 s, not 15 s, after batch 5)."""
-    import fer.jobrunner as jr
-    from fer.events import TrainEvent
+    import fer.jobs.runner as jr
+    from fer.train.events import TrainEvent
 
     clock = [100.0]
     monkeypatch.setattr(jr.time, "monotonic", lambda: clock[0])

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from fer.config import TrainConfig
-from fer.pipeline import TrainBatches, eval_batches
+from fer.train.pipeline import TrainBatches, eval_batches
 
 N = 50
 

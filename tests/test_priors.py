@@ -6,17 +6,17 @@ import math
 
 import numpy as np
 import pytest
-from helpers import write_folder
 
-from fer.cli import main
+from fer.cli.main import main
 from fer.config import TrainConfig
-from fer.export import export_model
-from fer.inference import Classifier
+from fer.jobs.export import export_model
 from fer.labels import LABELS
-from fer.modelio import ModelCard, load_card, save_model
-from fer.models import build_model
-from fer.pipeline import FERPLUS_COLUMNS
-from fer.priors import check_prior_correction, prior_correction
+from fer.model.architectures import build_model
+from fer.model.inference import Classifier
+from fer.model.modelio import ModelCard, load_card, save_model
+from fer.model.priors import check_prior_correction, prior_correction
+from fer.train.pipeline import FERPLUS_COLUMNS
+from tests.helpers import write_folder
 
 SHIFT = (0.5, 0.0, 1.0, -0.5, 0.25, 0.0, -1.0)
 
@@ -100,7 +100,7 @@ def _with_votes(root):
 
 @pytest.mark.slow
 def test_training_with_soft_labels_writes_the_correction_and_scores_with_it(tmp_path, capsys):
-    from fer.training import train
+    from fer.train.trainer import train
 
     data = _with_votes(tmp_path)
     cfg = TrainConfig(data=str(data), split="official", arch="tiny-cnn", epochs=1, batch_size=8,
@@ -130,7 +130,7 @@ def test_training_with_soft_labels_writes_the_correction_and_scores_with_it(tmp_
 
 @pytest.mark.slow
 def test_training_without_soft_labels_writes_no_correction(tmp_path):
-    from fer.training import train
+    from fer.train.trainer import train
 
     data = _with_votes(tmp_path)
     cfg = TrainConfig(data=str(data), split="official", arch="tiny-cnn", epochs=1, batch_size=8, augment=False)
@@ -148,7 +148,7 @@ def test_a_hostile_model_card_is_ignored_with_a_reason(tmp_path, tiny_model_path
     import json
     import shutil
 
-    from fer.modelio import load_card
+    from fer.model.modelio import load_card
 
     model = tmp_path / "m.keras"
     shutil.copyfile(tiny_model_path, model)
@@ -163,8 +163,8 @@ def test_a_hostile_model_card_is_ignored_with_a_reason(tmp_path, tiny_model_path
 def test_predict_runs_a_model_whose_card_is_a_list(tmp_path, tiny_model_path):
     import shutil
 
-    from helpers import PHOTOS
-    from test_cli import run_cli
+    from tests.helpers import PHOTOS
+    from tests.test_cli import run_cli
 
     model = tmp_path / "m.keras"
     shutil.copyfile(tiny_model_path, model)

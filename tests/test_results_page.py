@@ -6,18 +6,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import ROOT, shown, write_folder
 from streamlit.testing.v1 import AppTest
 
 from fer.config import TrainConfig
 from fer.i18n import fmt_percent, t
 from fer.labels import LABELS, display_name
+from tests.helpers import ROOT, shown, write_folder
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> Path:
     """Two finished tiny-cnn runs (2 and 3 epochs) on a generated dataset."""
-    from fer.training import train
+    from fer.train.trainer import train
 
     root = tmp_path_factory.mktemp("results")
     data = write_folder(root / "ds", n_per_class=6)
@@ -100,8 +100,7 @@ def test_runs_and_the_shipped_model_side_by_side_only_on_the_same_test_set(runs,
 
 @pytest.mark.parametrize("lang", ["en", "pt"])
 def test_the_shipped_model_shows_its_report_at_once_without_the_dataset(lang, runs, monkeypatch):
-    from fer import results
-
+    from fer.jobs import results
     # the page must not score the test split (that needs FER2013 on the server)
     monkeypatch.setattr(results, "test_predictions", lambda *a, **k: pytest.fail("scored the dataset"))
     at = open_page(lang, runs, monkeypatch)
@@ -131,8 +130,7 @@ def test_the_shipped_model_shows_its_report_at_once_without_the_dataset(lang, ru
 def test_without_the_dataset_the_mistakes_section_says_so_instead_of_failing(runs, monkeypatch):
     import dataclasses
 
-    from fer import presets
-
+    from fer.train import presets
     real = presets.resolve_data
     gone = "/nowhere/fer2013.zip"
     monkeypatch.setattr(presets, "resolve_data", lambda cfg: dataclasses.replace(real(cfg), data=gone))
@@ -145,12 +143,11 @@ def test_without_the_dataset_the_mistakes_section_says_so_instead_of_failing(run
 
 
 def test_scoring_the_test_split_reports_its_progress(tmp_path) -> None:
-    """fer.results.test_predictions tells a plain callback how far it is (the page draws the bar)."""
-    from helpers import write_folder
-
+    """fer.jobs.results.test_predictions tells a plain callback how far it is (the page draws the bar)."""
     from fer.config import TrainConfig
-    from fer.data import load_dataset
-    from fer.results import test_predictions
+    from fer.data.dataset import load_dataset
+    from fer.jobs.results import test_predictions
+    from tests.helpers import write_folder
 
     class Counting:
         def scores(self, faces):

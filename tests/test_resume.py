@@ -5,11 +5,11 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import write_folder
 
 from fer.config import TrainConfig
-from fer.events import TrainEvent
-from fer.training import train
+from fer.train.events import TrainEvent
+from fer.train.trainer import train
+from tests.helpers import write_folder
 
 pytestmark = pytest.mark.slow
 
@@ -105,10 +105,9 @@ def test_one_trainer_per_run_folder_and_no_resume_while_another_process_trains_i
     import subprocess
     import sys
 
-    from helpers import ROOT
-
-    from fer import jobs
-    from fer.runlock import NAME, RunBusyError, claim, holder
+    from fer.jobs import launcher as jobs
+    from fer.train.runlock import NAME, RunBusyError, claim, holder
+    from tests.helpers import ROOT
 
     data = write_folder(tmp_path / "ds", n_per_class=20)
     run, cfg = tmp_path / "runs" / "run", config(data, 3)
@@ -123,7 +122,7 @@ def test_one_trainer_per_run_folder_and_no_resume_while_another_process_trains_i
         assert run not in [r.path for r in jobs.list_runs(run.parent) if r.resumable]
         with pytest.raises(jobs.JobError, match=rf"another process \(pid {os.getpid()}\) is training it"):
             jobs.resume_job(run)
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        env = os.environ.copy()
         r = subprocess.run([sys.executable, "-m", "fer", "train", "--data", str(data), "--arch", "tiny-cnn",
                             "--epochs", "9", "--out", str(run)], capture_output=True, text=True, cwd=ROOT, env=env,
                            timeout=300)

@@ -7,13 +7,13 @@ from concurrent.futures import ThreadPoolExecutor
 import cv2
 import numpy as np
 import pytest
-from helpers import PHOTOS
 
-from fer.boxes import FaceBox
-from fer.cli import build_parser
-from fer.detection import DETECT_MODES, Detector, DetectorConfig
-from fer.preprocessing import MODEL_SIZE, crop_face, crop_faces
-from fer.rotation import Candidate, merge, overlap, rotate_image
+from fer.cli.main import build_parser
+from fer.vision.boxes import FaceBox
+from fer.vision.detection import DETECT_MODES, Detector, DetectorConfig
+from fer.vision.preprocessing import MODEL_SIZE, crop_face, crop_faces
+from fer.vision.rotation import Candidate, merge, overlap, rotate_image
+from tests.helpers import PHOTOS
 
 
 def _photo(name: str = "obama.jpg", side: int = 560) -> np.ndarray:

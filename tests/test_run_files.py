@@ -1,5 +1,5 @@
 """Issue 30 (5): one malformed file in a run folder took the Train, Results and Images pages down for every
-visitor. Every run file is read through fer.runfiles; a broken run is shown as broken."""
+visitor. Every run file is read through fer.jobs.runfiles; a broken run is shown as broken."""
 
 import json
 import re
@@ -7,14 +7,14 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers import ROOT
 from streamlit.testing.v1 import AppTest
 
 import ui.common
-from fer import jobs
 from fer.config import TrainConfig
 from fer.i18n import t
-from fer.runs import list_runs, run_info
+from fer.jobs import launcher as jobs
+from fer.jobs.runs import list_runs, run_info
+from tests.helpers import ROOT
 
 CONFIG = json.dumps(TrainConfig(data="data/sample", epochs=3).to_dict())
 HISTORY = "epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds\n1,1.9,0.2,1.8,0.25,0.001,3.1\n"

@@ -1,7 +1,5 @@
 """TensorFlow's state survives Streamlit's reruns (ui.server), and the warm-up's progress (ui.warmup)."""
 
-import streamlit_webrtc  # noqa: F401, I001  (must precede tensorflow)
-
 import gc
 import threading
 from typing import Any
@@ -10,10 +8,11 @@ import av
 import keras
 import numpy as np
 import pytest
+import streamlit_webrtc
 from streamlit.runtime.scriptrunner import script_runner
 from streamlit.testing.v1 import AppTest
 
-from helpers import ROOT, StreamerStub
+from tests.helpers import ROOT, StreamerStub
 from ui.server import keep_tensorflow_state
 from ui.warmup import Step, WarmUp
 

@@ -1,12 +1,12 @@
-"""The webcam session's summary (fer.session): time per emotion, faces followed by position."""
+"""The webcam session's summary (fer.media.session): time per emotion, faces followed by position."""
 
 import pytest
 
-from fer.boxes import FaceBox
-from fer.inference import FacePrediction
 from fer.labels import LABELS
-from fer.live import DEFAULT_INTERVAL_S, FrameRecord
-from fer.session import MAX_GAP_S, follow_faces, frame_weights, summarise
+from fer.media.live import DEFAULT_INTERVAL_S, FrameRecord
+from fer.media.session import MAX_GAP_S, follow_faces, frame_weights, summarise
+from fer.model.inference import FacePrediction
+from fer.vision.boxes import FaceBox
 
 
 def face(x: int, label: str, p: float = 0.8) -> FacePrediction:

@@ -1,4 +1,4 @@
-"""fer.stats on datasets with known answers, on the real FER2013 zip, and through `python -m fer stats`."""
+"""fer.data.stats on datasets with known answers, on the real FER2013 zip, and through `python -m fer stats`."""
 
 import json
 import os
@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import FER_ZIP, ROOT, needs_full_data, write_folder
 
-from fer.data import Dataset, load_dataset
+from fer.data.dataset import Dataset, load_dataset
+from fer.data.stats import describe, duplicate_groups, imbalance
 from fer.labels import LABELS
-from fer.stats import describe, duplicate_groups, imbalance
+from tests.helpers import FER_ZIP, ROOT, needs_full_data, write_folder
 
 A, D, F, H, S, U, N = range(7)  # angry disgust fear happy sad surprise neutral
 
@@ -159,7 +159,7 @@ def test_real_zip_quirks_match_its_readme(real_stats):
 
 
 def run_cli(*args: str, cache: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "FER_CACHE_DIR": str(cache)}
+    env = {**os.environ, "FER_CACHE_DIR": str(cache)}
     return subprocess.run([sys.executable, "-m", "fer", "stats", *args], capture_output=True, text=True,
                           timeout=300, cwd=ROOT, env=env)
 

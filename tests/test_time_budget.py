@@ -4,11 +4,11 @@ import json
 from types import SimpleNamespace
 
 import pytest
-from helpers import write_folder
 
-from fer.callbacks import TimeBudget
 from fer.config import TrainConfig
-from fer.training import cosine_lr, train
+from fer.train.callbacks import TimeBudget
+from fer.train.trainer import cosine_lr, train
+from tests.helpers import write_folder
 
 
 def test_cosine_over_epochs_or_over_the_time_budget():
@@ -58,9 +58,9 @@ def test_a_run_stops_at_its_budget_and_a_resumed_one_adds_no_epoch(tmp_path):
 
 
 def test_the_job_eta_and_progress_bar_end_with_the_budget(tmp_path, monkeypatch):
-    from fer import jobrunner
-    from fer.events import TrainEvent
-    from fer.runs import JobProgress
+    from fer.jobs import runner as jobrunner
+    from fer.jobs.runs import JobProgress
+    from fer.train.events import TrainEvent
 
     clock = SimpleNamespace(now=0.0)
     monkeypatch.setattr(jobrunner.time, "monotonic", lambda: clock.now)

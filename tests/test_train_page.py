@@ -6,13 +6,13 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, craft, shown, write_folder
 from streamlit.testing.v1 import AppTest
 
-from fer import jobs
 from fer.config import TrainConfig
 from fer.i18n import t
-from fer.presets import PRESETS
+from fer.jobs import launcher as jobs
+from fer.train.presets import PRESETS
+from tests.helpers import ROOT, craft, shown, write_folder
 
 
 @pytest.fixture

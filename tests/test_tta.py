@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from fer.inference import Classifier
-from fer.modelio import ModelCard, load_card, save_model
-from fer.models import build_model
+from fer.model.architectures import build_model
+from fer.model.inference import Classifier
+from fer.model.modelio import ModelCard, load_card, save_model
 
 
 def _save(tmp_path, tta: bool, zoom: float = 1.0):

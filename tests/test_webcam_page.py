@@ -1,6 +1,4 @@
-"""The live path: fer.live (processor, frame callback, records) and an AppTest of the Webcam page (en, pt)."""
-
-import streamlit_webrtc  # noqa: F401, I001  (must precede tensorflow)
+"""The live path: fer.media.live (processor, frame callback, records) and an AppTest of the Webcam page (en, pt)."""
 
 import csv
 import io
@@ -14,17 +12,26 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+import streamlit_webrtc
 from streamlit.testing.v1 import AppTest
 
-from helpers import PHOTOS, ROOT, StreamerStub
-from fer.boxes import FaceBox
-from fer.detection import Detector, DetectorConfig
-from fer.inference import Classifier
 from fer.labels import COLORS, LABELS, display_name
-from fer.modelio import load_card
-from fer.live import (CSV_KEYS, LIVE_MAX_SIDE, STAGES, LiveProcessor, parse_ice_servers, records_csv, records_rows,
-                      timeline)
-from fer.tracking import TrackingDetector
+from fer.media.live import (
+    CSV_KEYS,
+    LIVE_MAX_SIDE,
+    STAGES,
+    LiveProcessor,
+    parse_ice_servers,
+    records_csv,
+    records_rows,
+    timeline,
+)
+from fer.model.inference import Classifier
+from fer.model.modelio import load_card
+from fer.vision.boxes import FaceBox
+from fer.vision.detection import Detector, DetectorConfig
+from fer.vision.tracking import TrackingDetector
+from tests.helpers import PHOTOS, ROOT, StreamerStub
 
 PAGE = str(ROOT / "pages" / "webcam.py")
 

@@ -9,7 +9,7 @@ from typing import Any
 import streamlit as st
 
 from fer import i18n
-from fer.modelio import ModelCard, load_card
+from fer.model.modelio import ModelCard, load_card
 from fer.paths import ROOT
 from ui.warmup import Activity, Step, WarmUp, WarmUpStatus, import_webrtc_before_tensorflow, wait_with_progress
 
@@ -71,7 +71,7 @@ def active_model_path() -> Path:
 @st.cache_resource(show_spinner=False)
 def classifier(path: str, mtime: float) -> Any:
     """A loaded, warmed-up classifier, shared by all sessions (keyed by file and mtime)."""
-    from fer.inference import Classifier
+    from fer.model.inference import Classifier
     from fer.tfenv import import_tensorflow
 
     import_tensorflow()
@@ -93,9 +93,9 @@ def get_classifier(path: Path | None = None, live: bool = False) -> Any:
 
     Waits for the server's warm-up first (TensorFlow's import), with words and a progress bar: call it
     once outside any `st.cache_*` function before calling it inside one, so the wait is drawn on the page.
-    A file that is gone or is not a usable model (fer.modelio.ModelError) stops the page with a message
+    A file that is gone or is not a usable model (fer.model.modelio.ModelError) stops the page with a message
     naming it: a garbage model.keras in a run folder is the user's problem, not a server error."""
-    from fer.modelio import ModelError
+    from fer.model.modelio import ModelError
     from ui.text import plain
 
     wait_with_progress(WARM_UP, warm_up_text)
@@ -110,8 +110,8 @@ def get_classifier(path: Path | None = None, live: bool = False) -> Any:
 
 def _load_default_model() -> None:
     """The shared and the webcam's classifier of the default model, traced; the default detectors."""
-    from fer.detection import DetectorConfig
-    from fer.live import LIVE_MAX_SIDE
+    from fer.media.live import LIVE_MAX_SIDE
+    from fer.vision.detection import DetectorConfig
 
     if DEFAULT_MODEL.exists():
         mtime = DEFAULT_MODEL.stat().st_mtime
@@ -125,7 +125,7 @@ def one_thread_per_op(tf: Any) -> None:
     """The app's TensorFlow runs each op on one thread. On 2 cores the webcam's frame thread shares them
     with video decoding and encoding, and TensorFlow's second thread only competed with those: one
     analysis of three faces took 40-42 ms in the app against 27-31 ms outside it, 36-37 ms against
-    27-28 ms on one thread (python bench/webcam_app.py, 2026-12-02). A 12 MP photo costs 4 % more (375
+    27-28 ms on one thread (python -m bench.webcam_app, 2026-12-02). A 12 MP photo costs 4 % more (375
     against 359 ms, bench/images_path.py with TF_NUM_INTRAOP_THREADS=1)."""
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
@@ -153,7 +153,7 @@ def warm_up_text(status: WarmUpStatus) -> str:
 @st.cache_resource(show_spinner=False)
 def detector(config: Any) -> Any:
     """A thread-safe detector per DetectorConfig (frozen, hashable), shared by all sessions."""
-    from fer.detection import Detector
+    from fer.vision.detection import Detector
 
     return Detector(config)
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import streamlit as st
 
-from fer.detection import DETECT_MODES, FRONTAL_CASCADES, DetectorConfig
 from fer.i18n import fmt_number, fmt_percent
+from fer.vision.detection import DETECT_MODES, FRONTAL_CASCADES, DetectorConfig
 from ui.common import active_model_path, available_models, lang, t
 
 DEFAULTS: dict[str, Any] = {"cascade": "default", "mode": "upright", "scale_factor": 1.1, "min_neighbors": 5,

@@ -19,10 +19,10 @@ from typing import Any
 
 import streamlit as st
 
-from fer.data import Dataset, load_dataset
+from fer.data.dataset import Dataset, load_dataset
+from fer.data.stats import DatasetStats, describe
 from fer.i18n import fmt_percent
-from fer.presets import DATA_ENV, from_root, full_data
-from fer.stats import DatasetStats, describe
+from fer.train.presets import DATA_ENV, from_root, full_data
 from ui.common import ROOT, lang, t
 from ui.text import plain
 
@@ -198,7 +198,7 @@ def _loaded() -> KeyedStore:
 
 def load_with_progress(path: Path) -> Dataset:
     """The parsed dataset: from memory when this server loaded it already, else loaded with a
-    progress bar (from the .npz cache when the source is unchanged). Raises fer.data.DataError."""
+    progress bar (from the .npz cache when the source is unchanged). Raises fer.data.dataset.DataError."""
     key = source_key(path)
     store = _loaded()
     ds = store.get(key)
@@ -228,5 +228,5 @@ def _stats(key: tuple[str, int, int], _ds: Dataset) -> DatasetStats:
 
 
 def dataset_stats(path: Path, ds: Dataset) -> DatasetStats:
-    """fer.stats.describe(ds), computed once per source (shared by all sessions)."""
+    """fer.data.stats.describe(ds), computed once per source (shared by all sessions)."""
     return _stats(source_key(path), ds)

@@ -11,7 +11,7 @@ feet: 0.8 frames a second reached the browser, one analysis took 800 ms instead 
 
 Keras's global state is only worth clearing for a script that builds new models on every run; this
 app builds none in a page run (models are loaded once and cached; training runs in its own
-process, fer.jobrunner), so both clean-ups are switched off here, for the whole server, once:
+process, fer.jobs.runner), so both clean-ups are switched off here, for the whole server, once:
 `keep_tensorflow_state()`. Python's own generational collector still runs as usual.
 """
 

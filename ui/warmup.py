@@ -15,9 +15,10 @@ LOGGER = logging.getLogger(__name__)
 
 
 def import_webrtc_before_tensorflow() -> None:
-    """Import aiortc (with av and pylibsrtp, the native libraries under streamlit_webrtc): importing
-    tensorflow before them crashes the process (segfault). Called before the app can import tensorflow:
-    at server start and in every visitor's run. streamlit_webrtc itself is imported by the webcam page,
+    """Import aiortc (with av and pylibsrtp, the native libraries under streamlit_webrtc): pylibsrtp imported
+    after tensorflow crashes the process (segfault). The one place of this workaround: called before anything
+    can import tensorflow, at server start, in every visitor's run (app.py) and in every test process
+    (tests/__init__.py); the benchmarks never import pylibsrtp. streamlit_webrtc itself is imported by the webcam page,
     inside a visitor's run: its component is only registered with Streamlit when imported there."""
     import aiortc  # noqa: F401
 

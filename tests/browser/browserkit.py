@@ -16,7 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[2]
+from fer.paths import ROOT
+
 PHOTOS = ROOT / "tests" / "fixtures" / "photos"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -26,7 +26,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browserkit import CHROMIUM, CHROMIUM_ARGS, PHOTOS, running_app, write_y4m
+
+from tests.browser.browserkit import CHROMIUM, CHROMIUM_ARGS, PHOTOS, running_app, write_y4m
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,8 @@
 """A deep link opened first in a fresh server and browser session shows the app's own navigation."""
 
 import pytest
-from browserkit import wait_for_app
+
+from tests.browser.browserkit import wait_for_app
 
 NAV = ["Home", "Images", "Webcam", "Dataset", "Train", "Results", "How it works"]
 

@@ -5,7 +5,8 @@ import re
 import shutil
 
 import pytest
-from browserkit import PHOTOS, wait_for_app
+
+from tests.browser.browserkit import PHOTOS, wait_for_app
 
 pytestmark = pytest.mark.browser
 

@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 
 import pytest
-from browserkit import PHOTOS, ROOT, PageWatch, ensure_streaming, running_app, wait_for_app
 
 from fer.labels import LABELS, display_name
+from tests.browser.browserkit import PHOTOS, ROOT, PageWatch, ensure_streaming, running_app, wait_for_app
 
 EMOTION = "|".join(display_name(k, "en") for k in LABELS)
 UPLOADS = ["obama.jpg", "biden.jpg", "obama2.jpg", "obama-240p.jpg", "obama_and_biden.jpg"]
@@ -21,9 +21,9 @@ TITLE = re.compile(rf"^Face (\d+): ({EMOTION}) \((\d+\.\d)%\)$")
 
 def expected_faces() -> dict[str, list[tuple[str, float]]]:
     """(emotion, confidence %) of every face of each photo, as the page computes it with its defaults."""
-    from fer.detection import Detector, DetectorConfig
-    from fer.inference import Classifier
-    from fer.photo import analyse_photo
+    from fer.media.photo import analyse_photo
+    from fer.model.inference import Classifier
+    from fer.vision.detection import Detector, DetectorConfig
 
     clf = Classifier.from_file(ROOT / "models" / "default.keras")
     det = Detector(DetectorConfig())

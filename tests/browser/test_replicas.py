@@ -6,9 +6,9 @@ import time
 from pathlib import Path
 
 import pytest
-from browserkit import running_app, wait_for_app
 
-from fer import jobs
+from fer.jobs import launcher as jobs
+from tests.browser.browserkit import running_app, wait_for_app
 
 pytestmark = pytest.mark.browser
 

@@ -6,7 +6,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from browserkit import wait_for_app
+
+from tests.browser.browserkit import wait_for_app
 
 pytestmark = pytest.mark.browser
 

@@ -4,9 +4,9 @@ import re
 import time
 
 import pytest
-from browserkit import PHOTOS, wait_for_app
 
 from fer.labels import LABELS, display_name
+from tests.browser.browserkit import PHOTOS, wait_for_app
 
 EMOTION = "|".join(display_name(k, "en") for k in LABELS)
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from browserkit import PHOTOS, running_app, wait_for_app
 
 from fer.labels import LABELS, display_name
+from tests.browser.browserkit import PHOTOS, running_app, wait_for_app
 
 EMOTION = "|".join(display_name(k, "en") for k in LABELS)
 

@@ -1,0 +1,1 @@
+"""The `fer` command line: subcommands and TrainConfig as flags."""

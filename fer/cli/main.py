@@ -1,0 +1,321 @@
+"""`python -m fer`: models, predict, stats, train, evaluate, export."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from fer.cli.flags import add_config_args, config_from_args, given_fields
+from fer.data.dataset import USAGES, DataError
+from fer.labels import LABELS
+from fer.paths import ROOT
+from fer.train.stopping import StopOnInterrupt
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = ROOT / "models" / "default.keras"
+EXIT_INPUT = 2
+
+
+class InputError(Exception):
+    """Bad input from the user: reported as one line on stderr, exit code 2."""
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, indent=2))
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from fer.model.architectures import ARCHITECTURES, count_params
+
+    rows = [{"name": a.name, "params": count_params(a.name), "description": a.description}
+            for a in ARCHITECTURES.values()]
+    if args.json:
+        _print_json(rows)
+    else:
+        for r in rows:
+            print(f"{r['name']:<15} {r['params']:>10,}  {r['description']}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from fer.media.photo import analyse_photo
+    from fer.vision.detection import Detector, DetectorConfig
+    from fer.vision.preprocessing import ImageError
+
+    detector = Detector(DetectorConfig(cascade=args.cascade, scale_factor=args.scale_factor,
+                                       min_neighbors=args.min_neighbors, min_size=args.min_size,
+                                       mode=args.detect))
+    classifier = _load_classifier(Path(args.model))
+    results, failed = [], False
+    for name in args.images:
+        try:
+            data = Path(name).read_bytes()
+        except OSError as exc:
+            failed = True
+            print(f"error: {name}: cannot read the file ({exc.strerror or exc})", file=sys.stderr)
+            results.append({"file": name, "faces": [], "error": f"cannot read the file ({exc.strerror or exc})"})
+            continue
+        try:  # the images page's path: a large JPEG is decoded reduced, boxes come back in full-size pixels
+            faces = analyse_photo(data, Path(name).name, detector, classifier, margin=args.margin).faces
+        except ImageError as exc:
+            failed = True
+            print(f"error: {exc}", file=sys.stderr)
+            results.append({"file": name, "faces": [], "error": str(exc)})
+            continue
+        results.append({"file": name, "faces": [f.to_dict() for f in faces]})
+        if not args.json:
+            if not faces:
+                print(f"{name}: no face found")
+            for i, f in enumerate(faces, 1):
+                print(f"{name}: face {i} at {list(f.box.xywh)}: {f.label} {f.confidence:.1%}")
+    if args.json:
+        _print_json(results)
+    return EXIT_INPUT if failed else 0
+
+
+def _load_classifier(path: Path) -> Any:
+    from fer.model.inference import Classifier
+    from fer.model.modelio import ModelError
+
+    try:
+        return Classifier.from_file(path)
+    except ModelError as exc:
+        raise InputError(str(exc)) from None
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from fer.data.dataset import load_dataset
+    from fer.data.stats import describe
+
+    ds = load_dataset(args.data)
+    stats = describe(ds, with_images=False)
+    out = stats.to_dict() | {"source": str(args.data)}
+    if args.json:
+        _print_json(out)
+        return 0
+    print(f"{'split':<12}" + "".join(f"{c:>9}" for c in LABELS) + f"{'total':>9}")
+    for u, c in stats.splits.items():
+        print(f"{u:<12}" + "".join(f"{c[k]:>9}" for k in LABELS) + f"{sum(c.values()):>9}")
+    print(f"{len(ds):,} images")
+    imb = stats.imbalance
+    print(f"\nimbalance ({imb.basis}): {imb.largest} / {imb.smallest} = {imb.ratio:.1f}x")
+    print(f"{'class':<10}{'share':>8}{'weight':>8}")
+    for c in LABELS:
+        weight = f"{imb.class_weights[c]:>8.2f}" if c in imb.class_weights else f"{'-':>8}"
+        print(f"{c:<10}{imb.shares[c]:>8.1%}{weight}")
+    print("\nimage sizes: " + ", ".join(f"{s.height}x{s.width}: {s.count:,}" for s in stats.sizes))
+    q = stats.quality
+    print(f"\nduplicates: {q.duplicate_groups:,} groups of pixel-identical images ({q.duplicate_images:,} images)")
+    print(f"  with conflicting labels: {q.conflicting_groups:,} groups")
+    print(f"  spanning splits: {q.cross_split_groups:,} groups ({q.train_test_groups:,} between Training and test)")
+    print(f"near-blank images (pixel std < 1): {q.near_blank:,}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from fer.train.events import TrainEvent
+    from fer.train.trainer import start_problem, train
+
+    cfg = config_from_args(args)
+    errors = cfg.validate()
+    if errors:
+        raise InputError("invalid training settings: " + "; ".join(map(str, errors)))
+    problem = start_problem(cfg)
+    if problem is not None:
+        raise InputError(str(problem))
+
+    last = [0.0]
+
+    def progress(e: TrainEvent) -> None:
+        if e.kind == "batch" and args.report_every > 0 and time.monotonic() - last[0] >= args.report_every:
+            last[0] = time.monotonic()
+            logs = " ".join(f"{k}={e.logs[k]:.4f}" for k in ("loss", "accuracy") if k in e.logs)
+            print(f"epoch {e.epoch}/{e.epochs} batch {e.batch}/{e.batches} {logs}", flush=True)
+        elif e.kind == "epoch":
+            logs = " ".join(f"{k}={v:.4f}" for k, v in e.logs.items())
+            print(f"epoch {e.epoch}/{e.epochs} {logs}", flush=True)
+        elif e.kind == "cut":
+            print(f"epoch {e.epoch}/{e.epochs} stopped after batch {e.batch} of {e.batches}; "
+                  f"rerun the same command to finish it and go on", flush=True)
+        elif e.kind == "start":
+            at = f" from epoch {e.epoch + 1}" if e.epoch or e.batch else ""
+            at += f", batch {e.batch + 1}" if e.batch else ""
+            print(f"training {cfg.arch}{at}, {e.message}", flush=True)
+
+    from fer.model.modelio import ModelError
+    from fer.train.distribute import DistributeError
+    from fer.train.runlock import RunBusyError
+
+    stop = StopOnInterrupt()
+    try:
+        with stop:
+            result = train(cfg, Path(args.out), progress=progress, should_stop=stop.requested)
+    except (ModelError, RunBusyError, DistributeError) as exc:  # the start model does not fit; another process
+        raise InputError(str(exc)) from None  # trains there; the strategy cannot run here
+    print(f"model: {result.model_path}")
+    _print_json(result.card.metrics)
+    return 0
+
+
+def _device_setup(args: argparse.Namespace) -> Any:
+    """For `train`: what lays out the devices of its --distribute strategy before TensorFlow starts (a config
+    that cannot be built is left for cmd_train to report)."""
+    if args.command != "train":
+        return None
+    from fer.train.distribute import setup_hook
+
+    try:
+        return setup_hook(config_from_args(args))
+    except (TypeError, ValueError):
+        return None
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from fer.data.dataset import load_dataset
+    from fer.model.evaluation import evaluate
+    from fer.model.inference import card_views
+    from fer.model.modelio import ModelError, load_card, load_model
+
+    try:
+        model = load_model(Path(args.model))
+    except ModelError as exc:
+        raise InputError(str(exc)) from None
+    views = card_views(load_card(Path(args.model)), tta_flip=args.tta, zoom=args.zoom, shift=args.shift,
+                       prior_correction=() if args.no_prior_correction else None)  # the card's unless given
+    ds = load_dataset(args.data)
+    idx = np.arange(len(ds)) if args.split == "all" else np.flatnonzero(ds.usage == args.split)
+    if len(idx) == 0:
+        raise InputError(f"{args.data}: no images in split {args.split}")
+    try:
+        rep = evaluate(model, ds.images[idx], ds.labels[idx], split=args.split, **views)
+    except ValueError as exc:  # a zoom or shift out of range
+        raise InputError(str(exc)) from None
+    if args.json:
+        _print_json(rep.to_dict())
+        return 0
+    print(f"{args.split}: {rep.n} images  accuracy {rep.accuracy:.4f}  loss {rep.loss:.4f}  "
+          f"macro F1 {rep.macro_f1:.4f}")
+    print(f"{'class':<10}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>9}")
+    for name, s in rep.per_class.items():
+        print(f"{name:<10}{s.precision:>10.3f}{s.recall:>10.3f}{s.f1:>10.3f}{s.support:>9}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from fer.jobs.export import export_model
+    from fer.model.modelio import ModelError
+
+    try:
+        card = export_model(Path(args.source), Path(args.dest), tta_flip=args.tta, notes=args.notes, zoom=args.zoom,
+                            prior_correction=args.prior_correction, shift=args.shift)
+    except (ModelError, ValueError) as exc:
+        raise InputError(str(exc)) from None
+    _print_json({"model": args.dest, "tta_flip": card.tta_flip, "zoom": card.zoom, "shift": card.shift,
+                 "prior_correction": list(card.prior_correction), "metrics": card.metrics})
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m fer", description="Facial emotion recognition (FER2013).")
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("models", help="list the architectures and their parameter counts")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_models)
+
+    s = sub.add_parser("predict", help="find faces in images and name their emotions")
+    s.add_argument("images", nargs="+", metavar="IMAGE")
+    s.add_argument("--model", default=str(DEFAULT_MODEL))
+    s.add_argument("--cascade", default="default", help="default, alt, alt2, alt_tree")
+    s.add_argument("--scale-factor", type=float, default=1.1)
+    s.add_argument("--min-neighbors", type=int, default=5)
+    s.add_argument("--min-size", type=int, default=30)
+    from fer.vision.detection import DETECT_MODES, DetectorConfig
+
+    s.add_argument("--detect", choices=DETECT_MODES, default=DetectorConfig().mode,
+                   help="upright: frontal faces as they are; rotated: also tilted faces; all: also side faces")
+    s.add_argument("--margin", type=float, default=0.0, help="extra border around each face, fraction of its size")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_predict)
+
+    s = sub.add_parser("stats", help="counts per split and class, imbalance, image sizes, duplicates")
+    s.add_argument("--data", required=True, help="folder, zip or CSV")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_stats)
+
+    s = sub.add_parser("train", help="train a model; every TrainConfig field is a flag")
+    add_config_args(s)
+    from fer.train.presets import PRESETS
+
+    s.add_argument("--preset", choices=list(PRESETS), help="start from a named recipe; other flags override it")
+    s.add_argument("--out", required=True, help="run folder (resumed when it holds a checkpoint)")
+    s.add_argument("--report-every", type=float, default=30.0, metavar="SECONDS",
+                   help="print the batch in progress at most this often (0: only whole epochs)")
+    s.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("evaluate", help="score a model on one split of a dataset")
+    s.add_argument("--model", default=str(DEFAULT_MODEL))
+    s.add_argument("--data", required=True, help="folder, zip or CSV")
+    s.add_argument("--split", default="PrivateTest", choices=[*USAGES, "all"])
+    s.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
+                   help="average with the horizontally flipped face (default: as the model card says)")
+    s.add_argument("--zoom", type=float, default=None, metavar="FACTOR",
+                   help="enlarge each face by FACTOR and keep its centre, 1.0-1.5 (default: as the model card says)")
+    s.add_argument("--shift", type=int, default=None, metavar="PIXELS",
+                   help="also classify each face moved PIXELS up, down, left and right and average the views, "
+                        "0-8 (default: as the model card says)")
+    s.add_argument("--no-prior-correction", action="store_true",
+                   help="ignore the model card's prior correction (score the network's own probabilities)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_evaluate)
+
+    s = sub.add_parser("export", help="save a run's best model (weights only, float32) with its card, as the default")
+    s.add_argument("source", help="a run folder or a .keras file with its card")
+    s.add_argument("dest", help="the .keras file to write, e.g. models/default.keras")
+    s.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
+                   help="predict with flip averaging (re-scores the card's metrics on the run's data)")
+    s.add_argument("--zoom", type=float, default=None, metavar="FACTOR",
+                   help="predict on faces enlarged by FACTOR, centre kept, 1.0-1.5 (re-scores the card's metrics)")
+    s.add_argument("--shift", type=int, default=None, metavar="PIXELS",
+                   help="predict averaging the face with itself moved PIXELS up, down, left and right, 0-8 "
+                        "(re-scores the card's metrics)")
+    s.add_argument("--prior-correction", action=argparse.BooleanOptionalAction, default=None,
+                   help="compute the prior correction from the run's training labels and targets, or drop it "
+                        "(re-scores the card's metrics; default: as the card says)")
+    s.add_argument("--notes", default=None, help="a note stored in the model card")
+    s.set_defaults(func=cmd_export)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "train":
+        args.given = given_fields(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if args.command != "stats":
+        from fer.tfenv import import_tensorflow
+
+        import_tensorflow(training=args.command == "train", setup=_device_setup(args))
+    try:
+        return args.func(args)
+    except (InputError, DataError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except OSError as exc:  # an unwritable output folder, a full disk
+        from fer.model.modelio import os_problem
+
+        print(f"error: {os_problem(exc)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,1 @@
+"""FER2013 as data: loading (folder, zip, CSV), splits and statistics."""

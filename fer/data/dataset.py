@@ -1,0 +1,490 @@
+"""Load FER2013 from a folder (train/<class>/*), a zip of that layout, or the challenge CSV.
+
+Images stay uint8 [N, 48, 48]; normalisation happens inside the model. A parsed source is
+cached as .npz keyed by its size, mtime and content hash, so a second load is fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import itertools
+import logging
+import os
+import threading
+import warnings
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+
+from fer.labels import LABELS, label_index
+
+log = logging.getLogger(__name__)
+
+IMAGE_SIZE = 48
+USAGES = ("Training", "PublicTest", "PrivateTest")
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
+_FOLDER_USAGE = {"train": "Training", "training": "Training", "val": "PublicTest",
+                 "valid": "PublicTest", "validation": "PublicTest", "test": "PrivateTest"}
+MAX_ZIP_TOTAL = 2 * 1024**3  # uncompressed bytes we accept from one archive
+MAX_ZIP_RATIO = 200  # an entry compressed more than this is treated as a zip bomb
+MAX_ENTRIES = 200_000
+"""Files (zip entries, folder files) one dataset may hold; FER2013 has 35,887."""
+MAX_NAME_CHARS = 512
+"""A file whose path in the dataset is longer than this is skipped (its name shortened in the warning)."""
+MAX_FILE_BYTES = 16 * 1024**2
+"""A dataset image file larger than this is skipped unread (a face image is a few kB)."""
+MAX_IMAGE_PIXELS = 1024 * 1024
+"""A dataset image whose header claims more pixels than this is skipped without decoding (a bomb, or no
+face crop: FER2013's are 48x48)."""
+MAX_DECODE_PIXELS = 1_000_000_000
+"""Pixels (as the headers claim them) one dataset may ask to decode in all: 12 times FER2013's. A dataset
+over it is refused, which bounds the CPU time of one load to seconds."""
+MAX_CSV_LINE = 16 * 1024
+"""Bytes of one CSV line: a FER2013 row (2,304 pixels of at most 3 digits) is under 10 kB."""
+MAX_CSV_COLUMNS = 16
+CACHE_VERSION = 4
+CACHE_MAX_BYTES = 1024**3
+"""The dataset cache folder is kept under this ($FER_CACHE_MAX_MB overrides): least recently used
+files go first."""
+SKIPPED = {
+    "unsafe": "unsafe path, skipped",
+    "long_name": "name too long, skipped",
+    "damaged": "damaged archive entry (encrypted, unknown compression or bad checksum), skipped",
+    "not_image": "not an image, skipped",
+    "undecodable": "could not be decoded, skipped",
+    "too_large": "too many pixels for a face image, skipped",
+    "empty_class": "no images (empty or missing class folder)",
+}
+"""Why a file or folder was left out, by kind (`Skipped.kind`); the words of the CLI and the logs (the app
+shows its own translation of each kind)."""
+
+Progress = Callable[[float, str], None]
+
+
+class DataError(ValueError):
+    """A dataset could not be read; the message names the row, file or folder at fault."""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """One file or folder a load left out: where it is in the dataset, and why (a key of SKIPPED)."""
+
+    where: str
+    kind: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {SKIPPED[self.kind]}"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Images (uint8 [N,48,48]), FER2013 label indices, official usage and keys (path in archive)."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    usage: np.ndarray
+    paths: np.ndarray
+    sizes: np.ndarray
+    """Original (height, width) of each image before resizing to 48x48."""
+    source: str = ""
+    warnings: tuple[Skipped, ...] = field(default=())
+    """What the load left out (skipped files, empty classes)."""
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    def subset(self, idx: np.ndarray) -> Dataset:
+        return Dataset(self.images[idx], self.labels[idx], self.usage[idx], self.paths[idx],
+                       self.sizes[idx], self.source, self.warnings)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """{usage: {class: count}} for every usage present, classes in LABELS order."""
+        out: dict[str, dict[str, int]] = {}
+        for usage in _ordered_usages(self.usage):
+            lab = self.labels[self.usage == usage]
+            out[usage] = {name: int((lab == i).sum()) for i, name in enumerate(LABELS)}
+        return out
+
+
+def _ordered_usages(usage: np.ndarray) -> list[str]:
+    present = set(np.unique(usage).tolist())
+    return [u for u in USAGES if u in present] + sorted(present - set(USAGES))
+
+
+def load_dataset(source: str | os.PathLike[str], *, cache_dir: Path | None = None,
+                 progress: Progress | None = None, use_cache: bool = True) -> Dataset:
+    """Load a folder, zip or CSV source, from the cache when the source is unchanged."""
+    path = Path(source)
+    if not path.exists():
+        raise DataError(f"dataset not found: {path}")
+    cache = _cache_path(path, cache_dir) if use_cache else None
+    if cache is not None and cache.exists():
+        try:
+            ds = _read_cache(cache, str(path))
+            _touch(cache)
+            if progress:
+                progress(1.0, "loaded from cache")
+            return ds
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("ignoring unreadable cache %s: %s", cache, exc)
+    if path.is_dir():
+        ds = _from_entries(_folder_entries(path), str(path), progress)
+    elif path.suffix.lower() == ".zip":
+        ds = _load_zip(path, progress)
+    elif path.suffix.lower() == ".csv":
+        ds = load_csv(path, progress)
+    else:
+        raise DataError(f"{path.name}: not a dataset (expected a folder, a .zip or a .csv)")
+    if cache is not None:
+        _write_cache(cache, ds)
+    return ds
+
+
+# ----------------------------------------------------------------------------- cache
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("FER_CACHE_DIR", Path.home() / ".cache" / "fer"))
+
+
+def _cache_path(path: Path, cache_dir: Path | None) -> Path:
+    h = hashlib.sha1(f"v{CACHE_VERSION}:{path.resolve()}".encode())
+    if path.is_dir():
+        for f in sorted(path.rglob("*")):
+            st = f.stat()
+            h.update(f"{f.relative_to(path)}:{st.st_size}:{st.st_mtime_ns}".encode())
+    else:
+        st = path.stat()
+        h.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return (cache_dir or default_cache_dir()) / f"{path.stem}-{h.hexdigest()[:16]}.npz"
+
+
+def cache_max_bytes() -> int:
+    """The cache folder's size cap: $FER_CACHE_MAX_MB, else CACHE_MAX_BYTES."""
+    try:
+        return int(float(os.environ["FER_CACHE_MAX_MB"]) * 1024**2)
+    except (KeyError, ValueError):
+        return CACHE_MAX_BYTES
+
+
+def pack_strings(items: list[str] | tuple[str, ...] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Strings as one uint8 buffer (UTF-8) and their end offsets: bytes grow with the total length of the
+    strings, not with (longest string x count) as a fixed-width numpy string array does."""
+    encoded = [str(s).encode("utf-8", "surrogateescape") for s in items]
+    ends = np.cumsum([len(b) for b in encoded], dtype=np.int64) if encoded else np.zeros(0, np.int64)
+    return np.frombuffer(b"".join(encoded), np.uint8), ends
+
+
+def unpack_strings(data: np.ndarray, ends: np.ndarray) -> list[str]:
+    raw = data.tobytes()
+    starts = [0, *ends[:-1].tolist()] if len(ends) else []
+    return [raw[a:b].decode("utf-8", "surrogateescape") for a, b in zip(starts, ends.tolist(), strict=True)]
+
+
+def _write_cache(cache: Path, ds: Dataset) -> None:
+    """Save `ds` as an .npz (strings packed, see pack_strings), then trim the folder to its size cap."""
+    paths, path_ends = pack_strings(ds.paths)
+    warns, warn_ends = pack_strings([w.where for w in ds.warnings])
+    kinds = np.array([list(SKIPPED).index(w.kind) for w in ds.warnings], np.int8)
+    arrays = {"images": ds.images, "labels": ds.labels, "usage": np.asarray(ds.usage, dtype=str), "paths": paths,
+              "path_ends": path_ends, "sizes": ds.sizes, "warnings": warns, "warning_ends": warn_ends,
+              "warning_kinds": kinds}
+    size = sum(a.nbytes for a in arrays.values())
+    if size > cache_max_bytes():
+        log.info("dataset cache of %s skipped: %d bytes is over the cap", ds.source, size)
+        return
+    tmp = cache.with_name(f".{cache.stem}.{os.getpid()}.{threading.get_ident()}.tmp.npz")
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(tmp, **arrays)
+        tmp.replace(cache)
+    except OSError as exc:
+        log.warning("could not write dataset cache %s: %s", cache, exc)
+        tmp.unlink(missing_ok=True)
+        return
+    evict_cache(cache.parent, keep=cache)
+
+
+def evict_cache(folder: Path, keep: Path | None = None, limit: int | None = None) -> list[Path]:
+    """Delete the least recently used .npz files of `folder` until it holds at most `limit` bytes
+    (cache_max_bytes() by default); `keep` is never deleted. Returns what was deleted."""
+    limit = cache_max_bytes() if limit is None else limit
+    files = []
+    for p in folder.glob("*.npz"):
+        try:
+            st = p.stat()
+        except OSError:
+            continue
+        files.append((st.st_mtime, st.st_size, p))
+    total = sum(size for _, size, _ in files)
+    gone = []
+    for _, size, p in sorted(files, key=lambda f: f[0]):
+        if total <= limit:
+            break
+        if keep is not None and p == keep:
+            continue
+        try:
+            p.unlink()
+        except OSError as exc:
+            log.warning("could not delete old dataset cache %s: %s", p, exc)
+            continue
+        total -= size
+        gone.append(p)
+    return gone
+
+
+def _touch(cache: Path) -> None:
+    try:
+        os.utime(cache)  # most recently used: evicted last
+    except OSError:
+        pass
+
+
+def _read_cache(cache: Path, source: str) -> Dataset:
+    with np.load(cache, allow_pickle=False) as z:
+        paths = np.array(unpack_strings(z["paths"], z["path_ends"]), dtype=object)
+        kinds = [list(SKIPPED)[k] for k in z["warning_kinds"].tolist()]
+        skipped = tuple(Skipped(where, kind) for where, kind in
+                        zip(unpack_strings(z["warnings"], z["warning_ends"]), kinds, strict=True))
+        return Dataset(z["images"], z["labels"], z["usage"], paths, z["sizes"], source, skipped)
+
+
+# ----------------------------------------------------------------------------- folder / zip
+Entry = tuple[str, int, Callable[[], bytes]]
+"""(path in the dataset, size in bytes, read)."""
+
+
+def _folder_entries(root: Path) -> Iterator[Entry]:
+    for f in sorted(root.rglob("*")):
+        if f.is_file():
+            yield f.relative_to(root).as_posix(), f.stat().st_size, f.read_bytes
+
+
+def _load_zip(path: Path, progress: Progress | None) -> Dataset:
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise DataError(f"{path.name}: not a readable zip file ({exc})") from None
+    with zf:
+        infos = [i for i in zf.infolist() if not i.is_dir()]
+        total = sum(i.file_size for i in infos)
+        if total > MAX_ZIP_TOTAL:
+            raise DataError(f"{path.name}: unpacks to {total / 1e9:.1f} GB, over the "
+                            f"{MAX_ZIP_TOTAL / 1e9:.0f} GB limit (zip bomb?)")
+        for i in infos:
+            if i.compress_size and i.file_size / i.compress_size > MAX_ZIP_RATIO and i.file_size > 1 << 20:
+                raise DataError(f"{path.name}: entry {i.filename!r} is compressed "
+                                f"{i.file_size // i.compress_size}:1 (zip bomb?)")
+        entries = ((i.filename, i.file_size, (lambda i=i: zf.read(i))) for i in infos)
+        return _from_entries(entries, str(path), progress, n_hint=len(infos))
+
+
+DAMAGED_ENTRY = (zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError, EOFError, OSError, ValueError)
+"""What reading one damaged zip entry raises: a bad CRC or local header (BadZipFile), a corrupt deflate
+stream (zlib.error), the encrypted bit (RuntimeError), an unknown compression method (NotImplementedError)."""
+
+
+def _short(name: str, keep: int = 80) -> str:
+    return name if len(name) <= keep else f"{name[:keep]}… ({len(name):,} characters)"
+
+
+def _from_entries(entries: Iterator[Entry], source: str, progress: Progress | None,
+                  n_hint: int | None = None) -> Dataset:
+    """Decode `split/class/.../image` entries (any leading folders are skipped)."""
+    import cv2
+
+    entries = list(itertools.islice(entries, MAX_ENTRIES + 1))
+    if len(entries) > MAX_ENTRIES:
+        raise DataError(f"{Path(source).name}: more than {MAX_ENTRIES:,} files; a face dataset has fewer")
+    n = n_hint or len(entries)
+    images, labels, usage, keys, sizes, warnings = [], [], [], [], [], []
+    per_split: dict[str, set[int]] = {}  # split folder -> classes seen in it
+    budget = MAX_DECODE_PIXELS
+    for k, (name, nbytes, read) in enumerate(entries):
+        if len(name) > MAX_NAME_CHARS:
+            warnings.append(Skipped(_short(name), "long_name"))
+            continue
+        p = PurePosixPath(name)
+        if p.is_absolute() or ".." in p.parts:
+            warnings.append(Skipped(name, "unsafe"))
+            continue
+        if any(part.startswith(".") or part == "__MACOSX" for part in p.parts):
+            continue
+        if p.suffix.lower() not in IMAGE_SUFFIXES:
+            warnings.append(Skipped(name, "not_image"))
+            continue
+        split_i = next((j for j, part in enumerate(p.parts[:-2]) if part.lower() in _FOLDER_USAGE), None)
+        if split_i is None:
+            raise DataError(f"{name}: expected the layout train/<class>/<image> or test/<class>/<image>")
+        cls = p.parts[split_i + 1]
+        try:
+            y = label_index(cls)
+        except ValueError:
+            raise DataError(f"{name}: unknown class folder {cls!r}; expected one of {', '.join(LABELS)}") from None
+        seen = per_split.setdefault("/".join(p.parts[: split_i + 1]), set())
+        if nbytes > MAX_FILE_BYTES:
+            warnings.append(Skipped(name, "too_large"))
+            continue
+        try:
+            raw = read()
+        except DAMAGED_ENTRY as exc:
+            log.info("%s: %s", name, exc)
+            warnings.append(Skipped(name, "damaged"))
+            continue
+        claimed = _claimed_size(raw)
+        if claimed is None:
+            warnings.append(Skipped(name, "undecodable"))
+            continue
+        if claimed[0] * claimed[1] > MAX_IMAGE_PIXELS:
+            warnings.append(Skipped(name, "too_large"))
+            continue
+        budget -= claimed[0] * claimed[1]
+        if budget < 0:
+            raise DataError(f"{Path(source).name}: its images hold over {MAX_DECODE_PIXELS // 1_000_000:,} "
+                            "megapixels in all, too many to decode for a face dataset")
+        arr = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_GRAYSCALE)
+        if arr is None:
+            warnings.append(Skipped(name, "undecodable"))
+            continue
+        sizes.append(arr.shape[:2])
+        if arr.shape != (IMAGE_SIZE, IMAGE_SIZE):
+            arr = cv2.resize(arr, (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_AREA)
+        images.append(arr)
+        labels.append(y)
+        seen.add(y)
+        usage.append(_usage_of(p.name, p.parts[split_i]))
+        keys.append(name)
+        if progress and k % 500 == 0:
+            progress(k / max(n, 1), f"decoded {k:,} of {n:,} images")
+    if not images:
+        raise DataError(f"{Path(source).name}: no images found in the train/<class>/ or test/<class>/ layout")
+    warnings += [Skipped(f"{split}/{cls}", "empty_class") for split, seen in per_split.items()
+                 for y, cls in enumerate(LABELS) if y not in seen]
+    if progress:
+        progress(1.0, f"decoded {len(images):,} images")
+    for w in warnings[:20]:
+        log.warning("%s", w)
+    return Dataset(np.stack(images), np.array(labels, np.int64), np.array(usage),
+                   np.array(keys, dtype=object), np.array(sizes, np.int32).reshape(-1, 2), source, tuple(warnings))
+
+
+def _claimed_size(raw: bytes) -> tuple[int, int] | None:
+    """(width, height) the file's header claims, read without decoding; None when no reader knows it."""
+    if raw[:8] == b"\x89PNG\r\n\x1a\n" and raw[12:16] == b"IHDR":
+        return int.from_bytes(raw[16:20], "big"), int.from_bytes(raw[20:24], "big")
+    if raw[:2] != b"\xff\xd8":
+        return _pillow_size(raw)
+    i = 2
+    while i + 9 < len(raw):
+        if raw[i] != 0xFF:
+            return _pillow_size(raw)
+        marker = raw[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # start of frame
+            return int.from_bytes(raw[i + 7:i + 9], "big"), int.from_bytes(raw[i + 5:i + 7], "big")
+        i += 2 + int.from_bytes(raw[i + 2:i + 4], "big")
+    return _pillow_size(raw)
+
+
+def _pillow_size(raw: bytes) -> tuple[int, int] | None:
+    """The size in the header of any format Pillow knows (it reads the header only), else None."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(raw)) as img:
+                w, h = img.size
+    except Exception:  # noqa: BLE001 - any failure to read a header means: not an image we can size
+        return None
+    return int(w), int(h)
+
+
+def _usage_of(filename: str, split_folder: str) -> str:
+    for u in USAGES:
+        if filename.startswith(u + "_"):
+            return u
+    return _FOLDER_USAGE[split_folder.lower()]
+
+
+# ----------------------------------------------------------------------------- CSV
+def _check_csv_lines(path: Path) -> None:
+    """Refuse a CSV with a line over MAX_CSV_LINE bytes or a header of more than MAX_CSV_COLUMNS columns,
+    reading at most one line's worth at a time (before pandas holds any of it)."""
+    with path.open("rb") as fh:
+        row = 0
+        while line := fh.readline(MAX_CSV_LINE + 1):
+            row += 1
+            if len(line) > MAX_CSV_LINE and not line.endswith(b"\n"):
+                where = "the header" if row == 1 else f"row {row}"
+                raise DataError(f"{path.name}, {where}: a line longer than {MAX_CSV_LINE:,} bytes; "
+                                "a FER2013 row is under 10 kB")
+            if row == 1 and line.count(b",") >= MAX_CSV_COLUMNS:
+                raise DataError(f"{path.name}: {line.count(b',') + 1:,} columns in the header; "
+                                "expected emotion,pixels[,Usage]")
+
+
+def load_csv(path: Path, progress: Progress | None = None) -> Dataset:
+    """Read the challenge CSV (`emotion,pixels[,Usage]`), naming the first bad row."""
+    import pandas as pd
+
+    _check_csv_lines(path)
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path.name}: the file is empty") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path.name}: not a readable CSV ({exc})") from None
+    df.columns = [c.strip() for c in df.columns]
+    missing = [c for c in ("emotion", "pixels") if c not in df.columns]
+    if missing:
+        raise DataError(f"{path.name}: missing column(s) {', '.join(missing)}; "
+                        "expected emotion,pixels[,Usage]")
+    if df.empty:
+        raise DataError(f"{path.name}: no rows")
+    n = len(df)
+    images = np.empty((n, IMAGE_SIZE, IMAGE_SIZE), np.uint8)
+    labels = np.empty(n, np.int64)
+    for i, (emo, pix) in enumerate(zip(df["emotion"], df["pixels"], strict=True)):
+        row = i + 2  # 1-based, after the header line
+        try:
+            y = int(emo)
+        except ValueError:
+            raise DataError(f"{path.name}, row {row}: emotion {emo!r} is not a number") from None
+        if not 0 <= y < len(LABELS):
+            raise DataError(f"{path.name}, row {row}: unknown emotion index {y} (expected 0-6)")
+        if len(pix) > MAX_CSV_LINE:
+            raise DataError(f"{path.name}, row {row}: {len(pix):,} characters of pixels, expected "
+                            f"{IMAGE_SIZE * IMAGE_SIZE} numbers")
+        try:
+            vals = np.array(pix.split(), dtype=np.int64)
+        except (ValueError, OverflowError):  # OverflowError: a number of 30 digits
+            raise DataError(f"{path.name}, row {row}: pixels must be space-separated integers") from None
+        if vals.size != IMAGE_SIZE * IMAGE_SIZE:
+            raise DataError(f"{path.name}, row {row}: {vals.size} pixels, expected {IMAGE_SIZE * IMAGE_SIZE}")
+        if vals.min() < 0 or vals.max() > 255:
+            raise DataError(f"{path.name}, row {row}: pixel values must be 0-255")
+        images[i] = vals.reshape(IMAGE_SIZE, IMAGE_SIZE)
+        labels[i] = y
+        if progress and i % 1000 == 0:
+            progress(i / n, f"parsed {i:,} of {n:,} rows")
+    if "Usage" in df.columns:
+        stripped = df["Usage"].str.strip()
+        bad = sorted(set(stripped.unique().tolist()) - set(USAGES))
+        if bad:  # checked before a fixed-width array is made, which would be as wide as the longest value
+            raise DataError(f"{path.name}: unknown Usage value(s) {', '.join(repr(_short(b, 20)) for b in bad[:3])}")
+        usage = stripped.to_numpy().astype(str)
+    else:
+        usage = np.full(n, "Training")
+    if progress:
+        progress(1.0, f"parsed {n:,} rows")
+    paths = np.array([f"row:{i + 2}" for i in range(n)], dtype=object)
+    return Dataset(images, labels, usage, paths, np.full((n, 2), IMAGE_SIZE, np.int32), str(path))

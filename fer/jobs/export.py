@@ -1,0 +1,165 @@
+"""A finished run (or any model file) made into a deployable model: weights only, its card beside it."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fer.model.evaluation import EvalReport
+from fer.model.modelio import ModelCard, ModelError, load_card, load_model, save_model, write_json
+
+if TYPE_CHECKING:
+    from fer.jobs.results import ModelReport
+
+log = logging.getLogger(__name__)
+
+
+def source_model(src: Path) -> Path:
+    """The model file of `src`: a run folder's best checkpoint (model.keras) or the file itself."""
+    src = Path(src)
+    path = src / "model.keras" if src.is_dir() else src
+    if not path.is_file():
+        raise ModelError(f"{src}: no model file (a run folder holds model.keras once an epoch has finished)")
+    return path
+
+
+@dataclass
+class TrainingData:
+    """The dataset and split a card's model was trained on, loaded once when first asked for."""
+
+    card: ModelCard
+
+    @cached_property
+    def loaded(self) -> tuple[Any, Any, Any]:
+        """(config, dataset, split)."""
+        from fer.config import TrainConfig
+        from fer.data.dataset import load_dataset
+        from fer.data.splits import make_split
+        from fer.train.presets import resolve_data
+
+        cfg = resolve_data(TrainConfig.from_dict(self.card.config))
+        ds = load_dataset(cfg.data)
+        return cfg, ds, make_split(ds, cfg)
+
+
+def full_reports(model: object, card: ModelCard, data: TrainingData | None = None) -> dict[str, EvalReport]:
+    """The card's validation and test reports computed on its own data and split, predicting as
+    the card says (flip averaging, zoom, shifted views, prior correction)."""
+    from fer.model.evaluation import evaluate
+
+    _, ds, split = (data or TrainingData(card)).loaded
+    return {name: evaluate(model, ds.images[idx], ds.labels[idx], split=name, tta_flip=card.tta_flip,
+                           zoom=card.zoom, prior_correction=card.prior_correction, shift=card.shift)
+            for name, idx in (("validation", split.val), ("test", split.test)) if len(idx)}
+
+
+def rescore(model: object, card: ModelCard, data: TrainingData | None = None) -> dict[str, dict[str, float]]:
+    """The card's validation and test metrics (the headline figures of `full_reports`)."""
+    return {name: rep.summary() for name, rep in full_reports(model, card, data).items()}
+
+
+def source_history(src: Path) -> tuple[dict[str, float], ...]:
+    """The per-epoch history of what is exported: a run folder's history.csv, or the history in the
+    report beside a model file (empty when neither exists)."""
+    from fer.jobs.results import load_model_report
+    from fer.train.trainer import read_history
+
+    src = Path(src)
+    if src.is_dir():
+        return tuple(read_history(src))
+    report = load_model_report(src)
+    return report.history if report is not None else ()
+
+
+def write_report(model: object, card: ModelCard, dest: Path, history: tuple[dict[str, float], ...],
+                 data: TrainingData | None = None, reports: dict[str, EvalReport] | None = None) -> ModelReport:
+    """Write `dest`'s report (fer.jobs.results.ModelReport) beside it: the history and the full validation
+    and test reports, so that the results page shows them without the dataset."""
+    from datetime import UTC, datetime
+
+    from fer.jobs.results import ModelReport, report_path
+
+    reports = reports if reports is not None else full_reports(model, card, data)
+    report = ModelReport(Path(dest).name, card.split, reports, tuple(history),
+                         datetime.now(UTC).isoformat(timespec="seconds"))
+    write_json(report_path(dest), report.to_dict())
+    return report
+
+
+def training_prior_correction(data: TrainingData) -> tuple[float, ...]:
+    """The prior correction of the card's run, computed from its training labels and targets as
+    `train` does (empty for a run without soft labels)."""
+    from fer.model.priors import prior_correction
+    from fer.train.trainer import training_targets
+
+    cfg, ds, split = data.loaded
+    train_idx, targets = training_targets(ds, split, cfg)
+    return prior_correction(ds.labels[train_idx], targets[train_idx])
+
+
+def as_float32(model: object, card: ModelCard) -> object | None:
+    """A float32 copy of a model trained with mixed precision (faster on CPUs without bfloat16
+    units), or None when it already computes in float32."""
+    from fer.config import TrainConfig
+    from fer.model.architectures import ARCHITECTURES, build_model
+
+    if all(layer.dtype_policy.compute_dtype == "float32" for layer in model.layers):
+        return None
+    if card.arch not in ARCHITECTURES:
+        log.warning("%s is not a known architecture: kept in its mixed precision", card.arch)
+        return None
+    import keras
+
+    cfg = TrainConfig.from_dict(card.config)
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        f32 = build_model(card.arch, l2=cfg.l2, dropout=cfg.dropout)
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+    f32.set_weights(model.get_weights())
+    return f32
+
+
+def export_model(src: Path, dest: Path, tta_flip: bool | None = None, notes: str | None = None,
+                 zoom: float | None = None, prior_correction: bool | None = None,
+                 shift: int | None = None) -> ModelCard:
+    """Save `src`'s model without optimizer state to `dest` (.keras) with its card, and its report
+    (history, full validation and test reports: fer.jobs.results.ModelReport) beside them.
+
+    `prior_correction`: True computes it from the run's training data (fer.model.priors), False drops it,
+    None keeps the card's. A mixed-precision model is saved computing in float32. Changing the
+    precision, `tta_flip`, `zoom`, `shift` or the prior correction re-scores the card's metrics the new way
+    (this loads the run's dataset), so the card always describes how the model predicts.
+    """
+    from fer.model.inference import card_views
+
+    path = source_model(src)
+    card = load_card(path)
+    if card is None:
+        raise ModelError(f"{path}: no model card beside it; export needs to know how the model was made")
+    model = load_model(path)  # compile=False: the optimizer state is left behind
+    changes: dict[str, object] = {}
+    f32 = as_float32(model, card)
+    data = TrainingData(card)
+    views = card_views(card, tta_flip=tta_flip, zoom=zoom, shift=shift)
+    if prior_correction is not None:
+        views["prior_correction"] = training_prior_correction(data) if prior_correction else ()
+    history = source_history(src)  # read before `dest` may overwrite the source's report
+    reports = None
+    if f32 is not None or views != {k: getattr(card, k) for k in views}:
+        model = f32 if f32 is not None else model
+        log.info("re-scoring %s (float32, %s)", path, views)
+        reports = full_reports(model, dataclasses.replace(card, **views), data)
+        changes.update(views, metrics={name: rep.summary() for name, rep in reports.items()})
+    if notes is not None:
+        changes["notes"] = notes
+    card = dataclasses.replace(card, **changes)
+    save_model(model, Path(dest), card)
+    log.info("writing the report beside %s (scores the validation and test splits)", dest)
+    write_report(model, card, Path(dest), history, data, reports)
+    return card

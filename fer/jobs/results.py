@@ -1,0 +1,147 @@
+"""What the results page reads about a model: history, test reports, test-split predictions, curves."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from fer.config import TrainConfig
+from fer.model.evaluation import EvalReport
+
+if TYPE_CHECKING:
+    from fer.data.dataset import Dataset
+
+log = logging.getLogger(__name__)
+
+
+REPORT_SUFFIX = ".report.json"
+
+
+def report_path(model_path: Path) -> Path:
+    """The report file `export` writes beside a model and its card: models/default.report.json."""
+    return Path(model_path).with_suffix(REPORT_SUFFIX)
+
+
+@dataclass(frozen=True)
+class ModelReport:
+    """What a shipped model carries so that its results page needs no dataset: its per-epoch history
+    (empty when the run's history is gone), the full reports by split name ("validation", "test") on
+    the card's own split and views, and in words which images each split holds."""
+
+    model: str
+    split: str
+    reports: dict[str, EvalReport]
+    history: tuple[dict[str, float], ...] = ()
+    created: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "split": self.split, "created": self.created,
+                "history": [dict(r) for r in self.history],
+                "reports": {k: v.to_dict() for k, v in self.reports.items()}}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelReport:
+        return cls(d["model"], d.get("split", ""), {k: EvalReport.from_dict(v) for k, v in d["reports"].items()},
+                   tuple(d.get("history") or ()), d.get("created", ""))
+
+
+def load_model_report(model_path: Path) -> ModelReport | None:
+    """The report beside a model file, or None when there is none (or it is unreadable)."""
+    p = report_path(model_path)
+    try:
+        return ModelReport.from_dict(json.loads(p.read_text()))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("unreadable model report %s: %s", p, exc)
+        return None
+
+
+def confused_pairs(rep: EvalReport, k: int = 5) -> list[tuple[str, str, int, float]]:
+    """The k most frequent mistakes: (true label, predicted label, count, share of the true class)."""
+    from fer.labels import LABELS
+
+    cm = np.array(rep.confusion)
+    rows = np.maximum(cm.sum(axis=1), 1)
+    pairs = [(LABELS[i], LABELS[j], int(cm[i, j]), float(cm[i, j] / rows[i]))
+             for i in range(len(LABELS)) for j in range(len(LABELS)) if i != j and cm[i, j] > 0]
+    return sorted(pairs, key=lambda p: (-p[2], p[0], p[1]))[:k]
+
+
+@dataclass(frozen=True)
+class TestPredictions:
+    """A model's scores on the test split of its own config: images, true labels, scores [N, 7]."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    scores: np.ndarray
+    split: str
+
+
+def load_reports(run_dir: Path) -> dict[str, EvalReport]:
+    """{split name: full report} from a run's metrics.json ({} when there is none)."""
+    from fer.jobs.runfiles import read_reports
+
+    return read_reports(run_dir)[0]  # a damaged file reads as none (and marks the run broken, fer.jobs.runs)
+
+
+def best_epoch(history: list[dict[str, float]]) -> int:
+    """The epoch (1-based) with the lowest val_loss (loss when there is no validation); 0 if none."""
+    if not history:
+        return 0
+    key = "val_loss" if any("val_loss" in r for r in history) else "loss"
+    row = min(history, key=lambda r: r.get(key, np.inf))
+    return int(row.get("epoch", 0))
+
+
+def early_stopped(history: list[dict[str, float]], cfg: TrainConfig | None, finished: bool) -> bool:
+    """True when a finished run ended before its planned number of epochs."""
+    return bool(finished and cfg is not None and history and len(history) < cfg.epochs)
+
+
+def test_predictions(model: Any, cfg: TrainConfig, batch_size: int = 256, dataset: Dataset | None = None,
+                     progress: Callable[[float], None] | None = None) -> TestPredictions:
+    """Scores of `model` (a fer.model.inference.Classifier) on the test split that `cfg` makes of its data
+    (`dataset`, else loaded from cfg.data); `progress` hears the share of test images scored (0..1)."""
+    from fer.data.dataset import load_dataset
+    from fer.data.splits import make_split
+
+    ds = dataset if dataset is not None else load_dataset(cfg.data)
+    split = make_split(ds, cfg)
+    images = ds.images[split.test]
+    parts = []
+    for i in range(0, len(images), batch_size):
+        parts.append(model.scores(images[i:i + batch_size]))
+        if progress is not None:
+            progress(min(1.0, (i + batch_size) / len(images)))
+    scores = np.concatenate(parts) if parts else np.zeros((0, 7), np.float32)
+    return TestPredictions(images, ds.labels[split.test], scores, split.description)
+
+
+def curve_figure(history: list[dict[str, float]], metric: str, names: dict[str, str],
+                 best: int = 0, stop: int = 0) -> Any:
+    """Plotly figure of `metric` and `val_<metric>` per epoch; `names` holds the translated
+    'train', 'val', 'epoch', 'title', 'best' and 'stop' labels. Marks the best and the last epoch."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    epochs = [int(r["epoch"]) for r in history]
+    for key, label in ((metric, names["train"]), (f"val_{metric}", names["val"])):
+        ys = [r.get(key) for r in history]
+        if any(y is not None for y in ys):
+            fig.add_trace(go.Scatter(x=epochs, y=ys, mode="lines+markers", name=label))
+    if best:
+        fig.add_vline(x=best, line_dash="dash", line_color="#2ca02c", annotation_text=names["best"])
+    if stop:
+        fig.add_vline(x=stop, line_dash="dot", line_color="#d62728", annotation_text=names["stop"],
+                      annotation_position="bottom right")
+    fig.update_layout(title=names["title"], xaxis_title=names["epoch"], yaxis_title=names["title"],
+                      height=320, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                      legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"})
+    return fig

@@ -1,0 +1,203 @@
+"""The body of a background training job (`python -m fer.jobs.launcher run RUN_DIR`), see fer.jobs.launcher."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fer.config import TrainConfig
+from fer.model.modelio import os_problem, write_json
+from fer.train.events import TrainEvent
+from fer.train.runlock import LOCK_NAME
+
+log = logging.getLogger(__name__)
+
+
+class _Stopped(BaseException):
+    """Raised by SIGTERM outside the training loop (or on a second SIGTERM)."""
+
+
+class _Vanished(BaseException):
+    """The run folder was deleted while the job trained it: the job ends at once, writing nothing more."""
+
+
+VANISHED = "the run folder was deleted while the job trained it"
+
+
+class StopControl:
+    """Stop requests: the `stop` flag file or SIGTERM. In the training loop they end the epoch cleanly."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.flag = run_dir / "stop"
+        self.config = run_dir / "config.json"
+        self.requested = False
+        self.in_fit = False
+        self._signals = 0
+
+    def should_stop(self) -> bool:
+        """Asked before every batch. Raises _Vanished once the run folder (its config.json) is gone: training
+        on would recreate the folder with its next checkpoint, a job no page can see or stop."""
+        if not self.config.exists():
+            raise _Vanished()
+        if not self.requested and self.flag.exists():
+            self.requested = True
+        return self.requested
+
+    def on_sigterm(self, signum: int, frame: Any) -> None:
+        self.requested = True
+        self._signals += 1
+        if not self.in_fit or self._signals > 1:
+            raise _Stopped()
+
+
+class ProgressWriter:
+    """A plain training-progress callback that rewrites progress.json (and logs each epoch)."""
+
+    def __init__(self, run_dir: Path, epochs: int, control: StopControl) -> None:
+        self.path = run_dir / "progress.json"
+        self.epochs = epochs
+        self.control = control
+        self.t0 = time.monotonic()
+        self.start_epoch = 0
+        self.start_batch = 0
+        self.batches = 0
+        self.epoch_logs: dict[str, float] = {}
+        self.budget_s = 0.0
+        """The run's time budget in training seconds (0: none)."""
+        self.used_s = 0.0
+        """Training seconds the run used in earlier sessions."""
+        self.rate_from: tuple[float, int] | None = None
+        """(time, batches done) when this session's first batch ended: the rate is measured from there,
+        so the first batch's graph building (seconds, for a batch that then takes milliseconds) is not
+        taken as the speed of every batch."""
+
+    def write(self, phase: str, epoch: int = 0, batch: int = 0, logs: dict[str, float] | None = None) -> None:
+        elapsed = time.monotonic() - self.t0
+        done = max(epoch - 1, 0) * self.batches + batch
+        total = self.epochs * self.batches
+        now = time.monotonic()
+        if phase == "training" and batch and self.rate_from is None:
+            self.rate_from = (now, done)
+        eta = None
+        if phase == "training" and self.rate_from is not None and done > self.rate_from[1] and self.batches:
+            eta = (now - self.rate_from[0]) / (done - self.rate_from[1]) * (total - done)
+        budget = {}
+        if self.budget_s > 0:  # the budget ends the run before its last epoch
+            used = self.used_s + (elapsed if phase == "training" else 0.0)
+            budget = {"budget_s": self.budget_s, "budget_used_s": round(used, 1)}
+            if eta is not None:
+                eta = min(eta, max(self.budget_s - used, 0.0))
+        logs = logs or {}
+        lr = logs.get("learning_rate", self.epoch_logs.get("learning_rate"))
+        try:
+            write_json(self.path, {"phase": phase, "pid": os.getpid(), "epoch": epoch, "epochs": self.epochs,
+                                   "batch": batch, "batches": self.batches, "elapsed": round(elapsed, 2),
+                                   "eta": None if eta is None else round(eta, 1), "logs": logs,
+                                   "epoch_logs": self.epoch_logs, "learning_rate": lr, **budget}, parents=False)
+        except FileNotFoundError:
+            raise _Vanished() from None
+
+    def __call__(self, e: TrainEvent) -> None:
+        if e.kind == "start":
+            self.start_epoch, self.start_batch = e.epoch, e.batch
+            self.t0 = time.monotonic()
+            self.rate_from = None
+            self.control.in_fit = True
+            at = f" batch {e.batch + 1}" if e.batch else ""
+            log.info("training from epoch %d%s: %s", e.epoch + 1, at, e.message)
+            self.write("training", e.epoch + 1, e.batch)
+        elif e.kind == "batch":
+            self.batches = e.batches or self.batches
+            self.write("training", e.epoch, e.batch, e.logs)
+        elif e.kind == "epoch":
+            self.epoch_logs = e.logs
+            log.info("epoch %d/%d %s", e.epoch, e.epochs, " ".join(f"{k}={v:.4g}" for k, v in e.logs.items()))
+            phase = "evaluating" if e.epoch >= self.epochs or self.control.requested else "training"
+            self.write(phase, e.epoch, self.batches, e.logs)
+        elif e.kind == "cut":
+            log.info("epoch %d/%d stopped after batch %d of %d (not recorded; resuming the run trains the rest)",
+                     e.epoch, e.epochs, e.batch, e.batches)
+            self.write("evaluating", e.epoch, e.batch, e.logs)
+        elif e.kind == "done":
+            self.write("done", e.epoch, self.batches, self.epoch_logs)
+
+
+def run_job(run_dir: Path) -> int:
+    """Train the run folder's config.json; record the outcome in job.json; release the lock."""
+    run_dir = Path(run_dir).resolve()
+    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    control = StopControl(run_dir)
+    signal.signal(signal.SIGTERM, control.on_sigterm)
+    writer = ProgressWriter(run_dir, _read(run_dir / "config.json").get("epochs", 0), control)
+    job = _read(run_dir / "job.json")
+    job.update(state="running", pid=os.getpid())
+    job.setdefault("started", _now())
+    state, error = "failed", ""
+    try:
+        writer.write("loading")  # its pid says the process now handles SIGTERM
+        from fer.tfenv import import_tensorflow
+        from fer.train.distribute import setup_hook
+
+        cfg = TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+        import_tensorflow(training=True, setup=setup_hook(cfg))  # devices laid out before TensorFlow starts
+        from fer.data.dataset import load_dataset
+        from fer.train.trainer import train
+
+        writer.epochs = cfg.epochs
+        if cfg.time_budget_s > 0:
+            writer.budget_s = cfg.time_budget_s
+            writer.used_s = float(_read(run_dir / "state.json").get("train_seconds", 0.0))
+        log.info("job %s (pid %d): loading %s", run_dir.name, os.getpid(), cfg.data)
+        ds = load_dataset(cfg.data)
+        if control.should_stop():
+            raise _Stopped()
+        result = train(cfg, run_dir, dataset=ds, progress=writer, should_stop=control.should_stop)
+        state = "stopped" if control.requested else "finished"
+        log.info("job %s %s after %d epochs: %s", run_dir.name, state, len(result.history),
+                 json.dumps(result.card.metrics.get("test", {})))
+    except _Stopped:
+        state = "stopped"
+        log.info("job %s stopped", run_dir.name)
+    except _Vanished:
+        state, error = "failed", VANISHED
+        log.error("job %s: %s; it ends here", run_dir.name, VANISHED)
+    except OSError as exc:  # disk full, folder not writable: say so in plain words
+        log.exception("job %s failed", run_dir.name)
+        state, error = "failed", f"could not read or write a file: {os_problem(exc)}"
+    except Exception as exc:  # noqa: BLE001 - any failure is recorded for the page, with its traceback in the log
+        log.exception("job %s failed", run_dir.name)
+        state, error = "failed", f"{type(exc).__name__}: {exc}"
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        job.update(state=state, error=error, finished=_now())
+        try:
+            write_json(run_dir / "job.json", job, parents=False)
+        except OSError as exc:  # e.g. still no space: the page then reports the job as ended without finishing
+            log.error("could not record the outcome of job %s: %s", run_dir.name, os_problem(exc))
+        _release_lock(run_dir)
+    return 0 if state != "failed" else 1
+
+
+def _release_lock(run_dir: Path) -> None:
+    lock = run_dir.parent / LOCK_NAME
+    held = _read(lock)
+    if held.get("pid") == os.getpid():
+        lock.unlink(missing_ok=True)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    from fer.jobs.runfiles import read_object
+
+    return read_object(path)[0]  # {} for a missing or damaged file, or one that is not an object
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -1,0 +1,222 @@
+"""Run folders as the app and the CLI see them: state, progress, history, resume point.
+
+Reading only: fer.jobs.launcher starts, stops and resumes the background jobs that write them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fer.config import TrainConfig
+from fer.jobs.runfiles import JobRecord, ResumeState, read_history, read_object, read_reports
+from fer.paths import ROOT
+from fer.train.runlock import holder, process
+
+log = logging.getLogger(__name__)
+
+STATES = ("running", "finished", "stopped", "failed", "incomplete", "broken")
+"""`incomplete`: a folder made outside the job runner (e.g. by the CLI) without test metrics yet; `broken`: a
+run file is damaged (RunInfo.error says which and how), or the folder is gone."""
+DIED = "the training process ended without finishing (killed or crashed)"
+"""The error of a job whose process vanished without recording an outcome."""
+
+
+def runs_dir() -> Path:
+    """Where runs live: $FER_RUNS_DIR, else <repo>/runs (read at call time)."""
+    return Path(os.environ.get("FER_RUNS_DIR", ROOT / "runs"))
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    """The latest progress report of a running job."""
+
+    phase: str
+    """'loading', 'training', 'evaluating' or 'done'."""
+    epoch: int = 0
+    epochs: int = 0
+    batch: int = 0
+    batches: int = 0
+    elapsed: float = 0.0
+    eta: float | None = None
+    logs: dict[str, float] = field(default_factory=dict)
+    epoch_logs: dict[str, float] = field(default_factory=dict)
+    learning_rate: float | None = None
+    pid: int | None = None
+    """The job process that wrote this report (its SIGTERM handler is in place from then on)."""
+    budget_s: float = 0.0
+    """The run's time budget in training seconds (0: none)."""
+    budget_used_s: float = 0.0
+    """Training seconds used so far, over every session of the run."""
+
+    @property
+    def fraction(self) -> float:
+        """Share of the run done, 0..1: of all planned batches, or of the time budget when that is further."""
+        if not self.epochs:
+            return 0.0
+        within = self.batch / self.batches if self.batches else 0.0
+        done = (max(self.epoch - 1, 0) + within) / self.epochs
+        if self.budget_s > 0:
+            done = max(done, self.budget_used_s / self.budget_s)
+        return min(1.0, max(0.0, done))
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> JobProgress:
+        names = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """A run folder and the state of its job."""
+
+    name: str
+    path: Path
+    state: str
+    pid: int | None = None
+    started: str = ""
+    finished: str = ""
+    error: str = ""
+    config: TrainConfig | None = None
+    progress: JobProgress | None = None
+    done: tuple[int, int] | None = None
+    """The resume point: (epochs recorded, batches of the next one done); None without a checkpoint or once
+    the run ended by itself."""
+    problems: tuple[str, ...] = ()
+    """What is wrong with its files (fer.jobs.runfiles), in plain words; such a run is `broken` unless it trains."""
+
+    @property
+    def resumable(self) -> bool:
+        """Ended without finishing (stopped, failed, incomplete), with a checkpoint and epochs left to train."""
+        return (self.state in ("stopped", "failed", "incomplete") and self.done is not None
+                and self.config is not None and self.done[0] < self.config.epochs)
+
+    @property
+    def model_path(self) -> Path:
+        return self.path / "model.keras"
+
+    @property
+    def card_path(self) -> Path:
+        return self.path / "model.json"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / "metrics.json"
+
+    @property
+    def has_model(self) -> bool:
+        return self.model_path.is_file()
+
+    def history(self) -> list[dict[str, float]]:
+        """Per-epoch rows of history.csv (those before a damaged row, if any)."""
+        return read_history(self.path)[0]
+
+    def log_tail(self, lines: int = 30) -> str:
+        return log_tail(self.path, lines)
+
+
+def read_json(path: Path, schema: type | None = None) -> dict[str, Any]:
+    """The JSON object in a run file, checked against `schema` (fer.jobs.runfiles); {} when it is missing or
+    damaged (not JSON, not an object, a field of the wrong type)."""
+    return read_object(path, schema)[0]
+
+
+def is_job_process(pid: int | None, run_dir: Path | None = None) -> bool:
+    """True when `pid` is alive (not a zombie) and is a `fer.jobs.launcher` runner (for `run_dir` if given)."""
+    if not pid or pid <= 0:
+        return False
+    _reap(pid)
+    try:
+        proc = process(pid)
+    except OSError:
+        return pid_alive(pid)  # no /proc (not Linux): liveness only
+    if proc is None:
+        return False
+    if not proc.args:  # just started, exec in progress: judge by the executable
+        return "python" in proc.comm.lower()
+    if "fer.jobs.launcher" not in proc.args:
+        return False
+    return run_dir is None or str(Path(run_dir).resolve()) in proc.args
+
+
+def _reap(pid: int) -> None:
+    """Collect an exited child of this process so it does not linger as a zombie."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def log_tail(run_dir: Path, lines: int = 30) -> str:
+    """The last lines of a run's train.log ('' when there is none)."""
+    p = Path(run_dir) / "train.log"
+    try:
+        text = p.read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def run_info(run_dir: Path) -> RunInfo:
+    """The state of one run folder; a job whose process is gone is `failed`, never `running`; a folder that any
+    live process trains (fer.train.runlock) is `running`."""
+    path = Path(run_dir)
+    job, p_job = read_object(path / "job.json", JobRecord)
+    cfg_dict, p_cfg = read_object(path / "config.json", TrainConfig)
+    cfg = TrainConfig.from_dict(cfg_dict) if cfg_dict else None
+    prog, p_prog = read_object(path / "progress.json", JobProgress)
+    progress = JobProgress.from_dict(prog) if prog else None
+    point, p_state = read_object(path / "state.json", ResumeState)
+    problems = [p for p in (p_job, p_cfg, p_prog, p_state, read_history(path)[1], read_reports(path)[1]) if p]
+    if job.get("state") and job["state"] not in STATES:
+        problems.append(f"job.json: state is {job['state']!r}, not one of {', '.join(STATES)}")
+    if not path.is_dir():
+        problems.append("the run folder no longer exists")
+    pid = job.get("pid")
+    state, error = job.get("state", ""), job.get("error", "")
+    if state == "running" and not is_job_process(pid, path):
+        state = "failed"
+        error = error or DIED
+    elif not state:  # made outside the job runner (the CLI)
+        done = (path / "metrics.json").is_file() and (path / "model.json").is_file()
+        complete = point.get("complete", True)
+        state = ("finished" if complete else "stopped") if done else "incomplete"
+    if state != "running" and (trainer := holder(path)) is not None:  # e.g. the CLI training it now
+        state, pid, error = "running", trainer, ""
+    if problems and state != "running":  # a live job rewrites its files; any other run is shown as broken
+        state, error = "broken", "; ".join(problems)
+    return RunInfo(path.name, path, state, pid, job.get("started", ""), job.get("finished", ""), error, cfg,
+                   progress, _resume_point(path, point), tuple(problems))
+
+
+def _resume_point(path: Path, point: dict[str, Any]) -> tuple[int, int] | None:
+    if not (path / "last.keras").is_file():
+        return None
+    if "epoch" not in point or point.get("complete"):
+        return None
+    return int(point["epoch"]), int((point.get("partial") or {}).get("batches", 0))
+
+
+def list_runs(root: Path | None = None) -> list[RunInfo]:
+    """Every run folder (one holding config.json or history.csv), newest first."""
+    root = Path(root or runs_dir())
+    if not root.is_dir():
+        return []
+    dirs = [d for d in root.iterdir() if d.is_dir() and ((d / "config.json").exists() or (d / "history.csv").exists())]
+    dirs.sort(key=lambda d: (d / "config.json").stat().st_mtime if (d / "config.json").exists() else 0, reverse=True)
+    return [run_info(d) for d in dirs]
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

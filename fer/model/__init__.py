@@ -1,0 +1,1 @@
+"""Emotion models: architectures, model files with their cards, inference, evaluation, explanations."""

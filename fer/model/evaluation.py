@@ -1,0 +1,99 @@
+"""Scores of a model on a labelled set: accuracy, loss, macro F1, per-class report, confusion."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from fer.labels import LABELS
+
+
+@dataclass(frozen=True)
+class ClassScores:
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    """Scores on one split; `confusion[i][j]` counts true class i predicted as j."""
+
+    split: str
+    n: int
+    accuracy: float
+    loss: float
+    macro_f1: float
+    per_class: dict[str, ClassScores]
+    confusion: tuple[tuple[int, ...], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["confusion"] = [list(r) for r in self.confusion]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> EvalReport:
+        return cls(d["split"], d["n"], d["accuracy"], d["loss"], d["macro_f1"],
+                   {k: ClassScores(**v) for k, v in d["per_class"].items()},
+                   tuple(tuple(r) for r in d["confusion"]))
+
+    def summary(self) -> dict[str, float]:
+        """The headline figures stored in a model card."""
+        return {"n": self.n, "accuracy": round(self.accuracy, 4), "loss": round(self.loss, 4),
+                "macro_f1": round(self.macro_f1, 4),
+                "recall": {k: round(v.recall, 4) for k, v in self.per_class.items()}}
+
+
+def report_from_scores(y_true: np.ndarray, scores: np.ndarray, split: str = "") -> EvalReport:
+    """Build the report from true indices and predicted probabilities [N, 7]."""
+    from sklearn.metrics import confusion_matrix, log_loss, precision_recall_fscore_support
+
+    labels = list(range(len(LABELS)))
+    y_pred = scores.argmax(axis=1)
+    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    per_class = {name: ClassScores(float(p[i]), float(r[i]), float(f[i]), int(s[i]))
+                 for i, name in enumerate(LABELS)}
+    probs = np.clip(scores.astype(np.float64), 1e-7, 1.0)
+    probs /= probs.sum(axis=1, keepdims=True)
+    cm = confusion_matrix(y_true, y_pred, labels=labels)
+    present = s > 0
+    return EvalReport(
+        split=split,
+        n=int(len(y_true)),
+        accuracy=float((y_pred == y_true).mean()) if len(y_true) else 0.0,
+        loss=float(log_loss(y_true, probs, labels=labels)) if len(y_true) else 0.0,
+        macro_f1=float(f[present].mean()) if present.any() else 0.0,
+        per_class=per_class,
+        confusion=tuple(tuple(int(v) for v in row) for row in cm),
+    )
+
+
+def predict_scores(model: Any, images: np.ndarray, batch_size: int = 256, tta_flip: bool = False,
+                   zoom: float = 1.0, prior_correction: Sequence[float] = (), shift: int = 0) -> np.ndarray:
+    """Class probabilities [N, 7] for uint8 images [N, 48, 48], batch by batch."""
+    from fer.model.inference import Classifier
+
+    clf = Classifier(model, tta_flip=tta_flip, zoom=zoom, prior_correction=prior_correction, shift=shift)
+    out = [clf.scores(images[i:i + batch_size]) for i in range(0, len(images), batch_size)]
+    return np.concatenate(out) if out else np.zeros((0, len(LABELS)), np.float32)
+
+
+def evaluate(model: Any, images: np.ndarray, labels: np.ndarray, split: str = "",
+             tta_flip: bool = False, zoom: float = 1.0, prior_correction: Sequence[float] = (),
+             shift: int = 0) -> EvalReport:
+    scores = predict_scores(model, images, tta_flip=tta_flip, zoom=zoom, prior_correction=prior_correction,
+                            shift=shift)
+    return report_from_scores(labels, scores, split)
+
+
+def most_confident_mistakes(y_true: np.ndarray, scores: np.ndarray, true_class: int,
+                            pred_class: int, k: int = 8) -> np.ndarray:
+    """Indices of the k images of `true_class` predicted as `pred_class` with the highest score."""
+    y_pred = scores.argmax(axis=1)
+    idx = np.flatnonzero((y_true == true_class) & (y_pred == pred_class))
+    return idx[np.argsort(-scores[idx, pred_class])][:k]

@@ -1,0 +1,1 @@
+"""Training: presets, input pipeline, the trainer, its callbacks, averaging, distribution and export."""

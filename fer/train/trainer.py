@@ -1,0 +1,313 @@
+"""Train a model from a `TrainConfig` into a run folder; resumable, checkpointed every epoch.
+
+A run folder holds: config.json, history.csv, last.keras + state.json (resume point),
+model.keras + model.json (best val_loss, with its card), metrics.json (test scores); with weight
+averaging (fer.train.averaging) also average.npz, average.keras and best-epoch.keras.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import platform
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from fer.config import TrainConfig
+from fer.data.dataset import Dataset, load_dataset
+from fer.data.splits import Split, make_split
+from fer.labels import LABELS, NUM_CLASSES
+from fer.model.modelio import ModelCard, write_json
+from fer.model.priors import prior_correction
+from fer.tfenv import onednn_state
+from fer.train.events import Progress, StopFlag, TrainEvent
+from fer.train.pipeline import TrainBatches, eval_batches, soft_targets
+
+if TYPE_CHECKING:
+    from fer.train.averaging import Averaged
+    from fer.train.distribute import Distribution
+
+log = logging.getLogger(__name__)
+
+BEST_EPOCH = "best-epoch.keras"
+"""The best epoch's checkpoint, kept in the run folder when the averaged weights replace it as model.keras."""
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run_dir: Path
+    model_path: Path
+    history: list[dict[str, float]]
+    card: ModelCard
+    stopped_early: bool
+
+
+def _optimizer(cfg: TrainConfig) -> Any:
+    import keras
+
+    if cfg.optimizer == "sgd":
+        return keras.optimizers.SGD(cfg.learning_rate, momentum=cfg.momentum, nesterov=cfg.nesterov)
+    return keras.optimizers.Adam(cfg.learning_rate, beta_1=cfg.beta_1, beta_2=cfg.beta_2, epsilon=cfg.epsilon)
+
+
+def _subsample(ds: Dataset, idx: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    if fraction >= 1.0:
+        return idx
+    from sklearn.model_selection import train_test_split
+
+    keep, _ = train_test_split(idx, train_size=fraction, random_state=seed, stratify=ds.labels[idx])
+    return np.sort(keep)
+
+
+def training_targets(ds: Dataset, split: Split, cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The indices of the images trained on (split.train, cut to cfg.train_fraction) and the targets
+    [N, 7] of every image: one-hot, mixed with the FER+ votes beside the data where cfg asks."""
+    train_idx = _subsample(ds, split.train, cfg.train_fraction, cfg.seed)
+    return train_idx, soft_targets(ds, Path(cfg.data).parent / "ferplus_votes.csv", cfg.soft_labels)
+
+
+def train(cfg: TrainConfig, run_dir: Path, *, dataset: Dataset | None = None,
+          progress: Progress | None = None, should_stop: StopFlag | None = None) -> TrainResult:
+    """Train (or resume) the run in `run_dir`; returns when done, stopped or early-stopped."""
+    from fer.train.distribute import start
+    from fer.train.runlock import claim
+
+    errors = cfg.validate()
+    if errors:
+        raise ValueError("; ".join(map(str, errors)))
+    run_dir = Path(run_dir)
+    dist = start(cfg)  # DistributeError when the strategy cannot run here
+    with dist.folder(run_dir) as folder:  # only the chief writes the run folder
+        folder.mkdir(parents=True, exist_ok=True)
+        with claim(folder):  # RunBusyError while another process trains into this folder
+            result = _train(cfg, folder, dataset, progress, should_stop, dist)
+    dist.barrier()  # the workers leave together
+    return result if folder == run_dir else TrainResult(run_dir, run_dir / "model.keras", result.history,
+                                                        result.card, result.stopped_early)
+
+
+def _train(cfg: TrainConfig, run_dir: Path, dataset: Dataset | None, progress: Progress | None,
+           should_stop: StopFlag | None, dist: Distribution) -> TrainResult:
+    import keras
+
+    from fer.train.averaging import WeightAverage
+    from fer.train.callbacks import ProgressCallback, ResumeCheckpoint, TimeBudget
+
+    write_json(run_dir / "config.json", cfg.to_dict())
+    ds = dataset if dataset is not None else load_dataset(cfg.data)
+    split = make_split(ds, cfg)
+    train_idx, targets = training_targets(ds, split, cfg)
+    keras.utils.set_random_seed(cfg.seed)
+    keras.mixed_precision.set_global_policy("mixed_bfloat16" if cfg.mixed_precision else "float32")
+
+    weights = None
+    if cfg.class_weights:
+        from sklearn.utils.class_weight import compute_class_weight
+
+        present = np.unique(ds.labels[train_idx])
+        cw = compute_class_weight("balanced", classes=present, y=ds.labels[train_idx])
+        table = np.ones(NUM_CLASSES, np.float32)
+        table[present] = cw
+        weights = table[ds.labels[train_idx]]
+    train_data = TrainBatches(ds.images[train_idx], targets[train_idx], cfg, weights)
+    val_data = None
+    if len(split.val):
+        val_data = dist.dataset(eval_batches(ds.images[split.val], targets[split.val], cfg, dist.replicas))
+
+    resume = ResumeCheckpoint(run_dir, dist.chief_value)
+    dist.check_resume_point(resume.epoch, resume.skip)
+    with dist.scope():  # the model's variables live on every replica
+        model, initial_epoch = resume.load_or_build(cfg, lambda: _compiled(cfg))
+    monitor = cfg.lr_monitor if val_data is not None else cfg.lr_monitor.removeprefix("val_")
+    es_monitor = "val_loss" if val_data is not None else "loss"
+    if cfg.lr_schedule == "cosine":
+        schedule = keras.callbacks.LearningRateScheduler(lambda epoch: cosine_lr(cfg, epoch, resume.train_seconds))
+    else:
+        schedule = keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=cfg.lr_factor,
+                                                     patience=cfg.lr_patience, verbose=0)
+    progress_cb = ProgressCallback(progress, dist.stop_flag(should_stop), cfg.epochs)
+    callbacks = [
+        schedule,
+        keras.callbacks.EarlyStopping(monitor=es_monitor, patience=cfg.early_stopping_patience,
+                                      min_delta=cfg.early_stopping_min_delta, restore_best_weights=False),
+        progress_cb,
+    ]
+    resume.attach(list(callbacks), es_monitor)
+    callbacks.append(resume)
+    average = WeightAverage(cfg, run_dir, resume)
+    callbacks.append(average)  # after resume: it averages only the epochs resume recorded
+    budget = TimeBudget(resume, cfg.time_budget_s)
+    callbacks.append(budget)  # after resume: it reads the training seconds resume has just counted
+    t0 = time.time()
+    if progress:
+        progress(TrainEvent("start", initial_epoch, cfg.epochs, batch=resume.skip, message=split.description))
+    steps = train_data.steps
+    if 0 < resume.skip < steps:  # first the rest of the epoch a stop cut short
+        log.info("resuming epoch %d at batch %d of %d", initial_epoch + 1, resume.skip + 1, steps)
+        progress_cb.skip = resume.skip
+        model.fit(dist.dataset(train_data.epoch(initial_epoch, resume.skip)), steps_per_epoch=steps - resume.skip,
+                  validation_data=val_data, epochs=initial_epoch + 1, initial_epoch=initial_epoch,
+                  callbacks=callbacks, shuffle=False, verbose=0)
+        progress_cb.skip = 0
+        initial_epoch = resume.epoch
+    if not model.stop_training and initial_epoch < cfg.epochs and not budget.spent():  # each epoch in its own order
+        model.fit(dist.dataset(train_data.epochs(initial_epoch, cfg.epochs)), steps_per_epoch=steps,
+                  validation_data=val_data, epochs=cfg.epochs, initial_epoch=initial_epoch, callbacks=callbacks,
+                  shuffle=False, verbose=0)
+    notes = ""
+    if not progress_cb.stopped:
+        resume.mark_complete()
+        notes = _use_average(average.finish(model, train_data.epoch(resume.epoch), val_data), resume.best, run_dir)
+    history = read_history(run_dir)
+    correction = prior_correction(ds.labels[train_idx], targets[train_idx])
+    card = finish_run(run_dir, cfg, ds, split, history, resume.train_seconds, time.time() - t0, correction,
+                      notes, dist.describe())
+    stopped_early = bool(callbacks[1].stopped_epoch) if hasattr(callbacks[1], "stopped_epoch") else False
+    if progress:
+        progress(TrainEvent("done", len(history), cfg.epochs, message="finished"))
+    return TrainResult(run_dir, run_dir / "model.keras", history, card, stopped_early)
+
+
+def _use_average(avg: Averaged | None, best_loss: float, run_dir: Path) -> str:
+    """Make the averaged model the run's model (the best epoch's kept as best-epoch.keras) when its validation
+    loss beats the best epoch's; the card's note."""
+    if avg is None:
+        return ""
+    what = f"the average of the weights of epochs {avg.first_epoch}-{avg.last_epoch} ({avg.count})"
+    if avg.val_loss is None or avg.val_loss >= best_loss:
+        scored = "no validation loss" if avg.val_loss is None else f"val_loss {avg.val_loss:.4f}"
+        return f"weights: the best epoch (val_loss {best_loss:.4f}); {what} had {scored}"
+    if not (run_dir / BEST_EPOCH).exists():  # kept once: a second finish finds model.keras already replaced
+        shutil.copyfile(run_dir / "model.keras", run_dir / BEST_EPOCH)
+    shutil.copyfile(avg.path, run_dir / "model.keras")
+    return f"weights: {what}, val_loss {avg.val_loss:.4f} < the best epoch's {best_loss:.4f}"
+
+
+def cosine_lr(cfg: TrainConfig, epoch: int, elapsed_s: float = 0.0) -> float:
+    """Learning rate of 0-based `epoch` under the cosine schedule: learning_rate down to near 0, over
+    `cfg.epochs`, or with a time budget over that time (`elapsed_s`: training seconds before this epoch)."""
+    return float(cfg.learning_rate * 0.5 * (1.0 + math.cos(math.pi * cfg.schedule_done(epoch, elapsed_s))))
+
+
+@dataclass(frozen=True)
+class StartProblem:
+    """Why a run cannot start from `cfg.init_model`: kind 'missing' (no such file) or 'arch' (its card
+    names another architecture)."""
+
+    kind: str
+    path: str
+    arch: str = ""
+    want: str = ""
+
+    def __str__(self) -> str:
+        if self.kind == "missing":
+            return f"cannot start from {self.path}: there is no such file"
+        return (f"cannot start from {self.path}: it is a {self.arch} model; "
+                f"its layers do not match the {self.want} architecture")
+
+
+def start_problem(cfg: TrainConfig) -> StartProblem | None:
+    """The start model's problem found without loading it (file, card), or None; checked before a run starts."""
+    from fer.model.modelio import load_card
+    from fer.train.presets import from_root
+
+    if not cfg.init_model:
+        return None
+    path = from_root(cfg.init_model)
+    if not path.is_file():
+        return StartProblem("missing", cfg.init_model)
+    card = load_card(path)
+    if card is not None and card.arch != cfg.arch:
+        return StartProblem("arch", cfg.init_model, card.arch, cfg.arch)
+    return None
+
+
+def start_from(model: Any, cfg: TrainConfig) -> None:
+    """Copy the weights of `cfg.init_model` into `model`; ModelError when they cannot."""
+    from fer.model.modelio import ModelError, load_model
+    from fer.train.presets import from_root
+
+    path = from_root(cfg.init_model)
+    try:
+        source = load_model(path)
+    except ModelError as exc:
+        raise ModelError(f"cannot start from {cfg.init_model}: {exc}") from None
+    want = [tuple(w.shape) for w in model.weights]
+    got = [tuple(w.shape) for w in source.weights]
+    if want != got:
+        raise ModelError(f"cannot start from {cfg.init_model}: its layers do not match the {cfg.arch} architecture")
+    model.set_weights(source.get_weights())
+    log.info("weights initialised from %s", path)
+
+
+def _compiled(cfg: TrainConfig) -> Any:
+    import keras
+
+    from fer.model.architectures import build_model
+
+    model = build_model(cfg.arch, l2=cfg.l2, dropout=cfg.dropout)
+    if cfg.init_model:
+        start_from(model, cfg)
+    model.compile(optimizer=_optimizer(cfg),
+                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
+                  metrics=["accuracy"])
+    return model
+
+
+def read_history(run_dir: Path) -> list[dict[str, float]]:
+    """Per-epoch rows of history.csv (empty when none yet)."""
+    p = Path(run_dir) / "history.csv"
+    if not p.exists():
+        return []
+    with p.open() as fh:
+        return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(fh)]
+
+
+def finish_run(run_dir: Path, cfg: TrainConfig, ds: Dataset, split: Split,
+               history: list[dict[str, float]], total_seconds: float, session_seconds: float,
+               correction: tuple[float, ...] = (), notes: str = "", devices: str = "") -> ModelCard:
+    """Score the best checkpoint on validation and test (with the prior `correction`, see
+    fer.model.priors), write model.json and metrics.json. `devices`: the distribution it trained under, if any."""
+    from fer.model.evaluation import evaluate
+    from fer.model.modelio import load_model
+
+    best_path = run_dir / "model.keras"
+    if not best_path.exists():  # no epoch completed with a validation score: keep the last one
+        if (run_dir / "last.keras").exists():  # a copy: last.keras stays the resume point
+            shutil.copyfile(run_dir / "last.keras", best_path)
+    model = load_model(best_path)
+    metrics: dict[str, Any] = {}
+    reports = {}
+    for name, idx in (("validation", split.val), ("test", split.test)):
+        if len(idx):
+            rep = evaluate(model, ds.images[idx], ds.labels[idx], split=name, prior_correction=correction)
+            reports[name] = rep.to_dict()
+            metrics[name] = rep.summary()
+    write_json(run_dir / "metrics.json", reports)
+    best = min(history, key=lambda r: r.get("val_loss", r.get("loss", np.inf))) if history else {}
+    card = ModelCard(
+        arch=cfg.arch, params=int(model.count_params()), labels=LABELS, config=cfg.to_dict(),
+        split=split.description, metrics=metrics, epochs_trained=len(history),
+        best_epoch=int(best.get("epoch", 0)), train_seconds=round(total_seconds, 1),
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        machine=f"{platform.machine()} {platform.processor() or ''} cpus={_cpus()} onednn={onednn_state()}".strip()
+        + (f" {devices}" if devices else ""),
+        prior_correction=correction, notes=notes,
+    )
+    write_json(run_dir / "model.json", card.to_dict())
+    log.info("run %s: %s (this session %.0f s)", run_dir, json.dumps(metrics.get("test", {})), session_seconds)
+    return card
+
+
+def _cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

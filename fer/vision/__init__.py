@@ -1,0 +1,1 @@
+"""Faces in images: detection (upright, rotated, tracked), crops and drawing."""
