@@ -11,9 +11,8 @@ import streamlit as st
 from fer.data.dataset import DataError
 from fer.i18n import fmt_number, fmt_percent
 from fer.labels import LABELS, display_name, hex_color
-from ui.common import lang, localise, t
+from ui.common import data_error_text, lang, localise, t
 from ui.data_source import choose_dataset, dataset_stats, load_with_progress
-from ui.text import plain
 
 GRID = 24  # images in the sample grid
 HIST_BIN = 8  # intensity values per histogram bar
@@ -50,7 +49,7 @@ path = choose_dataset("dataset")
 try:
     ds = load_with_progress(path)
 except DataError as exc:
-    st.error(t("dataset.load_error", error=plain(exc)))
+    st.error(t("dataset.load_error", error=data_error_text(exc)))
     st.stop()
 if ds.warnings:
     st.warning(t("dataset.skipped", n=n(len(ds.warnings))))

@@ -31,7 +31,7 @@ from fer.labels import LABELS, display_name
 from fer.model.evaluation import EvalReport, most_confident_mistakes, report_from_scores
 from fer.model.modelio import ModelCard, load_card
 from fer.train.presets import resolve_data
-from ui.common import DEFAULT_MODEL, get_classifier, lang, localise, t
+from ui.common import DEFAULT_MODEL, data_error_text, get_classifier, lang, localise, t
 from ui.data_source import KeyedStore, load_with_progress
 from ui.text import plain
 
@@ -112,7 +112,10 @@ def get_predictions(e: Entry) -> TestPredictions | None:
 
             found = test_predictions(clf, cfg, dataset=ds, progress=progress)
             bar.empty()
-        except (OSError, ValueError, DataError) as exc:
+        except DataError as exc:
+            st.error(t("results.predict_error", error=data_error_text(exc)))
+            return None
+        except (OSError, ValueError) as exc:
             st.error(t("results.predict_error", error=plain(exc)))
             return None
         store.put(key, found)

@@ -19,7 +19,7 @@ from fer.labels import display_name
 from fer.model.architectures import ARCHITECTURES
 from fer.train.presets import PRESETS, preset_starts, resolve_data
 from fer.train.trainer import start_problem
-from ui.common import ROOT, available_models, lang, localise, t
+from ui.common import ROOT, available_models, data_error_text, lang, localise, t
 from ui.data_source import SAMPLE, choose_dataset, load_with_progress, server_datasets
 from ui.text import plain
 
@@ -327,7 +327,7 @@ def submit(data: Path, lg: str) -> None:
         ds = load_with_progress(data)
         missing = missing_classes(ds, make_split(ds, cfg))
     except DataError as exc:
-        st.error(t("train.data_error", error=plain(exc)))
+        st.error(t("train.data_error", error=data_error_text(exc)))
         return
     if missing:
         parts = "; ".join(f"{t('train.part_' + part)}: {', '.join(display_name(c, lg) for c in names)}"

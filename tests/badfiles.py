@@ -160,3 +160,63 @@ def hostile_images() -> dict[str, bytes]:
                                                                 b"\x01\x00" * 80)),
         "dds_named.png": bytes(dds),  # NotImplementedError: unimplemented pixel format
     }
+
+
+CSV_ROW = " ".join(["7"] * 2304)
+"""The pixels of one good FER2013 CSV row."""
+
+
+def broken_datasets(folder) -> dict[str, object]:  # noqa: ANN001
+    """One dataset for each fer.data.dataset.DataError kind a file can cause, written under `folder`:
+    {kind: path}. (Kinds that need a lowered limit or a split are made by tests/test_bad_datasets.py.)"""
+    import zipfile
+
+    def csv(name: str, text: str):  # noqa: ANN202
+        p = folder / name
+        p.write_text(text)
+        return p
+
+    def zipped(name: str, entries: dict[str, bytes], method: int = zipfile.ZIP_STORED):  # noqa: ANN202
+        p = folder / name
+        with zipfile.ZipFile(p, "w", method) as zf:
+            for entry, data in entries.items():
+                zf.writestr(entry, data)
+        return p
+
+    def tree(name: str, files: list[str]):  # noqa: ANN202
+        root = folder / name
+        root.mkdir()
+        for f in files:
+            (root / f).parent.mkdir(parents=True, exist_ok=True)
+            if not f.endswith("/"):
+                (root / f).write_bytes(TINY_PNG)
+        return root
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "notes.txt").write_text("not a dataset")
+    (folder / "cut.zip").write_bytes(b"PK\x03\x04 this is no zip")
+    good = "emotion,pixels\n1," + CSV_ROW + "\n"
+    return {
+        "not_found": folder / "gone.zip",
+        "not_a_dataset": folder / "notes.txt",
+        "bad_zip": folder / "cut.zip",
+        "zip_bomb": zipped("bomb.zip", {"train/happy/Training_big.png": b"\0" * (8 << 20)}, zipfile.ZIP_DEFLATED),
+        "bad_layout": zipped("flat.zip", {"happy/x.png": TINY_PNG}),
+        "unknown_class": tree("bored", ["train/happy/a.png", "train/bored/b.png"]),
+        "no_images": tree("empty", ["train/happy/"]),
+        "csv_header_too_long": csv("header.csv", "emotion,pixels," + "x" * 20_000 + "\n"),
+        "csv_line_too_long": csv("long.csv", good + "1," + "1 " * 10_000 + "\n"),
+        "csv_too_many_columns": csv("wide.csv", ",".join(f"c{i}" for i in range(40)) + "\n"),
+        "csv_empty": csv("empty.csv", ""),
+        "bad_csv": csv("ragged.csv", "emotion,pixels\n1,2\n1,2,3,4\n"),  # pandas: expected 2 fields, saw 4
+        "csv_missing_columns": csv("columns.csv", "emotion,Usage\n1,Training\n"),
+        "csv_no_rows": csv("header_only.csv", "emotion,pixels\n"),
+        "bad_emotion": csv("emotion.csv", good + "happy," + CSV_ROW + "\n"),
+        "unknown_emotion": csv("index.csv", good + "7," + CSV_ROW + "\n"),
+        # a quoted field over several lines: each line is short, the pixels are not
+        "pixels_too_long": csv("quoted.csv", good + '1,"' + "\n".join(["7 " * 100] * 100) + '"\n'),
+        "bad_pixels": csv("floats.csv", good + "1," + CSV_ROW.replace("7", "7.5", 1) + "\n"),
+        "pixel_count": csv("five.csv", good + "1,1 2 3 4 5\n"),
+        "pixel_range": csv("range.csv", good + "1," + CSV_ROW.replace("7", "300", 1) + "\n"),
+        "unknown_usage": csv("usage.csv", "emotion,pixels,Usage\n1," + CSV_ROW + ",Train\n"),
+    }

@@ -1,18 +1,30 @@
 """Broken datasets (CSV, folder, zip): a clear message naming the row, file or folder, nothing written
 outside the target, zip and image bombs refused; the Dataset page lists what was skipped."""
 
+import ast
 import time
 import tracemalloc
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from fer.data import dataset as fer_data
-from fer.data.dataset import SKIPPED, DataError, Skipped, load_dataset
-from fer.i18n import t
-from tests.badfiles import DAMAGED_ENTRIES, bomb_png, damaged_zip, huge_pixels_zip, long_name_zip, one_line_csv
+from fer.data.dataset import DATA_ERROR_KINDS, SKIPPED, DataError, Skipped, load_dataset
+from fer.data.splits import official_split, stratified_split
+from fer.i18n import catalog, languages, t
+from tests.badfiles import (
+    CSV_ROW,
+    DAMAGED_ENTRIES,
+    bomb_png,
+    broken_datasets,
+    damaged_zip,
+    huge_pixels_zip,
+    long_name_zip,
+    one_line_csv,
+)
 from tests.helpers import ROOT, _jpg, synthetic_faces, write_folder, write_zip
 
 ROW = " ".join(["7"] * 2304)
@@ -264,6 +276,97 @@ def test_a_csv_line_over_the_limit_is_refused_before_it_is_parsed(tmp_path):
     with pytest.raises(DataError, match=r"unknown Usage value\(s\) 'xxxxxxxxxxxxxxxxxxxx… \(5,000 characters\)'"):
         load_dataset(usage)
     p.unlink()
+
+
+# ------------------------------------------------------------------------------------------ error kinds
+LIMITED = {"zip_too_big": ("MAX_ZIP_TOTAL", 1000), "too_many_files": ("MAX_ENTRIES", 5),
+           "too_many_pixels": ("MAX_DECODE_PIXELS", 10 * 48 * 48)}
+"""Kinds a small good zip causes once a limit is lowered: {kind: (limit in fer.data.dataset, lowered value)}."""
+
+
+def split_failures(folder: Path) -> dict[str, Callable[[], object]]:
+    """{kind: a split that fails so} for the kinds fer.data.splits raises."""
+    def rows(name: str, per_class: int, usage: str) -> Path:
+        lines = [f"{y},{CSV_ROW},{usage}" for y in range(7) for _ in range(per_class)]
+        return write(folder, name, "emotion,pixels,Usage\n" + "\n".join(lines) + "\n")
+
+    return {
+        "no_training": lambda: official_split(load_dataset(rows("test_only.csv", 2, "PrivateTest"), use_cache=False)),
+        "stratified_test": lambda: stratified_split(load_dataset(rows("one_each.csv", 1, "Training"),
+                                                                 use_cache=False)),
+        # half for the test leaves one image per class: too few to take a validation part from
+        "stratified_val": lambda: stratified_split(load_dataset(rows("two_each.csv", 2, "Training"),
+                                                                use_cache=False), test_fraction=0.5),
+    }
+
+
+def data_errors(folder: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, DataError]:
+    """{the kind each broken dataset should give: the DataError fer raised for it}."""
+    folder.mkdir()
+    found: dict[str, DataError] = {}
+    causes: dict[str, Callable[[], object]] = {
+        kind: (lambda p=path: load_dataset(p, use_cache=False)) for kind, path in broken_datasets(folder / "f").items()}
+    causes |= split_failures(folder)
+    good = write_zip(folder / "good.zip", n_per_class=1)
+    for kind, (limit, value) in LIMITED.items():
+        def lowered(limit: str = limit, value: int = value) -> object:
+            with monkeypatch.context() as m:
+                m.setattr(fer_data, limit, value)
+                return load_dataset(good, use_cache=False)
+        causes[kind] = lowered
+    for kind, cause in causes.items():
+        with pytest.raises(DataError) as exc:
+            cause()
+        found[kind] = exc.value
+    return found
+
+
+def test_every_refused_dataset_says_which_kind_of_problem_it_is(tmp_path, monkeypatch):
+    errors = data_errors(tmp_path / "bad", monkeypatch)
+    assert {kind: e.kind for kind, e in errors.items()} == {kind: kind for kind in errors}
+    assert set(errors) == set(DATA_ERROR_KINDS)  # every kind is driven by a real bad dataset
+    # the details are the values of the message, numbers as numbers; the message stays the CLI's English
+    five = errors["pixel_count"]
+    assert five.details == {"name": "five.csv", "row": 3, "count": 5, "expected": 2304}
+    assert str(five) == "five.csv, row 3: 5 pixels, expected 2304"
+    assert errors["zip_bomb"].details["entry"] == "train/happy/Training_big.png"
+    assert errors["zip_bomb"].details["ratio"] > 200
+    assert errors["unknown_class"].details["folder"] == "bored"
+    assert errors["unknown_usage"].details["values"] == "Train"
+    assert errors["stratified_val"].details["images"] == 7
+    for lang in languages():  # each sentence can be filled in from the details fer gave
+        for kind, e in errors.items():
+            text = t(f"data_error.{kind}", lang, **e.details)
+            if "row" in e.details:
+                assert str(e.details["row"]) in text, (lang, kind, text)
+            if "name" in e.details:
+                assert e.details["name"] in text, (lang, kind, text)
+
+
+def test_every_data_error_kind_has_a_sentence_in_every_language():
+    for lang in languages():
+        sentences = {k.split(".", 1)[1] for k in catalog(lang) if k.startswith("data_error.")}
+        assert sentences == set(DATA_ERROR_KINDS), lang
+    assert catalog("pt")["data_error.pixel_count"] != catalog("en")["data_error.pixel_count"]
+
+
+def test_every_raise_site_names_a_known_kind():
+    """Read fer/'s source: each DataError(...) passes a literal kind from DATA_ERROR_KINDS, and each kind is
+    raised somewhere."""
+    raised: set[str] = set()
+    sites = 0
+    for path in sorted((ROOT / "fer").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "DataError":
+                sites += 1
+                where = f"{path.relative_to(ROOT)}:{node.lineno}"
+                assert len(node.args) >= 2, f"{where}: DataError without a kind"
+                kind = node.args[1]
+                options = [kind.body, kind.orelse] if isinstance(kind, ast.IfExp) else [kind]
+                for o in options:
+                    assert isinstance(o, ast.Constant) and o.value in DATA_ERROR_KINDS, f"{where}: {ast.unparse(o)}"
+                    raised.add(o.value)
+    assert sites >= 25 and raised == set(DATA_ERROR_KINDS)
 
 
 # ------------------------------------------------------------------------------------------ the page

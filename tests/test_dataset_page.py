@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from fer.data.dataset import DataError, load_dataset
 from fer.i18n import t
 from fer.labels import LABELS, display_name
-from tests.helpers import ROOT, write_folder, write_zip
+from tests.helpers import ROOT, shown, write_folder, write_zip
+from ui.text import plain
 
 PAGE = str(ROOT / "pages" / "dataset.py")
 CHART_KEYS = ("chart_counts", "chart_splits", "chart_shares", "chart_sizes", "chart_hist")
@@ -108,14 +110,39 @@ def test_an_uploaded_zip_is_saved_under_a_generated_name(tmp_path, monkeypatch):
     assert len(at.get("image")) > 8  # grid, mean faces, then duplicate examples
 
 
+def upload_error(tmp_path, name: str, data: bytes, lang: str = "pt") -> str:
+    """Upload `data` as `name` on the Dataset page; the one error it shows (Markdown source)."""
+    at = page(lang)
+    at.selectbox(key="dataset_source").select(t("data.upload", lang)).run()
+    at.file_uploader(key="dataset_upload").upload(name, data, "text/csv").run()
+    assert not at.exception, at.exception
+    assert len(at.error) == 1, [e.value for e in at.error]
+    return at.error[0].value
+
+
 def test_an_unreadable_upload_is_reported(tmp_path, monkeypatch):
     monkeypatch.setenv("FER_UPLOAD_DIR", str(tmp_path / "uploads"))
-    at = page("pt")
-    at.selectbox(key="dataset_source").select(t("data.upload", "pt")).run()
-    at.file_uploader(key="dataset_upload").upload("bad.csv", b"emotion,Usage\n1,Training\n", "text/csv").run()
-    assert not at.exception
-    assert len(at.error) == 1 and "missing column" in at.error[0].value
-    assert at.error[0].value.startswith(t("dataset.load_error", "pt", error=""))
+    shown_error = upload_error(tmp_path, "bad.csv", b"emotion,Usage\n1,Training\n")
+    assert shown_error == t("dataset.load_error", "pt", error=t("data_error.csv_missing_columns", "pt",
+                                                               name=plain("bad.csv"), columns="pixels"))
+
+
+def test_a_broken_csv_row_is_reported_in_portuguese_with_its_row(tmp_path, monkeypatch):
+    """Row 3 has 5 pixels: the page says so in Portuguese (the row, 2.304 with the Portuguese thousands
+    separator, the name the file was uploaded as), not fer's English message nor the upload's saved name."""
+    monkeypatch.setenv("FER_UPLOAD_DIR", str(tmp_path / "uploads"))
+    text = "emotion,pixels\n1," + " ".join(["7"] * 2304) + "\n2,1 2 3 4 5\n"
+    shown_error = upload_error(tmp_path, "minhas faces.csv", text.encode())
+    assert shown_error == t("dataset.load_error", "pt", error=t("data_error.pixel_count", "pt",
+                                                               name=plain("minhas faces.csv"), row="3", count="5",
+                                                               expected="2.304"))
+    words = shown(shown_error)
+    assert "minhas faces.csv, linha 3: 5 pixels; esperavam-se 2.304" in words
+    [saved] = (tmp_path / "uploads").glob("*.csv")
+    with pytest.raises(DataError) as exc:
+        load_dataset(saved, use_cache=False)
+    assert str(exc.value) not in words and str(exc.value).split(": ", 1)[1] not in words  # fer's English
+    assert not re.search(r"\b(row|expected|pixels,)\b", words) and saved.name not in words
 
 
 def test_an_imbalanced_server_dataset_explains_the_imbalance(tmp_path, monkeypatch):

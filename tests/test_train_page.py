@@ -147,6 +147,16 @@ def test_a_class_missing_from_a_split_is_reported_before_training(env, tmp_path)
     assert "Disgust" in errors and "training" in errors
 
 
+def test_a_split_the_data_cannot_give_is_refused_in_the_pages_language(env, tmp_path):
+    write_folder(tmp_path / "data" / "one", n_per_class=1, with_test=False)  # 1 image a class: no stratified test
+    at = open_page("pt")
+    at.selectbox(key="train_source").set_value("data/one")
+    at.selectbox(key="tf_split").set_value("stratified")
+    refused(at, env)
+    assert [e.value for e in at.error] == [t("train.data_error", "pt",
+                                             error=t("data_error.stratified_test", "pt", images="7"))]
+
+
 def test_a_bad_or_taken_run_name_is_refused(env):
     at = open_page("en")
     at.selectbox(key="train_source").set_value("data/tiny")

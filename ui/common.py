@@ -9,6 +9,7 @@ from typing import Any
 import streamlit as st
 
 from fer import i18n
+from fer.data.dataset import DATA_ERROR_KINDS, DataError
 from fer.model.modelio import ModelCard, load_card
 from fer.paths import ROOT
 from ui.warmup import Activity, Step, WarmUp, WarmUpStatus, import_webrtc_before_tensorflow, wait_with_progress
@@ -29,6 +30,29 @@ def lang() -> str:
 def t(key: str, **kwargs: Any) -> str:
     """Translated text for the session's language."""
     return i18n.t(key, lang(), **kwargs)
+
+
+UPLOAD_NAMES = "upload_names"
+"""Session key: {saved upload's file name: the name the user uploaded it as} (ui.data_source.choose_dataset)."""
+
+
+def data_error_text(exc: DataError) -> str:
+    """Why a dataset was refused, in the session's language: the sentence of `exc.kind` filled in from
+    `exc.details`, user strings (file names, archive entries, CSV values) through ui.text.plain, numbers with
+    the language's separators; an upload is named as the user named it, not by its saved name. A kind
+    without a sentence falls back to the (English) message."""
+    from ui.text import plain
+
+    if exc.kind not in DATA_ERROR_KINDS:
+        return plain(exc)
+    lg = lang()
+    details = dict(exc.details)
+    if "name" in details:
+        details["name"] = st.session_state.get(UPLOAD_NAMES, {}).get(details["name"], details["name"])
+    values = {k: i18n.fmt_number(v, lg, 0 if isinstance(v, int) else 1)
+              if isinstance(v, int | float) and not isinstance(v, bool) else plain(v)
+              for k, v in details.items()}
+    return t(f"data_error.{exc.kind}", **values)
 
 
 def separators() -> str:

@@ -23,7 +23,7 @@ from fer.data.dataset import Dataset, load_dataset
 from fer.data.stats import DatasetStats, describe
 from fer.i18n import fmt_percent
 from fer.train.presets import DATA_ENV, from_root, full_data
-from ui.common import ROOT, lang, t
+from ui.common import ROOT, UPLOAD_NAMES, lang, t
 from ui.text import plain
 
 log = logging.getLogger(__name__)
@@ -149,6 +149,7 @@ def choose_dataset(key: str) -> Path:
         st.error(t("data.upload_error", error=plain(exc)))
         st.stop()
     st.session_state[f"{key}_upload_saved"] = (f.file_id, str(path))
+    st.session_state.setdefault(UPLOAD_NAMES, {})[path.name] = f.name  # what a DataError names it by
     return path
 
 

@@ -65,9 +65,32 @@ shows its own translation of each kind)."""
 
 Progress = Callable[[float, str], None]
 
+DATA_ERROR_KINDS = (
+    "not_found", "not_a_dataset",  # the source
+    "bad_zip", "zip_too_big", "zip_bomb",  # the archive
+    "too_many_files", "bad_layout", "unknown_class", "too_many_pixels", "no_images",  # folder or zip contents
+    "csv_header_too_long", "csv_line_too_long", "csv_too_many_columns", "csv_empty", "bad_csv",  # the CSV file
+    "csv_missing_columns", "csv_no_rows",
+    "bad_emotion", "unknown_emotion", "pixels_too_long", "bad_pixels", "pixel_count", "pixel_range",  # CSV rows
+    "unknown_usage",
+    "no_training", "stratified_test", "stratified_val",  # fer.data.splits
+)
+"""Why a dataset was refused (`DataError.kind`): one per situation, so a user interface can say it in its
+own language from `DataError.details`."""
+
 
 class DataError(ValueError):
-    """A dataset could not be read; the message names the row, file or folder at fault."""
+    """A dataset could not be read; the message names the row, file or folder at fault.
+
+    `kind` (one of DATA_ERROR_KINDS) and `details` (the values the message names: `name` the file,
+    `row` the CSV line, counts and limits as numbers) let a user interface say the same in its own language;
+    the message stays the CLI's and the logs' English.
+    """
+
+    def __init__(self, message: str, kind: str, **details: object) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.details = details
 
 
 @dataclass(frozen=True)
@@ -121,7 +144,7 @@ def load_dataset(source: str | os.PathLike[str], *, cache_dir: Path | None = Non
     """Load a folder, zip or CSV source, from the cache when the source is unchanged."""
     path = Path(source)
     if not path.exists():
-        raise DataError(f"dataset not found: {path}")
+        raise DataError(f"dataset not found: {path}", "not_found", name=path.name)
     cache = _cache_path(path, cache_dir) if use_cache else None
     if cache is not None and cache.exists():
         try:
@@ -139,7 +162,8 @@ def load_dataset(source: str | os.PathLike[str], *, cache_dir: Path | None = Non
     elif path.suffix.lower() == ".csv":
         ds = load_csv(path, progress)
     else:
-        raise DataError(f"{path.name}: not a dataset (expected a folder, a .zip or a .csv)")
+        raise DataError(f"{path.name}: not a dataset (expected a folder, a .zip or a .csv)", "not_a_dataset",
+                        name=path.name)
     if cache is not None:
         _write_cache(cache, ds)
     return ds
@@ -270,17 +294,19 @@ def _load_zip(path: Path, progress: Progress | None) -> Dataset:
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
-        raise DataError(f"{path.name}: not a readable zip file ({exc})") from None
+        raise DataError(f"{path.name}: not a readable zip file ({exc})", "bad_zip", name=path.name) from None
     with zf:
         infos = [i for i in zf.infolist() if not i.is_dir()]
         total = sum(i.file_size for i in infos)
         if total > MAX_ZIP_TOTAL:
             raise DataError(f"{path.name}: unpacks to {total / 1e9:.1f} GB, over the "
-                            f"{MAX_ZIP_TOTAL / 1e9:.0f} GB limit (zip bomb?)")
+                            f"{MAX_ZIP_TOTAL / 1e9:.0f} GB limit (zip bomb?)", "zip_too_big",
+                            name=path.name, gb=total / 1e9, limit_gb=round(MAX_ZIP_TOTAL / 1e9))
         for i in infos:
             if i.compress_size and i.file_size / i.compress_size > MAX_ZIP_RATIO and i.file_size > 1 << 20:
                 raise DataError(f"{path.name}: entry {i.filename!r} is compressed "
-                                f"{i.file_size // i.compress_size}:1 (zip bomb?)")
+                                f"{i.file_size // i.compress_size}:1 (zip bomb?)", "zip_bomb",
+                                name=path.name, entry=_cut(i.filename, 80), ratio=i.file_size // i.compress_size)
         entries = ((i.filename, i.file_size, (lambda i=i: zf.read(i))) for i in infos)
         return _from_entries(entries, str(path), progress, n_hint=len(infos))
 
@@ -294,6 +320,11 @@ def _short(name: str, keep: int = 80) -> str:
     return name if len(name) <= keep else f"{name[:keep]}… ({len(name):,} characters)"
 
 
+def _cut(text: str, keep: int = 20) -> str:
+    """`text`, cut to `keep` characters with an ellipsis (a user's value quoted in a DataError's details)."""
+    return text if len(text) <= keep else text[:keep] + "…"
+
+
 def _from_entries(entries: Iterator[Entry], source: str, progress: Progress | None,
                   n_hint: int | None = None) -> Dataset:
     """Decode `split/class/.../image` entries (any leading folders are skipped)."""
@@ -301,7 +332,8 @@ def _from_entries(entries: Iterator[Entry], source: str, progress: Progress | No
 
     entries = list(itertools.islice(entries, MAX_ENTRIES + 1))
     if len(entries) > MAX_ENTRIES:
-        raise DataError(f"{Path(source).name}: more than {MAX_ENTRIES:,} files; a face dataset has fewer")
+        raise DataError(f"{Path(source).name}: more than {MAX_ENTRIES:,} files; a face dataset has fewer",
+                        "too_many_files", name=Path(source).name, limit=MAX_ENTRIES)
     n = n_hint or len(entries)
     images, labels, usage, keys, sizes, warnings = [], [], [], [], [], []
     per_split: dict[str, set[int]] = {}  # split folder -> classes seen in it
@@ -321,12 +353,14 @@ def _from_entries(entries: Iterator[Entry], source: str, progress: Progress | No
             continue
         split_i = next((j for j, part in enumerate(p.parts[:-2]) if part.lower() in _FOLDER_USAGE), None)
         if split_i is None:
-            raise DataError(f"{name}: expected the layout train/<class>/<image> or test/<class>/<image>")
+            raise DataError(f"{name}: expected the layout train/<class>/<image> or test/<class>/<image>",
+                            "bad_layout", entry=name)
         cls = p.parts[split_i + 1]
         try:
             y = label_index(cls)
         except ValueError:
-            raise DataError(f"{name}: unknown class folder {cls!r}; expected one of {', '.join(LABELS)}") from None
+            raise DataError(f"{name}: unknown class folder {cls!r}; expected one of {', '.join(LABELS)}",
+                            "unknown_class", entry=name, folder=cls, classes=", ".join(LABELS)) from None
         seen = per_split.setdefault("/".join(p.parts[: split_i + 1]), set())
         if nbytes > MAX_FILE_BYTES:
             warnings.append(Skipped(name, "too_large"))
@@ -347,7 +381,8 @@ def _from_entries(entries: Iterator[Entry], source: str, progress: Progress | No
         budget -= claimed[0] * claimed[1]
         if budget < 0:
             raise DataError(f"{Path(source).name}: its images hold over {MAX_DECODE_PIXELS // 1_000_000:,} "
-                            "megapixels in all, too many to decode for a face dataset")
+                            "megapixels in all, too many to decode for a face dataset", "too_many_pixels",
+                            name=Path(source).name, megapixels=MAX_DECODE_PIXELS // 1_000_000)
         arr = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_GRAYSCALE)
         if arr is None:
             warnings.append(Skipped(name, "undecodable"))
@@ -363,7 +398,8 @@ def _from_entries(entries: Iterator[Entry], source: str, progress: Progress | No
         if progress and k % 500 == 0:
             progress(k / max(n, 1), f"decoded {k:,} of {n:,} images")
     if not images:
-        raise DataError(f"{Path(source).name}: no images found in the train/<class>/ or test/<class>/ layout")
+        raise DataError(f"{Path(source).name}: no images found in the train/<class>/ or test/<class>/ layout",
+                        "no_images", name=Path(source).name)
     warnings += [Skipped(f"{split}/{cls}", "empty_class") for split, seen in per_split.items()
                  for y, cls in enumerate(LABELS) if y not in seen]
     if progress:
@@ -424,12 +460,17 @@ def _check_csv_lines(path: Path) -> None:
         while line := fh.readline(MAX_CSV_LINE + 1):
             row += 1
             if len(line) > MAX_CSV_LINE and not line.endswith(b"\n"):
-                where = "the header" if row == 1 else f"row {row}"
-                raise DataError(f"{path.name}, {where}: a line longer than {MAX_CSV_LINE:,} bytes; "
-                                "a FER2013 row is under 10 kB")
+                if row == 1:
+                    raise DataError(f"{path.name}, the header: a line longer than {MAX_CSV_LINE:,} bytes; "
+                                    "a FER2013 row is under 10 kB", "csv_header_too_long",
+                                    name=path.name, limit=MAX_CSV_LINE)
+                raise DataError(f"{path.name}, row {row}: a line longer than {MAX_CSV_LINE:,} bytes; "
+                                "a FER2013 row is under 10 kB", "csv_line_too_long",
+                                name=path.name, row=row, limit=MAX_CSV_LINE)
             if row == 1 and line.count(b",") >= MAX_CSV_COLUMNS:
                 raise DataError(f"{path.name}: {line.count(b',') + 1:,} columns in the header; "
-                                "expected emotion,pixels[,Usage]")
+                                "expected emotion,pixels[,Usage]", "csv_too_many_columns",
+                                name=path.name, columns=line.count(b",") + 1)
 
 
 def load_csv(path: Path, progress: Progress | None = None) -> Dataset:
@@ -440,16 +481,17 @@ def load_csv(path: Path, progress: Progress | None = None) -> Dataset:
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError:
-        raise DataError(f"{path.name}: the file is empty") from None
+        raise DataError(f"{path.name}: the file is empty", "csv_empty", name=path.name) from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path.name}: not a readable CSV ({exc})") from None
+        raise DataError(f"{path.name}: not a readable CSV ({exc})", "bad_csv", name=path.name) from None
     df.columns = [c.strip() for c in df.columns]
     missing = [c for c in ("emotion", "pixels") if c not in df.columns]
     if missing:
         raise DataError(f"{path.name}: missing column(s) {', '.join(missing)}; "
-                        "expected emotion,pixels[,Usage]")
+                        "expected emotion,pixels[,Usage]", "csv_missing_columns",
+                        name=path.name, columns=", ".join(missing))
     if df.empty:
-        raise DataError(f"{path.name}: no rows")
+        raise DataError(f"{path.name}: no rows", "csv_no_rows", name=path.name)
     n = len(df)
     images = np.empty((n, IMAGE_SIZE, IMAGE_SIZE), np.uint8)
     labels = np.empty(n, np.int64)
@@ -458,20 +500,27 @@ def load_csv(path: Path, progress: Progress | None = None) -> Dataset:
         try:
             y = int(emo)
         except ValueError:
-            raise DataError(f"{path.name}, row {row}: emotion {emo!r} is not a number") from None
+            raise DataError(f"{path.name}, row {row}: emotion {emo!r} is not a number", "bad_emotion",
+                            name=path.name, row=row, value=_cut(emo)) from None
         if not 0 <= y < len(LABELS):
-            raise DataError(f"{path.name}, row {row}: unknown emotion index {y} (expected 0-6)")
+            raise DataError(f"{path.name}, row {row}: unknown emotion index {y} (expected 0-6)",
+                            "unknown_emotion", name=path.name, row=row, value=y, last=len(LABELS) - 1)
         if len(pix) > MAX_CSV_LINE:
             raise DataError(f"{path.name}, row {row}: {len(pix):,} characters of pixels, expected "
-                            f"{IMAGE_SIZE * IMAGE_SIZE} numbers")
+                            f"{IMAGE_SIZE * IMAGE_SIZE} numbers", "pixels_too_long",
+                            name=path.name, row=row, chars=len(pix), expected=IMAGE_SIZE * IMAGE_SIZE)
         try:
             vals = np.array(pix.split(), dtype=np.int64)
         except (ValueError, OverflowError):  # OverflowError: a number of 30 digits
-            raise DataError(f"{path.name}, row {row}: pixels must be space-separated integers") from None
+            raise DataError(f"{path.name}, row {row}: pixels must be space-separated integers", "bad_pixels",
+                            name=path.name, row=row) from None
         if vals.size != IMAGE_SIZE * IMAGE_SIZE:
-            raise DataError(f"{path.name}, row {row}: {vals.size} pixels, expected {IMAGE_SIZE * IMAGE_SIZE}")
+            raise DataError(f"{path.name}, row {row}: {vals.size} pixels, expected {IMAGE_SIZE * IMAGE_SIZE}",
+                            "pixel_count", name=path.name, row=row, count=int(vals.size),
+                            expected=IMAGE_SIZE * IMAGE_SIZE)
         if vals.min() < 0 or vals.max() > 255:
-            raise DataError(f"{path.name}, row {row}: pixel values must be 0-255")
+            raise DataError(f"{path.name}, row {row}: pixel values must be 0-255", "pixel_range",
+                            name=path.name, row=row)
         images[i] = vals.reshape(IMAGE_SIZE, IMAGE_SIZE)
         labels[i] = y
         if progress and i % 1000 == 0:
@@ -480,7 +529,10 @@ def load_csv(path: Path, progress: Progress | None = None) -> Dataset:
         stripped = df["Usage"].str.strip()
         bad = sorted(set(stripped.unique().tolist()) - set(USAGES))
         if bad:  # checked before a fixed-width array is made, which would be as wide as the longest value
-            raise DataError(f"{path.name}: unknown Usage value(s) {', '.join(repr(_short(b, 20)) for b in bad[:3])}")
+            raise DataError(f"{path.name}: unknown Usage value(s) {', '.join(repr(_short(b, 20)) for b in bad[:3])}",
+                            "unknown_usage", name=path.name,
+                            values=", ".join(_cut(b) for b in bad[:3]),
+                            expected=", ".join(USAGES))
         usage = stripped.to_numpy().astype(str)
     else:
         usage = np.full(n, "Training")

@@ -39,7 +39,7 @@ def official_split(ds: Dataset) -> Split:
         train, val = _stratified(ds, train, 0.1, 41, "validation")
         desc = "official: train=90% of Training, validation=10% of Training (seed 41), test=PrivateTest"
     if len(train) == 0:
-        raise DataError("the dataset has no Training images; use the stratified split")
+        raise DataError("the dataset has no Training images; use the stratified split", "no_training")
     return Split("official", train, val, test, desc)
 
 
@@ -66,12 +66,15 @@ def make_split(ds: Dataset, cfg: TrainConfig) -> Split:
 
 def _stratified(ds: Dataset, idx: np.ndarray, fraction: float, seed: int,
                 what: str) -> tuple[np.ndarray, np.ndarray]:
+    """Split `idx` into (rest, `fraction` of it), stratified by class; `what` is "test" or "validation"."""
     y = ds.labels[idx]
     try:
         a, b = train_test_split(idx, test_size=fraction, random_state=seed, stratify=y)
     except ValueError as exc:
         raise DataError(f"cannot make a stratified {what} split: {exc} "
-                        "(every class needs at least 2 images; add data or use a larger fraction)") from None
+                        "(every class needs at least 2 images; add data or use a larger fraction)",
+                        "stratified_test" if what == "test" else "stratified_val",
+                        images=len(idx), fraction=fraction) from None
     return np.sort(a), np.sort(b)
 
 
