@@ -49,10 +49,13 @@ run webcam_app --faces 3
 BENCH_NAME=webcam_app_client_nice run webcam_app --faces 3 --client-nice 10
 run images_path --repeat 5
 run detect_rotated --step 15 --repeat 5
+run false_faces
 run train_throughput --images 1920
+run distribute_throughput --images 1536
 run cold_start
 run memory --steps 20
 run dataset_load
+run hostile_uploads
 
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/machine.txt"
 echo "results in $out"
