@@ -191,7 +191,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     views = card_views(load_card(Path(args.model)), tta_flip=args.tta, zoom=args.zoom, shift=args.shift,
                        prior_correction=() if args.no_prior_correction else None)  # the card's unless given
     ds = load_dataset(args.data)
-    idx = np.arange(len(ds)) if args.split == "all" else np.flatnonzero(ds.usage == args.split)
+    if args.split == "card":  # the test part of the split the model was trained with, as its card says
+        from fer.config import TrainConfig
+        from fer.data.splits import make_split
+
+        card = load_card(Path(args.model))
+        if card is None:
+            raise InputError(f"{args.model}: no model card beside it, so no split of its own (--split card)")
+        idx = make_split(ds, TrainConfig.from_dict(card.config)).test
+    else:
+        idx = np.arange(len(ds)) if args.split == "all" else np.flatnonzero(ds.usage == args.split)
     if len(idx) == 0:
         raise InputError(f"{args.data}: no images in split {args.split}")
     try:
@@ -265,7 +274,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("evaluate", help="score a model on one split of a dataset")
     s.add_argument("--model", default=str(DEFAULT_MODEL))
     s.add_argument("--data", required=True, help="folder, zip or CSV")
-    s.add_argument("--split", default="PrivateTest", choices=[*USAGES, "all"])
+    s.add_argument("--split", default="PrivateTest", choices=[*USAGES, "all", "card"],
+                   help="an official part, all images, or card: the test part of the split in the model's card "
+                        "(its config's split, fractions and seeds)")
     s.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
                    help="average with the horizontally flipped face (default: as the model card says)")
     s.add_argument("--zoom", type=float, default=None, metavar="FACTOR",
