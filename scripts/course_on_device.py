@@ -15,8 +15,8 @@ of fer2013.zip, ~40 MiB once lzma has removed their repeated headers), each chec
 exactly the pixels load_dataset gave, with a CRC-32 of those pixels that `train` checks again after
 decoding: still lossless, but decoding needs OpenCV or Pillow (both are on the GPU machine's image).
 
-`train` needs only keras and numpy (scikit-learn for the scores when present, else numpy; OpenCV or
-Pillow only for a pack of image files), never TensorFlow: it runs under any Keras 3 backend
+`train` needs only keras, numpy and scikit-learn (for the scores; all on the GPU machine), OpenCV or
+Pillow only for a pack of image files, never TensorFlow: it runs under any Keras 3 backend
 (`KERAS_BACKEND=torch` on the GPU machine). The recipe is TrainConfig()'s defaults: course-cnn, Adam
 1e-3, categorical cross-entropy on one-hot labels, batch 64, up to 100 epochs, ReduceLROnPlateau(val_loss,
 0.9, 3), EarlyStopping(val_loss, 8), no augmentation; the weights of the best val_loss epoch are kept and
@@ -289,40 +289,10 @@ def machine() -> str:
 
 
 def scores_report(y_true: np.ndarray, scores: np.ndarray, split: str) -> dict[str, Any]:
-    """fer.model.evaluation.EvalReport.to_dict() of predictions: report_from_scores itself (scikit-learn)
-    when it can be imported, else the same figures from numpy."""
-    try:
-        from fer.model.evaluation import report_from_scores
+    """fer.model.evaluation.EvalReport.to_dict() of predictions (scikit-learn's metrics; the GPU machine has it)."""
+    from fer.model.evaluation import report_from_scores
 
-        return report_from_scores(y_true, scores, split).to_dict()
-    except ImportError:  # no scikit-learn
-        return numpy_report(y_true, scores, split)
-
-
-def numpy_report(y_true: np.ndarray, scores: np.ndarray, split: str) -> dict[str, Any]:
-    """What report_from_scores(...).to_dict() gives, computed with numpy alone."""
-    from fer.labels import LABELS
-
-    k = len(LABELS)
-    y_pred = scores.argmax(axis=1)
-    cm = np.zeros((k, k), np.int64)
-    np.add.at(cm, (y_true, y_pred), 1)
-    tp = np.diag(cm).astype(float)
-    support, predicted = cm.sum(axis=1), cm.sum(axis=0)
-    p = np.divide(tp, predicted, out=np.zeros(k), where=predicted > 0)
-    r = np.divide(tp, support, out=np.zeros(k), where=support > 0)
-    f = np.divide(2 * p * r, p + r, out=np.zeros(k), where=(p + r) > 0)
-    probs = np.clip(scores.astype(np.float64), 1e-7, 1.0)
-    probs /= probs.sum(axis=1, keepdims=True)
-    present = support > 0
-    n = len(y_true)
-    return {"split": split, "n": int(n),
-            "accuracy": float((y_pred == y_true).mean()) if n else 0.0,
-            "loss": float(-np.log(probs[np.arange(n), y_true]).mean()) if n else 0.0,
-            "macro_f1": float(f[present].mean()) if present.any() else 0.0,
-            "per_class": {name: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
-                                 "support": int(support[i])} for i, name in enumerate(LABELS)},
-            "confusion": cm.tolist()}
+    return report_from_scores(y_true, scores, split).to_dict()
 
 
 def write_chunks(folder: Path, weights: list[np.ndarray], prefix: str = "weights") -> list[str]:

@@ -126,22 +126,6 @@ def test_an_interrupted_run_resumes_where_it_stopped(packed: tuple[Path, Path], 
     assert len(cod.read_chunks(out)) == len(cod.read_chunks(first_out))
 
 
-def test_the_numpy_scores_equal_scikit_learns() -> None:
-    from fer.model.evaluation import report_from_scores
-
-    rng = np.random.default_rng(3)
-    y = rng.integers(0, 6, 300)  # class 6 absent: it counts in no macro F1
-    scores = rng.dirichlet(np.ones(7), 300).astype(np.float32)
-    scores[np.arange(150), y[:150]] += 1.0  # half of them right
-    want = report_from_scores(y, scores, "test").to_dict()
-    got = cod.numpy_report(y, scores, "test")
-    assert got["confusion"] == want["confusion"] and got["n"] == want["n"] == 300
-    for key in ("accuracy", "loss", "macro_f1"):
-        assert got[key] == pytest.approx(want[key], rel=1e-9)
-    for name, scores_ in want["per_class"].items():
-        assert got["per_class"][name] == pytest.approx(scores_, rel=1e-9)
-
-
 def test_evaluate_on_the_cards_split_needs_a_card(packed: tuple[Path, Path], tiny_model_path: Path,
                                                   tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import shutil
