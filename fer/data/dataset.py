@@ -306,7 +306,8 @@ def _load_zip(path: Path, progress: Progress | None) -> Dataset:
             if i.compress_size and i.file_size / i.compress_size > MAX_ZIP_RATIO and i.file_size > 1 << 20:
                 raise DataError(f"{path.name}: entry {i.filename!r} is compressed "
                                 f"{i.file_size // i.compress_size}:1 (zip bomb?)", "zip_bomb",
-                                name=path.name, entry=_cut(i.filename, 80), ratio=i.file_size // i.compress_size)
+                                name=path.name, entry=_short(i.filename, 80, say_length=False),
+                                ratio=i.file_size // i.compress_size)
         entries = ((i.filename, i.file_size, (lambda i=i: zf.read(i))) for i in infos)
         return _from_entries(entries, str(path), progress, n_hint=len(infos))
 
@@ -316,13 +317,12 @@ DAMAGED_ENTRY = (zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedErr
 stream (zlib.error), the encrypted bit (RuntimeError), an unknown compression method (NotImplementedError)."""
 
 
-def _short(name: str, keep: int = 80) -> str:
-    return name if len(name) <= keep else f"{name[:keep]}… ({len(name):,} characters)"
-
-
-def _cut(text: str, keep: int = 20) -> str:
-    """`text`, cut to `keep` characters with an ellipsis (a user's value quoted in a DataError's details)."""
-    return text if len(text) <= keep else text[:keep] + "…"
+def _short(text: str, keep: int = 80, say_length: bool = True) -> str:
+    """`text` cut to `keep` characters with an ellipsis and, with `say_length`, how long it was (a name in a
+    message); without, the bare cut (a user's value quoted in a DataError's details)."""
+    if len(text) <= keep:
+        return text
+    return f"{text[:keep]}… ({len(text):,} characters)" if say_length else text[:keep] + "…"
 
 
 def _from_entries(entries: Iterator[Entry], source: str, progress: Progress | None,
@@ -501,7 +501,7 @@ def load_csv(path: Path, progress: Progress | None = None) -> Dataset:
             y = int(emo)
         except ValueError:
             raise DataError(f"{path.name}, row {row}: emotion {emo!r} is not a number", "bad_emotion",
-                            name=path.name, row=row, value=_cut(emo)) from None
+                            name=path.name, row=row, value=_short(emo, 20, say_length=False)) from None
         if not 0 <= y < len(LABELS):
             raise DataError(f"{path.name}, row {row}: unknown emotion index {y} (expected 0-6)",
                             "unknown_emotion", name=path.name, row=row, value=y, last=len(LABELS) - 1)
@@ -531,7 +531,7 @@ def load_csv(path: Path, progress: Progress | None = None) -> Dataset:
         if bad:  # checked before a fixed-width array is made, which would be as wide as the longest value
             raise DataError(f"{path.name}: unknown Usage value(s) {', '.join(repr(_short(b, 20)) for b in bad[:3])}",
                             "unknown_usage", name=path.name,
-                            values=", ".join(_cut(b) for b in bad[:3]),
+                            values=", ".join(_short(b, 20, say_length=False) for b in bad[:3]),
                             expected=", ".join(USAGES))
         usage = stripped.to_numpy().astype(str)
     else:
