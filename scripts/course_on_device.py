@@ -59,6 +59,8 @@ from typing import Any
 
 import numpy as np
 
+from fer.model.modelio import atomic_write_bytes, write_json  # no TensorFlow: keras is imported where a model is saved
+
 log = logging.getLogger("scripts.course_on_device")
 
 PACK_FILE = "course-split.npz.xz"
@@ -83,17 +85,6 @@ def array_sha256(a: np.ndarray) -> str:
     h = hashlib.sha256(f"{a.dtype.str}{a.shape}".encode())
     h.update(np.ascontiguousarray(a).tobytes())
     return h.hexdigest()
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
-
-
-def write_json(path: Path, obj: Any) -> None:
-    atomic_write(path, json.dumps(obj, indent=2).encode())
 
 
 def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
@@ -204,7 +195,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
         log.warning("the pack is %.1f MiB, over the %.0f MiB a device call can carry", len(data) / 1024**2,
                     args.max_mib)
     out = Path(args.out)
-    atomic_write(out / PACK_FILE, data)
+    atomic_write_bytes(out / PACK_FILE, data)
     desc = {"file": PACK_FILE, "codec": codec, "bytes": len(data), "mib": round(len(data) / 1024**2, 2),
             "sha256": sha256_bytes(data), "data": str(args.data), "split": split.description,
             "counts": sizes, "class_counts": {p: np.bincount(y_, minlength=7).tolist()
@@ -311,7 +302,7 @@ def write_chunks(folder: Path, weights: list[np.ndarray], prefix: str = "weights
     names = []
     for j, idx in enumerate(groups):
         name = f"{prefix}-{j:02d}.npz"
-        atomic_write(folder / name, npz_bytes({f"w{i:04d}": np.asarray(weights[i], np.float32) for i in idx}))
+        atomic_write_bytes(folder / name, npz_bytes({f"w{i:04d}": np.asarray(weights[i], np.float32) for i in idx}))
         names.append(name)
     for old in folder.glob(f"{prefix}-*.npz"):  # a smaller set than an earlier write left
         if old.name not in names:
@@ -390,7 +381,7 @@ def keeper_callback(args: argparse.Namespace, out: Path, state: Path, plateau: A
                                 "cooldown_counter": int(plateau.cooldown_counter)},
                     "early": {"best": _num(early.best), "wait": int(early.wait), "best_epoch": int(early.best_epoch)},
                     "early_stopped": bool(early.stopped_epoch)}
-            atomic_write(state / "last.npz", npz_bytes(arrays))
+            atomic_write_bytes(state / "last.npz", npz_bytes(arrays))
             write_json(state / "last.json", meta)
 
     return _Keeper()
