@@ -82,7 +82,10 @@ class TrainConfig:
     soft_labels: float = 0.0
     """Weight of the FER+ vote distribution in the training targets (0 = plain one-hot).
     Needs a `ferplus_votes.csv` beside the data; images without votes keep one-hot targets."""
-    mixed_precision: bool = False
+    mixed_precision: bool | None = None
+    """Compute in bfloat16 (weights stay float32): True, False, or None for the machine's choice: bfloat16
+    where it has native bfloat16 units (a GPU, or a CPU with AMX or AVX512-BF16, fer.tfenv.native_bfloat16),
+    float32 elsewhere, where bfloat16 is emulated and slower. The card says which was used (`precision`)."""
     train_fraction: float = 1.0
     average_from: float = 0.0
     """Average the weights of every epoch that ends after this share of the schedule (time budget, else
@@ -109,6 +112,8 @@ class TrainConfig:
             if not ok:
                 errors.append(ConfigProblem(name, msg))
 
+        check(self.mixed_precision in (None, True, False), "mixed_precision",
+              "mixed precision must be true, false or null (the machine's choice)")
         check(self.split in SPLITS, "split", f"split must be one of {', '.join(SPLITS)}")
         check(0.0 < self.test_fraction < 0.5, "test_fraction", "test fraction must be between 0 and 0.5")
         check(0.0 < self.val_fraction < 0.5, "val_fraction", "validation fraction must be between 0 and 0.5")

@@ -5,7 +5,11 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
+"""/proc/cpuinfo flags of CPUs that compute bfloat16 natively (Intel AMX, AVX512-BF16 on Intel and AMD Zen 4+)."""
 
 
 def import_tensorflow(training: bool = False, setup: Callable[[Any], None] | None = None) -> Any:
@@ -50,3 +54,29 @@ def onednn_state() -> str:
         return "unknown"
     enabled = getattr(_pywrap_util_port, "IsMklEnabled", None)
     return "unknown" if enabled is None else ("on" if enabled() else "off")
+
+
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
+    """The CPU's feature flags as Linux lists them (empty where /proc/cpuinfo cannot be read)."""
+    try:
+        text = cpuinfo.read_text(errors="replace")
+    except OSError:
+        return set()
+    return {flag for line in text.splitlines() if line.startswith("flags") for flag in line.partition(":")[2].split()}
+
+
+def native_bfloat16(flags: set[str] | None = None, gpus: int | None = None) -> bool:
+    """Whether bfloat16 arithmetic is native here (a GPU, or a CPU with one of BF16_CPU_FLAGS), so that mixed
+    precision makes training faster instead of several times slower (docs/training.md). `gpus`: how many GPUs
+    TensorFlow sees (asked of TensorFlow when None)."""
+    if gpus is None:
+        gpus = len(import_tensorflow().config.list_physical_devices("GPU"))
+    flags = cpu_flags() if flags is None else flags
+    return gpus > 0 or any(f in flags for f in BF16_CPU_FLAGS)
+
+
+def precision_for(mixed_precision: bool | None, native: Callable[[], bool] = native_bfloat16) -> str:
+    """'bfloat16' or 'float32': what a run computes in, from TrainConfig.mixed_precision (None: the machine's
+    choice, bfloat16 where it is native)."""
+    use = native() if mixed_precision is None else mixed_precision
+    return "bfloat16" if use else "float32"

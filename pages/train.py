@@ -31,13 +31,16 @@ INTS = ("test_seed", "val_seed", "epochs", "batch_size", "lr_patience", "early_s
         "replicas")
 OPTIONAL = ("l2", "dropout")
 CHOICES = ("split", "arch", "optimizer", "lr_schedule", "lr_monitor", "init_model", "distribute")
-FLAGS = ("nesterov", "class_weights", "augment", "aug_flip", "mixed_precision")
+FLAGS = ("nesterov", "class_weights", "augment", "aug_flip")
+PRECISIONS = {"auto": None, "bfloat16": True, "float32": False}
+"""The precision box's stable values and the TrainConfig.mixed_precision each stands for."""
 HIDDEN = ("label_smoothing", "soft_labels", "extra")
 def fill(cfg: TrainConfig) -> None:
     """Put a config's values into the form's widgets (and pick its dataset when the server has it)."""
     for name in (*FLOATS, *INTS, *OPTIONAL, *CHOICES, *FLAGS):
         value = getattr(cfg, name)
         st.session_state[K + name] = float(value) if name in FLOATS else value
+    st.session_state[K + "mixed_precision"] = next(k for k, v in PRECISIONS.items() if v is cfg.mixed_precision)
     st.session_state[K + "hidden"] = {name: getattr(cfg, name) for name in HIDDEN}
     want = Path(resolve_data(cfg).data).resolve()
     options = {t("data.sample"): SAMPLE} | server_datasets()
@@ -55,6 +58,7 @@ def apply_preset() -> None:
 def read_form(data: Path) -> TrainConfig:
     s = st.session_state
     values: dict[str, Any] = {name: s[K + name] for name in (*FLOATS, *INTS, *OPTIONAL, *CHOICES, *FLAGS)}
+    values["mixed_precision"] = PRECISIONS.get(s.get(K + "mixed_precision", "auto"))
     return TrainConfig(data=str(data), **values, **s.get(K + "hidden", {}))
 
 
@@ -291,7 +295,8 @@ def form(data: Path, running: bool) -> None:
             c3.number_input(t("train.aug_rotation"), **field("aug_rotation"), format="%g", step=5.0)
             c4.number_input(t("train.aug_zoom"), **field("aug_zoom"), format="%g", step=0.05)
         c1, c2 = st.columns(2)
-        c1.checkbox(t("train.mixed_precision"), **field("mixed_precision"))
+        c1.selectbox(t("train.mixed_precision"), list(PRECISIONS), **field("mixed_precision"),
+                     format_func={c: t(f"train.precision_{c}") for c in PRECISIONS}.get)
         c2.number_input(t("train.seed"), **field("seed"), step=1)
         c1, c2, _ = st.columns(3)
         c1.selectbox(t("train.distribute"), STRATEGIES, **field("distribute"),

@@ -59,10 +59,12 @@ def test_presets_fill_the_form_and_out_of_range_values_are_refused(env, lang):
     assert at.number_input(key="tf_epochs").value == 100 and at.selectbox(key="tf_arch").value == "course-cnn"
     assert at.number_input(key="tf_lr_factor").value == 0.9 and at.selectbox(key="tf_split").value == "stratified"
     assert at.selectbox(key="tf_lr_schedule").value == "plateau"
+    assert at.selectbox(key="tf_mixed_precision").value == "auto"  # the course: the machine's choice
     at.selectbox(key="train_preset").set_value("default-stage1").run()
-    assert at.selectbox(key="tf_arch").value == "fer-net" and at.checkbox(key="tf_mixed_precision").value
+    assert at.selectbox(key="tf_arch").value == "fer-net" and at.selectbox(key="tf_mixed_precision").value == "bfloat16"
     at.selectbox(key="train_preset").set_value("default").run()
-    assert at.selectbox(key="tf_lr_schedule").value == "cosine" and not at.checkbox(key="tf_mixed_precision").value
+    assert at.selectbox(key="tf_lr_schedule").value == "cosine"
+    assert at.selectbox(key="tf_mixed_precision").value == "float32"
     assert at.number_input(key="tf_time_budget_minutes").value == 0
     at.selectbox(key="train_preset").set_value("one-stage").run()
     assert at.number_input(key="tf_time_budget_minutes").value == 145 and at.number_input(key="tf_epochs").value == 100

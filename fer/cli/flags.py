@@ -23,7 +23,7 @@ def add_config_args(p: argparse.ArgumentParser, suppress: bool = False) -> None:
         kind = hints[f.name]
         default = argparse.SUPPRESS if suppress else f.default
         help_text = f"{t(f'config.{f.name}', 'en')} (default: {f.default})".replace("%", "%%")  # argparse formats
-        if kind is bool:
+        if kind is bool or kind == bool | None:  # bool | None: the flag absent leaves None (the machine's choice)
             p.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help_text)
             continue
         if isinstance(kind, types.UnionType):  # float | None

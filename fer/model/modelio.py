@@ -67,6 +67,8 @@ class ModelCard:
     shift: int = 0
     """Also classify the face moved by this many pixels up, down, left and right, and average the five
     views (ten with tta_flip); 0: the centre view only."""
+    precision: str = ""
+    """What training computed in: 'bfloat16' (mixed precision) or 'float32'; empty on older cards."""
     prior_correction: tuple[float, ...] = ()
     """Added to the log-probabilities, which are then normalised again: per class, log(share of the
     training labels) - log(share of the training targets). It undoes the class prior that FER+ soft

@@ -27,7 +27,7 @@ from fer.data.splits import Split, make_split
 from fer.labels import LABELS, NUM_CLASSES
 from fer.model.modelio import ModelCard, write_json
 from fer.model.priors import prior_correction
-from fer.tfenv import onednn_state
+from fer.tfenv import native_bfloat16, onednn_state, precision_for
 from fer.train.events import Progress, StopFlag, TrainEvent
 from fer.train.pipeline import TrainBatches, eval_batches, soft_targets
 
@@ -106,7 +106,9 @@ def _train(cfg: TrainConfig, run_dir: Path, dataset: Dataset | None, progress: P
     split = make_split(ds, cfg)
     train_idx, targets = training_targets(ds, split, cfg)
     keras.utils.set_random_seed(cfg.seed)
-    keras.mixed_precision.set_global_policy("mixed_bfloat16" if cfg.mixed_precision else "float32")
+    precision = precision_for(cfg.mixed_precision)
+    keras.mixed_precision.set_global_policy("mixed_bfloat16" if precision == "bfloat16" else "float32")
+    log.info("computing in %s (mixed_precision=%s)", precision, cfg.mixed_precision)
 
     weights = None
     if cfg.class_weights:
@@ -169,7 +171,7 @@ def _train(cfg: TrainConfig, run_dir: Path, dataset: Dataset | None, progress: P
     history = read_history(run_dir)
     correction = prior_correction(ds.labels[train_idx], targets[train_idx])
     card = finish_run(run_dir, cfg, ds, split, history, resume.train_seconds, time.time() - t0, correction,
-                      notes, dist.describe())
+                      notes, dist.describe(), precision)
     stopped_early = bool(callbacks[1].stopped_epoch) if hasattr(callbacks[1], "stopped_epoch") else False
     if progress:
         progress(TrainEvent("done", len(history), cfg.epochs, message="finished"))
@@ -273,9 +275,11 @@ def read_history(run_dir: Path) -> list[dict[str, float]]:
 
 def finish_run(run_dir: Path, cfg: TrainConfig, ds: Dataset, split: Split,
                history: list[dict[str, float]], total_seconds: float, session_seconds: float,
-               correction: tuple[float, ...] = (), notes: str = "", devices: str = "") -> ModelCard:
+               correction: tuple[float, ...] = (), notes: str = "", devices: str = "",
+               precision: str = "") -> ModelCard:
     """Score the best checkpoint on validation and test (with the prior `correction`, see
-    fer.model.priors), write model.json and metrics.json. `devices`: the distribution it trained under, if any."""
+    fer.model.priors), write model.json and metrics.json. `devices`: the distribution it trained under, if any;
+    `precision`: what it computed in ('bfloat16' or 'float32')."""
     from fer.model.evaluation import evaluate
     from fer.model.modelio import load_model
 
@@ -298,9 +302,10 @@ def finish_run(run_dir: Path, cfg: TrainConfig, ds: Dataset, split: Split,
         split=split.description, metrics=metrics, epochs_trained=len(history),
         best_epoch=int(best.get("epoch", 0)), train_seconds=round(total_seconds, 1),
         created=datetime.now(UTC).isoformat(timespec="seconds"),
-        machine=f"{platform.machine()} {platform.processor() or ''} cpus={_cpus()} onednn={onednn_state()}".strip()
+        machine=f"{platform.machine()} {platform.processor() or ''} cpus={_cpus()} onednn={onednn_state()}"
+        f" bf16={'native' if native_bfloat16() else 'emulated'}".strip()
         + (f" {devices}" if devices else ""),
-        prior_correction=correction, notes=notes,
+        prior_correction=correction, notes=notes, precision=precision,
     )
     write_json(run_dir / "model.json", card.to_dict())
     log.info("run %s: %s (this session %.0f s)", run_dir, json.dumps(metrics.get("test", {})), session_seconds)

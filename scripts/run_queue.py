@@ -1,0 +1,117 @@
+"""The queue of long training runs (docs/experiments.md, "The plan"), one at a time, in $FER_RUNS_DIR.
+
+A working day here is three hours and ends with its processes; files outside the work tree usually stay for
+the next day on the same machine. So each day starts with
+
+    FER_DATA=... FER_RUNS_DIR=~/fer-runs nohup python -m scripts.run_queue start > ~/fer-runs/queue.log 2>&1 &
+
+which resumes the first unfinished run of the queue (exactly: `fer train` resumes from its last epoch) and,
+when it ends, starts the next. A finished run (state.json "complete") is skipped, never trained again.
+`python -m scripts.run_queue status` says where each run is. One queue per runs folder (a lock file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import logging
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One run of the plan: its folder name under $FER_RUNS_DIR and the `fer train` flags that make it."""
+
+    name: str
+    flags: tuple[str, ...]
+    rule: str
+    """How its result is judged and used, written before it starts (docs/experiments.md repeats it)."""
+
+
+QUEUE: tuple[PlannedRun, ...] = (
+    PlannedRun("course-stratified", ("--preset", "course", "--mixed-precision"),
+               "The course's recipe exactly, to its own early stop; shipped as models/course-cnn.keras with its "
+               "history and reports whatever it scores, on its own stratified test split."),
+    PlannedRun("member-hard-cw", ("--preset", "one-stage", "--soft-labels", "0", "--class-weights", "--seed", "6"),
+               "Ensemble member that differs by its labels: fer-net, one-stage recipe, plain FER2013 labels with "
+               "class weights (Disgust and Fear weighted up). Chosen into the ensemble on PublicTest only."),
+    PlannedRun("member-mini-xception", ("--preset", "one-stage", "--arch", "mini-xception", "--seed", "7"),
+               "Ensemble member that differs by its architecture: mini-xception, one-stage recipe. Chosen into "
+               "the ensemble on PublicTest only."),
+)
+
+
+def runs_dir() -> Path:
+    """$FER_RUNS_DIR: the queue needs it outside the work tree, where runs outlive a working day."""
+    value = os.environ.get("FER_RUNS_DIR")
+    if not value:
+        raise SystemExit("error: set FER_RUNS_DIR to a folder outside the work tree (e.g. ~/fer-runs)")
+    return Path(value).expanduser()
+
+
+def run_state(folder: Path) -> str:
+    """'done', 'started (epoch N)' or 'not started': what a run folder says of its run."""
+    try:
+        state = json.loads((folder / "state.json").read_text())
+    except (OSError, ValueError):
+        return "not started"
+    if state.get("complete"):
+        return "done"
+    return f"started (epoch {state.get('epoch', 0)})"
+
+
+def train_command(run: PlannedRun, root: Path) -> list[str]:
+    data = os.environ.get("FER_DATA")
+    if not data:
+        raise SystemExit("error: set FER_DATA to the full FER2013 (docs/data.md)")
+    return [sys.executable, "-m", "fer", "train", *run.flags, "--data", data, "--out", str(root / run.name)]
+
+
+def start(root: Path, only_one: bool = False) -> int:
+    """Train the unfinished runs of the queue in order, one at a time; returns the last exit status."""
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / ".queue.lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print("the queue is already running in", root, flush=True)
+            return 1
+        for run in QUEUE:
+            if run_state(root / run.name) == "done":
+                continue
+            cmd = train_command(run, root)
+            print("starting:", " ".join(cmd), flush=True)
+            with (root / f"{run.name}.log").open("a") as out:
+                code = subprocess.call(cmd, stdout=out, stderr=subprocess.STDOUT)
+            print(f"{run.name}: exit {code}, {run_state(root / run.name)}", flush=True)
+            if code != 0 or only_one:
+                return code
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("action", choices=["start", "status", "list"])
+    p.add_argument("--one", action="store_true", help="start: train only the next unfinished run")
+    args = p.parse_args(argv)
+    if args.action == "list":
+        for run in QUEUE:
+            print(f"{run.name}: fer train {' '.join(run.flags)}\n  rule: {run.rule}")
+        return 0
+    root = runs_dir()
+    if args.action == "status":
+        for run in QUEUE:
+            print(f"{run.name}: {run_state(root / run.name)}")
+        return 0
+    return start(root, args.one)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
