@@ -232,6 +232,21 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ensemble(args: argparse.Namespace) -> int:
+    from fer.jobs.export import export_ensemble
+    from fer.model.ensemble import FoldError
+    from fer.model.modelio import ModelError
+
+    try:
+        card = export_ensemble([Path(m) for m in args.members], Path(args.dest), tta_flip=args.tta, zoom=args.zoom,
+                               shift=args.shift, notes=args.notes)
+    except (ModelError, FoldError, ValueError) as exc:
+        raise InputError(str(exc)) from None
+    _print_json({"model": args.dest, "members": list(card.members), "params": card.params, "tta_flip": card.tta_flip,
+                 "zoom": card.zoom, "shift": card.shift, "metrics": card.metrics})
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m fer", description="Facial emotion recognition (FER2013).")
     p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
@@ -304,6 +319,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "(re-scores the card's metrics; default: as the card says)")
     s.add_argument("--notes", default=None, help="a note stored in the model card")
     s.set_defaults(func=cmd_export)
+
+    s = sub.add_parser("ensemble", help="average several models' probabilities into one model file with its card")
+    s.add_argument("dest", help="the .keras file to write")
+    s.add_argument("members", nargs="+", help="run folders or .keras files with cards, all on the same split")
+    s.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
+                   help="predict with flip averaging (default: as the first member's card says)")
+    s.add_argument("--zoom", type=float, default=None, metavar="FACTOR", help="as for export")
+    s.add_argument("--shift", type=int, default=None, metavar="PIXELS", help="as for export")
+    s.add_argument("--notes", default=None, help="a note stored in the model card")
+    s.set_defaults(func=cmd_ensemble)
     return p
 
 

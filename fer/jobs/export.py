@@ -163,3 +163,56 @@ def export_model(src: Path, dest: Path, tta_flip: bool | None = None, notes: str
     log.info("writing the report beside %s (scores the validation and test splits)", dest)
     write_report(model, card, Path(dest), history, data, reports)
     return card
+
+
+SPLIT_FIELDS = ("data", "split", "test_fraction", "val_fraction", "test_seed", "val_seed")
+"""The TrainConfig fields that decide which images a model was chosen and scored on."""
+
+
+def export_ensemble(members: list[Path], dest: Path, tta_flip: bool | None = None, zoom: float | None = None,
+                    shift: int | None = None, notes: str | None = None) -> ModelCard:
+    """Average `members` (run folders or model files with cards, all trained on the same split) into one model
+    file `dest` with its card (arch 'ensemble', `members`) and report. Each member computes in float32 with its
+    prior correction folded into its weights; the views (mirror, zoom, shifts) default to the first member's
+    and apply to the whole. Scored on the members' validation and test splits (this loads their dataset)."""
+    from fer.model.ensemble import ENSEMBLE_ARCH, build_ensemble, fold_prior_correction
+    from fer.model.inference import card_views
+
+    if not members:
+        raise ModelError("an ensemble needs at least one member")
+    models, cards = [], []
+    for src in members:
+        path = source_model(src)
+        card = load_card(path)
+        if card is None:
+            raise ModelError(f"{path}: no model card beside it; an ensemble needs to know how each member was made")
+        model = load_model(path)
+        model = as_float32(model, card) or model
+        fold_prior_correction(model, card.prior_correction)
+        models.append(model)
+        cards.append(card)
+    first = cards[0]
+    for src, card in zip(members[1:], cards[1:], strict=True):
+        differs = [f for f in SPLIT_FIELDS if card.config.get(f) != first.config.get(f)]
+        if differs:
+            raise ModelError(f"{src}: trained on another split than {members[0]} ({', '.join(differs)} differ); "
+                             "an ensemble's members must share the images it is chosen and scored on")
+    model = build_ensemble(models)
+    views = card_views(first, tta_flip=tta_flip, zoom=zoom, shift=shift)
+    views["prior_correction"] = ()
+    card = ModelCard(arch=ENSEMBLE_ARCH, params=int(model.count_params()), config=first.config, split=first.split,
+                     members=tuple(str(m) for m in members), notes=notes or "", created=_now(),
+                     machine=first.machine, **views)
+    data = TrainingData(card)
+    reports = full_reports(model, card, data)
+    card = dataclasses.replace(card, metrics={name: rep.summary() for name, rep in reports.items()},
+                               train_seconds=round(sum(c.train_seconds for c in cards), 1))
+    save_model(model, Path(dest), card)
+    write_report(model, card, Path(dest), (), data, reports)
+    return card
+
+
+def _now() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat(timespec="seconds")

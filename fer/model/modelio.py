@@ -67,6 +67,8 @@ class ModelCard:
     shift: int = 0
     """Also classify the face moved by this many pixels up, down, left and right, and average the five
     views (ten with tta_flip); 0: the centre view only."""
+    members: tuple[str, ...] = ()
+    """An ensemble's members (fer.model.ensemble): the model files it averages, as given when it was made."""
     precision: str = ""
     """What training computed in: 'bfloat16' (mixed precision) or 'float32'; empty on older cards."""
     prior_correction: tuple[float, ...] = ()
@@ -84,6 +86,7 @@ class ModelCard:
         d["labels"] = list(self.labels)
         d["input_shape"] = list(self.input_shape)
         d["prior_correction"] = list(self.prior_correction)
+        d["members"] = list(self.members)
         return d
 
     @classmethod
@@ -97,6 +100,7 @@ class ModelCard:
         kw["labels"] = tuple(kw.get("labels", LABELS))
         kw["input_shape"] = tuple(kw.get("input_shape", (48, 48, 1)))
         kw["prior_correction"] = tuple(kw.get("prior_correction", ()))
+        kw["members"] = tuple(kw.get("members", ()))
         return cls(**kw)
 
 

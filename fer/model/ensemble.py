@@ -1,0 +1,69 @@
+"""Several trained networks as one model: their probabilities averaged, in one .keras file.
+
+Each member keeps its own prior correction (fer.model.priors) by folding it into the bias of the layer that
+computes its logits, so the ensemble averages corrected probabilities and needs no correction of its own.
+Everything else a card says about predicting (mirror, zoom, shifted views) applies to the ensemble as a whole.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from fer.labels import NUM_CLASSES
+
+log = logging.getLogger(__name__)
+
+ENSEMBLE_ARCH = "ensemble"
+"""The card's `arch` for an ensemble; its `members` name the files it was made of."""
+
+
+class FoldError(ValueError):
+    """A member's prior correction cannot be folded into its weights (no biased layer feeds its softmax)."""
+
+
+def logits_layer(model: Any) -> Any:
+    """The layer whose bias shifts every logit of `model` alike: the softmax Dense ("scores"), or, where the
+    softmax is a bare Activation after global average pooling, the biased convolution before the pooling."""
+    import keras
+
+    out = model.layers[-1]
+    if isinstance(out, keras.layers.Dense) and out.use_bias:
+        return out
+    chain = model.layers[-3:]
+    if (len(chain) == 3 and isinstance(chain[0], keras.layers.Conv2D) and chain[0].use_bias
+            and isinstance(chain[1], keras.layers.GlobalAveragePooling2D) and isinstance(out, keras.layers.Activation)):
+        return chain[0]
+    raise FoldError(f"{model.name}: no biased layer computes its logits; its prior correction cannot be folded")
+
+
+def fold_prior_correction(model: Any, correction: Sequence[float]) -> None:
+    """Add `correction` (log-space, one per class) to the logits' bias: the model then outputs
+    softmax(logits + correction), the probabilities fer.model.priors.apply_correction would give."""
+    if not len(correction):
+        return
+    c = np.asarray(correction, np.float32)
+    if c.shape != (NUM_CLASSES,) or not np.all(np.isfinite(c)):
+        raise FoldError(f"a prior correction has {NUM_CLASSES} finite numbers, not {list(correction)!r}")
+    layer = logits_layer(model)
+    kernel, bias = layer.get_weights()
+    layer.set_weights([kernel, bias + c])
+
+
+def build_ensemble(members: Sequence[Any], name: str = "ensemble") -> Any:
+    """One Keras model that feeds the same 48x48x1 pixels to every member and averages their 7 probabilities.
+    The members are used as they are (fold their corrections first); each is renamed member_<i>."""
+    import keras
+
+    if not members:
+        raise ValueError("an ensemble needs at least one member")
+    inp = keras.Input(members[0].input_shape[1:], name="pixels")
+    outs = []
+    for i, m in enumerate(members):
+        m.name = f"member_{i}"  # unique names: nested models must not clash in the saved file
+        outs.append(m(inp))
+    out = outs[0] if len(outs) == 1 else keras.layers.Average(name="scores", dtype="float32")(outs)
+    return keras.Model(inp, out, name=name)
