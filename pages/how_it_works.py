@@ -154,7 +154,7 @@ with st.spinner(t("how.working")):
     walk = ex.walk(face)
     scores = clf.scores(crop[None])[0]
 top = int(np.argmax(scores))
-st.caption(t("how.model", name=model_path.stem if model_path.name != "model.keras" else model_path.parent.name,
+st.caption(t("how.model", name=plain(model_path.stem if model_path.name != "model.keras" else model_path.parent.name),
              params=fmt_number(clf.model.count_params(), lang(), 0)))
 
 st.header(t("how.step_input"))

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fer.files import MAX_TEXT_BYTES, read_text
+from fer.files import MAX_TEXT_BYTES, FileRefused, read_text
 from fer.schema import MAX_COUNT, MAX_PID, bounds, field_problems, number_problem, shown
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,8 @@ def read_history(run_dir: Path) -> tuple[list[dict[str, float]], str]:
                 raise ValueError(f"row {n}: {why}")
             rows.append(values)
     except (OSError, ValueError, csv.Error) as exc:
-        problem = f"history.csv: {exc}"
+        unreadable = isinstance(exc, OSError | FileRefused)
+        problem = f"history.csv: unreadable ({exc})" if unreadable else f"history.csv: {exc}"
         log.info("%s: %s", Path(run_dir).name, problem)
         return rows, problem
     return rows, ""
