@@ -13,6 +13,8 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 MAX_TEXT_BYTES = 4 * 1024**2
@@ -103,3 +105,57 @@ def inside(path: Path, root: Path) -> bool:
         return Path(path).resolve().is_relative_to(Path(root).resolve())
     except (OSError, RuntimeError, ValueError):
         return False
+
+
+MAX_DEPTH = 32
+"""Folders nested deeper than this under a dataset or data folder are not entered (FER2013 needs 3 levels;
+1,200 levels made the recursive pathlib.rglob raise RecursionError, issue 42)."""
+
+
+@dataclass(frozen=True)
+class Found:
+    """One entry of a folder tree, as `walk` saw it without following links."""
+
+    path: str
+    """Relative to the walked folder, with / between parts."""
+    kind: str
+    """'file' (regular), 'dir', 'link' (to anything, dangling or a loop: never followed), 'special' (a FIFO,
+    device or socket) or 'too_deep' (a folder at MAX_DEPTH, not entered)."""
+    size: int = 0
+    mtime_ns: int = 0
+
+
+def walk(root: Path, max_depth: int = MAX_DEPTH) -> Iterator[Found]:
+    """Every entry under `root` in the order of sorted(root.rglob('*')) (each folder before its contents,
+    names sorted), without recursion (any depth) and without following a link; a folder `max_depth` levels
+    down is reported as 'too_deep' and not entered. Entries that vanish meanwhile are left out."""
+    stack: list[tuple[str, Iterator[os.DirEntry[str]]]] = [("", _sorted_entries(Path(root)))]
+    while stack:
+        prefix, entries = stack[-1]
+        entry = next(entries, None)
+        if entry is None:
+            stack.pop()
+            continue
+        rel = prefix + entry.name
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            kind = "link"
+        elif stat.S_ISDIR(st.st_mode):
+            kind = "dir" if len(stack) < max_depth else "too_deep"
+        else:
+            kind = "file" if stat.S_ISREG(st.st_mode) else "special"
+        yield Found(rel, kind, st.st_size, st.st_mtime_ns)
+        if kind == "dir":
+            stack.append((rel + "/", _sorted_entries(Path(entry.path))))
+
+
+def _sorted_entries(folder: Path) -> Iterator[os.DirEntry[str]]:
+    try:
+        with os.scandir(folder) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError:
+        return iter(())
+    return iter(entries)
