@@ -356,9 +356,16 @@ if not options:
     st.info(t("results.none"))
     st.stop()
 newest = next((k for k in options if k != DEFAULT), DEFAULT)
-picked = st.multiselect(t("results.pick"), list(options), default=[newest], key="res_pick",
-                        format_func={k: label(e) for k, e in options.items()}.get)
-chosen = [options[k] for k in picked]
+try:  # a crafted message can pick what is not offered (a name, a path): only offered models stay picked
+    sent = list(st.session_state["res_pick"]) if "res_pick" in st.session_state else None
+except Exception:  # noqa: BLE001 - a crafted wire value may not even deserialise
+    sent = []
+if sent is not None and [k for k in sent if k in options] != sent:
+    del st.session_state["res_pick"]
+    st.session_state["res_pick"] = [k for k in sent if isinstance(k, str) and k in options]
+picked = st.multiselect(t("results.pick"), list(options), default=None if "res_pick" in st.session_state else [newest],
+                        key="res_pick", format_func={k: label(e) for k, e in options.items()}.get)
+chosen = [options[k] for k in picked if k in options]
 if not chosen:
     st.info(t("results.pick_hint"))
     st.stop()

@@ -80,6 +80,12 @@ def reason(problem: ConfigProblem) -> str:
     return t(key) if key in i18n.catalog(lang()) else plain(problem.message)
 
 
+def infeasible_text(problem: Any, lg: str) -> str:
+    """A fer.train.feasibility problem in the session's language, its numbers written as the language writes them."""
+    values = {k: fmt_percent(v, lg, 1) if k == "fraction" else fmt_number(v, lg, 0) for k, v in problem.details.items()}
+    return t(f"train.infeasible_{problem.kind}", **values)
+
+
 def duration(seconds: float | None) -> str:
     if seconds is None:
         return "…"
@@ -325,11 +331,16 @@ def submit(data: Path, lg: str) -> None:
         return
     try:
         from fer.data.splits import make_split, missing_classes
+        from fer.train.feasibility import data_problems, machine_problems
 
         ds = load_with_progress(data)
         missing = missing_classes(ds, make_split(ds, cfg))
+        infeasible = machine_problems(cfg) + data_problems(cfg, ds)  # what fails in the job otherwise (issue 42)
     except DataError as exc:
         st.error(t("train.data_error", error=data_error_text(exc)))
+        return
+    if infeasible:
+        st.error(t("train.infeasible") + "\n\n" + "\n".join(f"- {infeasible_text(p, lg)}" for p in infeasible))
         return
     if missing:
         parts = "; ".join(f"{t('train.part_' + part)}: {', '.join(display_name(c, lg) for c in names)}"

@@ -102,6 +102,11 @@ def start_job(cfg: TrainConfig, root: Path | None = None, name: str | None = Non
     problem = start_problem(cfg)
     if problem is not None:
         raise JobError(str(problem))
+    from fer.train.feasibility import machine_problems
+
+    infeasible = machine_problems(cfg)  # the dataset's own checks (data_problems) run in the job, once loaded
+    if infeasible:
+        raise JobError("; ".join(map(str, infeasible)))
     root = Path(root or runs_dir()).resolve()
     try:
         root.mkdir(parents=True, exist_ok=True)

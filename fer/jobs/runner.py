@@ -29,6 +29,10 @@ class _Vanished(BaseException):
     """The run folder was deleted while the job trained it: the job ends at once, writing nothing more."""
 
 
+class _Infeasible(Exception):
+    """The config cannot train on this dataset (fer.train.feasibility); the message says why."""
+
+
 VANISHED = "the run folder was deleted while the job trained it"
 
 
@@ -165,6 +169,10 @@ def run_job(run_dir: Path) -> int:
         ds = load_dataset(cfg.data)
         if control.should_stop():
             raise _Stopped()
+        from fer.train.feasibility import data_problems
+
+        if infeasible := data_problems(cfg, ds):  # said in plain words, not as scikit-learn's ValueError
+            raise _Infeasible("; ".join(map(str, infeasible)))
         result = train(cfg, run_dir, dataset=ds, progress=writer, should_stop=control.should_stop)
         state = "stopped" if control.requested else "finished"
         log.info("job %s %s after %d epochs: %s", run_dir.name, state, len(result.history),
@@ -172,6 +180,9 @@ def run_job(run_dir: Path) -> int:
     except _Stopped:
         state = "stopped"
         log.info("job %s stopped", run_dir.name)
+    except _Infeasible as exc:
+        state, error = "failed", str(exc)
+        log.error("job %s: %s", run_dir.name, exc)
     except _Vanished:
         state, error = "failed", VANISHED
         log.error("job %s: %s; it ends here", run_dir.name, VANISHED)
