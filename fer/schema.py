@@ -3,14 +3,55 @@
 Run folders and model cards are files anyone with access to the folders can edit (or a crash can leave
 half written): `field_problems` says, in plain words, which fields do not have their declared types, so that
 a reader refuses the file instead of failing later (`"epochs": "ten"`, a list where an object belongs).
+
+Types are not enough: `"epoch": NaN`, `"n": 1e400` (inf), `"params": 10**400` or a 1x1 confusion matrix are
+well typed and still break the page that shows them. A field says what its values may be in its metadata:
+`field(metadata=bounds(0, 1))` for a number in a range (finite unless it says otherwise), `checked(fn)` for a
+shape (`fn(value)` returns why it is wrong, or None); `field_problems` checks both.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
+from collections.abc import Callable
 from typing import Any
+
+MAX_COUNT = 10**12
+"""The largest count (images, parameters, batches, epochs) a file may state: far above any real one, far
+below what a float, a progress bar or a formatted number can hold."""
+MAX_PID = 2**31 - 1
+"""The largest process ID (pid_t); a larger one makes os.kill raise OverflowError."""
+
+
+def bounds(lo: float | None = None, hi: float | None = None, *, finite: bool = True) -> dict[str, Any]:
+    """Field metadata: a number (or each number of a list or dict of them) from `lo` to `hi` (None: no bound),
+    and finite unless `finite=False` (a best loss that starts at infinity)."""
+    return {"bounds": (lo, hi, finite)}
+
+
+def checked(fn: Callable[[Any], str | None]) -> dict[str, Any]:
+    """Field metadata: `fn(value)` says why a well-typed value is still wrong (a shape, a set of keys), or None."""
+    return {"check": fn}
+
+
+def number_problem(value: Any, lo: float | None = None, hi: float | None = None, finite: bool = True) -> str | None:
+    """Why `value` is not a number from `lo` to `hi` (finite unless `finite=False`), or None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"{shown(value)} is not a number"
+    try:
+        as_float = float(value)
+    except OverflowError:  # an int of 400 digits
+        return f"{shown(value)} is out of range"
+    if math.isnan(as_float):
+        return None if not finite else "NaN is not a finite number"
+    if finite and math.isinf(as_float):
+        return f"{shown(value)} is not a finite number"
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        return f"{shown(value)} is not between {lo if lo is not None else '-inf'} and {hi if hi is not None else 'inf'}"
+    return None
 
 MAX_SHOWN = 40
 """Characters of a bad value quoted in a problem."""
@@ -59,8 +100,31 @@ def field_problems(cls: type, data: Any, where: str) -> list[str]:
     if not isinstance(data, dict):
         return [f"{where}: expected a JSON object, found {type(data).__name__} {shown(data)}"]
     hints = typing.get_type_hints(cls)
-    return [f"{where}: {f.name} is {shown(data[f.name])}, not {_type_name(hints[f.name])}"
-            for f in dataclasses.fields(cls) if f.name in data and not matches(data[f.name], hints[f.name])]
+    problems = []
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            continue
+        value = data[f.name]
+        if not matches(value, hints[f.name]):
+            problems.append(f"{where}: {f.name} is {shown(value)}, not {_type_name(hints[f.name])}")
+        elif (why := value_problem(value, f.metadata)) is not None:
+            problems.append(f"{where}: {f.name}: {why}")
+    return problems
+
+
+def value_problem(value: Any, metadata: Any) -> str | None:
+    """Why a well-typed value breaks its field's `bounds` or `checked` metadata, or None."""
+    if value is None:
+        return None
+    if "bounds" in metadata:
+        lo, hi, finite = metadata["bounds"]
+        items = value.values() if isinstance(value, dict) else value if isinstance(value, list | tuple) else [value]
+        for v in items:
+            if (why := number_problem(v, lo, hi, finite)) is not None:
+                return why
+    if "check" in metadata:
+        return metadata["check"](value)
+    return None
 
 
 def _type_name(tp: Any) -> str:

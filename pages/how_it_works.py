@@ -14,6 +14,7 @@ import streamlit as st
 
 from fer.i18n import fmt_number, fmt_percent
 from fer.labels import LABELS, display_name, hex_color
+from fer.media.annotate import PREVIEW_MAX_SIDE, preview
 from fer.model.explain import Explainer, GradCam, enlarge, first_layer_filters, model_anatomy, normalise, overlay, tile
 from fer.vision.boxes import FaceBox
 from fer.vision.detection import DetectorConfig
@@ -64,9 +65,10 @@ def read_face_source() -> tuple[str, bytes] | None:
 
 
 def boxed(rgb: np.ndarray, boxes: list[FaceBox], chosen: int) -> np.ndarray:
-    """The photo with every face boxed (the explained one thick and yellow), at most 640 pixels wide."""
-    scale = min(1.0, 640 / rgb.shape[1])
-    size = (640, max(1, round(rgb.shape[0] * scale)))  # a very wide photo keeps at least one row
+    """The photo with every face boxed (the explained one thick and yellow), at most 640 pixels wide and
+    PREVIEW_MAX_SIDE high."""
+    scale = min(1.0, 640 / rgb.shape[1], PREVIEW_MAX_SIDE / rgb.shape[0])
+    size = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))  # at least one row
     img = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA) if scale < 1 else rgb.copy()
     for i, b in enumerate(boxes):
         s = b.scaled(scale)
@@ -135,7 +137,7 @@ else:
     boxes = detector(DetectorConfig()).detect(gray)
     chosen = int(np.argmax([b.w * b.h for b in boxes])) if boxes else 0
 if not boxes:
-    st.image(rgb, width=480)
+    st.image(preview(rgb), width=480)  # bounded: a 1 x 59,999,999 image is no JPEG
     st.warning(t("how.no_face"))
     st.stop()
 if len(boxes) > 1:
@@ -154,7 +156,7 @@ with st.spinner(t("how.working")):
     walk = ex.walk(face)
     scores = clf.scores(crop[None])[0]
 top = int(np.argmax(scores))
-st.caption(t("how.model", name=model_path.stem if model_path.name != "model.keras" else model_path.parent.name,
+st.caption(t("how.model", name=plain(model_path.stem if model_path.name != "model.keras" else model_path.parent.name),
              params=fmt_number(clf.model.count_params(), lang(), 0)))
 
 st.header(t("how.step_input"))

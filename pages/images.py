@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from fer.csvcells import cell
 from fer.i18n import fmt_number, fmt_percent
 from fer.labels import LABELS, display_name, hex_color
 from fer.media.annotate import annotate, display_width
@@ -85,7 +86,9 @@ def csv_frame(rows: list[dict]) -> pd.DataFrame:
     """The CSV: English keys in `label` (machine-readable), the translated name beside it, translated headers."""
     frame = pd.DataFrame(rows, columns=list(ROW_KEYS))
     frame.insert(frame.columns.get_loc("label") + 1, "emotion", [emotion_name(v) for v in frame["label"]])
-    return frame.rename(columns=headers())
+    frame = frame.rename(columns=headers())
+    # an upload named =HYPERLINK(...) is text, not a formula, in a spreadsheet (fer.csvcells)
+    return frame.map(cell).rename(columns=cell)
 
 
 def photo_key(n: int, name: str, data: bytes) -> str:

@@ -14,6 +14,7 @@ import streamlit as st
 
 from fer.config import TrainConfig
 from fer.data.dataset import DataError
+from fer.files import MAX_MODEL_BYTES, MAX_TEXT_BYTES, is_regular, read_bytes
 from fer.i18n import fmt_number, fmt_percent
 from fer.jobs import launcher as jobs
 from fer.jobs.results import (
@@ -23,17 +24,17 @@ from fer.jobs.results import (
     confused_pairs,
     curve_figure,
     early_stopped,
-    load_model_report,
     load_reports,
+    read_model_report,
     test_predictions,
 )
 from fer.labels import LABELS, display_name
 from fer.model.evaluation import EvalReport, most_confident_mistakes, report_from_scores
-from fer.model.modelio import ModelCard, load_card
+from fer.model.modelio import ModelCard, read_card
 from fer.train.presets import resolve_data
 from ui.common import DEFAULT_MODEL, data_error_text, get_classifier, lang, localise, t
 from ui.data_source import KeyedStore, load_with_progress
-from ui.text import plain
+from ui.text import plain, plot_text
 
 DEFAULT = "default"
 
@@ -48,12 +49,16 @@ class Entry:
 
     @property
     def card(self) -> ModelCard | None:
-        return load_card(self.model)
+        return read_card(self.model)[0]
 
     @property
     def report(self) -> ModelReport | None:
         """The report `export` wrote beside the model (the shipped model's scores without the dataset)."""
-        return load_model_report(self.model)
+        return read_model_report(self.model)[0]
+
+    def problems(self) -> list[str]:
+        """Why its card or report, which are there, cannot be used (well typed but invalid, a FIFO, a link, ...)."""
+        return [p for p in (read_card(self.model)[1], read_model_report(self.model)[1]) if p]
 
     def history(self) -> list[dict[str, float]]:
         if self.run:
@@ -76,10 +81,12 @@ def entries() -> dict[str, Entry]:
     return found
 
 
-def label(e: Entry) -> str:
+def label(e: Entry, markdown: bool = False) -> str:
+    """The entry's name as plain text (options, tables; plotly through plot_text) or, with `markdown`, for a
+    place that renders Markdown (a tab): the run's folder name through plain() (issue 42: `www.site` as a link)."""
     if e.run is None:
         return t("results.default_model")
-    return t("results.run_label", name=e.key, state=t(f"results.state_{e.run.state}"))
+    return t("results.run_label", name=plain(e.key) if markdown else e.key, state=t(f"results.state_{e.run.state}"))
 
 
 @st.cache_resource(show_spinner=False)
@@ -242,12 +249,15 @@ def show_actions(e: Entry) -> None:
         st.session_state["active_model"] = str(e.model)
         st.rerun()
     c2, c3 = st.columns(2)
-    c2.download_button(t("results.download_model"), data=e.model.read_bytes, file_name=f"{e.key}.keras",
-                       mime="application/octet-stream", key=f"res_dl_model_{e.key}", on_click="ignore")
+    # the files themselves, never a link out of the runs folder (fer.files; issue 42: /etc/passwd offered)
+    c2.download_button(t("results.download_model"), data=lambda: read_bytes(e.model, MAX_MODEL_BYTES),
+                       file_name=f"{e.key}.keras", mime="application/octet-stream", key=f"res_dl_model_{e.key}",
+                       on_click="ignore")
     card = e.model.with_suffix(".json")
-    if card.is_file():
-        c3.download_button(t("results.download_card"), data=card.read_bytes, file_name=f"{e.key}.json",
-                           mime="application/json", key=f"res_dl_card_{e.key}", on_click="ignore")
+    if is_regular(card):
+        c3.download_button(t("results.download_card"), data=lambda: read_bytes(card, MAX_TEXT_BYTES),
+                           file_name=f"{e.key}.json", mime="application/json", key=f"res_dl_card_{e.key}",
+                           on_click="ignore")
 
 
 def split_text(e: Entry, card: ModelCard) -> str:
@@ -282,6 +292,8 @@ def show_entry(e: Entry) -> None:
                      epochs=card.epochs_trained, minutes=fmt_number(card.train_seconds / 60, lg, 1)))
     if e.run is not None and e.run.state in ("failed", "broken"):
         st.error(t("results.failed", error=t("train.died") if e.run.error == jobs.DIED else plain(e.run.error)))
+    for problem in e.problems():
+        st.warning(t("results.file_unreadable", error=plain(problem)))
     show_actions(e)
     st.subheader(t("results.curves"))
     show_curves(e)
@@ -329,7 +341,8 @@ def compare(chosen: list[Entry]) -> None:
             fig = go.Figure()
             for e in with_history:
                 h = e.history()
-                fig.add_trace(go.Scatter(x=[r["epoch"] for r in h], y=[r.get(metric) for r in h], name=label(e)))
+                fig.add_trace(go.Scatter(x=[r["epoch"] for r in h], y=[r.get(metric) for r in h],
+                                         name=plot_text(label(e))))
             # the legend under the axis title, not over it
             fig.update_layout(title=t(f"results.cmp_{metric}"), xaxis_title=t("results.epoch"), height=380,
                               margin={"l": 10, "r": 10, "t": 40, "b": 10},
@@ -343,15 +356,22 @@ if not options:
     st.info(t("results.none"))
     st.stop()
 newest = next((k for k in options if k != DEFAULT), DEFAULT)
-picked = st.multiselect(t("results.pick"), list(options), default=[newest], key="res_pick",
-                        format_func={k: label(e) for k, e in options.items()}.get)
-chosen = [options[k] for k in picked]
+try:  # a crafted message can pick what is not offered (a name, a path): only offered models stay picked
+    sent = list(st.session_state["res_pick"]) if "res_pick" in st.session_state else None
+except Exception:  # noqa: BLE001 - a crafted wire value may not even deserialise
+    sent = []
+if sent is not None and [k for k in sent if k in options] != sent:
+    del st.session_state["res_pick"]
+    st.session_state["res_pick"] = [k for k in sent if isinstance(k, str) and k in options]
+picked = st.multiselect(t("results.pick"), list(options), default=None if "res_pick" in st.session_state else [newest],
+                        key="res_pick", format_func={k: label(e) for k, e in options.items()}.get)
+chosen = [options[k] for k in picked if k in options]
 if not chosen:
     st.info(t("results.pick_hint"))
     st.stop()
 if len(chosen) > 1:
     compare(chosen)
-tabs = st.tabs([label(e) for e in chosen])
+tabs = st.tabs([label(e, markdown=True) for e in chosen])
 for tab, e in zip(tabs, chosen, strict=True):
     with tab:
         show_entry(e)

@@ -84,6 +84,12 @@ def reason(problem: ConfigProblem) -> str:
     return t(key) if key in i18n.catalog(lang()) else plain(problem.message)
 
 
+def infeasible_text(problem: Any, lg: str) -> str:
+    """A fer.train.feasibility problem in the session's language, its numbers written as the language writes them."""
+    values = {k: fmt_percent(v, lg, 1) if k == "fraction" else fmt_number(v, lg, 0) for k, v in problem.details.items()}
+    return t(f"train.infeasible_{problem.kind}", **values)
+
+
 def duration(seconds: float | None) -> str:
     if seconds is None:
         return "…"
@@ -118,7 +124,7 @@ def live(run_path: str) -> None:
     if info.state != "running":
         st.rerun(scope="app")
     p = info.progress or jobs.JobProgress("loading")
-    st.subheader(t("train.running", run=info.name))
+    st.subheader(t("train.running", run=plain(info.name)))
     if p.phase == "loading" or not p.batches:
         st.progress(0.0, text=t("train.loading"))
     elif p.phase == "evaluating":
@@ -152,29 +158,31 @@ def outcome(info: jobs.RunInfo) -> None:
     """How the session's last job ended."""
     if info.state == "finished":
         acc = next((r.get("accuracy") for r in [_test_metrics(info)] if r), None)
-        st.success(t("train.finished", run=info.name, acc=fmt_percent(acc, lang()) if acc is not None else "—"))
+        st.success(t("train.finished", run=plain(info.name), acc=fmt_percent(acc, lang()) if acc is not None else "—"))
         st.page_link("pages/results.py", label=t("train.see_results"), icon=":material/analytics:")
     elif info.state == "stopped":
-        st.warning(t("train.stopped", run=info.name))
+        st.warning(t("train.stopped", run=plain(info.name)))
         st.page_link("pages/results.py", label=t("train.see_results"), icon=":material/analytics:")
     elif info.state in ("failed", "broken"):
         why = t("train.died") if info.error == jobs.DIED else plain(info.error)
-        st.error(t("train.failed", run=info.name, error=why))
+        st.error(t("train.failed", run=plain(info.name), error=why))
         st.code(info.log_tail(30) or t("train.no_log"), language=None)
     if info.resumable:
-        st.caption(resume_label(info))
+        st.caption(resume_label(info, markdown=True))
         if st.button(t("train.resume"), key="train_resume_current", help=t("train.resume_help")):
             resume(info)
     curves(info, "done")
 
 
-def resume_label(info: jobs.RunInfo) -> str:
-    """Where a resumable run continues."""
+def resume_label(info: jobs.RunInfo, markdown: bool = False) -> str:
+    """Where a resumable run continues: plain text (an option), or with `markdown` the run's name through plain()
+    for a place that renders Markdown."""
     epoch, batch = info.done or (0, 0)
     epochs = info.config.epochs if info.config else 0
+    run = plain(info.name) if markdown else info.name
     if batch:
-        return t("train.resume_at_batch", run=info.name, epoch=epoch + 1, epochs=epochs, batch=batch + 1)
-    return t("train.resume_at", run=info.name, epoch=epoch + 1, epochs=epochs)
+        return t("train.resume_at_batch", run=run, epoch=epoch + 1, epochs=epochs, batch=batch + 1)
+    return t("train.resume_at", run=run, epoch=epoch + 1, epochs=epochs)
 
 
 def launch(start: Callable[[], jobs.RunInfo]) -> None:
@@ -328,11 +336,16 @@ def submit(data: Path, lg: str) -> None:
         return
     try:
         from fer.data.splits import make_split, missing_classes
+        from fer.train.feasibility import data_problems, machine_problems
 
         ds = load_with_progress(data)
         missing = missing_classes(ds, make_split(ds, cfg))
+        infeasible = machine_problems(cfg) + data_problems(cfg, ds)  # what fails in the job otherwise (issue 42)
     except DataError as exc:
         st.error(t("train.data_error", error=data_error_text(exc)))
+        return
+    if infeasible:
+        st.error(t("train.infeasible") + "\n\n" + "\n".join(f"- {infeasible_text(p, lg)}" for p in infeasible))
         return
     if missing:
         parts = "; ".join(f"{t('train.part_' + part)}: {', '.join(display_name(c, lg) for c in names)}"

@@ -17,7 +17,7 @@ LAYERS = (
     grimp.Layer("train"),
     grimp.Layer("model"),
     grimp.Layer("vision", "data"),
-    grimp.Layer("config", "labels", "paths", "i18n", "schema", "tfenv", independent=False),
+    grimp.Layer("config", "labels", "paths", "i18n", "schema", "tfenv", "files", "csvcells", independent=False),
 )
 """fer's layers, highest first: a module imports only from its own layer or lower ones (docs/architecture.md);
 the subpackages within one layer do not import each other."""

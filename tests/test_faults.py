@@ -87,7 +87,10 @@ def test_a_full_disk_during_training_fails_the_job_with_a_clear_error(tmp_path, 
     run_dir.mkdir(parents=True)
     write_json(run_dir / "config.json", tiny(data).to_dict())
     write_json(run_dir / "job.json", {"state": "running", "pid": os.getpid()})
-    write_json(runs / jobs.LOCK_NAME, {"pid": os.getpid(), "run": str(run_dir)})
+    from fer.train import runlock
+
+    lock = runlock.try_lock(runs / jobs.LOCK_NAME, json.dumps({"pid": os.getpid(), "run": str(run_dir)}))
+    monkeypatch.setenv(runlock.LOCK_FD, str(lock.fd))  # handed to the job as the launcher hands it
 
     def full(model: object, path: Path, card: object = None, parents: bool = True) -> None:
         raise disk_full(path)

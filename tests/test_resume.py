@@ -136,15 +136,20 @@ def test_one_trainer_per_run_folder_and_no_resume_while_another_process_trains_i
     assert holder(run) is None
     with claim(run):
         assert holder(run) == os.getpid()
-    # a live Python process holds it; a live process of another program (a recycled PID) does not
-    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    # a process holds it while it holds the file's flock (fer.train.runlock), whatever the file says ...
+    code = ("import sys, time; from pathlib import Path; from fer.train.runlock import claim\n"
+            "with claim(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(60)")
+    other = subprocess.Popen([sys.executable, "-c", code, str(run)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
     try:
-        (run / NAME).write_text(str(other.pid))
-        with pytest.raises(RunBusyError, match=f"pid {other.pid}"), claim(run):
+        assert other.stdout.readline().strip() == "held"
+        (run / NAME).write_text("12345")
+        with pytest.raises(RunBusyError, match="pid 12345"), claim(run):
             pass
     finally:
         other.kill()
         other.wait()
+    assert holder(run) is None  # ... and not once it is gone, killed or not
+    # a file naming a live process that holds no lock (a recycled PID) is no lock
     shell = subprocess.Popen(["sleep", "60"])
     try:
         (run / NAME).write_text(str(shell.pid))

@@ -10,6 +10,7 @@ import streamlit as st
 
 from fer import i18n
 from fer.data.dataset import DATA_ERROR_KINDS, DataError
+from fer.files import is_regular
 from fer.model.modelio import ModelCard, load_card
 from fer.paths import ROOT
 from ui.warmup import Activity, Step, WarmUp, WarmUpStatus, import_webrtc_before_tensorflow, wait_with_progress
@@ -82,8 +83,9 @@ def language_switch() -> None:
 def available_models() -> dict[str, Path]:
     """{name: path} of the shipped models (models/*.keras) and of trained runs (runs/*/model.keras)."""
     found = {p.stem: p for p in sorted(MODELS_DIR.glob("*.keras"))}
-    if RUNS_DIR.is_dir():
-        found |= {f"runs/{p.parent.name}": p for p in sorted(RUNS_DIR.glob("*/model.keras"))}
+    if RUNS_DIR.is_dir():  # never through a link: it could lead anywhere (fer.files, issue 42)
+        found |= {f"runs/{p.parent.name}": p for p in sorted(RUNS_DIR.glob("*/model.keras"))
+                  if not p.parent.is_symlink() and is_regular(p)}
     return found
 
 

@@ -6,6 +6,9 @@ that survives Streamlit's clean-up of widgets not shown on the current page.
 
 from __future__ import annotations
 
+import logging
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,8 @@ from fer.i18n import fmt_number, fmt_percent
 from fer.vision.detection import DETECT_MODES, FRONTAL_CASCADES, DetectorConfig
 from ui.common import active_model_path, available_models, lang, t
 
+log = logging.getLogger(__name__)
+
 DEFAULTS: dict[str, Any] = {"cascade": "default", "mode": "upright", "scale_factor": 1.1, "min_neighbors": 5,
                             "min_size": 30, "margin": 0.0, "show_confidence": True, "verify": True}
 SCALE_STEPS = tuple(round(1.05 + 0.05 * i, 2) for i in range(10))
@@ -23,6 +28,10 @@ SCALE_STEPS = tuple(round(1.05 + 0.05 * i, 2) for i in range(10))
 MARGINS = tuple(round(0.05 * i, 2) for i in range(9))
 """The face margins offered, 0 to 40 % of the face's size."""
 VERIFY_NEIGHBORS = DetectorConfig().verify_neighbors
+NEIGHBORS = (1, 15)
+"""The detector's min_neighbors offered."""
+SIZES = (10, 200, 5)
+"""The smallest face sizes offered: from, to, step (pixels)."""
 
 
 @dataclass(frozen=True)
@@ -36,20 +45,51 @@ class Controls:
     show_confidence: bool
 
 
+VALID: dict[str, Callable[[Any], bool]] = {
+    "cascade": lambda v: v in FRONTAL_CASCADES,
+    "mode": lambda v: v in DETECT_MODES,
+    "scale_factor": lambda v: v in SCALE_STEPS,
+    "margin": lambda v: v in MARGINS,
+    "min_neighbors": lambda v: _whole(v) and NEIGHBORS[0] <= v <= NEIGHBORS[1],
+    "min_size": lambda v: _whole(v) and SIZES[0] <= v <= SIZES[1] and v % SIZES[2] == 0,
+    "show_confidence": lambda v: isinstance(v, bool),
+    "verify": lambda v: isinstance(v, bool),
+}
+"""What each control may hold: anything else (a crafted widget message: NaN, 99, an unknown mode) is refused."""
+
+
+def _whole(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
 def _key(name: str) -> str:
+    """The widget key of control `name`, its value checked first: a kept value, or one a crafted message put in
+    the session (NaN, out of range, not an option), that the control does not offer goes back to its default,
+    so it never reaches the widget or the detector and the sender's page keeps working (issue 42)."""
     widget, kept = f"ctl_{name}", f"_ctl_{name}"
     if widget not in st.session_state:
         st.session_state[widget] = st.session_state.get(kept, DEFAULTS.get(name))
+    try:
+        value = st.session_state[widget]
+        valid = VALID[name](value)
+    except Exception:  # noqa: BLE001 - a crafted wire value may not even deserialise
+        value, valid = None, False
+    if not valid:
+        log.info("control %s: refused the value %r", name, value)
+        del st.session_state[widget]  # the stored wire value too, not only the session's copy
+        st.session_state[widget] = DEFAULTS[name]
+        st.session_state[kept] = DEFAULTS[name]
     return widget
 
 
 def _snap(name: str, options: tuple[float, ...]) -> str:
-    """`_key` for a select_slider: a kept value not among `options` moves to the nearest one."""
-    key = _key(name)
-    value = st.session_state[key]
-    if value not in options:
-        st.session_state[key] = min(options, key=lambda o: abs(o - float(value or 0)))
-    return key
+    """`_key` for a select_slider: a kept number not among `options` (an older list) moves to the nearest one;
+    anything else (NaN, text) goes back to the default."""
+    kept = st.session_state.get(f"_ctl_{name}")
+    if isinstance(kept, int | float) and not isinstance(kept, bool) and math.isfinite(kept) and kept not in options:
+        st.session_state[f"_ctl_{name}"] = min(options, key=lambda o: abs(o - kept))
+        st.session_state.pop(f"ctl_{name}", None)
+    return _key(name)
 
 
 def _keep(name: str, value: Any) -> Any:
@@ -96,9 +136,9 @@ def sidebar_controls() -> Controls:
         lg = lang()
         scale = st.select_slider(t("controls.scale_factor"), SCALE_STEPS, key=_snap("scale_factor", SCALE_STEPS),
                                  format_func=lambda v: fmt_number(v, lg, 2), help=t("controls.scale_factor_help"))
-        neighbors = st.slider(t("controls.min_neighbors"), 1, 15, key=_key("min_neighbors"),
+        neighbors = st.slider(t("controls.min_neighbors"), *NEIGHBORS, key=_key("min_neighbors"),
                               help=t("controls.min_neighbors_help"))
-        min_size = st.slider(t("controls.min_size"), 10, 200, step=5, key=_key("min_size"),
+        min_size = st.slider(t("controls.min_size"), *SIZES[:2], step=SIZES[2], key=_key("min_size"),
                              help=t("controls.min_size_help"))
         verify = st.toggle(t("controls.verify"), key=_key("verify"), help=t("controls.verify_help"))
     margin = sb.select_slider(t("controls.margin"), MARGINS, key=_snap("margin", MARGINS),

@@ -21,6 +21,7 @@ import streamlit as st
 
 from fer.data.dataset import Dataset, load_dataset
 from fer.data.stats import DatasetStats, describe
+from fer.files import walk
 from fer.i18n import fmt_percent
 from fer.train.presets import DATA_ENV, from_root, full_data
 from ui.common import ROOT, UPLOAD_NAMES, lang, t
@@ -52,11 +53,14 @@ def server_datasets() -> dict[str, Path]:
     full = from_root(full_data())
     found: dict[str, Path] = {f"{full.name} ({DATA_ENV})": full} if full.exists() else {}
     for d in data_dirs():
-        for p in sorted(d.rglob("*")):
+        for f in walk(d):  # any depth, links not followed (fer.files; issue 42: 1,200 levels, link loops)
+            p = d / f.path
             if p in (SAMPLE, full) or "cache" in p.parts:
                 continue
-            if (p.is_file() and p.suffix.lower() in (".zip", ".csv") and p.name != "ferplus_votes.csv") or (
-                p.is_dir() and (p / "train").is_dir()
+            if f.kind not in ("file", "dir", "link"):  # a FIFO, a device, a folder too deep to enter
+                continue
+            if (p.suffix.lower() in (".zip", ".csv") and p.name != "ferplus_votes.csv" and p.is_file()) or (
+                f.kind != "file" and (p / "train").is_dir()  # an operator's link to a dataset is followed once
             ):
                 found[str(p.relative_to(d.parent))] = p
     return found
@@ -158,8 +162,8 @@ def source_key(path: Path) -> tuple[str, int, int]:
     """(resolved path, size, latest mtime): changes whenever the file or a file in the folder does."""
     p = path.resolve()
     if p.is_dir():
-        stats = [f.stat() for f in p.rglob("*") if f.is_file()]
-        return str(p), sum(s.st_size for s in stats), max((s.st_mtime_ns for s in stats), default=0)
+        stats = [(f.size, f.mtime_ns) for f in walk(p) if f.kind == "file"]
+        return str(p), sum(s for s, _ in stats), max((m for _, m in stats), default=0)
     st_ = p.stat()
     return str(p), st_.st_size, st_.st_mtime_ns
 

@@ -8,6 +8,7 @@ Tables (st.dataframe) and plain-text widgets (st.code, st.text) show text as it 
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 
@@ -31,3 +32,12 @@ def plain(text: object, limit: int = MAX_CHARS) -> str:
         s = s[:limit] + "…"
     s = _AUTOLINK.sub(lambda m: (m[1] or "") + JOINER if m[1] else m[2] + JOINER, s)
     return _PUNCTUATION.sub(r"\\\1", s)
+
+
+def plot_text(text: object, limit: int = MAX_CHARS) -> str:
+    """`text` for a plotly figure (a trace or legend name, a title, a label) that shows as exactly this text:
+    plotly draws its own subset of HTML there (`<a href>` becomes a link, `<b>` bold), and shows `&lt;` as `<`."""
+    s = "".join(" " if unicodedata.category(c) in _BREAKS else c for c in str(text))
+    if len(s) > limit:
+        s = s[:limit] + "…"
+    return html.escape(s, quote=False)

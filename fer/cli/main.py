@@ -26,6 +26,25 @@ class InputError(Exception):
     """Bad input from the user: reported as one line on stderr, exit code 2."""
 
 
+def number(kind: type, lo: float | None = None, hi: float | None = None) -> Any:
+    """An argparse `type` for a finite number (`kind`: int or float) from `lo` to `hi`: a value out of range,
+    NaN or inf is argparse's `error: argument --x: ...` and exit 2, never a traceback from deep inside."""
+    from fer.schema import number_problem
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole ' if kind is int else ''}number") from None
+        why = number_problem(value, lo, hi)
+        if why is not None:
+            raise argparse.ArgumentTypeError(why)
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
 def _print_json(obj: Any) -> None:
     print(json.dumps(obj, indent=2))
 
@@ -129,6 +148,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     problem = start_problem(cfg)
     if problem is not None:
         raise InputError(str(problem))
+    from fer.data.dataset import load_dataset
+    from fer.train.feasibility import data_problems, machine_problems
+
+    infeasible = machine_problems(cfg)
+    dataset = None if infeasible else load_dataset(cfg.data)
+    infeasible = infeasible or data_problems(cfg, dataset)
+    if infeasible:
+        raise InputError("; ".join(map(str, infeasible)))
 
     last = [0.0]
 
@@ -155,7 +182,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     stop = StopOnInterrupt()
     try:
         with stop:
-            result = train(cfg, Path(args.out), progress=progress, should_stop=stop.requested)
+            result = train(cfg, Path(args.out), dataset=dataset, progress=progress, should_stop=stop.requested)
     except (ModelError, RunBusyError, DistributeError) as exc:  # the start model does not fit; another process
         raise InputError(str(exc)) from None  # trains there; the strategy cannot run here
     print(f"model: {result.model_path}")
@@ -248,6 +275,8 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from fer.model.modelio import MAX_SHIFT, MAX_ZOOM, MIN_ZOOM
+
     p = argparse.ArgumentParser(prog="python -m fer", description="Facial emotion recognition (FER2013).")
     p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = p.add_subparsers(dest="command", required=True)
@@ -259,15 +288,28 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("predict", help="find faces in images and name their emotions")
     s.add_argument("images", nargs="+", metavar="IMAGE")
     s.add_argument("--model", default=str(DEFAULT_MODEL))
-    s.add_argument("--cascade", default="default", help="default, alt, alt2, alt_tree")
-    s.add_argument("--scale-factor", type=float, default=1.1)
-    s.add_argument("--min-neighbors", type=int, default=5)
-    s.add_argument("--min-size", type=int, default=30)
-    from fer.vision.detection import DETECT_MODES, DetectorConfig
+    from fer.vision.detection import (
+        DETECT_MODES,
+        FRONTAL_CASCADES,
+        MIN_NEIGHBORS_RANGE,
+        MIN_SIZE_RANGE,
+        SCALE_FACTOR_RANGE,
+        DetectorConfig,
+    )
+    from fer.vision.preprocessing import MARGIN_RANGE
+
+    s.add_argument("--cascade", default="default", choices=FRONTAL_CASCADES, help="the frontal-face model")
+    s.add_argument("--scale-factor", type=number(float, *SCALE_FACTOR_RANGE), default=1.1,
+                   help="the search step, {}-{}".format(*SCALE_FACTOR_RANGE))
+    s.add_argument("--min-neighbors", type=number(int, *MIN_NEIGHBORS_RANGE), default=5,
+                   help="detections a face needs, {}-{}".format(*MIN_NEIGHBORS_RANGE))
+    s.add_argument("--min-size", type=number(int, *MIN_SIZE_RANGE), default=30,
+                   help="the smallest face side in pixels, {}-{}".format(*MIN_SIZE_RANGE))
 
     s.add_argument("--detect", choices=DETECT_MODES, default=DetectorConfig().mode,
                    help="upright: frontal faces as they are; rotated: also tilted faces; all: also side faces")
-    s.add_argument("--margin", type=float, default=0.0, help="extra border around each face, fraction of its size")
+    s.add_argument("--margin", type=number(float, *MARGIN_RANGE), default=0.0,
+                   help="extra border around each face, fraction of its size, {}-{}".format(*MARGIN_RANGE))
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_predict)
 
@@ -282,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s.add_argument("--preset", choices=list(PRESETS), help="start from a named recipe; other flags override it")
     s.add_argument("--out", required=True, help="run folder (resumed when it holds a checkpoint)")
-    s.add_argument("--report-every", type=float, default=30.0, metavar="SECONDS",
+    s.add_argument("--report-every", type=number(float, 0, None), default=30.0, metavar="SECONDS",
                    help="print the batch in progress at most this often (0: only whole epochs)")
     s.set_defaults(func=cmd_train)
 
@@ -294,9 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(its config's split, fractions and seeds)")
     s.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
                    help="average with the horizontally flipped face (default: as the model card says)")
-    s.add_argument("--zoom", type=float, default=None, metavar="FACTOR",
+    s.add_argument("--zoom", type=number(float, MIN_ZOOM, MAX_ZOOM), default=None, metavar="FACTOR",
                    help="enlarge each face by FACTOR and keep its centre, 1.0-1.5 (default: as the model card says)")
-    s.add_argument("--shift", type=int, default=None, metavar="PIXELS",
+    s.add_argument("--shift", type=number(int, 0, MAX_SHIFT), default=None, metavar="PIXELS",
                    help="also classify each face moved PIXELS up, down, left and right and average the views, "
                         "0-8 (default: as the model card says)")
     s.add_argument("--no-prior-correction", action="store_true",
@@ -309,9 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("dest", help="the .keras file to write, e.g. models/default.keras")
     s.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
                    help="predict with flip averaging (re-scores the card's metrics on the run's data)")
-    s.add_argument("--zoom", type=float, default=None, metavar="FACTOR",
+    s.add_argument("--zoom", type=number(float, MIN_ZOOM, MAX_ZOOM), default=None, metavar="FACTOR",
                    help="predict on faces enlarged by FACTOR, centre kept, 1.0-1.5 (re-scores the card's metrics)")
-    s.add_argument("--shift", type=int, default=None, metavar="PIXELS",
+    s.add_argument("--shift", type=number(int, 0, MAX_SHIFT), default=None, metavar="PIXELS",
                    help="predict averaging the face with itself moved PIXELS up, down, left and right, 0-8 "
                         "(re-scores the card's metrics)")
     s.add_argument("--prior-correction", action=argparse.BooleanOptionalAction, default=None,
@@ -346,6 +388,10 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except (InputError, DataError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except (MemoryError, RecursionError) as exc:  # an input too large or too deeply nested for this machine
+        print(f"error: the input is too large or too deeply nested to process here ({type(exc).__name__})",
+              file=sys.stderr)
         return EXIT_INPUT
     except OSError as exc:  # an unwritable output folder, a full disk
         from fer.model.modelio import os_problem

@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from fer.files import MAX_DEPTH, FileRefused, read_bytes, walk
 from fer.labels import LABELS, label_index
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,8 @@ SKIPPED = {
     "undecodable": "could not be decoded, skipped",
     "too_large": "too many pixels for a face image, skipped",
     "empty_class": "no images (empty or missing class folder)",
+    "not_regular": "a link, FIFO or device, not a regular file: not read",
+    "too_deep": "folder nested too deep, not entered",
 }
 """Why a file or folder was left out, by kind (`Skipped.kind`); the words of the CLI and the logs (the app
 shows its own translation of each kind)."""
@@ -177,9 +180,8 @@ def default_cache_dir() -> Path:
 def _cache_path(path: Path, cache_dir: Path | None) -> Path:
     h = hashlib.sha1(f"v{CACHE_VERSION}:{path.resolve()}".encode())
     if path.is_dir():
-        for f in sorted(path.rglob("*")):
-            st = f.stat()
-            h.update(f"{f.relative_to(path)}:{st.st_size}:{st.st_mtime_ns}".encode())
+        for f in walk(path):  # any depth, links not followed (issue 42: a dangling link, a loop, 1,200 levels)
+            h.update(f"{f.path}:{f.kind}:{f.size}:{f.mtime_ns}".encode())
     else:
         st = path.stat()
         h.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
@@ -228,9 +230,12 @@ def _write_cache(cache: Path, ds: Dataset) -> None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         np.savez(tmp, **arrays)
         tmp.replace(cache)
-    except OSError as exc:
+    except OSError as exc:  # a read-only or full cache folder: the dataset is loaded all the same
         log.warning("could not write dataset cache %s: %s", cache, exc)
-        tmp.unlink(missing_ok=True)
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:  # on a read-only file system even removing a file that is not there fails (EROFS)
+            pass
         return
     evict_cache(cache.parent, keep=cache)
 
@@ -284,10 +289,18 @@ Entry = tuple[str, int, Callable[[], bytes]]
 """(path in the dataset, size in bytes, read)."""
 
 
+NOT_REGULAR, TOO_DEEP = -1, -2
+"""The size of a folder entry that is skipped unread: a link (dangling, a loop, or to anything: never followed),
+a FIFO or a device; a folder nested deeper than fer.files.MAX_DEPTH."""
+
+
 def _folder_entries(root: Path) -> Iterator[Entry]:
-    for f in sorted(root.rglob("*")):
-        if f.is_file():
-            yield f.relative_to(root).as_posix(), f.stat().st_size, f.read_bytes
+    """The files of a dataset folder, in sorted order, without recursion and without following links."""
+    for f in walk(root, MAX_DEPTH):
+        if f.kind == "dir":
+            continue
+        size = {"file": f.size, "too_deep": TOO_DEEP}.get(f.kind, NOT_REGULAR)
+        yield f.path, size, (lambda p=root / f.path: read_bytes(p, MAX_FILE_BYTES))
 
 
 def _load_zip(path: Path, progress: Progress | None) -> Dataset:
@@ -348,6 +361,9 @@ def _from_entries(entries: Iterator[Entry], source: str, progress: Progress | No
             continue
         if any(part.startswith(".") or part == "__MACOSX" for part in p.parts):
             continue
+        if nbytes in (NOT_REGULAR, TOO_DEEP):
+            warnings.append(Skipped(name, "not_regular" if nbytes == NOT_REGULAR else "too_deep"))
+            continue
         if p.suffix.lower() not in IMAGE_SUFFIXES:
             warnings.append(Skipped(name, "not_image"))
             continue
@@ -367,6 +383,10 @@ def _from_entries(entries: Iterator[Entry], source: str, progress: Progress | No
             continue
         try:
             raw = read()
+        except FileRefused as exc:  # replaced by a link or a FIFO since it was listed
+            log.info("%s: %s", name, exc)
+            warnings.append(Skipped(name, "not_regular"))
+            continue
         except DAMAGED_ENTRY as exc:
             log.info("%s: %s", name, exc)
             warnings.append(Skipped(name, "damaged"))

@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,11 +37,11 @@ from fer.jobs.runs import (
 )
 from fer.model.modelio import os_problem, write_json
 from fer.paths import ROOT
-from fer.train.runlock import LOCK_NAME, create_lock
+from fer.train.runlock import LOCK_FD, LOCK_NAME, Lock, LockFileError, held_by, try_lock
 
 __all__ = ["DIED", "LOCK_NAME", "STATES", "BusyError", "JobError", "JobProgress", "RunInfo", "active_job",
-           "is_job_process", "list_runs", "log_tail", "resume_job", "run_info", "runs_dir", "start_job", "stop_job",
-           "wait_job"]
+           "is_job_process", "list_runs", "log_tail", "pid_alive", "resume_job", "run_info", "runs_dir", "start_job",
+           "stop_job", "wait_job"]
 """Reading run folders lives in fer.jobs.runs; its names are here too, for the callers of jobs."""
 
 log = logging.getLogger(__name__)
@@ -59,8 +60,11 @@ class BusyError(JobError):
 
 
 def active_job(root: Path | None = None) -> RunInfo | None:
-    """The running job of this runs folder, if any (a stale lock is ignored)."""
-    lock = read_json(Path(root or runs_dir()) / LOCK_NAME, LockRecord)
+    """The running job of this runs folder, if any (a lock file that no process holds is ignored)."""
+    path = Path(root or runs_dir()) / LOCK_NAME
+    if held_by(path) is None:
+        return None
+    lock = read_json(path, LockRecord)
     run = lock.get("run")
     if run and is_job_process(lock.get("pid"), Path(run)):
         return run_info(Path(run))
@@ -77,19 +81,14 @@ def new_run_name(cfg: TrainConfig, root: Path) -> str:
     return name
 
 
-def _acquire_lock(root: Path, run_dir: Path) -> Path:
-    lock = root / LOCK_NAME
-
-    def busy() -> Exception | None:
-        held = read_json(lock, LockRecord)
-        run = held.get("run", "")
-        starting = held.get("starting") and pid_alive(held.get("pid"))
-        if starting or (run and is_job_process(held.get("pid"), Path(run))):
-            return BusyError(Path(run).name or "starting")
-        return None
-
-    content = json.dumps({"pid": os.getpid(), "run": str(run_dir), "starting": True})
-    create_lock(lock, content, busy, BusyError("unknown"))
+def _acquire_lock(root: Path, run_dir: Path) -> Lock:
+    """Take the runs folder's one-job lock (fer.train.runlock: atomic, freed when its holder ends); BusyError
+    while another job holds it."""
+    path = root / LOCK_NAME
+    lock = try_lock(path, json.dumps({"pid": os.getpid(), "run": str(run_dir), "starting": True}))
+    if lock is None:
+        held = read_json(path, LockRecord)
+        raise BusyError(Path(held.get("run", "")).name or "starting")
     return lock
 
 
@@ -103,11 +102,18 @@ def start_job(cfg: TrainConfig, root: Path | None = None, name: str | None = Non
     problem = start_problem(cfg)
     if problem is not None:
         raise JobError(str(problem))
+    from fer.train.feasibility import machine_problems
+
+    infeasible = machine_problems(cfg)  # the dataset's own checks (data_problems) run in the job, once loaded
+    if infeasible:
+        raise JobError("; ".join(map(str, infeasible)))
     root = Path(root or runs_dir()).resolve()
     try:
         root.mkdir(parents=True, exist_ok=True)
         run_dir = root / (name or new_run_name(cfg, root))
         lock = _acquire_lock(root, run_dir)
+    except LockFileError as exc:
+        raise JobError(f"the runs folder's lock {exc.filename} is {exc.strerror}") from None
     except OSError as exc:
         raise JobError(f"cannot write to the runs folder {root}: {os_problem(exc)}") from None
     try:
@@ -117,7 +123,7 @@ def start_job(cfg: TrainConfig, root: Path | None = None, name: str | None = Non
         write_json(run_dir / "config.json", cfg.to_dict())
         write_json(run_dir / "progress.json", {"phase": "loading", "epochs": cfg.epochs})
     except BaseException as exc:
-        lock.unlink(missing_ok=True)
+        lock.release()
         if isinstance(exc, OSError):
             raise JobError(f"cannot write the run folder {run_dir}: {os_problem(exc)}") from None
         raise
@@ -143,39 +149,51 @@ def resume_job(run_dir: Path) -> RunInfo:
         raise JobError(f"run {info.name} cannot be resumed: {why}")
     try:
         lock = _acquire_lock(info.path.parent, info.path)
+    except LockFileError as exc:
+        raise JobError(f"the runs folder's lock {exc.filename} is {exc.strerror}") from None
     except OSError as exc:
         raise JobError(f"cannot write to the runs folder {info.path.parent}: {os_problem(exc)}") from None
     try:
         (info.path / "stop").unlink(missing_ok=True)
     except OSError as exc:
-        lock.unlink(missing_ok=True)
+        lock.release()
         raise JobError(f"cannot write the run folder {info.path}: {os_problem(exc)}") from None
     return _launch(info.path, lock)
 
 
-def _launch(run_dir: Path, lock: Path) -> RunInfo:
-    """Start the job process for `run_dir` (whose lock is held); record it in job.json and the lock."""
+def _launch(run_dir: Path, lock: Lock) -> RunInfo:
+    """Start the job process for `run_dir` and hand it the runs lock (it holds it until it ends, however it
+    ends); record it in job.json and the lock."""
     proc: subprocess.Popen[bytes] | None = None
     try:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-               "PYTHONUNBUFFERED": "1"}
+               "PYTHONUNBUFFERED": "1", LOCK_FD: str(lock.fd)}
         with (run_dir / "train.log").open("ab") as out:
             proc = subprocess.Popen([sys.executable, "-m", "fer.jobs.launcher", "run", str(run_dir)], cwd=ROOT, env=env,
                                     stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+                                    start_new_session=True, pass_fds=(lock.fd,))
         started = datetime.now(UTC).isoformat(timespec="seconds")
         write_json(run_dir / "job.json", {"state": "running", "pid": proc.pid, "started": started})
-        write_json(lock, {"pid": proc.pid, "run": str(run_dir)})
+        lock.write(json.dumps({"pid": proc.pid, "run": str(run_dir)}))
     except BaseException as exc:
         if proc is not None:  # started, but its state could not be recorded: no untracked job
             proc.kill()
             proc.wait()
-        lock.unlink(missing_ok=True)
+        lock.release()
         if isinstance(exc, OSError):
             raise JobError(f"cannot write the run folder {run_dir}: {os_problem(exc)}") from None
         raise
+    lock.close()  # the job process holds it now
+    _reap_when_done(proc)
     log.info("started job %s (pid %d)", run_dir.name, proc.pid)
     return run_info(run_dir)
+
+
+def _reap_when_done(proc: subprocess.Popen[bytes]) -> None:
+    """Wait for the job process in a thread of its own, so that it never lingers as a zombie child of the
+    server, whatever becomes of its run folder (a deleted folder is no longer listed, so nothing else would
+    ask about its PID)."""
+    threading.Thread(target=proc.wait, name=f"fer-job-{proc.pid}", daemon=True).start()
 
 
 def stop_job(run_dir: Path, wait_s: float = 0.0) -> RunInfo:

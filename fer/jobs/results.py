@@ -51,16 +51,51 @@ class ModelReport:
                    tuple(d.get("history") or ()), d.get("created", ""))
 
 
-def load_model_report(model_path: Path) -> ModelReport | None:
-    """The report beside a model file, or None when there is none (or it is unreadable)."""
+def report_problems(d: Any, where: str) -> list[str]:
+    """Why parsed JSON is not a model report: not an object, no reports, a report that is not a valid EvalReport
+    (fer.schema: seven classes, a 7x7 matrix, finite numbers in range), a history row that cannot be drawn."""
+    from fer.jobs.runfiles import row_problem
+    from fer.schema import field_problems
+
+    if not isinstance(d, dict) or not isinstance(d.get("model"), str) or not isinstance(d.get("reports"), dict):
+        return [f"{where}: not a model report (an object with model and reports)"]
+    problems = [p for split, rep in d["reports"].items() for p in field_problems(EvalReport, rep, f"{where} {split}")]
+    problems += [f"{where} {split}: incomplete report" for split, rep in d["reports"].items()
+                 if not problems and not set(EvalReport.__dataclass_fields__) <= set(rep)]
+    history = d.get("history") or []
+    if not isinstance(history, list):
+        return [*problems, f"{where}: history is not a list"]
+    for i, row in enumerate(history, start=1):
+        why = row_problem(row) if isinstance(row, dict) else "not an object"
+        if why is not None:
+            problems.append(f"{where} history row {i}: {why}")
+            break
+    return problems
+
+
+def read_model_report(model_path: Path) -> tuple[ModelReport | None, str]:
+    """(the report beside a model file, '') or (None, '') when there is none, or (None, why) when it cannot be
+    used (not a regular file or over 4 MB, fer.files; not JSON; report_problems). The problem is logged."""
+    from fer.files import FileRefused, read_text
+
     p = report_path(model_path)
     try:
-        return ModelReport.from_dict(json.loads(p.read_text()))
+        data = json.loads(read_text(p))
     except FileNotFoundError:
-        return None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        log.warning("unreadable model report %s: %s", p, exc)
-        return None
+        return None, ""
+    except (OSError, ValueError, FileRefused) as exc:
+        problems = [f"{p.name}: {exc}"]
+    else:
+        problems = report_problems(data, p.name)
+        if not problems:
+            return ModelReport.from_dict(data), ""
+    log.warning("unreadable model report %s: %s", p, "; ".join(problems))
+    return None, "; ".join(problems)
+
+
+def load_model_report(model_path: Path) -> ModelReport | None:
+    """The report beside a model file, or None when there is none or it cannot be used (read_model_report)."""
+    return read_model_report(model_path)[0]
 
 
 def confused_pairs(rep: EvalReport, k: int = 5) -> list[tuple[str, str, int, float]]:
@@ -131,7 +166,7 @@ def curve_figure(history: list[dict[str, float]], metric: str, names: dict[str, 
     import plotly.graph_objects as go
 
     fig = go.Figure()
-    epochs = [int(r["epoch"]) for r in history]
+    epochs = [int(r["epoch"]) for r in history]  # whole numbers: fer.jobs.runfiles.row_problem
     for key, label in ((metric, names["train"]), (f"val_{metric}", names["val"])):
         ys = [r.get(key) for r in history]
         if any(y is not None for y in ys):

@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fer.schema import field_problems, shown
+from fer.files import MAX_TEXT_BYTES, FileRefused, read_text
+from fer.schema import MAX_COUNT, MAX_PID, bounds, field_problems, number_problem, shown
 
 log = logging.getLogger(__name__)
 
-MAX_BYTES = 4 * 1024**2
+MAX_BYTES = MAX_TEXT_BYTES
 """A run file larger than this is not read (the largest, metrics.json or history.csv, is a few kB)."""
 
 
@@ -29,7 +30,7 @@ class JobRecord:
     """job.json: the background job's state, process and times (fer.jobs.launcher, fer.jobs.runner)."""
 
     state: str = ""
-    pid: int | None = None
+    pid: int | None = field(default=None, metadata=bounds(1, MAX_PID))
     started: str = ""
     finished: str = ""
     error: str = ""
@@ -37,17 +38,17 @@ class JobRecord:
 
 @dataclass(frozen=True)
 class PartialEpoch:
-    batches: int = 0
-    seconds: float = 0.0
+    batches: int = field(default=0, metadata=bounds(0, MAX_COUNT))
+    seconds: float = field(default=0.0, metadata=bounds(0, None))
 
 
 @dataclass(frozen=True)
 class ResumeState:
     """state.json: the resume point the trainer writes after each epoch (fer.train.callbacks)."""
 
-    epoch: int = 0
-    best: float = math.inf
-    train_seconds: float = 0.0
+    epoch: int = field(default=0, metadata=bounds(0, MAX_COUNT))
+    best: float = field(default=math.inf, metadata=bounds(finite=False))
+    train_seconds: float = field(default=0.0, metadata=bounds(0, None))
     callbacks: dict[str, dict[str, Any]] = field(default_factory=dict)
     complete: bool = False
     partial: PartialEpoch | None = None
@@ -57,20 +58,18 @@ class ResumeState:
 class LockRecord:
     """The runs folder's .train.lock: the process that holds it and the run it trains."""
 
-    pid: int | None = None
+    pid: int | None = field(default=None, metadata=bounds(1, MAX_PID))
     run: str = ""
     starting: bool = False
 
 
 def _text(path: Path) -> str | None:
-    """The file's text; None when it does not exist. OSError, ValueError for an unreadable or huge one."""
+    """The file's text; None when it does not exist. OSError, ValueError for an unreadable or huge one, a
+    link, a FIFO or a device (fer.files: never followed, never waited on)."""
     try:
-        size = path.stat().st_size
+        return read_text(path, MAX_BYTES)
     except FileNotFoundError:
         return None
-    if size > MAX_BYTES:
-        raise ValueError(f"{size:,} bytes, more than a run file holds")
-    return path.read_text(errors="strict")
 
 
 def read_object(path: Path, schema: type | None = None) -> tuple[dict[str, Any], str]:
@@ -109,14 +108,39 @@ def read_history(run_dir: Path) -> tuple[list[dict[str, float]], str]:
             except (TypeError, ValueError):
                 bad = next((k, v) for k, v in row.items() if v not in ("", None) and not _is_number(v))
                 raise ValueError(f"row {n}: {bad[0]} is {shown(bad[1])}, not a number") from None
-            if "epoch" not in values:
-                raise ValueError(f"row {n}: no epoch")
+            if (why := row_problem(values)) is not None:
+                raise ValueError(f"row {n}: {why}")
             rows.append(values)
     except (OSError, ValueError, csv.Error) as exc:
-        problem = f"history.csv: {exc}"
+        unreadable = isinstance(exc, OSError | FileRefused)
+        problem = f"history.csv: unreadable ({exc})" if unreadable else f"history.csv: {exc}"
         log.info("%s: %s", Path(run_dir).name, problem)
         return rows, problem
     return rows, ""
+
+
+MAX_EPOCH = 1_000_000
+"""The largest epoch number a history row may have."""
+
+
+def row_problem(row: dict[str, Any]) -> str | None:
+    """Why one per-epoch row (history.csv, a model report's history) cannot be drawn, or None: its epoch must be
+    a whole number from 1 to MAX_EPOCH; its values numbers, finite or NaN (a diverged loss, drawn as a gap)."""
+    if "epoch" not in row:
+        return "no epoch"
+    epoch = row["epoch"]
+    why = number_problem(epoch, 1, MAX_EPOCH)
+    if why is None and epoch != int(epoch):
+        why = f"{shown(epoch)} is not a whole number"
+    if why is not None:
+        return f"epoch: {why}"
+    for k, v in row.items():
+        why = number_problem(v, finite=False)
+        if why is None and math.isinf(v):
+            why = f"{shown(v)} is not a finite number"
+        if why is not None:
+            return f"{k}: {why}"
+    return None
 
 
 def _is_number(v: Any) -> bool:
@@ -136,8 +160,7 @@ def read_reports(run_dir: Path) -> tuple[dict[str, Any], str]:
         return {}, problem
     problems = [p for split, rep in data.items() for p in field_problems(EvalReport, rep, f"metrics.json {split}")]
     problems += [f"metrics.json {split}: incomplete report" for split, rep in data.items()
-                 if isinstance(rep, dict) and not problems and not {"split", "n", "accuracy", "loss", "macro_f1",
-                                                                      "per_class", "confusion"} <= set(rep)]
+                 if isinstance(rep, dict) and not problems and not set(EvalReport.__dataclass_fields__) <= set(rep)]
     if problems:
         log.info("%s: %s", Path(run_dir).name, "; ".join(problems))
         return {}, "; ".join(problems)

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import signal
+import stat
 import sys
 import time
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ from typing import Any
 from fer.config import TrainConfig
 from fer.model.modelio import os_problem, write_json
 from fer.train.events import TrainEvent
-from fer.train.runlock import LOCK_NAME
+from fer.train.runlock import LOCK_FD, LOCK_NAME, Lock
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,10 @@ class _Stopped(BaseException):
 
 class _Vanished(BaseException):
     """The run folder was deleted while the job trained it: the job ends at once, writing nothing more."""
+
+
+class _Infeasible(Exception):
+    """The config cannot train on this dataset (fer.train.feasibility); the message says why."""
 
 
 VANISHED = "the run folder was deleted while the job trained it"
@@ -134,6 +139,7 @@ def run_job(run_dir: Path) -> int:
     run_dir = Path(run_dir).resolve()
     logging.basicConfig(level=logging.INFO, stream=sys.stdout,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    lock = _adopt_lock(run_dir)
     control = StopControl(run_dir)
     signal.signal(signal.SIGTERM, control.on_sigterm)
     writer = ProgressWriter(run_dir, _read(run_dir / "config.json").get("epochs", 0), control)
@@ -143,10 +149,14 @@ def run_job(run_dir: Path) -> int:
     state, error = "failed", ""
     try:
         writer.write("loading")  # its pid says the process now handles SIGTERM
+        from fer.jobs.runfiles import read_object
         from fer.tfenv import import_tensorflow
         from fer.train.distribute import setup_hook
 
-        cfg = TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+        cfg_dict, problem = read_object(run_dir / "config.json", TrainConfig)
+        if problem or not cfg_dict:
+            raise ValueError(problem or "config.json is missing")
+        cfg = TrainConfig.from_dict(cfg_dict)
         import_tensorflow(training=True, setup=setup_hook(cfg))  # devices laid out before TensorFlow starts
         from fer.data.dataset import load_dataset
         from fer.train.trainer import train
@@ -159,6 +169,10 @@ def run_job(run_dir: Path) -> int:
         ds = load_dataset(cfg.data)
         if control.should_stop():
             raise _Stopped()
+        from fer.train.feasibility import data_problems
+
+        if infeasible := data_problems(cfg, ds):  # said in plain words, not as scikit-learn's ValueError
+            raise _Infeasible("; ".join(map(str, infeasible)))
         result = train(cfg, run_dir, dataset=ds, progress=writer, should_stop=control.should_stop)
         state = "stopped" if control.requested else "finished"
         log.info("job %s %s after %d epochs: %s", run_dir.name, state, len(result.history),
@@ -166,6 +180,9 @@ def run_job(run_dir: Path) -> int:
     except _Stopped:
         state = "stopped"
         log.info("job %s stopped", run_dir.name)
+    except _Infeasible as exc:
+        state, error = "failed", str(exc)
+        log.error("job %s: %s", run_dir.name, exc)
     except _Vanished:
         state, error = "failed", VANISHED
         log.error("job %s: %s; it ends here", run_dir.name, VANISHED)
@@ -178,19 +195,45 @@ def run_job(run_dir: Path) -> int:
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         job.update(state=state, error=error, finished=_now())
-        try:
-            write_json(run_dir / "job.json", job, parents=False)
-        except OSError as exc:  # e.g. still no space: the page then reports the job as ended without finishing
-            log.error("could not record the outcome of job %s: %s", run_dir.name, os_problem(exc))
-        _release_lock(run_dir)
+        _record_outcome(run_dir / "job.json", job)
+        if lock is not None:
+            lock.release()  # also freed by the kernel if this process dies first
     return 0 if state != "failed" else 1
 
 
-def _release_lock(run_dir: Path) -> None:
-    lock = run_dir.parent / LOCK_NAME
-    held = _read(lock)
-    if held.get("pid") == os.getpid():
-        lock.unlink(missing_ok=True)
+def _record_outcome(path: Path, job: dict[str, Any]) -> None:
+    """Write job.json: atomically, else (a folder that became read-only for new files, issue 42) over the file
+    in place, else log it: the page then reports the job as ended without finishing, never as running."""
+    try:
+        write_json(path, job, parents=False)
+        return
+    except OSError as exc:
+        first = exc
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "wb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise OSError(f"{path.name} is not a regular file")
+            fh.truncate(0)
+            fh.write(json.dumps(job, indent=2).encode())
+        log.warning("job.json of %s rewritten in place: %s", path.parent.name, os_problem(first))
+    except OSError as exc:
+        log.error("could not record the outcome of job %s (%s): %s", path.parent.name, json.dumps(job),
+                  os_problem(first if isinstance(exc, FileNotFoundError) else exc))
+
+
+def _adopt_lock(run_dir: Path) -> Lock | None:
+    """The runs lock the launcher handed to this process (fer.jobs.launcher.LOCK_FD), or None when started
+    without one (by hand)."""
+    raw = os.environ.pop(LOCK_FD, "")
+    if not raw.isdigit():
+        return None
+    fd = int(raw)
+    try:
+        os.set_inheritable(fd, False)
+    except OSError:
+        return None
+    return Lock(run_dir.parent / LOCK_NAME, fd)
 
 
 def _read(path: Path) -> dict[str, Any]:

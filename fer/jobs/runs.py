@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from fer.config import TrainConfig
+from fer.files import FileRefused, is_regular, tail
 from fer.jobs.runfiles import JobRecord, ResumeState, read_history, read_object, read_reports
 from fer.paths import ROOT
+from fer.schema import MAX_COUNT, MAX_PID, bounds
 from fer.train.runlock import holder, process
 
 log = logging.getLogger(__name__)
@@ -36,20 +38,20 @@ class JobProgress:
 
     phase: str
     """'loading', 'training', 'evaluating' or 'done'."""
-    epoch: int = 0
-    epochs: int = 0
-    batch: int = 0
-    batches: int = 0
-    elapsed: float = 0.0
-    eta: float | None = None
-    logs: dict[str, float] = field(default_factory=dict)
-    epoch_logs: dict[str, float] = field(default_factory=dict)
-    learning_rate: float | None = None
-    pid: int | None = None
+    epoch: int = field(default=0, metadata=bounds(0, MAX_COUNT))
+    epochs: int = field(default=0, metadata=bounds(0, MAX_COUNT))
+    batch: int = field(default=0, metadata=bounds(0, MAX_COUNT))
+    batches: int = field(default=0, metadata=bounds(0, MAX_COUNT))
+    elapsed: float = field(default=0.0, metadata=bounds(0, None))
+    eta: float | None = field(default=None, metadata=bounds(0, None))
+    logs: dict[str, float] = field(default_factory=dict, metadata=bounds(finite=False))
+    epoch_logs: dict[str, float] = field(default_factory=dict, metadata=bounds(finite=False))
+    learning_rate: float | None = field(default=None, metadata=bounds(0, None))
+    pid: int | None = field(default=None, metadata=bounds(1, MAX_PID))
     """The job process that wrote this report (its SIGTERM handler is in place from then on)."""
-    budget_s: float = 0.0
+    budget_s: float = field(default=0.0, metadata=bounds(0, None))
     """The run's time budget in training seconds (0: none)."""
-    budget_used_s: float = 0.0
+    budget_used_s: float = field(default=0.0, metadata=bounds(0, None))
     """Training seconds used so far, over every session of the run."""
 
     @property
@@ -108,7 +110,9 @@ class RunInfo:
 
     @property
     def has_model(self) -> bool:
-        return self.model_path.is_file()
+        """A model.keras that is a regular file of the run folder: never a link, which could lead anywhere
+        (issue 42: a link to /etc/passwd offered as "Download the model")."""
+        return is_regular(self.model_path)
 
     def history(self) -> list[dict[str, float]]:
         """Per-epoch rows of history.csv (those before a damaged row, if any)."""
@@ -151,11 +155,14 @@ def _reap(pid: int) -> None:
 
 
 def log_tail(run_dir: Path, lines: int = 30) -> str:
-    """The last lines of a run's train.log ('' when there is none)."""
+    """The last lines of a run's train.log (its last 64 kB at most, fer.files.tail); '' when there is none or
+    it is not a regular file (a FIFO, a link)."""
     p = Path(run_dir) / "train.log"
     try:
-        text = p.read_text(errors="replace")
-    except FileNotFoundError:
+        text = tail(p)
+    except (OSError, FileRefused) as exc:
+        if not isinstance(exc, FileNotFoundError):
+            log.info("%s: train.log not read: %s", Path(run_dir).name, exc)
         return ""
     return "\n".join(text.rstrip().splitlines()[-lines:])
 
@@ -167,6 +174,8 @@ def run_info(run_dir: Path) -> RunInfo:
     job, p_job = read_object(path / "job.json", JobRecord)
     cfg_dict, p_cfg = read_object(path / "config.json", TrainConfig)
     cfg = TrainConfig.from_dict(cfg_dict) if cfg_dict else None
+    if cfg is not None and (bad := cfg.validate()):  # well typed, out of range: 1e400 epochs, a NaN fraction
+        p_cfg, cfg = "config.json: " + "; ".join(map(str, bad)), None
     prog, p_prog = read_object(path / "progress.json", JobProgress)
     progress = JobProgress.from_dict(prog) if prog else None
     point, p_state = read_object(path / "state.json", ResumeState)
@@ -201,13 +210,22 @@ def _resume_point(path: Path, point: dict[str, Any]) -> tuple[int, int] | None:
 
 
 def list_runs(root: Path | None = None) -> list[RunInfo]:
-    """Every run folder (one holding config.json or history.csv), newest first."""
+    """Every run folder (one holding config.json or history.csv), newest first. A link in the runs folder is
+    not a run: it could lead anywhere (its model offered for download, issue 42)."""
     root = Path(root or runs_dir())
     if not root.is_dir():
         return []
-    dirs = [d for d in root.iterdir() if d.is_dir() and ((d / "config.json").exists() or (d / "history.csv").exists())]
-    dirs.sort(key=lambda d: (d / "config.json").stat().st_mtime if (d / "config.json").exists() else 0, reverse=True)
+    dirs = [d for d in root.iterdir() if not d.is_symlink() and d.is_dir()
+            and (is_regular(d / "config.json") or is_regular(d / "history.csv"))]
+    dirs.sort(key=_config_mtime, reverse=True)
     return [run_info(d) for d in dirs]
+
+
+def _config_mtime(run_dir: Path) -> float:
+    try:
+        return os.lstat(run_dir / "config.json").st_mtime
+    except OSError:
+        return 0.0
 
 
 def pid_alive(pid: int | None) -> bool:

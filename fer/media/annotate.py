@@ -133,3 +133,18 @@ def annotate(rgb: np.ndarray, faces: Sequence[FacePrediction], lang: str = "en",
         draw.rectangle([x0, y0, x0 + lw, y0 + lh], fill=colour, outline=EDGE)
         draw.text((x0 + pad - left, y0 + pad - top), text, font=fnt, fill=_text_colour(colour))
     return np.asarray(img)
+
+
+PREVIEW_MAX_SIDE = 2048
+"""The longest side of a picture shown as it is (not analysed): JPEG, which st.image sends, cannot encode a side
+over 65,535 pixels, and a 1 x 59,999,999 PNG is 117 kB (issue 42)."""
+
+
+def preview(rgb: np.ndarray, max_side: int = PREVIEW_MAX_SIDE) -> np.ndarray:
+    """`rgb` shrunk (never enlarged) so that neither side passes `max_side`; each side keeps at least one pixel."""
+    h, w = rgb.shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    if scale >= 1.0:
+        return rgb
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)

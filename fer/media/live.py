@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from fer.csvcells import cell
 from fer.labels import LABELS
 from fer.media.annotate import annotate
 from fer.model.inference import Classifier, FacePrediction
@@ -290,9 +291,9 @@ def records_csv(records: list[FrameRecord], headers: dict[str, str] | None = Non
     """The rows of `records_rows` as CSV; `headers` renames columns (e.g. translated for the user)."""
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow([(headers or {}).get(k, k) for k in CSV_KEYS])
+    writer.writerow([cell((headers or {}).get(k, k)) for k in CSV_KEYS])
     for row in records_rows(records):
-        writer.writerow([row[k] for k in CSV_KEYS])
+        writer.writerow([cell(row[k]) for k in CSV_KEYS])  # text as text in a spreadsheet (fer.csvcells)
     return buf.getvalue()
 
 

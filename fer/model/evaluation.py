@@ -3,33 +3,48 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
 from fer.labels import LABELS
+from fer.schema import MAX_COUNT, bounds, checked, number_problem
+
+
+def per_class_problem(value: dict[str, Any]) -> str | None:
+    """Why per-class scores do not name exactly the seven classes, or None."""
+    return None if set(value) == set(LABELS) else f"names {sorted(value)}, not the {len(LABELS)} classes"
+
+
+def confusion_problem(value: Any) -> str | None:
+    """Why a confusion matrix is not 7x7 counts, or None."""
+    k = len(LABELS)
+    if len(value) != k or any(len(row) != k for row in value):
+        return f"is not {k}x{k}"
+    return next((f"has {why}" for row in value for v in row if (why := number_problem(v, 0, MAX_COUNT))), None)
 
 
 @dataclass(frozen=True)
 class ClassScores:
-    precision: float
-    recall: float
-    f1: float
-    support: int
+    precision: float = field(metadata=bounds(0, 1))
+    recall: float = field(metadata=bounds(0, 1))
+    f1: float = field(metadata=bounds(0, 1))
+    support: int = field(metadata=bounds(0, MAX_COUNT))
 
 
 @dataclass(frozen=True)
 class EvalReport:
-    """Scores on one split; `confusion[i][j]` counts true class i predicted as j."""
+    """Scores on one split; `confusion[i][j]` counts true class i predicted as j. The metadata of each field
+    says what a file may hold (fer.schema): seven classes, a 7x7 matrix, finite numbers in their ranges."""
 
     split: str
-    n: int
-    accuracy: float
-    loss: float
-    macro_f1: float
-    per_class: dict[str, ClassScores]
-    confusion: tuple[tuple[int, ...], ...]
+    n: int = field(metadata=bounds(0, MAX_COUNT))
+    accuracy: float = field(metadata=bounds(0, 1))
+    loss: float = field(metadata=bounds(0, None))
+    macro_f1: float = field(metadata=bounds(0, 1))
+    per_class: dict[str, ClassScores] = field(metadata=checked(per_class_problem))
+    confusion: tuple[tuple[int, ...], ...] = field(metadata=checked(confusion_problem))
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -11,8 +11,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fer.files import FileRefused, read_text
 from fer.labels import LABELS, NUM_CLASSES
 from fer.model.priors import check_prior_correction
+from fer.schema import MAX_COUNT, bounds, checked, number_problem
 
 log = logging.getLogger(__name__)
 
@@ -41,22 +43,47 @@ def check_shift(shift: int) -> None:
         raise ValueError(f"shift must be a whole number of pixels from 0 to {MAX_SHIFT}, not {shift}")
 
 
+METRIC_BOUNDS: dict[str, tuple[float, float | None]] = {"n": (0, MAX_COUNT), "accuracy": (0, 1), "macro_f1": (0, 1),
+                                                       "loss": (0, None)}
+"""What each headline figure of a card's metrics may be (EvalReport.summary writes them)."""
+
+
+def metrics_problem(metrics: dict[str, Any]) -> str | None:
+    """Why a card's metrics are not {split: {figure: value}} with the figures in their ranges, or None."""
+    for split, m in metrics.items():
+        if not isinstance(m, dict):
+            return f"{split!r} is not an object"
+        for name, (lo, hi) in METRIC_BOUNDS.items():
+            if name in m and (why := number_problem(m[name], lo, hi)) is not None:
+                return f"{split} {name}: {why}"
+        if "n" in m and m["n"] != int(m["n"]):
+            return f"{split} n: {m['n']!r} is not a whole number"
+        recall = m.get("recall", {})
+        if not isinstance(recall, dict):
+            return f"{split} recall is not an object"
+        if (why := next((f"{split} recall {k}: {w}" for k, v in recall.items()
+                         if (w := number_problem(v, 0, 1)) is not None), None)) is not None:
+            return why
+    return None
+
+
 @dataclass(frozen=True)
 class ModelCard:
-    """Everything a model file says about itself."""
+    """Everything a model file says about itself. The metadata of a field says what a file may hold there
+    (fer.schema): a card is read from a file anyone with access to the folder can edit."""
 
     arch: str
-    params: int
+    params: int = field(metadata=bounds(0, MAX_COUNT))
     labels: tuple[str, ...] = LABELS
     input_shape: tuple[int, ...] = (48, 48, 1)
     config: dict[str, Any] = field(default_factory=dict)
     split: str = ""
     """How the data was split (TrainConfig.split plus seeds / fractions), in words."""
-    metrics: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict, metadata=checked(metrics_problem))
     """Scores by split name, e.g. {"PrivateTest": {"accuracy": .., "macro_f1": ..}}."""
-    epochs_trained: int = 0
-    best_epoch: int = 0
-    train_seconds: float = 0.0
+    epochs_trained: int = field(default=0, metadata=bounds(0, MAX_COUNT))
+    best_epoch: int = field(default=0, metadata=bounds(0, MAX_COUNT))
+    train_seconds: float = field(default=0.0, metadata=bounds(0, None))
     created: str = ""
     machine: str = ""
     notes: str = ""
@@ -113,9 +140,10 @@ def card_problems(d: Any, where: str = "model card") -> list[str]:
     problems = field_problems(ModelCard, d, where)
     if problems or not isinstance(d, dict):
         return problems
-    problems += [f"{where}: metrics of {split!r} are not an object" for split, m in d.get("metrics", {}).items()
-                 if not isinstance(m, dict)]
-    return problems + field_problems(TrainConfig, d.get("config", {}), f"{where} config")
+    problems = field_problems(TrainConfig, d.get("config", {}), f"{where} config")
+    if not problems and d.get("config"):  # well typed, in range: the Results page reads it as a TrainConfig
+        problems = [f"{where} config: {p}" for p in TrainConfig.from_dict(d["config"]).validate()]
+    return problems
 
 
 def os_problem(exc: OSError) -> str:
@@ -180,18 +208,24 @@ def save_model(model: Any, path: Path, card: ModelCard | None = None, parents: b
         write_json(card_path(path), card.to_dict(), parents)
 
 
-def load_card(model_path: Path) -> ModelCard | None:
-    """The card beside a model file, or None when there is none. A card that cannot be read or is not a
-    card (see card_problems: a list, a field of the wrong type, a prior correction out of range) is None
-    too, with a warning naming the problem: the model then predicts without the card's settings."""
+def read_card(model_path: Path) -> tuple[ModelCard | None, str]:
+    """(the card beside a model file, '') or (None, '') when there is none, or (None, why) when it cannot be
+    used: not a regular file, over 4 MB (fer.files), not JSON, not a card (see card_problems: a list, a field of
+    the wrong type or out of range, a prior correction out of range). The problem is logged."""
     p = card_path(model_path)
     try:
-        return ModelCard.from_dict(json.loads(p.read_text()))
+        return ModelCard.from_dict(json.loads(read_text(p))), ""
     except FileNotFoundError:
-        return None
-    except (OSError, ValueError, TypeError) as exc:
+        return None, ""
+    except (OSError, ValueError, TypeError, FileRefused) as exc:  # FileRefused, JSON and card errors: ValueErrors
         log.warning("unreadable model card %s: %s", p, exc)
-        return None
+        return None, f"{p.name}: {exc}"
+
+
+def load_card(model_path: Path) -> ModelCard | None:
+    """The card beside a model file, or None when there is none or it cannot be used (read_card, with a
+    warning naming the problem): the model then predicts without the card's settings."""
+    return read_card(model_path)[0]
 
 
 def load_model(path: Path) -> Any:

@@ -34,6 +34,12 @@ DETECT_MODES = ("upright", "rotated", "all")
 """'upright': the frontal cascade on the image as it is; 'rotated': also on turned copies of it
 (tilted faces); 'all': rotated plus the profile cascade on the image and its mirror (side faces)."""
 
+SCALE_FACTOR_RANGE = (1.01, 2.0)
+"""The detector's search step (OpenCV scaleFactor) allowed: 1.0 would never end, over 2 misses most faces."""
+MIN_NEIGHBORS_RANGE = (0, 50)
+MIN_SIZE_RANGE = (8, 2000)
+"""The smallest face side, in pixels, a search may ask for."""
+
 
 @dataclass(frozen=True)
 class DetectorConfig:
@@ -62,12 +68,12 @@ class DetectorConfig:
         errors = []
         if self.cascade not in CASCADES:
             errors.append(f"unknown cascade {self.cascade!r}; choose one of {', '.join(CASCADES)}")
-        if not 1.01 <= self.scale_factor <= 2.0:
-            errors.append("scaleFactor must be between 1.01 and 2.0")
-        if not 0 <= self.min_neighbors <= 50:
-            errors.append("minNeighbors must be between 0 and 50")
-        if not 8 <= self.min_size <= 2000:
-            errors.append("minSize must be between 8 and 2000 pixels")
+        if not SCALE_FACTOR_RANGE[0] <= self.scale_factor <= SCALE_FACTOR_RANGE[1]:
+            errors.append("scaleFactor must be between {} and {}".format(*SCALE_FACTOR_RANGE))
+        if not MIN_NEIGHBORS_RANGE[0] <= self.min_neighbors <= MIN_NEIGHBORS_RANGE[1]:
+            errors.append("minNeighbors must be between {} and {}".format(*MIN_NEIGHBORS_RANGE))
+        if not MIN_SIZE_RANGE[0] <= self.min_size <= MIN_SIZE_RANGE[1]:
+            errors.append("minSize must be between {} and {} pixels".format(*MIN_SIZE_RANGE))
         if self.mode not in DETECT_MODES:
             errors.append(f"unknown detection mode {self.mode!r}; choose one of {', '.join(DETECT_MODES)}")
         if any(not -90 <= a <= 90 or a == 0 for a in self.angles):

@@ -118,6 +118,10 @@ def to_gray(img: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
 
 
+MARGIN_RANGE = (0.0, 1.0)
+"""The border around a face a crop may add, as a fraction of its size (the app offers up to 0.4)."""
+
+
 def expand_box(box: FaceBox, margin: float, width: int, height: int) -> FaceBox:
     """Grow a box by `margin` (fraction of its size) on every side, cut to the image."""
     dx, dy = round(box.w * margin), round(box.h * margin)
