@@ -32,6 +32,19 @@ def t(key: str, **kwargs: Any) -> str:
     return i18n.t(key, lang(), **kwargs)
 
 
+def worded(key: str) -> str:
+    """`key`, for a choice widget (selectbox, radio, multiselect, select slider, pills) whose options are codes
+    shown as words of the session's language (format_func). The browser sends back the chosen option's words,
+    not its code: in the first run after a language switch it still holds the old language's words, which no
+    option has any more, and Streamlit would reset the widget to its first option on the next click (issue 39:
+    Preset and Split flipped). Setting the kept value again in that run makes Streamlit send the new words."""
+    drawn = st.session_state.setdefault("_worded_lang", {})
+    if key in st.session_state and drawn.get(key, lang()) != lang():
+        st.session_state[key] = st.session_state[key]
+    drawn[key] = lang()
+    return key
+
+
 UPLOAD_NAMES = "upload_names"
 """Session key: {saved upload's file name: the name the user uploaded it as} (ui.data_source.choose_dataset)."""
 
