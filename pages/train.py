@@ -12,7 +12,7 @@ import streamlit as st
 from fer import i18n
 from fer.config import MONITORS, OPTIMIZERS, SCHEDULES, SPLITS, STRATEGIES, ConfigProblem, TrainConfig
 from fer.data.dataset import DataError
-from fer.i18n import fmt_number, fmt_percent, fmt_sci
+from fer.i18n import fmt_number, fmt_percent, fmt_rate
 from fer.jobs import launcher as jobs
 from fer.jobs.results import curve_figure
 from fer.labels import display_name
@@ -166,7 +166,7 @@ def live(run_path: str) -> None:
         text = "—" if v is None else fmt_percent(v, lang()) if "accuracy" in name else fmt_number(v, lang(), 3)
         col.metric(t(f"train.m_{name}"), text)
     lr = p.learning_rate
-    cols[4].metric(t("train.m_lr"), "—" if lr is None else fmt_sci(lr, lang()))
+    cols[4].metric(t("train.m_lr"), "—" if lr is None else fmt_rate(lr, lang()))
     curves(info, "live")
     if (info.path / "stop").exists():
         st.info(t("train.stopping"))
@@ -230,7 +230,7 @@ def resumable_runs(current: Path | None) -> None:
     if not runs:
         return
     with st.expander(t("train.resume_section")):
-        pick = st.selectbox(t("train.resume_pick"), list(runs), key="train_resume_run",
+        pick = st.selectbox(t("train.resume_pick"), list(runs), key=worded("train_resume_run"),
                             format_func=lambda p: resume_label(runs[p]))
         if st.button(t("train.resume"), key="train_resume_pick", help=t("train.resume_help")):
             resume(runs[pick])
