@@ -22,10 +22,12 @@ MAX_SEED = 2**32 - 1
 @dataclass(frozen=True)
 class ConfigProblem:
     """Why a setting cannot be used: the TrainConfig field it is about and what is wrong, in English (the
-    app says it in the user's language from the field: `train.bad_<field>`)."""
+    app says it in the user's language from the field and kind: `train.bad_<field>[_<kind>]`)."""
 
     field: str
     message: str
+    kind: str = ""
+    """One of several reasons about the same field (the app's key is then `train.bad_<field>_<kind>`)."""
 
     def __str__(self) -> str:
         return self.message

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import tomllib
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -78,17 +79,77 @@ def plotly_separators(lang: str = DEFAULT_LANG) -> str:
     return decimal_sep(lang) + thousands_sep(lang)
 
 
+# ----------------------------------------------------------------------------- numbers
+# One formatter per kind of number, each in the language's separators; pages, charts' texts, tables and
+# CSV downloads all use these (tests/test_i18n.py). Percents (accuracies, shares, probabilities) have one
+# decimal everywhere, "<0.1%" for a tiny share that is not zero and ">99.9%" for one just short of all;
+# settings and progress bars write whole percents (digits=0), with the same rule at their precision.
+
+
 def fmt_number(x: float, lang: str = DEFAULT_LANG, digits: int = 1) -> str:
-    """1234.5 -> '1,234.5' (en) or '1.234,5' (pt)."""
+    """A plain decimal: 1234.5 -> '1,234.5' (en) or '1.234,5' (pt). Losses and F1 take 3 digits."""
     s = f"{x:,.{digits}f}"
     return s.replace(",", "\0").replace(".", decimal_sep(lang)).replace("\0", thousands_sep(lang))
 
 
-def fmt_sci(x: float, lang: str = DEFAULT_LANG, digits: int = 2) -> str:
-    """0.00123 -> '1.23e-03' (en) or '1,23e-03' (pt)."""
-    return f"{x:.{digits}e}".replace(".", decimal_sep(lang))
+def fmt_count(n: float, lang: str = DEFAULT_LANG) -> str:
+    """A count: 28709 -> '28,709' (en) or '28.709' (pt)."""
+    return fmt_number(round(n), lang, 0)
 
 
 def fmt_percent(x: float, lang: str = DEFAULT_LANG, digits: int = 1) -> str:
-    """0.725 -> '72.5%' (en) or '72,5%' (pt)."""
-    return fmt_number(100 * x, lang, digits) + "%"
+    """A share or probability (0..1) as a percent: 0.725 -> '72.5%' (en) or '72,5%' (pt); 0.00004 -> '<0.1%'
+    and 0.99996 -> '>99.9%', so a face is never 0% or 100% of anything it is only nearly."""
+    step = 10.0 ** -digits
+    pct = 100 * x
+    if 0 < pct < step / 2:
+        return "<" + fmt_number(step, lang, digits) + "%"
+    if 100 - step / 2 <= pct < 100:
+        return ">" + fmt_number(100 - step, lang, digits) + "%"
+    return fmt_number(pct, lang, digits) + "%"
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def fmt_rate(x: float, lang: str = DEFAULT_LANG) -> str:
+    """A learning rate, to two significant digits: 0.003 -> '0.003', 0.00125 -> '0.0013' (pt '0,0013'); under
+    0.0001 as a power of ten, 3.6e-05 -> '3.6 × 10⁻⁵', never '3.60e-05'."""
+    if x == 0:
+        return "0"
+    mantissa, exponent = f"{x:.1e}".split("e")
+    exp = int(exponent)
+    if exp >= -4:
+        digits = max(0, 1 - exp)
+        text = f"{float(f'{x:.2g}'):.{digits}f}"
+        text = text.rstrip("0").rstrip(".") if "." in text else text
+        return text.replace(".", decimal_sep(lang))
+    mantissa = mantissa.rstrip("0").rstrip(".")
+    return f"{mantissa.replace('.', decimal_sep(lang))} × 10" + str(exp).translate(_SUPERSCRIPT)
+
+
+def fmt_duration(seconds: float, lang: str = DEFAULT_LANG) -> str:
+    """A duration in words' units: 6 -> '6 s', 0.4 -> '0.4 s' ('0,4 s'), 125 -> '2 min 5 s', 8640 -> '2 h 24 min'
+    (never '0.1 min')."""
+    if seconds < 10 and round(seconds, 1) != round(seconds):
+        return fmt_number(seconds, lang, 1) + " s"
+    total = round(seconds)
+    if total < 60:
+        return f"{total} s"
+    minutes, secs = divmod(total, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
+    hours, minutes = divmod(minutes + (secs >= 30), 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
+def plural(key: str, n: int, lang: str = DEFAULT_LANG, **kwargs: Any) -> str:
+    """The text of `key.one` for n == 1, else of `key.other` (each language's catalog has both), with {n} as a
+    count: '1 photo', '2 photos'."""
+    return t(f"{key}.{'one' if n == 1 else 'other'}", lang, n=fmt_count(n, lang), **kwargs)
+
+
+def fmt_date(when: datetime, lang: str = DEFAULT_LANG) -> str:
+    """A date and time people read: '5 Dec 2026, 18:19' (en), '5 dez 2026, 18:19' (pt)."""
+    month = t("meta.months", lang).split()[when.month - 1]
+    return t("meta.date", lang, day=when.day, month=month, year=when.year, time=f"{when:%H:%M}")

@@ -9,9 +9,9 @@ import plotly.express as px
 import streamlit as st
 
 from fer.data.dataset import DataError
-from fer.i18n import fmt_number, fmt_percent
+from fer.i18n import fmt_count, fmt_number, fmt_percent, plural
 from fer.labels import LABELS, display_name, hex_color
-from ui.common import data_error_text, lang, localise, t
+from ui.common import data_error_text, lang, localise, t, worded
 from ui.data_source import choose_dataset, dataset_stats, load_with_progress
 
 GRID = 24  # images in the sample grid
@@ -23,7 +23,7 @@ COLOR_MAP = {display_name(c, L): hex_color(c) for c in LABELS}
 
 
 def n(x: float) -> str:
-    return fmt_number(x, L, 0)
+    return fmt_count(x, L)
 
 
 def split_name(usage: str) -> str:
@@ -52,7 +52,7 @@ except DataError as exc:
     st.error(t("dataset.load_error", error=data_error_text(exc)))
     st.stop()
 if ds.warnings:
-    st.warning(t("dataset.skipped", n=n(len(ds.warnings))))
+    st.warning(t("dataset.skipped", problems=plural("dataset.n_problems", len(ds.warnings), L)))
     with st.expander(t("dataset.skipped_details")):
         st.dataframe(pd.DataFrame({t("dataset.col_where"): [w.where for w in ds.warnings],
                                    t("dataset.col_problem"): [t(f"dataset.skip_{w.kind}") for w in ds.warnings]}),
@@ -143,7 +143,7 @@ st.header(t("dataset.samples_header"))
 present = [c for i, c in enumerate(LABELS) if (ds.labels == i).any()]
 left, right = st.columns([3, 1])
 cls = left.selectbox(t("dataset.pick_class"), present, format_func=lambda c: display_name(c, L),
-                     key="dataset_class")
+                     key=worded("dataset_class"))
 seed_key = "dataset_seed"
 st.session_state.setdefault(seed_key, 0)
 if right.button(t("dataset.reshuffle"), key="dataset_reshuffle"):

@@ -12,14 +12,14 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from fer.i18n import fmt_number, fmt_percent
+from fer.i18n import fmt_count, fmt_number, fmt_percent
 from fer.labels import LABELS, display_name, hex_color
 from fer.media.annotate import PREVIEW_MAX_SIDE, preview
 from fer.model.explain import Explainer, GradCam, enlarge, first_layer_filters, model_anatomy, normalise, overlay, tile
 from fer.vision.boxes import FaceBox
 from fer.vision.detection import DetectorConfig
 from fer.vision.preprocessing import ImageError, crop_face, decode_image, expand_box, to_gray
-from ui.common import ROOT, detector, get_classifier, lang, separators, t
+from ui.common import ROOT, detector, get_classifier, lang, separators, t, worded
 from ui.controls import model_choice
 from ui.text import plain
 
@@ -44,7 +44,8 @@ def read_face_source() -> tuple[str, bytes] | None:
     if handoff and handoff.pop("new", False):  # just sent here from the Images page
         st.session_state["how_source"] = FROM_IMAGES
     names = {s: t(f"how.source_{s}") for s in sources}  # format_func: plain lookups, no session state
-    source = st.radio(t("how.source"), sources, format_func=names.__getitem__, horizontal=True, key="how_source")
+    source = st.radio(t("how.source"), sources, format_func=names.__getitem__, horizontal=True,
+                      key=worded("how_source"))
     if source == FROM_IMAGES:
         st.caption(t("how.from_images", name=plain(handoff["name"]), i=handoff["face"] + 1))
         return handoff["name"], handoff["data"]
@@ -143,7 +144,7 @@ if not boxes:
 if len(boxes) > 1:
     faces = [t("how.face_n", i=i + 1) for i in range(len(boxes))]
     chosen = st.selectbox(t("how.pick_face"), range(len(boxes)), index=chosen, format_func=faces.__getitem__,
-                          key=f"how_face_{photo_id}_{chosen if from_images else ''}")
+                          key=worded(f"how_face_{photo_id}_{chosen if from_images else ''}"))
 box = boxes[chosen]
 clf = get_classifier(model_path)
 crop = crop_face(gray, box)
@@ -157,7 +158,7 @@ with st.spinner(t("how.working")):
     scores = clf.scores(crop[None])[0]
 top = int(np.argmax(scores))
 st.caption(t("how.model", name=plain(model_path.stem if model_path.name != "model.keras" else model_path.parent.name),
-             params=fmt_number(clf.model.count_params(), lang(), 0)))
+             params=fmt_count(clf.model.count_params(), lang())))
 
 st.header(t("how.step_input"))
 c1, c2, c3 = st.columns(3)
@@ -208,8 +209,8 @@ for i, step in enumerate(walk.pooling, start=1):
 
 st.header(t("how.step_vector"))
 h, w, c = walk.vector_from
-st.metric(t("how.vector_length"), fmt_number(len(walk.vector), lang(), 0))
-st.caption(t(f"how.vector_{walk.vector_kind}", h=h, w=w, c=c, n=fmt_number(len(walk.vector), lang(), 0)))
+st.metric(t("how.vector_length"), fmt_count(len(walk.vector), lang()))
+st.caption(t(f"how.vector_{walk.vector_kind}", h=h, w=w, c=c, n=fmt_count(len(walk.vector), lang())))
 st.plotly_chart(vector_chart(walk.vector), config=CHART, key="how_vector")
 
 st.header(t("how.step_dense"))
@@ -237,7 +238,7 @@ emotions = [display_name(k, lang()) for k in LABELS]
 others = [int(i) for i in np.argsort(-scores) if i != top]  # never the predicted emotion, most likely first
 # keyed by photo, face and prediction: a choice made for another face never stays behind
 other = st.selectbox(t("how.cam_other"), others, index=0, format_func=emotions.__getitem__,
-                     key=f"how_cam_other_{photo_id}_{chosen}_{top}", width=320)
+                     key=worded(f"how_cam_other_{photo_id}_{chosen}_{top}"), width=320)
 c1, c2, _ = st.columns([1, 1, 1])
 show_cam(c1, face_rgb, ex.grad_cam(face, top),
          t("how.cam_predicted", label=display_name(LABELS[top], lang()), conf=fmt_percent(float(scores[top]), lang())))

@@ -11,14 +11,14 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from fer.csvcells import cell
-from fer.i18n import fmt_number, fmt_percent
+from fer.i18n import decimal_sep, fmt_count, fmt_percent, plural
 from fer.labels import LABELS, display_name, hex_color
 from fer.media.annotate import annotate, display_width
 from fer.media.photo import NO_FACE, ROW_KEYS, PhotoResult, analyse_photo, result_rows, results_json
 from fer.model.inference import FacePrediction
 from fer.vision.detection import DetectorConfig
 from fer.vision.preprocessing import IMAGE_ERROR_KINDS, ImageError
-from ui.common import ROOT, detector, get_classifier, lang, separators, t
+from ui.common import ROOT, detector, get_classifier, lang, separators, t, worded
 from ui.controls import sidebar_controls
 from ui.text import plain
 
@@ -72,23 +72,37 @@ BOX_KEYS = ("x", "y", "w", "h", "angle")
 
 
 def table_frame(rows: list[dict]) -> pd.DataFrame:
-    """The table shown: what matters first (file, face, emotion, confidence in percent, the seven
-    scores; the box last, off screen on a phone); blanks, not 'None', for a photo without a face."""
+    """The table shown: what matters first (file, face, emotion, confidence and the seven scores in percent
+    as fer.i18n writes them; the box last, off screen on a phone); blanks, not 'None' or face 0, for a photo
+    without a face (its emotion says so)."""
     frame = pd.DataFrame(rows, columns=list(ROW_KEYS))
     frame["emotion"] = [emotion_name(v) for v in frame["label"]]
-    frame["confidence"] = [fmt_percent(v, lang()) if pd.notna(v) else "" for v in frame["confidence"]]
+    for k in ("confidence", *LABELS):  # one decimal everywhere ('0.0%', '<0.1%'), as on the charts
+        frame[k] = [fmt_percent(v, lang()) if pd.notna(v) else "" for v in frame[k]]
+    frame["face"] = [str(v) if label != NO_FACE else "" for v, label in zip(frame["face"], frame["label"],
+                                                                             strict=True)]
     for k in BOX_KEYS:
-        frame[k] = [fmt_number(v, lang(), 0) if pd.notna(v) else "" for v in frame[k]]
+        frame[k] = [fmt_count(v, lang()) if pd.notna(v) else "" for v in frame[k]]
     return frame[["file", "face", "emotion", "confidence", *LABELS, *BOX_KEYS]]
 
 
 def csv_frame(rows: list[dict]) -> pd.DataFrame:
-    """The CSV: English keys in `label` (machine-readable), the translated name beside it, translated headers."""
+    """The CSV's table: English keys in `label` (machine-readable), the translated name beside it, translated
+    headers; no face number for a photo without a face."""
     frame = pd.DataFrame(rows, columns=list(ROW_KEYS))
+    frame["face"] = frame["face"].where(frame["label"] != NO_FACE).astype("Int64")
     frame.insert(frame.columns.get_loc("label") + 1, "emotion", [emotion_name(v) for v in frame["label"]])
     frame = frame.rename(columns=headers())
     # an upload named =HYPERLINK(...) is text, not a formula, in a spreadsheet (fer.csvcells)
     return frame.map(cell).rename(columns=cell)
+
+
+def csv_text(rows: list[dict]) -> str:
+    """The CSV download in the language's numbers: probabilities as plain decimals with six digits (never
+    '3.6e-05'); with a decimal comma (Portuguese), fields are separated by ';' as its spreadsheets expect."""
+    comma = decimal_sep(lang()) == ","
+    return csv_frame(rows).to_csv(index=False, float_format="%.6f", sep=";" if comma else ",",
+                                  decimal=decimal_sep(lang()))
 
 
 def photo_key(n: int, name: str, data: bytes) -> str:
@@ -109,19 +123,19 @@ def show_summary(results: list[PhotoResult], dropped: dict[int, list[int]], box:
     faces = sum(1 for r in rows if r["label"] != NO_FACE)
     with box:
         st.subheader(t("images.table"))
-        st.caption(t("images.totals", photos=len(results), faces=faces,
-                     none=sum(1 for r in results if not r.faces),
-                     dropped=sum(len(v) for v in dropped.values())))
+        faceless, left_out = sum(1 for r in results if not r.faces), sum(len(v) for v in dropped.values())
+        parts = [t("images.totals", photos=plural("images.n_photos", len(results), lg),
+                   faces=plural("images.n_faces", faces, lg))]
+        parts += [plural(key, count, lg) for key, count in (("images.n_faceless", faceless),
+                                                           ("images.n_dropped", left_out)) if count]
+        st.caption(" · ".join(parts))
         c1, c2 = st.columns(2)
-        c1.download_button(t("images.download_csv"), csv_frame(rows).to_csv(index=False), file_name="faces.csv",
+        c1.download_button(t("images.download_csv"), csv_text(rows), file_name="faces.csv",
                            mime="text/csv", icon=":material/download:", key="img_dl_csv")
         c2.download_button(t("images.download_json"), results_json(results, dropped), file_name="faces.json",
                            mime="application/json", icon=":material/download:", key="img_dl_json")
         frame = table_frame(rows).rename(columns=headers())
-        st.dataframe(frame, hide_index=True, width="stretch", column_config={
-            display_name(k, lg): st.column_config.ProgressColumn(display_name(k, lg), min_value=0.0, max_value=1.0,
-                                                                 format="percent", color=hex_color(k))
-            for k in LABELS})
+        st.dataframe(frame, hide_index=True, width="stretch")
 
 
 def show_photo(n: int, res: PhotoResult, data: bytes, show_conf: bool) -> None:
@@ -129,8 +143,8 @@ def show_photo(n: int, res: PhotoResult, data: bytes, show_conf: bool) -> None:
     lg = lang()
     key = photo_key(n, res.name, data)
     st.subheader(plain(res.name))
-    st.caption(t("images.summary", w=res.width, h=res.height, n=len(res.faces),
-                 ms=fmt_number(1000 * res.seconds, lg, 0)))
+    st.caption(t("images.summary", w=res.width, h=res.height, faces=plural("images.n_faces", len(res.faces), lg),
+                 ms=fmt_count(1000 * res.seconds, lg)))
     if not res.faces:
         st.warning(t("images.no_face"))
         st.info(t("images.no_face_hint"))
@@ -142,7 +156,7 @@ def show_photo(n: int, res: PhotoResult, data: bytes, show_conf: bool) -> None:
     left, right = st.columns([3, 2])
     left.image(annotate(res.display, [res.faces[i - 1] for i in kept], lg, show_conf, scale=res.display_scale,
                         numbers=kept), width=display_width(res.display.shape[1], res.display.shape[0]))
-    left.pills(t("images.drop"), numbers, selection_mode="multi", key=f"img_drop_{key}",
+    left.pills(t("images.drop"), numbers, selection_mode="multi", key=worded(f"img_drop_{key}"),
                format_func=lambda i: t("images.face_n", i=i), help=t("images.drop_help"))
     for i in kept:
         face = res.faces[i - 1]
@@ -174,7 +188,7 @@ results: list[PhotoResult] = []
 datas: list[bytes] = []
 model_file = ctl.model_path
 get_classifier(model_file)  # outside the cached analyse(): a fresh server's wait for the model is drawn here
-bar = st.progress(0.0, text=t("images.working", n=len(items)))
+bar = st.progress(0.0, text=t("images.working", images=plural("images.n_images", len(items), lang())))
 for i, (name, data) in enumerate(items):
     bar.progress(i / len(items), text=t("images.working_one", i=i + 1, n=len(items), name=plain(name)))
     try:

@@ -15,7 +15,7 @@ import streamlit as st
 from fer.config import TrainConfig
 from fer.data.dataset import DataError
 from fer.files import MAX_MODEL_BYTES, MAX_TEXT_BYTES, is_regular, read_bytes
-from fer.i18n import fmt_number, fmt_percent
+from fer.i18n import fmt_count, fmt_duration, fmt_number, fmt_percent
 from fer.jobs import launcher as jobs
 from fer.jobs.results import (
     ModelReport,
@@ -32,7 +32,7 @@ from fer.labels import LABELS, display_name
 from fer.model.evaluation import EvalReport, most_confident_mistakes, report_from_scores
 from fer.model.modelio import ModelCard, read_card
 from fer.train.presets import resolve_data
-from ui.common import DEFAULT_MODEL, data_error_text, get_classifier, lang, localise, t
+from ui.common import DEFAULT_MODEL, data_error_text, get_classifier, lang, localise, model_label, t, worded
 from ui.data_source import KeyedStore, load_with_progress
 from ui.text import plain, plot_text
 
@@ -86,7 +86,8 @@ def label(e: Entry, markdown: bool = False) -> str:
     place that renders Markdown (a tab): the run's folder name through plain() (issue 42: `www.site` as a link)."""
     if e.run is None:
         return t("results.default_model")
-    return t("results.run_label", name=plain(e.key) if markdown else e.key, state=t(f"results.state_{e.run.state}"))
+    name = model_label(e.run.path / "model.keras")
+    return t("results.run_label", name=plain(name) if markdown else name, state=t(f"results.state_{e.run.state}"))
 
 
 @st.cache_resource(show_spinner=False)
@@ -177,7 +178,7 @@ def show_report(e: Entry, rep: EvalReport) -> None:
     cols[0].metric(t("results.accuracy"), fmt_percent(rep.accuracy, lg))
     cols[1].metric(t("results.loss"), fmt_number(rep.loss, lg, 3))
     cols[2].metric(t("results.macro_f1"), fmt_number(rep.macro_f1, lg, 3))
-    cols[3].metric(t("results.n"), fmt_number(rep.n, lg, 0))
+    cols[3].metric(t("results.n"), fmt_count(rep.n, lg))
     table = pd.DataFrame({
         t("results.class"): [display_name(c, lg) for c in LABELS],
         t("results.precision"): [fmt_percent(rep.per_class[c].precision, lg) for c in LABELS],
@@ -187,12 +188,12 @@ def show_report(e: Entry, rep: EvalReport) -> None:
     })
     st.dataframe(table, hide_index=True)
     cm = np.array(rep.confusion, dtype=float)
-    norm = st.radio(t("results.cm_view"), ("counts", "normalised"), horizontal=True, key=f"res_cm_{e.key}",
+    norm = st.radio(t("results.cm_view"), ("counts", "normalised"), horizontal=True, key=worded(f"res_cm_{e.key}"),
                     format_func={v: t(f"results.cm_{v}") for v in ("counts", "normalised")}.get)
     if norm == "normalised":
         cm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
     names = [display_name(c, lg) for c in LABELS]
-    fig = px.imshow(cm, x=names, y=names, color_continuous_scale="Blues", text_auto=".2f" if norm != "counts" else "d",
+    fig = px.imshow(cm, x=names, y=names, color_continuous_scale="Blues", text_auto=".1%" if norm != "counts" else "d",
                     labels={"x": t("results.predicted"), "y": t("results.true"), "color": t(f"results.cm_{norm}")})
     fig.update_layout(title=t("results.confusion"), height=480, margin={"l": 10, "r": 10, "t": 40, "b": 10})
     fig.update_coloraxes(showscale=False)  # every cell writes its number; the scale only took a phone's width
@@ -214,10 +215,10 @@ def show_mistakes(e: Entry, rep: EvalReport) -> None:
     off = cm - np.diag(np.diag(cm))
     worst = np.unravel_index(int(off.argmax()), off.shape) if off.any() else (1, 0)
     c1, c2 = st.columns(2)
-    true = c1.selectbox(t("results.true"), range(len(LABELS)), index=int(worst[0]), key=f"res_true_{e.key}",
+    true = c1.selectbox(t("results.true"), range(len(LABELS)), index=int(worst[0]), key=worded(f"res_true_{e.key}"),
                         format_func=lambda i: display_name(LABELS[i], lg))
-    pred = c2.selectbox(t("results.predicted"), range(len(LABELS)), index=int(worst[1]), key=f"res_pred_{e.key}",
-                        format_func=lambda i: display_name(LABELS[i], lg))
+    pred = c2.selectbox(t("results.predicted"), range(len(LABELS)), index=int(worst[1]),
+                        key=worded(f"res_pred_{e.key}"), format_func=lambda i: display_name(LABELS[i], lg))
     cfg = e.config()
     data = Path(resolve_data(cfg).data) if cfg is not None else None
     if data is not None and not data.exists():  # the pictures themselves are not in the report
@@ -281,15 +282,15 @@ def test_set(e: Entry) -> tuple[str, str]:
     data = Path(resolve_data(cfg).data)
     key = json.dumps([str(data.resolve()), cfg.split, cfg.test_fraction, cfg.test_seed, n])
     name = data.name if data.name else str(data)
-    return key, t("results.test_set", data=plain(name), split=split_text(e, card), n=fmt_number(n, lang(), 0))
+    return key, t("results.test_set", data=plain(name), split=split_text(e, card), n=fmt_count(n, lang()))
 
 
 def show_entry(e: Entry) -> None:
     card = e.card
     lg = lang()
     if card is not None:
-        st.caption(t("results.card", arch=card.arch, params=fmt_number(card.params, lg, 0), split=split_text(e, card),
-                     epochs=card.epochs_trained, minutes=fmt_number(card.train_seconds / 60, lg, 1)))
+        st.caption(t("results.card", arch=card.arch, params=fmt_count(card.params, lg), split=split_text(e, card),
+                     epochs=card.epochs_trained, time=fmt_duration(card.train_seconds, lg)))
     if e.run is not None and e.run.state in ("failed", "broken"):
         st.error(t("results.failed", error=t("train.died") if e.run.error == jobs.DIED else plain(e.run.error)))
     for problem in e.problems():
@@ -330,7 +331,7 @@ def compare(chosen: list[Entry]) -> None:
                 t("results.accuracy"): fmt_percent(test["accuracy"], lg) if "accuracy" in test else "—",
                 t("results.macro_f1"): fmt_number(test["macro_f1"], lg, 3) if "macro_f1" in test else "—",
                 t("results.loss"): fmt_number(test["loss"], lg, 3) if "loss" in test else "—",
-                t("results.minutes"): fmt_number(card.train_seconds / 60, lg, 1) if card else "—",
+                t("results.minutes"): fmt_duration(card.train_seconds, lg) if card else "—",
             })
         st.dataframe(pd.DataFrame(rows), hide_index=True)
         with_history = [e for e in members if e.history()]
@@ -342,8 +343,11 @@ def compare(chosen: list[Entry]) -> None:
             for e in with_history:
                 h = e.history()
                 fig.add_trace(go.Scatter(x=[r["epoch"] for r in h], y=[r.get(metric) for r in h],
-                                         name=plot_text(label(e))))
+                                         name=plot_text(label(e)),
+                                         hovertemplate="%{y:.1%}" if metric == "val_accuracy" else "%{y:.3f}"))
             # the legend under the axis title, not over it
+            if metric == "val_accuracy":
+                fig.update_yaxes(tickformat=".0%")
             fig.update_layout(title=t(f"results.cmp_{metric}"), xaxis_title=t("results.epoch"), height=380,
                               margin={"l": 10, "r": 10, "t": 40, "b": 10},
                               legend={"orientation": "h", "yanchor": "top", "y": -0.28, "x": 0})
@@ -364,7 +368,8 @@ if sent is not None and [k for k in sent if k in options] != sent:
     del st.session_state["res_pick"]
     st.session_state["res_pick"] = [k for k in sent if isinstance(k, str) and k in options]
 picked = st.multiselect(t("results.pick"), list(options), default=None if "res_pick" in st.session_state else [newest],
-                        key="res_pick", format_func={k: label(e) for k, e in options.items()}.get)
+                        key=worded("res_pick"), select_all=False,
+                        format_func={k: label(e) for k, e in options.items()}.get)
 chosen = [options[k] for k in picked if k in options]
 if not chosen:
     st.info(t("results.pick_hint"))

@@ -12,15 +12,15 @@ import streamlit as st
 from fer import i18n
 from fer.config import MONITORS, OPTIMIZERS, SCHEDULES, SPLITS, STRATEGIES, ConfigProblem, TrainConfig
 from fer.data.dataset import DataError
-from fer.i18n import fmt_number, fmt_percent, fmt_sci
+from fer.i18n import fmt_number, fmt_percent, fmt_rate
 from fer.jobs import launcher as jobs
 from fer.jobs.results import curve_figure
 from fer.labels import display_name
 from fer.model.architectures import ARCHITECTURES
 from fer.train.presets import PRESETS, preset_starts, resolve_data
 from fer.train.trainer import start_problem
-from ui.common import ROOT, available_models, data_error_text, lang, localise, t
-from ui.data_source import SAMPLE, choose_dataset, load_with_progress, server_datasets
+from ui.common import ROOT, available_models, data_error_text, lang, localise, t, worded
+from ui.data_source import choose_dataset, dataset_options, load_with_progress
 from ui.text import plain
 
 K = "tf_"  # prefix of the form's widget keys; the rest of each key is the TrainConfig field
@@ -30,23 +30,29 @@ FLOATS = ("test_fraction", "val_fraction", "learning_rate", "beta_1", "beta_2", 
 INTS = ("test_seed", "val_seed", "epochs", "batch_size", "lr_patience", "early_stopping_patience", "seed",
         "replicas")
 OPTIONAL = ("l2", "dropout")
-CHOICES = ("split", "arch", "optimizer", "lr_schedule", "lr_monitor", "init_model", "distribute")
+CHOICES = ("split", "arch", "optimizer", "lr_schedule", "lr_monitor", "init_model", "distribute", "mixed_precision")
 FLAGS = ("nesterov", "class_weights", "augment", "aug_flip")
 PRECISIONS = {"auto": None, "bfloat16": True, "float32": False}
-"""The precision box's stable values and the TrainConfig.mixed_precision each stands for."""
+"""The precision box's stable values (what the form keeps) and the TrainConfig.mixed_precision each stands for."""
 HIDDEN = ("label_smoothing", "soft_labels", "extra")
+FIELDS = (*FLOATS, *INTS, *OPTIONAL, *CHOICES, *FLAGS)
+KEPT = "train_values"
+"""Session key: {TrainConfig field: value}, what the form holds. Fields that do not apply are not drawn, and
+Streamlit forgets the value of a widget it did not draw: the form's values live here, its widgets start from
+them and write back on change."""
+
+
 def fill(cfg: TrainConfig) -> None:
-    """Put a config's values into the form's widgets (and pick its dataset when the server has it)."""
-    for name in (*FLOATS, *INTS, *OPTIONAL, *CHOICES, *FLAGS):
-        value = getattr(cfg, name)
-        st.session_state[K + name] = float(value) if name in FLOATS else value
-    st.session_state[K + "mixed_precision"] = next(k for k, v in PRECISIONS.items() if v is cfg.mixed_precision)
-    st.session_state[K + "hidden"] = {name: getattr(cfg, name) for name in HIDDEN}
+    """Put a config's values into the form (and pick its dataset when the server has it)."""
+    kept = {name: float(getattr(cfg, name)) if name in FLOATS else getattr(cfg, name) for name in FIELDS}
+    kept["mixed_precision"] = next(code for code, v in PRECISIONS.items() if v is cfg.mixed_precision)
+    st.session_state[KEPT] = kept | {name: getattr(cfg, name) for name in HIDDEN}
+    for name in FIELDS:
+        st.session_state[K + name] = kept[name]
     want = Path(resolve_data(cfg).data).resolve()
-    options = {t("data.sample"): SAMPLE} | server_datasets()
-    for label, path in options.items():
+    for code, path in dataset_options().items():
         if Path(path).resolve() == want:
-            st.session_state["train_source"] = label
+            st.session_state["train_source"] = code
 
 
 def apply_preset() -> None:
@@ -55,11 +61,20 @@ def apply_preset() -> None:
         fill(PRESETS[name])
 
 
+def keep(name: str) -> None:
+    """A form widget changed: keep its value (on_change)."""
+    st.session_state[KEPT][name] = st.session_state[K + name]
+
+
 def read_form(data: Path) -> TrainConfig:
-    s = st.session_state
-    values: dict[str, Any] = {name: s[K + name] for name in (*FLOATS, *INTS, *OPTIONAL, *CHOICES, *FLAGS)}
-    values["mixed_precision"] = PRECISIONS.get(s.get(K + "mixed_precision", "auto"))
-    return TrainConfig(data=str(data), **values, **s.get(K + "hidden", {}))
+    """The TrainConfig the form holds now, on `data` (what Start would run)."""
+    kept = st.session_state[KEPT]
+    return TrainConfig(data=str(data), **kept | {"mixed_precision": PRECISIONS.get(kept["mixed_precision"])})
+
+
+def value(name: str) -> Any:
+    """The form's value of the TrainConfig field `name`."""
+    return st.session_state[KEPT][name]
 
 
 def start_options() -> list[str]:
@@ -80,7 +95,7 @@ def start_refusal(cfg: TrainConfig) -> str | None:
 
 def reason(problem: ConfigProblem) -> str:
     """A TrainConfig problem in the session's language: `train.bad_<field>`, else its English message."""
-    key = f"train.bad_{problem.field}"
+    key = f"train.bad_{problem.field}" + (f"_{problem.kind}" if problem.kind else "")
     return t(key) if key in i18n.catalog(lang()) else plain(problem.message)
 
 
@@ -88,6 +103,20 @@ def infeasible_text(problem: Any, lg: str) -> str:
     """A fer.train.feasibility problem in the session's language, its numbers written as the language writes them."""
     values = {k: fmt_percent(v, lg, 1) if k == "fraction" else fmt_number(v, lg, 0) for k, v in problem.details.items()}
     return t(f"train.infeasible_{problem.kind}", **values)
+def split_refusals(data: Path) -> list[str]:
+    """Why the form's split cannot be made from `data`, in the session's language; empty when it can. Only the
+    official split depends on which parts (Training, PublicTest, PrivateTest) the dataset has, so only then is
+    the dataset loaded before Start (from memory when any page loaded it already)."""
+    from fer.data.splits import split_problems
+
+    cfg = read_form(data)
+    if cfg.split != "official":
+        return []
+    try:
+        ds = load_with_progress(data)
+    except DataError as exc:
+        return [t("train.data_error", error=data_error_text(exc))]
+    return [reason(p) for p in split_problems(ds.counts(), cfg)]
 
 
 def duration(seconds: float | None) -> str:
@@ -145,7 +174,7 @@ def live(run_path: str) -> None:
         text = "—" if v is None else fmt_percent(v, lang()) if "accuracy" in name else fmt_number(v, lang(), 3)
         col.metric(t(f"train.m_{name}"), text)
     lr = p.learning_rate
-    cols[4].metric(t("train.m_lr"), "—" if lr is None else fmt_sci(lr, lang()))
+    cols[4].metric(t("train.m_lr"), "—" if lr is None else fmt_rate(lr, lang()))
     curves(info, "live")
     if (info.path / "stop").exists():
         st.info(t("train.stopping"))
@@ -211,7 +240,7 @@ def resumable_runs(current: Path | None) -> None:
     if not runs:
         return
     with st.expander(t("train.resume_section")):
-        pick = st.selectbox(t("train.resume_pick"), list(runs), key="train_resume_run",
+        pick = st.selectbox(t("train.resume_pick"), list(runs), key=worded("train_resume_run"),
                             format_func=lambda p: resume_label(runs[p]))
         if st.button(t("train.resume"), key="train_resume_pick", help=t("train.resume_help")):
             resume(runs[pick])
@@ -242,78 +271,106 @@ def run_name() -> tuple[str | None, str | None]:
     return name, None
 
 
-def field(name: str) -> dict[str, str]:
-    """A form widget's key and help for the TrainConfig field `name`: its one description (the `config`
-    section of the locale files), the same text as `fer train --help`."""
-    return {"key": K + name, "help": t(f"config.{name}")}
+def field(name: str) -> dict[str, Any]:
+    """A form widget's key, help and on_change for the TrainConfig field `name`: its key starts from the kept
+    value, its help is the field's one description (the `config` section of the locale files, the same text as
+    `fer train --help`). A choice's key goes through ui.common.worded: its words change with the language."""
+    key = K + name
+    if key not in st.session_state:
+        st.session_state[key] = value(name)
+    if name in CHOICES:
+        worded(key)
+    return {"key": key, "help": t(f"config.{name}"), "on_change": keep, "args": (name,)}
 
 
-def form(data: Path, running: bool) -> None:
+def heading(key: str) -> None:
+    """A small heading inside the Advanced expander."""
+    st.markdown(f"**{t(key)}**")
+
+
+def form(data: Path, running: bool, problems: list[str]) -> None:
+    """The plain settings (what to train on, which network, how long), then every expert setting under
+    Advanced, each shown only where it applies, then Start (off while a run runs or the split cannot be made)."""
     archs, lg = list(ARCHITECTURES), lang()
-    with st.form("train_form"):
-        st.text_input(t("train.name"), key="train_name", max_chars=60, placeholder=t("train.name_placeholder"),
-                      help=t("train.name_help"))
-        c1, c2, c3 = st.columns(3)
-        c1.selectbox(t("train.split"), SPLITS, **field("split"),
-                     format_func={s: t(f"train.split_{s}") for s in SPLITS}.get)
-        c2.number_input(t("train.test_fraction"), **field("test_fraction"), step=0.05, format="%.2f")
-        c3.number_input(t("train.val_fraction"), **field("val_fraction"), step=0.05, format="%.2f")
-        c2.number_input(t("train.test_seed"), **field("test_seed"), step=1)
-        c3.number_input(t("train.val_seed"), **field("val_seed"), step=1)
+    st.text_input(t("train.name"), key="train_name", max_chars=60, placeholder=t("train.name_placeholder"),
+                  help=t("train.name_help"))
+    st.selectbox(t("train.split"), SPLITS, **field("split"), format_func={s: t(f"train.split_{s}") for s in SPLITS}.get)
+    for problem in problems:  # under the box that fixes it
+        st.error(problem)
+    st.selectbox(t("train.arch"), archs, **field("arch"),
+                 format_func={a: f"{a}: {t('train.arch_' + a)}" for a in archs}.get)
+    c1, c2 = st.columns(2)
+    c1.number_input(t("train.epochs"), **field("epochs"), step=1)
+    c2.number_input(t("train.time_budget"), **field("time_budget_minutes"), step=15.0, format="%g")
+    with st.expander(t("train.advanced"), expanded=False):
+        st.caption(t("train.advanced_help"))
+        split = value("split")
+        heading("train.split_section")
+        c1, c2 = st.columns(2)
+        if split == "custom":
+            c1.number_input(t("train.test_fraction"), **field("test_fraction"), step=0.05, format="%.2f")
+            c2.number_input(t("train.val_fraction"), **field("val_fraction"), step=0.05, format="%.2f")
+        if split != "official":
+            c1.number_input(t("train.test_seed"), **field("test_seed"), step=1)
+            c2.number_input(t("train.val_seed"), **field("val_seed"), step=1)
         c1.number_input(t("train.train_fraction"), **field("train_fraction"), step=0.1, format="%.2f")
-        c1, c2, c3 = st.columns(3)
-        c1.selectbox(t("train.arch"), archs, **field("arch"),
-                     format_func={a: f"{a}: {t('train.arch_' + a)}" for a in archs}.get)
-        c2.number_input(t("train.epochs"), **field("epochs"), step=1)
-        c3.number_input(t("train.batch_size"), **field("batch_size"), step=8)
-        c2.number_input(t("train.time_budget"), **field("time_budget_minutes"), step=15.0, format="%g")
-        starts = start_options()
-        st.selectbox(t("train.init_model"), starts, **field("init_model"),
+        c2.selectbox(t("train.init_model"), starts := start_options(), **field("init_model"),
                      format_func=({"": t("train.init_scratch")} | {v: v for v in starts if v}).get)
-        with st.expander(t("train.optimizer_section"), expanded=False):
-            c1, c2, c3 = st.columns(3)
-            c1.selectbox(t("train.optimizer"), OPTIMIZERS, **field("optimizer"),
-                         format_func={o: t(f"train.opt_{o}") for o in OPTIMIZERS}.get)
-            c2.number_input(t("train.learning_rate"), **field("learning_rate"), format="%g", step=1e-4)
-            c3.number_input(t("train.beta_1"), **field("beta_1"), format="%g", step=0.01)
+
+        heading("train.optimizer_section")
+        c1, c2 = st.columns(2)
+        c1.selectbox(t("train.optimizer"), OPTIMIZERS, **field("optimizer"),
+                     format_func={o: t(f"train.opt_{o}") for o in OPTIMIZERS}.get)
+        c2.number_input(t("train.learning_rate"), **field("learning_rate"), format="%g", step=1e-4)
+        c1.number_input(t("train.batch_size"), **field("batch_size"), step=8)
+        if value("optimizer") == "adam":
+            c2.number_input(t("train.beta_1"), **field("beta_1"), format="%g", step=0.01)
             c1.number_input(t("train.beta_2"), **field("beta_2"), format="%g", step=0.001)
             c2.number_input(t("train.epsilon"), **field("epsilon"), format="%g", step=1e-7)
-            c3.number_input(t("train.momentum"), **field("momentum"), format="%g", step=0.05)
+        else:
+            c2.number_input(t("train.momentum"), **field("momentum"), format="%g", step=0.05)
             c1.checkbox(t("train.nesterov"), **field("nesterov"))
-            c2.number_input(t("train.l2"), **field("l2"), format="%g", step=1e-4, placeholder=t("train.arch_default"))
-            c3.number_input(t("train.dropout"), **field("dropout"), format="%g", step=0.05,
-                            placeholder=t("train.arch_default"))
-        with st.expander(t("train.schedule_section"), expanded=False):
-            st.selectbox(t("train.lr_schedule"), SCHEDULES, **field("lr_schedule"),
-                         format_func={m: t("train.sched_" + m) for m in SCHEDULES}.get)
-            c1, c2, c3 = st.columns(3)
-            c1.selectbox(t("train.lr_monitor"), MONITORS, **field("lr_monitor"),
-                         format_func={m: f"{t('train.m_' + m)} ({m})" for m in MONITORS}.get)
-            c2.number_input(t("train.lr_factor"), **field("lr_factor"), format="%g", step=0.05)
-            c3.number_input(t("train.lr_patience"), **field("lr_patience"), step=1)
-            c1.number_input(t("train.es_patience"), **field("early_stopping_patience"), step=1)
-            c2.number_input(t("train.min_delta"), **field("early_stopping_min_delta"), format="%g", step=1e-3)
-            c3.checkbox(t("train.class_weights"), **field("class_weights"))
-            c1.number_input(t("train.average_from"), **field("average_from"), format="%g", step=0.05)
-        with st.expander(t("train.augment_section"), expanded=False):
-            c1, c2, c3, c4 = st.columns(4)
-            c1.checkbox(t("train.augment"), **field("augment"))
-            c1.checkbox(t("train.aug_flip"), **field("aug_flip"))
-            c2.number_input(t("train.aug_shift"), **field("aug_shift"), format="%g", step=0.05)
-            c3.number_input(t("train.aug_rotation"), **field("aug_rotation"), format="%g", step=5.0)
-            c4.number_input(t("train.aug_zoom"), **field("aug_zoom"), format="%g", step=0.05)
         c1, c2 = st.columns(2)
-        c1.selectbox(t("train.mixed_precision"), list(PRECISIONS), **field("mixed_precision"),
-                     format_func={c: t(f"train.precision_{c}") for c in PRECISIONS}.get)
-        c2.number_input(t("train.seed"), **field("seed"), step=1)
-        c1, c2, _ = st.columns(3)
+        c1.number_input(t("train.l2"), **field("l2"), format="%g", step=1e-4, placeholder=t("train.arch_default"))
+        c2.number_input(t("train.dropout"), **field("dropout"), format="%g", step=0.05,
+                        placeholder=t("train.arch_default"))
+
+        heading("train.schedule_section")
+        st.selectbox(t("train.lr_schedule"), SCHEDULES, **field("lr_schedule"),
+                     format_func={m: t("train.sched_" + m) for m in SCHEDULES}.get)
+        c1, c2 = st.columns(2)
+        if value("lr_schedule") == "plateau":
+            c1.selectbox(t("train.lr_monitor"), MONITORS, **field("lr_monitor"),
+                         format_func={m: t("train.m_" + m) for m in MONITORS}.get)
+            c2.number_input(t("train.lr_factor"), **field("lr_factor"), format="%g", step=0.05)
+            c1.number_input(t("train.lr_patience"), **field("lr_patience"), step=1)
+        c2.number_input(t("train.es_patience"), **field("early_stopping_patience"), step=1)
+        c1.number_input(t("train.min_delta"), **field("early_stopping_min_delta"), format="%g", step=1e-3)
+        c2.number_input(t("train.average_from"), **field("average_from"), format="%g", step=0.05)
+
+        heading("train.augment_section")
+        st.checkbox(t("train.class_weights"), **field("class_weights"))
+        st.checkbox(t("train.augment"), **field("augment"))
+        if value("augment"):
+            c1, c2 = st.columns(2)
+            c1.checkbox(t("train.aug_flip"), **field("aug_flip"))
+            c2.number_input(t("train.aug_rotation"), **field("aug_rotation"), format="%g", step=5.0)
+            c1.number_input(t("train.aug_shift"), **field("aug_shift"), format="%g", step=0.05)
+            c2.number_input(t("train.aug_zoom"), **field("aug_zoom"), format="%g", step=0.05)
+
+        heading("train.devices_section")
+        c1, c2 = st.columns(2)
         c1.selectbox(t("train.distribute"), STRATEGIES, **field("distribute"),
                      format_func={s: t("train.dist_" + s.replace("-", "_")) for s in STRATEGIES}.get)
-        c2.number_input(t("train.replicas"), **field("replicas"), step=1)
-        st.checkbox(t("train.allow_missing"), key="train_allow_missing")  # a row of its own: a long label
-        submitted = st.form_submit_button(t("train.start"), type="primary", disabled=running,
-                                          help=t("train.start_disabled") if running else None)
-    if submitted and not running:
+        if value("distribute") == "mirrored":
+            c2.number_input(t("train.replicas"), **field("replicas"), step=1)
+        c1.number_input(t("train.seed"), **field("seed"), step=1)
+        st.selectbox(t("train.mixed_precision"), list(PRECISIONS), **field("mixed_precision"),
+                     format_func={c: t(f"train.precision_{c}") for c in PRECISIONS}.get)
+        st.checkbox(t("train.allow_missing"), key="train_allow_missing")
+    why_off = t("train.start_disabled") if running else t("train.start_refused") if problems else None
+    if st.button(t("train.start"), key="train_start", type="primary", disabled=running or bool(problems),
+                 help=why_off) and not running and not problems:
         submit(data, lg)
 
 
@@ -377,7 +434,7 @@ if current is not None:
 if active is None:
     resumable_runs(Path(current) if current is not None else None)
 
-if K + "epochs" not in st.session_state:
+if KEPT not in st.session_state:
     st.session_state.setdefault("train_preset", "demo")
     fill(PRESETS[st.session_state["train_preset"]])
 # During a run the settings fold away under its progress (Start pressed at the bottom of a long form
@@ -386,8 +443,8 @@ settings = st.expander(t("train.next_run"), expanded=False) if running else st.c
 with settings:
     if running:
         st.caption(t("train.start_disabled"))
-    preset = st.selectbox(t("train.preset"), list(PRESETS), key="train_preset", on_change=apply_preset,
+    preset = st.selectbox(t("train.preset"), list(PRESETS), key=worded("train_preset"), on_change=apply_preset,
                           format_func={p: t(f"presets.{p}") for p in PRESETS}.get, help=t("train.preset_help"))
     st.caption(t(f"presets.{preset}_help"))
     dataset = choose_dataset("train")
-    form(dataset, running)
+    form(dataset, running, split_refusals(dataset))

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
-from fer.i18n import fmt_number, fmt_percent
+from fer.i18n import fmt_count, fmt_number, fmt_percent
 from fer.labels import LABELS, display_name, hex_color
 from fer.media.live import (
     CSV_KEYS,
@@ -89,7 +89,7 @@ def session_summary(records: list[FrameRecord]) -> None:
     st.subheader(t("webcam.summary"))
     c1, c2, c3 = st.columns(3)
     c1.metric(t("webcam.duration"), t("webcam.seconds_value", s=fmt_number(summary.duration_s, lang(), 1)))
-    c2.metric(t("webcam.analysed_frames"), fmt_number(summary.analysed, lang(), 0))
+    c2.metric(t("webcam.analysed_frames"), fmt_count(summary.analysed, lang()))
     c3.metric(t("webcam.dominant"), display_name(summary.dominant, lang()) if summary.dominant else "–")
     left, right = st.columns(2)
     left.plotly_chart(emotion_time_chart(summary), config={"displayModeBar": False})
@@ -141,10 +141,10 @@ def readout() -> None:
     c1.metric(t("webcam.fps"), fps_text(snap.fps), help=t("webcam.fps_help"))
     c2.metric(t("webcam.analysed_fps"), fps_text(snap.analysed_fps), help=t("webcam.analysed_fps_help"))
     c3, c4 = st.columns(2)
-    c3.metric(t("webcam.frames"), fmt_number(snap.frames, lang(), 0), help=t("webcam.frames_help"))
-    c4.metric(t("webcam.every"), fmt_number(snap.analysed, lang(), 0), help=t("webcam.every_help"))
+    c3.metric(t("webcam.frames"), fmt_count(snap.frames, lang()), help=t("webcam.frames_help"))
+    c4.metric(t("webcam.every"), fmt_count(snap.analysed, lang()), help=t("webcam.every_help"))
     if snap.analysed:
-        ms = fmt_number(snap.process_ms, lang(), 0)
+        ms = fmt_count(snap.process_ms, lang())
         st.caption(t("webcam.analysis", ms=ms, n=snap.every) if snap.every > 1 else t("webcam.analysis_every", ms=ms))
     if snap.frames and not (playing and snap.streaming):
         st.caption(t("webcam.stopped_averages"))

@@ -379,7 +379,7 @@ def test_the_dataset_page_lists_what_was_skipped(tmp_path, monkeypatch):
     at = AppTest.from_file(str(ROOT / "pages" / "dataset.py"), default_timeout=120)
     at.session_state["lang"] = "pt"
     at.run()
-    at.selectbox(key="dataset_source").select(t("data.upload", "pt")).run()
+    at.selectbox(key="dataset_source").select("upload").run()
     at.file_uploader(key="dataset_upload").upload("d.zip", z.read_bytes(), "application/zip").run()
     assert not at.exception, at.exception
     assert [w.value for w in at.warning][0] == t("dataset.skipped", "pt", n="2")

@@ -40,8 +40,17 @@ def test_the_train_form_shows_each_fields_description(lang: str, tmp_path, monke
     at.switch_page("pages/train.py")
     at.run()
     assert not at.exception
-    widgets = [*at.number_input, *at.selectbox, *at.checkbox]
-    helps = {w.key[len("tf_"):]: w.help for w in widgets if w.key and w.key.startswith("tf_")}
+    helps: dict[str, str] = {}
+
+    def seen() -> None:
+        widgets = [*at.number_input, *at.selectbox, *at.checkbox]
+        helps.update({w.key[len("tf_"):]: w.help for w in widgets if w.key and w.key.startswith("tf_")})
+
+    seen()  # then the fields shown only where they apply (issue 39, 12): SGD's, the custom split's, mirrored's
+    for key, choice in (("tf_optimizer", "sgd"), ("tf_split", "custom"), ("tf_distribute", "mirrored")):
+        at.selectbox(key=key).set_value(choice).run()
+        assert not at.exception
+        seen()
     # every field on the form (the dataset has its chooser above it; soft labels and label smoothing come
     # from the presets only)
     assert set(helps) == set(FIELDS) - {"data", "soft_labels", "label_smoothing"}

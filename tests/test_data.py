@@ -5,7 +5,7 @@ import pytest
 
 from fer.config import TrainConfig
 from fer.data.dataset import DataError, load_dataset
-from fer.data.splits import make_split, missing_classes, official_split, stratified_split
+from fer.data.splits import make_split, missing_classes, official_split, split_problems, stratified_split
 from fer.labels import LABELS
 from tests.helpers import FER_ZIP, needs_full_data, write_csv, write_folder, write_zip
 
@@ -93,6 +93,24 @@ def test_official_split_uses_usage(tmp_path):
     assert set(ds.usage[sp.val]) == {"PublicTest"}
     assert set(ds.usage[sp.test]) == {"PrivateTest"}
     assert missing_classes(ds, sp) == {}
+
+
+def test_split_problems_name_the_parts_the_official_split_needs(tmp_path):
+    """Issue 39 (5): the official split on the bundled sample (Training only) trained a run with no test set."""
+    sample = load_dataset("data/sample")
+    official, stratified = TrainConfig(split="official"), TrainConfig(split="stratified")
+    assert [(p.field, p.kind) for p in split_problems(sample.counts(), official)] == [("split", "no_test")]
+    assert split_problems(sample.counts(), stratified) == []
+    assert split_problems(sample.counts(), official.replace(split="custom")) == []
+    full = load_dataset(write_folder(tmp_path / "full", n_per_class=2))
+    assert split_problems(full.counts(), official) == []
+    no_public = {u: c for u, c in full.counts().items() if u != "PublicTest"}  # validation then comes from Training
+    assert split_problems(no_public, official) == []
+    test_only = {"PrivateTest": full.counts()["PrivateTest"], "Training": dict.fromkeys(LABELS, 0)}
+    assert [p.kind for p in split_problems(test_only, official)] == ["no_training"]
+    assert [p.kind for p in split_problems({}, official)] == ["no_training", "no_test"]
+    for problem in split_problems({}, official):  # what the page shows when a language has no sentence for it
+        assert "official split" in problem.message
 
 
 @needs_full_data

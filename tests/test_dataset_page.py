@@ -95,7 +95,7 @@ def test_an_uploaded_zip_is_saved_under_a_generated_name(tmp_path, monkeypatch):
     monkeypatch.setenv("FER_UPLOAD_DIR", str(uploads))
     data = write_zip(tmp_path / "d.zip", n_per_class=3).read_bytes()  # the test images copy the training ones
     at = page()
-    at.selectbox(key="dataset_source").select(t("data.upload")).run()
+    at.selectbox(key="dataset_source").select("upload").run()
     assert not at.exception and t("data.upload_wait") in all_text(at) and not at.get("plotly_chart")
     at.file_uploader(key="dataset_upload").upload("../../../etc/evil name.zip", data, "application/zip").run()
     assert not at.exception, at.exception
@@ -113,7 +113,7 @@ def test_an_uploaded_zip_is_saved_under_a_generated_name(tmp_path, monkeypatch):
 def upload_error(tmp_path, name: str, data: bytes, lang: str = "pt") -> str:
     """Upload `data` as `name` on the Dataset page; the one error it shows (Markdown source)."""
     at = page(lang)
-    at.selectbox(key="dataset_source").select(t("data.upload", lang)).run()
+    at.selectbox(key="dataset_source").select("upload").run()
     at.file_uploader(key="dataset_upload").upload(name, data, "text/csv").run()
     assert not at.exception, at.exception
     assert len(at.error) == 1, [e.value for e in at.error]

@@ -170,7 +170,7 @@ def test_the_dataset_page_escapes_names_from_inside_an_archive(tmp_path, monkeyp
     at = AppTest.from_file(str(ROOT / "pages" / "dataset.py"), default_timeout=120)
     at.session_state["lang"] = "en"
     at.run()
-    at.selectbox(key="dataset_source").select(t("data.upload", "en")).run()
+    at.selectbox(key="dataset_source").select("upload").run()
     at.file_uploader(key="dataset_upload").upload("d.zip", buf.getvalue(), "application/zip").run()
     assert not at.exception
     (error,) = [e.value for e in at.error]

@@ -2,13 +2,25 @@
 
 import ast
 import re
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from fer.i18n import catalog, fmt_number, fmt_percent, fmt_sci, languages, plotly_separators
+from fer.i18n import (
+    catalog,
+    fmt_count,
+    fmt_date,
+    fmt_duration,
+    fmt_number,
+    fmt_percent,
+    fmt_rate,
+    languages,
+    plotly_separators,
+    plural,
+)
 from fer.labels import COLORS, LABELS, display_name
 from fer.media.annotate import annotate, font, label_text
 from fer.model.inference import FacePrediction
@@ -111,7 +123,8 @@ def used_key_patterns() -> list[re.Pattern[str]]:
 
 def test_every_catalog_key_is_used_by_the_code():
     patterns = used_key_patterns()
-    unused = [k for k in catalog("en") if not any(p.fullmatch(k) for p in patterns)]
+    stem = lambda k: k.rsplit(".", 1)[0] if k.endswith((".one", ".other")) else k  # noqa: E731 - plural()
+    unused = [k for k in catalog("en") if not any(p.fullmatch(k) or p.fullmatch(stem(k)) for p in patterns)]
     assert not unused, f"keys no code uses (remove them from every language file): {unused}"
 
 
@@ -128,10 +141,40 @@ def test_numbers_percentages_and_chart_separators_follow_the_language():
     assert fmt_percent(0.725, "en") == "72.5%" and fmt_percent(0.725, "pt") == "72,5%"
     assert fmt_number(1234567.891, "en", 2) == "1,234,567.89" and fmt_number(1234567.891, "pt", 2) == "1.234.567,89"
     assert fmt_number(41, "pt", 0) == "41" and fmt_percent(1.0, "pt", 0) == "100%"
-    assert fmt_sci(0.00123, "en") == "1.23e-03" and fmt_sci(0.00123, "pt") == "1,23e-03"
     assert plotly_separators("en") == ".," and plotly_separators("pt") == ",."
     for lang in languages():  # a third language must name both separators, and they must differ
         assert len(plotly_separators(lang)) == 2 and plotly_separators(lang)[0] != plotly_separators(lang)[1]
+
+
+@pytest.mark.parametrize(("lang", "sep"), [("en", "."), ("pt", ",")])
+def test_one_formatter_per_kind_of_number(lang, sep):
+    """Issue 39 (13): one rule per kind, in each language's separators."""
+    d = lambda text: text.replace(".", sep) if sep == "," else text  # noqa: E731 - the English text, pt's comma
+    # percents (accuracies, shares, probabilities): one decimal, never a false 0% or 100%
+    assert [fmt_percent(x, lang) for x in (0.9979, 0.1752, 0.0001, 0.0, 0.99996, 1.0)] == [
+        d("99.8%"), d("17.5%"), d("<0.1%"), d("0.0%"), d(">99.9%"), d("100.0%")]
+    assert fmt_percent(0.004, lang, 0) == "<1%" and fmt_percent(0.1, lang, 0) == "10%"  # settings, progress
+    # counts: thousands grouped the language's way
+    assert fmt_count(28709, lang) == ("28,709" if lang == "en" else "28.709") and fmt_count(3.0, lang) == "3"
+    # plain decimals (loss, F1)
+    assert fmt_number(0.6364, lang, 3) == d("0.636")
+    # learning rates: two significant digits, a power of ten only when tiny, never '3.00e-03'
+    assert [fmt_rate(x, lang) for x in (3e-3, 1e-3, 0.00125, 3.6e-5, 5e-5, 0.1)] == [
+        d("0.003"), d("0.001"), d("0.0013"), d("3.6 × 10⁻⁵"), "5 × 10⁻⁵", d("0.1")]
+    # durations: never '0.1 min'
+    assert [fmt_duration(s, lang) for s in (6, 0.4, 42.4, 125, 3600, 8640)] == [
+        "6 s", d("0.4 s"), "42 s", "2 min 5 s", "1 h", "2 h 24 min"]
+    assert fmt_date(datetime(2026, 12, 5, 18, 19, 25), lang) == ("5 Dec 2026, 18:19" if lang == "en"
+                                                                  else "5 dez 2026, 18:19")
+
+
+def test_plural_forms_per_language():
+    assert [plural("images.n_photos", n, "en") for n in (1, 2)] == ["1 photo", "2 photos"]
+    assert [plural("images.n_faces", n, "pt") for n in (0, 1, 3)] == ["0 rostos", "1 rosto", "3 rostos"]
+    assert plural("images.n_faces", 1200, "pt") == "1.200 rostos"
+    for lang in languages():  # every plural key has both forms in every language
+        keys = {k.rsplit(".", 1)[0] for k in catalog(lang) if k.endswith((".one", ".other"))}
+        assert keys and all(f"{k}.one" in catalog(lang) and f"{k}.other" in catalog(lang) for k in keys)
 
 
 # ----------------------------------------------------------------------------- Portuguese names, drawn with accents
@@ -179,3 +222,26 @@ def test_cli_and_file_formats_do_not_translate(name):
     imported |= {f"{n.module}.{a.name}" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
     offenders = sorted(i for i in imported if "i18n" in i or i.endswith(".display_name"))
     assert not offenders, f"fer/{name} imports {offenders}"
+
+
+CHOICE_WIDGETS = {"selectbox", "radio", "multiselect", "select_slider", "pills", "segmented_control"}
+
+
+@pytest.mark.parametrize("path", UI_FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_keyed_choices_shown_in_words_keep_their_value_across_a_language_switch(path: Path):
+    """Issue 39 (2): the browser sends back a choice's words, not its code; after a language switch a keyed
+    choice with format_func went back to its first option unless its key goes through ui.common.worded (the
+    Train form's fields get theirs from its field())."""
+    offenders = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr in CHOICE_WIDGETS):
+            continue
+        kw = {k.arg: k.value for k in node.keywords}
+        if "format_func" not in kw or "key" not in kw:
+            continue
+        key = kw["key"]
+        through = isinstance(key, ast.Call) and isinstance(key.func, ast.Name) and key.func.id == "worded"
+        if not (through or "lang_select" in ast.unparse(key)):  # the switch: names the same in all
+            offenders.append(f"line {node.lineno}: {node.func.attr}(key={ast.unparse(key)})")
+    assert not offenders, offenders

@@ -289,9 +289,19 @@ def test_every_chart_formats_numbers_for_the_language(seen):
         assert not wrong, f"{lang}: charts without layout.separators={plotly_separators(lang)!r}: {wrong}"
 
 
+def test_portuguese_pages_write_percents_and_numbers_with_a_decimal_comma(shown):
+    """Issue 39 (13): "Confiança 99,8%" stood beside "Feliz 99.79%"; a learning rate read "3.00e-03"."""
+    english = re.compile(r"\d\.\d+\s?%|\d(\.\d+)?e[-+]\d")
+    assert english.search("Feliz 99.79%") and english.search("3.00e-03") and not english.search("99,8%")
+    bad = sorted({f"{page} [{kind}] {text[:120]!r}" for page, kind, text in shown["pt"] if english.search(text)})
+    assert not bad, "English numbers on Portuguese pages:\n" + "\n".join(bad)
+    percents = [m for _, _, text in shown["pt"] for m in re.findall(r"\d+(?:,\d+)?%", text)]
+    assert len(percents) > 10 and all(re.fullmatch(r"\d+(,\d)?%", p) for p in percents), percents[:20]
+
+
 def test_the_leak_finder_finds_whole_strings_templates_and_single_words():
     find = leak_finder("pt", "en")
-    assert find("Reading the faces in 3 image(s)…") == ["images.working"]
+    assert find("Reading the faces in 3 images…") == ["images.working"]
     assert "images.face_title" in find("Face 1: Happy (72.5%)")
     assert "emotions.happy" in find("Face 1: Happy (72.5%)")
     assert find("**Rosto 1: Feliz** (72,5%)") == []

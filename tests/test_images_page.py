@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from fer.labels import COLORS, LABELS, display_name, hex_color
+from fer.labels import COLORS, LABELS, display_name
 from fer.media.annotate import DISPLAY_BOX, EDGE, LABEL_PX, annotate, display_width, fit, label_size, label_text
 from fer.media.photo import NO_FACE, ROW_KEYS, analyse_photo, result_rows, results_json
 from fer.model.inference import Classifier, FacePrediction, predict_faces
@@ -65,8 +65,9 @@ def test_upload_shows_labelled_face_chart_table_and_downloads() -> None:
     assert labels == ["Download CSV", "Download JSON"]
     assert re.fullmatch(r"\d{1,3}\.\d%", table["Confidence"][0])  # a percent, as on the chart
     assert texts(at, "subheader") == ["All faces", "obama.jpg"]  # the summary and downloads first
-    config = json.loads(at.dataframe[0].proto.columns)  # each emotion's bar in its colour
-    assert {config[display_name(k, "en")]["type_config"]["color"] for k in LABELS} == {hex_color(k) for k in LABELS}
+    for k in LABELS:  # the seven scores as the confidence: one decimal, '<0.1%' for a tiny one (issue 39, 13)
+        cell = table[display_name(k, "en")][0]
+        assert re.fullmatch(r"<0\.1%|\d{1,3}\.\d%|>99\.9%", cell), cell
 
 
 def test_portuguese_example_two_faces() -> None:
@@ -81,7 +82,8 @@ def test_portuguese_example_two_faces() -> None:
     assert titles[0].startswith("Rosto 1: ") and titles[1].startswith("Rosto 2: ")
     assert "," in titles[0]  # Portuguese decimal comma in the confidence
     table = at.dataframe[0].value
-    assert list(table["Rosto"]) == [1, 2]
+    assert list(table["Rosto"]) == ["1", "2"]
+    assert all(re.fullmatch(r"<0,1%|\d{1,3},\d%|>99,9%", v) for k in LABELS for v in table[display_name(k, "pt")])
     assert set(table["Emoção"]) <= {display_name(k, "pt") for k in LABELS}
 
 
@@ -112,7 +114,10 @@ class CapturedFiles:
 
         monkeypatch.setattr(MediaFileManager, "add", record)
 
-    def csv(self) -> pd.DataFrame:
+    def csv(self, lang: str = "en") -> pd.DataFrame:
+        """The CSV as a spreadsheet in that language reads it: Portuguese uses ';' between fields and ','."""
+        if lang == "pt":
+            return pd.read_csv(io.BytesIO(self.files["faces.csv"]), sep=";", decimal=",")
         return pd.read_csv(io.BytesIO(self.files["faces.csv"]))
 
 
@@ -130,8 +135,9 @@ def test_a_photo_without_a_face_gets_a_csv_row_saying_so(monkeypatch) -> None:
     at.run()
     assert not at.exception
     csv = files.csv()
-    assert list(csv["File"]) == ["wall.png", "obama.jpg"] and list(csv["Face"]) == [0, 1]
+    assert list(csv["File"]) == ["wall.png", "obama.jpg"] and pd.isna(csv["Face"][0]) and csv["Face"][1] == 1
     assert csv["Label (key)"][0] == NO_FACE and csv["Emotion"][0] == "No face found"
+    assert list(at.dataframe[0].value["Face"]) == ["", "1"]  # "No face found", not face 0 (issue 39, 13)
     assert csv["Label (key)"][1] in LABELS
     assert list(at.dataframe[0].value["Emotion"])[0] == "No face found"
 
@@ -141,7 +147,10 @@ def test_portuguese_csv_keeps_english_keys_beside_the_translated_label(monkeypat
     at = run_page("pt")
     at.pills[0].set_value(["obama_and_biden.jpg"]).run()
     assert not at.exception
-    csv = files.csv()
+    text = files.files["faces.csv"].decode()
+    assert "e-0" not in text and "." not in text.replace("obama_and_biden.jpg", "")  # issue 39 (13): 3.6e-05
+    csv = files.csv("pt")
+    assert all(0 <= v <= 1 for k in LABELS for v in csv[display_name(k, "pt")])
     assert set(csv["Rótulo (en)"]) <= set(LABELS)
     assert list(csv["Emoção"]) == [display_name(k, "pt") for k in csv["Rótulo (en)"]]
     assert "Feliz" in csv.columns and "Confiança" in csv.columns
@@ -151,16 +160,16 @@ def test_a_false_face_can_be_left_out_and_keeps_the_numbers_of_the_others(monkey
     files = CapturedFiles(monkeypatch)
     at = run_page()
     at.pills[0].set_value(["obama_and_biden.jpg"]).run()
-    assert list(at.dataframe[0].value["Face"]) == [1, 2]
+    assert list(at.dataframe[0].value["Face"]) == ["1", "2"]
     [drop] = [p for p in at.pills if p.label == "Not a face? Leave it out"]
     assert drop.options == ["Face 1", "Face 2"]
     drop.set_value([1]).run()
     assert not at.exception
-    assert list(at.dataframe[0].value["Face"]) == [2]  # face 2 keeps its number
+    assert list(at.dataframe[0].value["Face"]) == ["2"]  # face 2 keeps its number
     assert list(files.csv()["Face"]) == [2]
     titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
     assert len(titles) == 1 and titles[0].startswith("Face 2: ")
-    assert any("1 face(s) left out" in c.value for c in at.caption)
+    assert "1 photo · 1 face in the table · 1 face left out" in [c.value for c in at.caption]  # plural forms
 
 
 def test_the_background_box_of_obama_1080p_is_dropped_by_the_second_check() -> None:

@@ -68,6 +68,7 @@ def test_presets_fill_the_form_and_out_of_range_values_are_refused(env, lang):
     assert at.number_input(key="tf_time_budget_minutes").value == 0
     at.selectbox(key="train_preset").set_value("one-stage").run()
     assert at.number_input(key="tf_time_budget_minutes").value == 145 and at.number_input(key="tf_epochs").value == 100
+    at.selectbox(key="train_source").set_value("data/tiny").run()  # the official split needs a test part
     at.number_input(key="tf_epochs").set_value(0)
     at.number_input(key="tf_learning_rate").set_value(5.0)
     at.number_input(key="tf_time_budget_minutes").set_value(-1.0)
@@ -124,7 +125,7 @@ def test_a_preset_or_dataset_the_server_did_not_offer_is_ignored(env):
     craft(at.selectbox(key="train_source"), "/etc")
     at.run()
     assert not at.exception, at.exception
-    assert at.selectbox(key="train_source").value == t("data.sample", "en")
+    assert at.selectbox(key="train_source").value == "sample"
 
 
 def test_a_run_starts_only_from_a_model_of_its_architecture(env):
@@ -133,7 +134,7 @@ def test_a_run_starts_only_from_a_model_of_its_architecture(env):
     assert "models/default.keras" in at.selectbox(key="tf_init_model").options
     at.selectbox(key="train_preset").set_value("default").run()
     assert at.selectbox(key="tf_init_model").value == "runs/default-stage1/model.keras"
-    at.selectbox(key="train_source").set_value("data/tiny")
+    at.selectbox(key="train_source").set_value("data/tiny").run()  # the official split needs a test part
     at.selectbox(key="tf_arch").set_value("tiny-cnn")
     at.selectbox(key="tf_init_model").set_value("models/default.keras")
     errors = refused(at, env)
@@ -283,7 +284,7 @@ def test_the_devices_field_starts_a_mirrored_job_and_bad_replicas_are_refused(en
     assert at.selectbox(key="tf_distribute").value == "none"  # presets train on one device
     assert at.selectbox(key="tf_distribute").options == [t("train.dist_" + s) for s in
                                                           ("none", "mirrored", "multi_worker")]
-    at.selectbox(key="tf_distribute").set_value("mirrored")
+    at.selectbox(key="tf_distribute").set_value("mirrored").run()
     at.number_input(key="tf_replicas").set_value(65)
     assert t("train.bad_replicas") in refused(at, env)
     at.selectbox(key="train_source").set_value("data/tiny")
@@ -298,3 +299,93 @@ def test_the_devices_field_starts_a_mirrored_job_and_bad_replicas_are_refused(en
     assert done.state == "finished", done.log_tail()
     assert "mirrored over" in (run / "train.log").read_text()
     assert json.loads((run / "model.json").read_text())["machine"].endswith(" mirrored x2")
+
+
+CHOICE_KEYS = ("train_preset", "train_source", "tf_split", "tf_arch", "tf_optimizer", "tf_lr_schedule",
+               "tf_distribute", "tf_init_model")
+
+
+def switch_language_as_a_browser_does(at: AppTest, lang: str) -> None:
+    """Switch the sidebar's language, then run once more as the browser would: a selectbox sends back the words
+    of its option, and the browser keeps the words it last had unless the server sent new ones with the run
+    (AppTest itself recomputes them from the value, so it would hide the bug of issue 39, item 2)."""
+    held = {b.key: b.options[b.index] for b in at.selectbox if b.key in CHOICE_KEYS}
+    at.sidebar.selectbox(key="lang_select").set_value(lang).run()
+    assert not at.exception, [e.value for e in at.exception]
+    for box in at.selectbox:
+        if box.key in held:
+            craft(box, box.proto.raw_value if box.proto.set_value else held[box.key])
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_a_language_switch_keeps_every_choice_of_the_form_and_the_run_it_would_start(env, monkeypatch):
+    """Issue 39 (2): after a switch Preset and Split kept their English words, and the next click reset them to
+    their first options (Course CNN, Official) while Epochs kept its value: a run recorded preset demo but
+    trained course-cnn on official."""
+    from tests.test_i18n_pages import rerun_app_py
+
+    rerun_app_py(monkeypatch)  # the language switch lives in app.py: every run goes through it
+    at = open_page("en")
+    at.selectbox(key="train_preset").set_value("one-stage").run()
+    at.selectbox(key="train_source").set_value("data/tiny")
+    at.selectbox(key="tf_split").set_value("custom")
+    at.number_input(key="tf_epochs").set_value(7)
+    at.run()
+    expander = [e for e in at.expander if e.label == t("train.advanced")]
+    assert expander
+    at.selectbox(key="tf_optimizer").set_value("sgd").run()
+    chosen = {b.key: b.value for b in at.selectbox if b.key in CHOICE_KEYS}
+    config = dict(at.session_state["train_values"])
+    assert chosen["tf_split"] == "custom" and chosen["train_preset"] == "one-stage" and config["optimizer"] == "sgd"
+    for lang in ("pt", "en", "pt"):
+        switch_language_as_a_browser_does(at, lang)
+        assert {b.key: b.value for b in at.selectbox if b.key in CHOICE_KEYS} == chosen, lang
+        assert at.session_state["train_values"] == config, lang
+        words = {b.key: b.options[b.index] for b in at.selectbox}
+        assert words["tf_split"] == t("train.split_custom", lang) and words["train_preset"] == t(
+            "presets.one-stage", lang)
+        assert at.number_input(key="tf_epochs").value == 7
+
+
+def test_the_form_refuses_a_split_the_dataset_cannot_make_before_start(env):
+    """Issue 39 (5): Split "Official" on the bundled sample (Training images only) trained a run with no test
+    score and broke Results: the form says why under the split, in the page's language, and Start is off."""
+    for lang in ("en", "pt"):
+        at = open_page(lang)
+        at.selectbox(key="tf_split").set_value("official").run()
+        assert [e.value for e in at.error] == [t("train.bad_split_no_test", lang)]
+        start = at.button(key="train_start")
+        assert start.disabled and start.help == t("train.start_refused", lang)
+        at.selectbox(key="train_source").set_value("data/tiny").run()  # it has test/: PrivateTest images
+        assert not at.error and not at.button(key="train_start").disabled
+        at.selectbox(key="train_source").set_value("sample")
+        at.selectbox(key="tf_split").set_value("stratified").run()
+        assert not at.error and not at.button(key="train_start").disabled
+
+
+def test_settings_that_do_not_apply_are_hidden_and_keep_their_values(env):
+    """Issue 39 (12): SGD's momentum showed while Adam was chosen, the test fraction on non-custom splits."""
+    at = open_page("en")
+    keys = lambda: {w.key for w in [*at.number_input, *at.checkbox, *at.selectbox]}  # noqa: E731
+    shown_now = keys()
+    assert {"tf_beta_1", "tf_lr_monitor", "tf_test_seed"} <= shown_now
+    assert not {"tf_momentum", "tf_nesterov", "tf_test_fraction", "tf_replicas"} & shown_now
+    assert at.checkbox(key="tf_augment").value and "tf_aug_shift" in shown_now  # the demo varies its images
+    at.checkbox(key="tf_augment").uncheck().run()
+    assert "tf_aug_shift" not in keys()
+    at.number_input(key="tf_beta_1").set_value(0.8)
+    at.selectbox(key="tf_optimizer").set_value("sgd").run()
+    assert {"tf_momentum", "tf_nesterov"} <= keys() and "tf_beta_1" not in keys()
+    at.selectbox(key="tf_lr_schedule").set_value("cosine")
+    at.selectbox(key="tf_split").set_value("official")
+    at.selectbox(key="tf_distribute").set_value("mirrored")
+    at.checkbox(key="tf_augment").check().run()
+    assert not {"tf_lr_monitor", "tf_lr_factor", "tf_lr_patience", "tf_test_seed", "tf_val_seed"} & keys()
+    assert {"tf_replicas", "tf_aug_shift", "tf_aug_zoom"} <= keys()
+    at.selectbox(key="tf_optimizer").set_value("adam").run()
+    assert at.number_input(key="tf_beta_1").value == 0.8  # kept while hidden
+    assert at.session_state["train_values"]["beta_1"] == 0.8
+    # the plain part stays out of the expander: name, split, network, epochs and time come first
+    labels = [e.label for e in at.expander]
+    assert labels == [t("train.advanced")]

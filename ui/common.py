@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,19 @@ def lang() -> str:
 def t(key: str, **kwargs: Any) -> str:
     """Translated text for the session's language."""
     return i18n.t(key, lang(), **kwargs)
+
+
+def worded(key: str) -> str:
+    """`key`, for a choice widget (selectbox, radio, multiselect, select slider, pills) whose options are codes
+    shown as words of the session's language (format_func). The browser sends back the chosen option's words,
+    not its code: in the first run after a language switch it still holds the old language's words, which no
+    option has any more, and Streamlit would reset the widget to its first option on the next click (issue 39:
+    Preset and Split flipped). Setting the kept value again in that run makes Streamlit send the new words."""
+    drawn = st.session_state.setdefault("_worded_lang", {})
+    if key in st.session_state and drawn.get(key, lang()) != lang():
+        st.session_state[key] = st.session_state[key]
+    drawn[key] = lang()
+    return key
 
 
 UPLOAD_NAMES = "upload_names"
@@ -87,6 +102,31 @@ def available_models() -> dict[str, Path]:
         found |= {f"runs/{p.parent.name}": p for p in sorted(RUNS_DIR.glob("*/model.keras"))
                   if not p.parent.is_symlink() and is_regular(p)}
     return found
+
+
+STAMPED = re.compile(r"(\d{8}-\d{6})-(.+)")
+"""A run folder named by the launcher when the user gave no name: date-time-architecture."""
+
+
+def model_label(path: Path) -> str:
+    """A model as people name it, in the session's language: 'Shipped model' for models/default.keras, a
+    shipped model's file name otherwise, and a run as its name and date ('tiny-cnn · 5 Dec 2026, 18:19' for
+    runs/20261205-181925-tiny-cnn; a named run with the date of its model file), never a path."""
+    path = Path(path)
+    if path.resolve() == DEFAULT_MODEL.resolve():
+        return t("common.shipped")
+    if path.name != "model.keras":
+        return path.stem
+    folder = path.parent.name
+    stamped = STAMPED.fullmatch(folder)
+    if stamped:
+        name, when = stamped.group(2), datetime.strptime(stamped.group(1), "%Y%m%d-%H%M%S")
+    else:
+        try:
+            name, when = folder, datetime.fromtimestamp((path if path.exists() else path.parent).stat().st_mtime)
+        except OSError:
+            return folder
+    return t("common.run_name", name=name, date=i18n.fmt_date(when, lang()))
 
 
 def active_model_path() -> Path:

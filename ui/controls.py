@@ -17,7 +17,7 @@ import streamlit as st
 
 from fer.i18n import fmt_number, fmt_percent
 from fer.vision.detection import DETECT_MODES, FRONTAL_CASCADES, DetectorConfig
-from ui.common import active_model_path, available_models, lang, t
+from ui.common import active_model_path, available_models, lang, model_label, t, worded
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,9 @@ def model_choice() -> Path | None:
     changed_elsewhere = st.session_state.get("_ctl_model_set") != str(active)  # e.g. on the Results page
     if st.session_state.get("ctl_model") not in models or changed_elsewhere:
         st.session_state["ctl_model"] = current
-    name = st.sidebar.selectbox(t("controls.model"), names, key="ctl_model", help=t("controls.model_help"))
+    labels = {n: model_label(p) for n, p in models.items()}  # a run's name and date, not runs/<folder>
+    name = st.sidebar.selectbox(t("controls.model"), names, key=worded("ctl_model"), help=t("controls.model_help"),
+                                format_func=labels.get)
     st.session_state["active_model"] = st.session_state["_ctl_model_set"] = str(models[name])
     return models[name]
 
@@ -127,21 +129,22 @@ def sidebar_controls() -> Controls:
     with sb.expander(t("controls.detection"), expanded=False):
         # format_func: a dict's bound get, so the names stay those of this run's language
         modes = {m: _name_or_key(f"controls.mode_{m}", m) for m in DETECT_MODES}
-        mode = st.selectbox(t("controls.mode"), DETECT_MODES, key=_key("mode"), format_func=modes.get,
+        mode = st.selectbox(t("controls.mode"), DETECT_MODES, key=worded(_key("mode")), format_func=modes.get,
                             help=t("controls.mode_help"))
         cascades = {c: _name_or_key(f"controls.cascade_{c}", c) for c in FRONTAL_CASCADES}
-        cascade = st.selectbox(t("controls.cascade"), FRONTAL_CASCADES, key=_key("cascade"), format_func=cascades.get,
-                               help=t("controls.cascade_help"))
+        cascade = st.selectbox(t("controls.cascade"), FRONTAL_CASCADES, key=worded(_key("cascade")),
+                               format_func=cascades.get, help=t("controls.cascade_help"))
         # select_sliders with format_func: numbers written as the page writes them (0,10 in Portuguese)
         lg = lang()
-        scale = st.select_slider(t("controls.scale_factor"), SCALE_STEPS, key=_snap("scale_factor", SCALE_STEPS),
+        scale = st.select_slider(t("controls.scale_factor"), SCALE_STEPS,
+                                 key=worded(_snap("scale_factor", SCALE_STEPS)),
                                  format_func=lambda v: fmt_number(v, lg, 2), help=t("controls.scale_factor_help"))
         neighbors = st.slider(t("controls.min_neighbors"), *NEIGHBORS, key=_key("min_neighbors"),
                               help=t("controls.min_neighbors_help"))
         min_size = st.slider(t("controls.min_size"), *SIZES[:2], step=SIZES[2], key=_key("min_size"),
                              help=t("controls.min_size_help"))
         verify = st.toggle(t("controls.verify"), key=_key("verify"), help=t("controls.verify_help"))
-    margin = sb.select_slider(t("controls.margin"), MARGINS, key=_snap("margin", MARGINS),
+    margin = sb.select_slider(t("controls.margin"), MARGINS, key=worded(_snap("margin", MARGINS)),
                               format_func=lambda v: fmt_percent(v, lg, 0), help=t("controls.margin_help"))
     show_conf = sb.toggle(t("controls.show_confidence"), key=_key("show_confidence"))
     config = DetectorConfig(cascade=_keep("cascade", cascade),

@@ -24,7 +24,7 @@ from fer.data.stats import DatasetStats, describe
 from fer.files import walk
 from fer.i18n import fmt_percent
 from fer.train.presets import DATA_ENV, from_root, full_data
-from ui.common import ROOT, UPLOAD_NAMES, lang, t
+from ui.common import ROOT, UPLOAD_NAMES, lang, t, worded
 from ui.text import plain
 
 log = logging.getLogger(__name__)
@@ -129,15 +129,26 @@ def _prune(folder: Path) -> None:
             log.warning("could not remove old upload %s: %s", p, exc)
 
 
+SAMPLE_CODE, UPLOAD_CODE = "sample", "upload"
+"""The dataset chooser's codes for the bundled sample and an upload (a server dataset's code is its name)."""
+
+
+def dataset_options() -> dict[str, Path]:
+    """{code: path} of the datasets the chooser offers besides an upload: the sample, then the server's."""
+    return {SAMPLE_CODE: SAMPLE} | server_datasets()
+
+
 def choose_dataset(key: str) -> Path:
     """A selectbox over the sample, the server datasets and an upload; returns the chosen path.
 
-    With the upload option picked and no file uploaded yet, it shows a hint and stops the page run.
+    Its options are codes (words through format_func), so the choice survives a language switch. With the
+    upload option picked and no file uploaded yet, it shows a hint and stops the page run.
     """
-    options = {t("data.sample"): SAMPLE} | server_datasets()
-    upload = t("data.upload")
-    name = st.selectbox(t("data.source"), [*options, upload], key=f"{key}_source")
-    if name != upload:
+    options = dataset_options()
+    words = {SAMPLE_CODE: t("data.sample"), UPLOAD_CODE: t("data.upload")}
+    name = st.selectbox(t("data.source"), [*options, UPLOAD_CODE], key=worded(f"{key}_source"),
+                        format_func=lambda code: words.get(code, code))
+    if name != UPLOAD_CODE:
         return options.get(name, SAMPLE)  # only what the server listed (the selectbox resets anything else)
     f = st.file_uploader(t("data.upload_file"), type=[s.lstrip(".") for s in UPLOAD_SUFFIXES],
                          key=f"{key}_upload", help=t("data.upload_help"))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from fer.config import TrainConfig
+from fer.config import ConfigProblem, TrainConfig
 from fer.data.dataset import DataError, Dataset
 
 
@@ -62,6 +62,25 @@ def make_split(ds: Dataset, cfg: TrainConfig) -> Split:
         return stratified_split(ds, 0.1, 0.1, cfg.test_seed, cfg.val_seed)
     return stratified_split(ds, cfg.test_fraction, cfg.val_fraction, cfg.test_seed, cfg.val_seed,
                             name="custom")
+
+
+def split_problems(counts: dict[str, dict[str, int]], cfg: TrainConfig) -> list[ConfigProblem]:
+    """Why the split `cfg` asks for cannot be made from a dataset with these counts ({usage: {class: images}},
+    `Dataset.counts()`), before any training starts; empty when it can. The official split needs Training
+    images and a PrivateTest part to score on (the bundled sample has only Training images: trained on it, a
+    run would end with no test score); PublicTest may be missing (validation then comes from Training). The
+    stratified and custom splits draw their parts from every image, whatever its usage."""
+    if cfg.split != "official":
+        return []
+    have = {usage for usage, per_class in counts.items() if sum(per_class.values()) > 0}
+    problems = []
+    if "Training" not in have:
+        problems.append(ConfigProblem("split", "the official split needs Training images; this dataset has none",
+                                      "no_training"))
+    if "PrivateTest" not in have:
+        problems.append(ConfigProblem("split", "the official split scores on PrivateTest images; this dataset has "
+                                      "none (use the stratified or custom split)", "no_test"))
+    return problems
 
 
 def _stratified(ds: Dataset, idx: np.ndarray, fraction: float, seed: int,

@@ -162,15 +162,18 @@ def test_predictions(model: Any, cfg: TrainConfig, batch_size: int = 256, datase
 def curve_figure(history: list[dict[str, float]], metric: str, names: dict[str, str],
                  best: int = 0, stop: int = 0) -> Any:
     """Plotly figure of `metric` and `val_<metric>` per epoch; `names` holds the translated
-    'train', 'val', 'epoch', 'title', 'best' and 'stop' labels. Marks the best and the last epoch."""
+    'train', 'val', 'epoch', 'title', 'best' and 'stop' labels. Marks the best and the last epoch. Accuracies
+    are percents on the axis and in the hover text (plotly formats; the page gives the separators)."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
     epochs = [int(r["epoch"]) for r in history]  # whole numbers: fer.jobs.runfiles.row_problem
+    value = ".1%" if "accuracy" in metric else ".3f"  # accuracies as percents, as the pages write them
     for key, label in ((metric, names["train"]), (f"val_{metric}", names["val"])):
         ys = [r.get(key) for r in history]
         if any(y is not None for y in ys):
-            fig.add_trace(go.Scatter(x=epochs, y=ys, mode="lines+markers", name=label))
+            fig.add_trace(go.Scatter(x=epochs, y=ys, mode="lines+markers", name=label, hovertemplate=(
+                f"{label}, {names['epoch']} %{{x}}: %{{y:{value}}}<extra></extra>")))
     if best:
         fig.add_vline(x=best, line_dash="dash", line_color="#2ca02c", annotation_text=names["best"])
     if stop:
@@ -179,4 +182,6 @@ def curve_figure(history: list[dict[str, float]], metric: str, names: dict[str, 
     fig.update_layout(title=names["title"], xaxis_title=names["epoch"], yaxis_title=names["title"],
                       height=320, margin={"l": 10, "r": 10, "t": 40, "b": 10},
                       legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"})
+    if "accuracy" in metric:
+        fig.update_yaxes(tickformat=".0%")  # 20%, not 0.2 (the page sets the language's separators)
     return fig
