@@ -14,6 +14,7 @@ import streamlit as st
 
 from fer.i18n import fmt_number, fmt_percent
 from fer.labels import LABELS, display_name, hex_color
+from fer.media.annotate import numbered_boxes
 from fer.model.explain import Explainer, GradCam, enlarge, first_layer_filters, model_anatomy, normalise, overlay, tile
 from fer.vision.boxes import FaceBox
 from fer.vision.detection import DetectorConfig
@@ -64,15 +65,21 @@ def read_face_source() -> tuple[str, bytes] | None:
 
 
 def boxed(rgb: np.ndarray, boxes: list[FaceBox], chosen: int) -> np.ndarray:
-    """The photo with every face boxed (the explained one thick and yellow), at most 640 pixels wide."""
+    """The photo with every face boxed and numbered as on the Images page (the explained one thick and
+    yellow), at most 640 pixels wide."""
     scale = min(1.0, 640 / rgb.shape[1])
     size = (640, max(1, round(rgb.shape[0] * scale)))  # a very wide photo keeps at least one row
-    img = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA) if scale < 1 else rgb.copy()
-    for i, b in enumerate(boxes):
-        s = b.scaled(scale)
-        colour, width = ((255, 200, 0), 3) if i == chosen else ((200, 200, 200), 1)
-        cv2.rectangle(img, (s.x, s.y), (s.x + s.w, s.y + s.h), colour, width)
-    return img
+    img = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA) if scale < 1 else rgb
+    return numbered_boxes(img, boxes, chosen, scale)
+
+
+ACTIVATIONS = ("relu", "softmax", "linear")
+"""Dense activations the page explains in words; any other is named."""
+
+
+def activation_meaning(act: str) -> str:
+    """What a dense layer's activation does, in words (the explanation matches each layer's own)."""
+    return t(f"how.act_{act}") if act in ACTIVATIONS else t("how.act_other", act=plain(act))
 
 
 def input_heatmap(x: np.ndarray) -> go.Figure:
@@ -133,7 +140,7 @@ if from_images:  # the faces the Images page found (its detector settings), the 
     chosen = int(st.session_state["how_handoff"]["face"])
 else:
     boxes = detector(DetectorConfig()).detect(gray)
-    chosen = int(np.argmax([b.w * b.h for b in boxes])) if boxes else 0
+    chosen = 0  # face 1, numbered left to right as on the Images page
 if not boxes:
     st.image(rgb, width=480)
     st.warning(t("how.no_face"))
@@ -212,8 +219,9 @@ st.plotly_chart(vector_chart(walk.vector), config=CHART, key="how_vector")
 
 st.header(t("how.step_dense"))
 if walk.dense:
-    st.markdown("\n".join(f"- {t('how.dense_item', i=i, units=d.units, act=d.activation)}"
-                          for i, d in enumerate(walk.dense, start=1)))
+    items = [t("how.dense_item", i=i, units=d.units, act=d.activation, meaning=activation_meaning(d.activation))
+             for i, d in enumerate(walk.dense, start=1)]
+    st.markdown("\n".join(f"- {item}" for item in items))
     st.caption(t("how.dense_caption"))
 else:
     st.info(t("how.no_dense"))
@@ -230,14 +238,16 @@ if clf.prior_correction:
     st.caption(t("how.prior_caption"))
 
 st.header(t("how.step_cam"))
-st.caption(t("how.cam_caption"))
+cam_top = ex.grad_cam(face, top)
+st.caption(t("how.cam_caption", rows=cam_top.grid[0], cols=cam_top.grid[1]))
+st.caption(t("how.cam_limits"))
 emotions = [display_name(k, lang()) for k in LABELS]
 others = [int(i) for i in np.argsort(-scores) if i != top]  # never the predicted emotion, most likely first
 # keyed by photo, face and prediction: a choice made for another face never stays behind
 other = st.selectbox(t("how.cam_other"), others, index=0, format_func=emotions.__getitem__,
                      key=f"how_cam_other_{photo_id}_{chosen}_{top}", width=320)
 c1, c2, _ = st.columns([1, 1, 1])
-show_cam(c1, face_rgb, ex.grad_cam(face, top),
+show_cam(c1, face_rgb, cam_top,
          t("how.cam_predicted", label=display_name(LABELS[top], lang()), conf=fmt_percent(float(scores[top]), lang())))
 show_cam(c2, face_rgb, ex.grad_cam(face, other),
          t("how.cam_other_title", label=display_name(LABELS[other], lang()),
