@@ -19,7 +19,8 @@ from fer.model.explain import Explainer, GradCam, enlarge, first_layer_filters, 
 from fer.vision.boxes import FaceBox
 from fer.vision.detection import DetectorConfig
 from fer.vision.preprocessing import ImageError, crop_face, decode_image, expand_box, to_gray
-from ui.common import ROOT, detector, get_classifier, lang, separators, t
+from ui.charts import show_chart, show_table
+from ui.common import ROOT, detector, get_classifier, lang, t
 from ui.controls import model_choice
 from ui.text import plain
 
@@ -28,7 +29,6 @@ TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"]
 SOURCES = ("example", "upload", "camera")
 FROM_IMAGES = "images"  # the source offered when the Images page handed over a face ("How face N was read")
 BIG = 192  # side in pixels of the enlarged face pictures (a bare string here would be drawn by st magic)
-CHART = {"displayModeBar": False}
 
 
 @st.cache_resource(show_spinner=False)
@@ -73,8 +73,7 @@ def boxed(rgb: np.ndarray, boxes: list[FaceBox], chosen: int) -> np.ndarray:
     return numbered_boxes(img, boxes, chosen, scale)
 
 
-ACTIVATIONS = ("relu", "softmax", "linear")
-"""Dense activations the page explains in words; any other is named."""
+ACTIVATIONS = ("relu", "softmax", "linear")  # dense activations explained in words; any other is named
 
 
 def activation_meaning(act: str) -> str:
@@ -87,7 +86,7 @@ def input_heatmap(x: np.ndarray) -> go.Figure:
                                hovertemplate=f"x %{{x}}, y %{{y}}: {t('how.brightness')} %{{z:.2f}}<extra></extra>"))
     fig.update_layout(height=260, width=260, margin={"l": 0, "r": 0, "t": 0, "b": 0},
                       yaxis={"autorange": "reversed", "scaleanchor": "x", "visible": False},
-                      xaxis={"visible": False}, separators=separators())
+                      xaxis={"visible": False})
     return fig
 
 
@@ -98,15 +97,14 @@ def score_chart(scores: np.ndarray) -> go.Figure:
                            cliponaxis=False))
     fig.update_layout(height=300, margin={"l": 10, "r": 10, "t": 10, "b": 10},
                       yaxis={"range": [0, 1.1], "tickformat": ".0%", "title": t("how.probability")},
-                      xaxis={"title": t("how.emotion")}, separators=separators())
+                      xaxis={"title": t("how.emotion")})
     return fig
 
 
 def vector_chart(vector: np.ndarray) -> go.Figure:
     fig = go.Figure(go.Bar(y=vector, marker_color="#268bd2"))
     fig.update_layout(title=t("how.vector_chart"), height=220, margin={"l": 10, "r": 10, "t": 40, "b": 10},
-                      xaxis={"title": t("how.vector_index")}, yaxis={"title": t("how.value")}, bargap=0,
-                      separators=separators())
+                      xaxis={"title": t("how.vector_index")}, yaxis={"title": t("how.value")}, bargap=0)
     return fig
 
 
@@ -175,7 +173,7 @@ c2.caption(t("how.crop_caption"))
 if clf.zoom != 1.0:
     c2.caption(t("how.crop_zoom_caption", zoom=fmt_number(clf.zoom, lang(), 2)))
 c3.markdown(f"**{t('how.model_input')}**")
-c3.plotly_chart(input_heatmap(walk.model_input), config=CHART, key="how_input")
+show_chart(input_heatmap(walk.model_input), key="how_input", where=c3)
 c3.caption(t("how.model_input_caption", lo=fmt_number(float(walk.model_input.min()), lang(), 2),
              hi=fmt_number(float(walk.model_input.max()), lang(), 2)))
 
@@ -215,7 +213,7 @@ st.header(t("how.step_vector"))
 h, w, c = walk.vector_from
 st.metric(t("how.vector_length"), fmt_number(len(walk.vector), lang(), 0))
 st.caption(t(f"how.vector_{walk.vector_kind}", h=h, w=w, c=c, n=fmt_number(len(walk.vector), lang(), 0)))
-st.plotly_chart(vector_chart(walk.vector), config=CHART, key="how_vector")
+show_chart(vector_chart(walk.vector), key="how_vector")
 
 st.header(t("how.step_dense"))
 if walk.dense:
@@ -227,7 +225,7 @@ else:
     st.info(t("how.no_dense"))
 
 st.header(t("how.step_softmax"))
-st.plotly_chart(score_chart(scores), config=CHART, key="how_scores")
+show_chart(score_chart(scores), key="how_scores")
 st.caption(t("how.softmax_caption", label=display_name(LABELS[top], lang()), conf=fmt_percent(float(scores[top]),
                                                                                                lang())))
 if clf.tta_flip:
@@ -256,4 +254,4 @@ show_cam(c2, face_rgb, ex.grad_cam(face, other),
 with st.expander(t("how.layers")):
     rows = [{t("how.col_layer"): n, t("how.col_role"): t(f"how.role_{role}"),
              t("how.col_shape"): " × ".join(str(d) for d in shape)} for n, role, shape in model_anatomy(ex.model)]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    show_table(pd.DataFrame(rows), hide_index=True, width="stretch")

@@ -19,7 +19,8 @@ from fer.labels import display_name
 from fer.model.architectures import ARCHITECTURES
 from fer.train.presets import PRESETS, preset_starts, resolve_data
 from fer.train.trainer import start_problem
-from ui.common import ROOT, available_models, data_error_text, lang, localise, t
+from ui.charts import show_chart
+from ui.common import ROOT, available_models, data_error_text, lang, t
 from ui.data_source import SAMPLE, choose_dataset, load_with_progress, server_datasets
 from ui.text import plain
 
@@ -105,7 +106,7 @@ def curves(info: jobs.RunInfo, key: str) -> None:
     cols = st.columns(2)
     for col, metric in zip(cols, ("loss", "accuracy"), strict=True):
         fig = curve_figure(history, metric, names | {"title": t(f"train.{metric}")})
-        col.plotly_chart(localise(fig), key=f"{key}_{metric}")
+        show_chart(fig, key=f"{key}_{metric}", where=col)
 
 
 def live(run_path: str) -> None:
