@@ -11,7 +11,8 @@ import streamlit as st
 from fer.data.dataset import DataError
 from fer.i18n import fmt_count, fmt_number, fmt_percent, plural
 from fer.labels import LABELS, display_name, hex_color
-from ui.common import data_error_text, lang, localise, t, worded
+from ui.charts import show_chart, show_table
+from ui.common import data_error_text, lang, t, worded
 from ui.data_source import choose_dataset, dataset_stats, load_with_progress
 
 GRID = 24  # images in the sample grid
@@ -36,7 +37,7 @@ def chart(fig: Any, key: str) -> None:
     for trace in fig.data:
         if trace.hovertemplate:
             trace.hovertemplate = trace.hovertemplate.replace("<br>text=%{text}", "")
-    st.plotly_chart(localise(fig), key=key)
+    show_chart(fig, key=key)
 
 
 def caption(i: int) -> str:
@@ -54,7 +55,7 @@ except DataError as exc:
 if ds.warnings:
     st.warning(t("dataset.skipped", problems=plural("dataset.n_problems", len(ds.warnings), L)))
     with st.expander(t("dataset.skipped_details")):
-        st.dataframe(pd.DataFrame({t("dataset.col_where"): [w.where for w in ds.warnings],
+        show_table(pd.DataFrame({t("dataset.col_where"): [w.where for w in ds.warnings],
                                    t("dataset.col_problem"): [t(f"dataset.skip_{w.kind}") for w in ds.warnings]}),
                      hide_index=True, width="stretch")
 with st.spinner(t("dataset.computing")):
@@ -106,7 +107,7 @@ else:
     st.success(t("dataset.balanced"))
 if imb.missing:
     st.warning(t("dataset.missing", classes=", ".join(display_name(c, L) for c in imb.missing)))
-st.dataframe(pd.DataFrame({
+show_table(pd.DataFrame({
     col_class: shares[col_class], col_count: [n(k) for k in shares[col_count]],
     col_share: [fmt_percent(s, L) for s in shares[col_share]],
     col_weight: [fmt_number(imb.class_weights[c], L, 2) if c in imb.class_weights else "–" for c in LABELS],

@@ -14,12 +14,13 @@ import streamlit as st
 
 from fer.i18n import fmt_count, fmt_number, fmt_percent
 from fer.labels import LABELS, display_name, hex_color
-from fer.media.annotate import PREVIEW_MAX_SIDE, preview
+from fer.media.annotate import PREVIEW_MAX_SIDE, numbered_boxes, preview
 from fer.model.explain import Explainer, GradCam, enlarge, first_layer_filters, model_anatomy, normalise, overlay, tile
 from fer.vision.boxes import FaceBox
 from fer.vision.detection import DetectorConfig
 from fer.vision.preprocessing import ImageError, crop_face, decode_image, expand_box, to_gray
-from ui.common import ROOT, detector, get_classifier, lang, separators, t, worded
+from ui.charts import show_chart, show_table
+from ui.common import ROOT, detector, get_classifier, lang, t, worded
 from ui.controls import model_choice
 from ui.text import plain
 
@@ -28,7 +29,6 @@ TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"]
 SOURCES = ("example", "upload", "camera")
 FROM_IMAGES = "images"  # the source offered when the Images page handed over a face ("How face N was read")
 BIG = 192  # side in pixels of the enlarged face pictures (a bare string here would be drawn by st magic)
-CHART = {"displayModeBar": False}
 
 
 @st.cache_resource(show_spinner=False)
@@ -66,16 +66,20 @@ def read_face_source() -> tuple[str, bytes] | None:
 
 
 def boxed(rgb: np.ndarray, boxes: list[FaceBox], chosen: int) -> np.ndarray:
-    """The photo with every face boxed (the explained one thick and yellow), at most 640 pixels wide and
-    PREVIEW_MAX_SIDE high."""
+    """The photo with every face boxed and numbered as on the Images page (the explained one thick and
+    yellow), at most 640 pixels wide and PREVIEW_MAX_SIDE high."""
     scale = min(1.0, 640 / rgb.shape[1], PREVIEW_MAX_SIDE / rgb.shape[0])
     size = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))  # at least one row
-    img = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA) if scale < 1 else rgb.copy()
-    for i, b in enumerate(boxes):
-        s = b.scaled(scale)
-        colour, width = ((255, 200, 0), 3) if i == chosen else ((200, 200, 200), 1)
-        cv2.rectangle(img, (s.x, s.y), (s.x + s.w, s.y + s.h), colour, width)
-    return img
+    img = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA) if scale < 1 else rgb
+    return numbered_boxes(img, boxes, chosen, scale)
+
+
+ACTIVATIONS = ("relu", "softmax", "linear")  # dense activations explained in words; any other is named
+
+
+def activation_meaning(act: str) -> str:
+    """What a dense layer's activation does, in words (the explanation matches each layer's own)."""
+    return t(f"how.act_{act}") if act in ACTIVATIONS else t("how.act_other", act=plain(act))
 
 
 def input_heatmap(x: np.ndarray) -> go.Figure:
@@ -83,7 +87,7 @@ def input_heatmap(x: np.ndarray) -> go.Figure:
                                hovertemplate=f"x %{{x}}, y %{{y}}: {t('how.brightness')} %{{z:.2f}}<extra></extra>"))
     fig.update_layout(height=260, width=260, margin={"l": 0, "r": 0, "t": 0, "b": 0},
                       yaxis={"autorange": "reversed", "scaleanchor": "x", "visible": False},
-                      xaxis={"visible": False}, separators=separators())
+                      xaxis={"visible": False})
     return fig
 
 
@@ -94,15 +98,14 @@ def score_chart(scores: np.ndarray) -> go.Figure:
                            cliponaxis=False))
     fig.update_layout(height=300, margin={"l": 10, "r": 10, "t": 10, "b": 10},
                       yaxis={"range": [0, 1.1], "tickformat": ".0%", "title": t("how.probability")},
-                      xaxis={"title": t("how.emotion")}, separators=separators())
+                      xaxis={"title": t("how.emotion")})
     return fig
 
 
 def vector_chart(vector: np.ndarray) -> go.Figure:
     fig = go.Figure(go.Bar(y=vector, marker_color="#268bd2"))
     fig.update_layout(title=t("how.vector_chart"), height=220, margin={"l": 10, "r": 10, "t": 40, "b": 10},
-                      xaxis={"title": t("how.vector_index")}, yaxis={"title": t("how.value")}, bargap=0,
-                      separators=separators())
+                      xaxis={"title": t("how.vector_index")}, yaxis={"title": t("how.value")}, bargap=0)
     return fig
 
 
@@ -136,7 +139,7 @@ if from_images:  # the faces the Images page found (its detector settings), the 
     chosen = int(st.session_state["how_handoff"]["face"])
 else:
     boxes = detector(DetectorConfig()).detect(gray)
-    chosen = int(np.argmax([b.w * b.h for b in boxes])) if boxes else 0
+    chosen = 0  # face 1, numbered left to right as on the Images page
 if not boxes:
     st.image(preview(rgb), width=480)  # bounded: a 1 x 59,999,999 image is no JPEG
     st.warning(t("how.no_face"))
@@ -171,7 +174,7 @@ c2.caption(t("how.crop_caption"))
 if clf.zoom != 1.0:
     c2.caption(t("how.crop_zoom_caption", zoom=fmt_number(clf.zoom, lang(), 2)))
 c3.markdown(f"**{t('how.model_input')}**")
-c3.plotly_chart(input_heatmap(walk.model_input), config=CHART, key="how_input")
+show_chart(input_heatmap(walk.model_input), key="how_input", where=c3)
 c3.caption(t("how.model_input_caption", lo=fmt_number(float(walk.model_input.min()), lang(), 2),
              hi=fmt_number(float(walk.model_input.max()), lang(), 2)))
 
@@ -211,18 +214,19 @@ st.header(t("how.step_vector"))
 h, w, c = walk.vector_from
 st.metric(t("how.vector_length"), fmt_count(len(walk.vector), lang()))
 st.caption(t(f"how.vector_{walk.vector_kind}", h=h, w=w, c=c, n=fmt_count(len(walk.vector), lang())))
-st.plotly_chart(vector_chart(walk.vector), config=CHART, key="how_vector")
+show_chart(vector_chart(walk.vector), key="how_vector")
 
 st.header(t("how.step_dense"))
 if walk.dense:
-    st.markdown("\n".join(f"- {t('how.dense_item', i=i, units=d.units, act=d.activation)}"
-                          for i, d in enumerate(walk.dense, start=1)))
+    items = [t("how.dense_item", i=i, units=d.units, act=d.activation, meaning=activation_meaning(d.activation))
+             for i, d in enumerate(walk.dense, start=1)]
+    st.markdown("\n".join(f"- {item}" for item in items))
     st.caption(t("how.dense_caption"))
 else:
     st.info(t("how.no_dense"))
 
 st.header(t("how.step_softmax"))
-st.plotly_chart(score_chart(scores), config=CHART, key="how_scores")
+show_chart(score_chart(scores), key="how_scores")
 st.caption(t("how.softmax_caption", label=display_name(LABELS[top], lang()), conf=fmt_percent(float(scores[top]),
                                                                                                lang())))
 if clf.tta_flip:
@@ -233,14 +237,16 @@ if clf.prior_correction:
     st.caption(t("how.prior_caption"))
 
 st.header(t("how.step_cam"))
-st.caption(t("how.cam_caption"))
+cam_top = ex.grad_cam(face, top)
+st.caption(t("how.cam_caption", rows=cam_top.grid[0], cols=cam_top.grid[1]))
+st.caption(t("how.cam_limits"))
 emotions = [display_name(k, lang()) for k in LABELS]
 others = [int(i) for i in np.argsort(-scores) if i != top]  # never the predicted emotion, most likely first
 # keyed by photo, face and prediction: a choice made for another face never stays behind
 other = st.selectbox(t("how.cam_other"), others, index=0, format_func=emotions.__getitem__,
                      key=worded(f"how_cam_other_{photo_id}_{chosen}_{top}"), width=320)
 c1, c2, _ = st.columns([1, 1, 1])
-show_cam(c1, face_rgb, ex.grad_cam(face, top),
+show_cam(c1, face_rgb, cam_top,
          t("how.cam_predicted", label=display_name(LABELS[top], lang()), conf=fmt_percent(float(scores[top]), lang())))
 show_cam(c2, face_rgb, ex.grad_cam(face, other),
          t("how.cam_other_title", label=display_name(LABELS[other], lang()),
@@ -249,4 +255,4 @@ show_cam(c2, face_rgb, ex.grad_cam(face, other),
 with st.expander(t("how.layers")):
     rows = [{t("how.col_layer"): n, t("how.col_role"): t(f"how.role_{role}"),
              t("how.col_shape"): " × ".join(str(d) for d in shape)} for n, role, shape in model_anatomy(ex.model)]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    show_table(pd.DataFrame(rows), hide_index=True, width="stretch")

@@ -18,7 +18,8 @@ from fer.media.photo import NO_FACE, ROW_KEYS, PhotoResult, analyse_photo, resul
 from fer.model.inference import FacePrediction
 from fer.vision.detection import DetectorConfig
 from fer.vision.preprocessing import IMAGE_ERROR_KINDS, ImageError
-from ui.common import ROOT, detector, get_classifier, lang, separators, t, worded
+from ui.charts import show_chart, show_table
+from ui.common import ROOT, detector, get_classifier, lang, t, worded
 from ui.controls import sidebar_controls
 from ui.text import plain
 
@@ -39,7 +40,7 @@ def score_chart(face: FacePrediction, title: str) -> go.Figure:
                            cliponaxis=False))
     fig.update_layout(title=title, height=260, margin={"l": 10, "r": 10, "t": 40, "b": 10},
                       yaxis={"range": [0, 1.1], "tickformat": ".0%", "title": t("images.probability")},
-                      xaxis={"title": t("images.emotion")}, separators=separators())
+                      xaxis={"title": t("images.emotion")})
     return fig
 
 
@@ -69,6 +70,7 @@ def emotion_name(label: str) -> str:
 
 
 BOX_KEYS = ("x", "y", "w", "h", "angle")
+FILE_COLUMN_PX = 120  # the table's file column: face, emotion and confidence beside it fit a 390 px phone
 
 
 def table_frame(rows: list[dict]) -> pd.DataFrame:
@@ -135,7 +137,11 @@ def show_summary(results: list[PhotoResult], dropped: dict[int, list[int]], box:
         c2.download_button(t("images.download_json"), results_json(results, dropped), file_name="faces.json",
                            mime="application/json", icon=":material/download:", key="img_dl_json")
         frame = table_frame(rows).rename(columns=headers())
-        st.dataframe(frame, hide_index=True, width="stretch")
+        # the file name narrow enough that face, emotion and confidence fit a phone's 390 px (long names are
+        # cut; each photo's own heading below shows it whole); the scores are text as fer.i18n writes percents
+        file_col = t("images.col_file")
+        show_table(frame, hide_index=True, width="stretch",
+                   column_config={file_col: st.column_config.TextColumn(file_col, width=FILE_COLUMN_PX)})
 
 
 def show_photo(n: int, res: PhotoResult, data: bytes, show_conf: bool) -> None:
@@ -161,7 +167,7 @@ def show_photo(n: int, res: PhotoResult, data: bytes, show_conf: bool) -> None:
     for i in kept:
         face = res.faces[i - 1]
         title = t("images.face_title", i=i, label=display_name(face.label, lg), conf=fmt_percent(face.confidence, lg))
-        right.plotly_chart(score_chart(face, title), key=f"chart_{key}_{i}", config={"displayModeBar": False})
+        show_chart(score_chart(face, title), key=f"chart_{key}_{i}", where=right)
         if right.button(t("images.explain", i=i), key=f"img_how_{key}_{i}", icon=":material/psychology:"):
             open_in_how(res.name, data, [f.box for f in res.faces], i - 1)
 

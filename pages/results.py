@@ -32,7 +32,8 @@ from fer.labels import LABELS, display_name
 from fer.model.evaluation import EvalReport, most_confident_mistakes, report_from_scores
 from fer.model.modelio import ModelCard, read_card
 from fer.train.presets import resolve_data
-from ui.common import DEFAULT_MODEL, data_error_text, get_classifier, lang, localise, model_label, t, worded
+from ui.charts import show_chart, show_table
+from ui.common import DEFAULT_MODEL, data_error_text, get_classifier, lang, model_label, t, worded
 from ui.data_source import KeyedStore, load_with_progress
 from ui.text import plain, plot_text
 
@@ -165,7 +166,7 @@ def show_curves(e: Entry) -> None:
     cols = st.columns(2)
     for col, metric in zip(cols, ("loss", "accuracy"), strict=True):
         fig = curve_figure(history, metric, names | {"title": t(f"results.{metric}")}, best=best, stop=stop)
-        col.plotly_chart(localise(fig), key=f"res_curve_{e.key}_{metric}")
+        show_chart(fig, key=f"res_curve_{e.key}_{metric}", where=col)
     note = t("results.best_epoch", epoch=best)
     if stop:
         note += " " + t("results.early_stopped", epoch=stop, planned=e.config().epochs)
@@ -186,21 +187,24 @@ def show_report(e: Entry, rep: EvalReport) -> None:
         t("results.f1"): [fmt_number(rep.per_class[c].f1, lg, 3) for c in LABELS],
         t("results.support"): [rep.per_class[c].support for c in LABELS],
     })
-    st.dataframe(table, hide_index=True)
+    show_table(table, hide_index=True)
     cm = np.array(rep.confusion, dtype=float)
     norm = st.radio(t("results.cm_view"), ("counts", "normalised"), horizontal=True, key=worded(f"res_cm_{e.key}"),
                     format_func={v: t(f"results.cm_{v}") for v in ("counts", "normalised")}.get)
     if norm == "normalised":
         cm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
     names = [display_name(c, lg) for c in LABELS]
+    # aspect "auto": a square matrix fills the chart's width and height (a forced square left a blank band
+    # above it on a phone)
     fig = px.imshow(cm, x=names, y=names, color_continuous_scale="Blues", text_auto=".1%" if norm != "counts" else "d",
+                    aspect="auto",
                     labels={"x": t("results.predicted"), "y": t("results.true"), "color": t(f"results.cm_{norm}")})
     fig.update_layout(title=t("results.confusion"), height=480, margin={"l": 10, "r": 10, "t": 40, "b": 10})
     fig.update_coloraxes(showscale=False)  # every cell writes its number; the scale only took a phone's width
-    st.plotly_chart(localise(fig), key=f"res_cmfig_{e.key}", config={"displayModeBar": False})  # not over the title
+    show_chart(fig, key=f"res_cmfig_{e.key}")
     st.markdown(f"**{t('results.confused_pairs')}**")
     pairs = confused_pairs(rep, 5)
-    st.dataframe(pd.DataFrame({
+    show_table(pd.DataFrame({
         t("results.true"): [display_name(a, lg) for a, _, _, _ in pairs],
         t("results.predicted"): [display_name(b, lg) for _, b, _, _ in pairs],
         t("results.images"): [n for _, _, n, _ in pairs],
@@ -333,7 +337,7 @@ def compare(chosen: list[Entry]) -> None:
                 t("results.loss"): fmt_number(test["loss"], lg, 3) if "loss" in test else "—",
                 t("results.minutes"): fmt_duration(card.train_seconds, lg) if card else "—",
             })
-        st.dataframe(pd.DataFrame(rows), hide_index=True)
+        show_table(pd.DataFrame(rows), hide_index=True)
         with_history = [e for e in members if e.history()]
         if len(with_history) < 2:
             continue
@@ -345,13 +349,11 @@ def compare(chosen: list[Entry]) -> None:
                 fig.add_trace(go.Scatter(x=[r["epoch"] for r in h], y=[r.get(metric) for r in h],
                                          name=plot_text(label(e)),
                                          hovertemplate="%{y:.1%}" if metric == "val_accuracy" else "%{y:.3f}"))
-            # the legend under the axis title, not over it
             if metric == "val_accuracy":
                 fig.update_yaxes(tickformat=".0%")
             fig.update_layout(title=t(f"results.cmp_{metric}"), xaxis_title=t("results.epoch"), height=380,
-                              margin={"l": 10, "r": 10, "t": 40, "b": 10},
-                              legend={"orientation": "h", "yanchor": "top", "y": -0.28, "x": 0})
-            col.plotly_chart(localise(fig), key=f"res_cmp_{metric}_{g}")
+                              margin={"l": 10, "r": 10, "t": 40, "b": 10})
+            show_chart(fig, key=f"res_cmp_{metric}_{g}", where=col)
 
 
 st.title(t("results.title"))

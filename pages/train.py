@@ -19,7 +19,8 @@ from fer.labels import display_name
 from fer.model.architectures import ARCHITECTURES
 from fer.train.presets import PRESETS, preset_starts, resolve_data
 from fer.train.trainer import start_problem
-from ui.common import ROOT, available_models, data_error_text, lang, localise, t, worded
+from ui.charts import show_chart
+from ui.common import ROOT, available_models, data_error_text, lang, t, worded
 from ui.data_source import choose_dataset, dataset_options, load_with_progress
 from ui.text import plain
 
@@ -144,7 +145,7 @@ def curves(info: jobs.RunInfo, key: str) -> None:
     cols = st.columns(2)
     for col, metric in zip(cols, ("loss", "accuracy"), strict=True):
         fig = curve_figure(history, metric, names | {"title": t(f"train.{metric}")})
-        col.plotly_chart(localise(fig), key=f"{key}_{metric}")
+        show_chart(fig, key=f"{key}_{metric}", where=col)
 
 
 def live(run_path: str) -> None:

@@ -24,7 +24,8 @@ from fer.media.live import (
 )
 from fer.media.session import SessionSummary, summarise
 from ui.bars import emotion_bars
-from ui.common import detector, get_classifier, lang, separators, t
+from ui.charts import show_chart, show_table
+from ui.common import detector, get_classifier, lang, t
 from ui.controls import sidebar_controls
 from ui.text import plain
 
@@ -60,11 +61,8 @@ def timeline_chart(records: list[FrameRecord], title: str, window_s: float | Non
         x, xaxis = [v - end for v in cols["t"]], {"title": t("webcam.seconds_ago"), "range": [-window_s, 0]}
     fig = go.Figure([go.Scatter(x=x, y=cols[k], name=display_name(k, lang()), mode="lines",
                                 line={"color": hex_color(k)}) for k in LABELS])
-    # the legend under the axis title (on a phone it wraps over several lines: above the plot it covered
-    # the title)
     fig.update_layout(title=title, height=380, margin={"l": 10, "r": 10, "t": 40, "b": 10}, xaxis=xaxis,
-                      yaxis={"title": t("webcam.probability"), "range": [0, 1], "tickformat": ".0%"},
-                      legend={"orientation": "h", "yanchor": "top", "y": -0.25, "x": 0}, separators=separators())
+                      yaxis={"title": t("webcam.probability"), "range": [0, 1], "tickformat": ".0%"})
     return fig
 
 
@@ -75,7 +73,7 @@ def emotion_time_chart(summary: SessionSummary) -> go.Figure:
     fig = go.Figure(go.Bar(x=names, y=secs, marker_color=[hex_color(k) for k in LABELS],
                            text=[fmt_number(v, lang(), 1) for v in secs], textposition="outside", cliponaxis=False))
     fig.update_layout(title=t("webcam.time_per_emotion"), height=300, margin={"l": 10, "r": 10, "t": 40, "b": 10},
-                      yaxis={"title": t("webcam.seconds")}, separators=separators())
+                      yaxis={"title": t("webcam.seconds")})
     return fig
 
 
@@ -92,17 +90,17 @@ def session_summary(records: list[FrameRecord]) -> None:
     c2.metric(t("webcam.analysed_frames"), fmt_count(summary.analysed, lang()))
     c3.metric(t("webcam.dominant"), display_name(summary.dominant, lang()) if summary.dominant else "–")
     left, right = st.columns(2)
-    left.plotly_chart(emotion_time_chart(summary), config={"displayModeBar": False})
+    show_chart(emotion_time_chart(summary), where=left)
     if summary.faces:
         table = pd.DataFrame([{t("webcam.col_face"): f.number,
                                t("webcam.col_seen"): t("webcam.seconds_value", s=fmt_number(f.seconds, lang(), 1)),
                                t("webcam.col_dominant"): display_name(f.dominant, lang()),
                                t("webcam.col_share"): f.dominant_share} for f in summary.faces])
-        right.dataframe(table, hide_index=True, column_config={t("webcam.col_share"): st.column_config.ProgressColumn(
-            t("webcam.col_share"), min_value=0.0, max_value=1.0, format="percent")})
+        share = st.column_config.ProgressColumn(t("webcam.col_share"), min_value=0.0, max_value=1.0, format="percent")
+        show_table(table, where=right, hide_index=True, column_config={t("webcam.col_share"): share})
     else:
         right.info(t("webcam.no_face_seen"))
-    st.plotly_chart(timeline_chart(records, t("webcam.session_timeline")), config={"displayModeBar": False})
+    show_chart(timeline_chart(records, t("webcam.session_timeline")))
 
 
 st.title(t("webcam.title"))
@@ -163,7 +161,7 @@ def readout() -> None:
 def live_timeline() -> None:
     records = proc.records(TIMELINE_S)
     if playing and records:  # once the camera stops, the session summary below shows the whole session
-        st.plotly_chart(timeline_chart(records, t("webcam.timeline"), TIMELINE_S), config={"displayModeBar": False})
+        show_chart(timeline_chart(records, t("webcam.timeline"), TIMELINE_S))
 
 
 # Every timed fragment is the only child of a container of its own. Streamlit 1.67 drops a full
@@ -194,7 +192,7 @@ def recording() -> None:
     if records:
         table = pd.DataFrame(records_rows(records[-10:], blank=None))
         table["label"] = [display_name(v, lang()) if v else "" for v in table["label"]]
-        st.dataframe(table.rename(columns=headers), hide_index=True)
+        show_table(table.rename(columns=headers), hide_index=True)
 
 
 st.subheader(t("webcam.recording"))

@@ -86,6 +86,14 @@ def test_example_renders_every_section(lang: str) -> None:
     best = t("how.cam_predicted", lang, label=display_name(LABELS[ranked[0]], lang),
              conf=fmt_percent(y[ranked[0]], lang))
     assert f"**{best}**" in [m.value for m in at.markdown]
+    # step 6 explains each dense layer's own activation: fer-net's one dense layer is the softmax
+    dense = [m.value for m in at.markdown if m.value.startswith("- ")]
+    meaning = t("how.act_softmax", lang)
+    assert dense == ["- " + t("how.dense_item", lang, i=1, units=7, act="softmax", meaning=meaning)]
+    assert t("how.act_relu", lang) not in " ".join(m.value for m in at.markdown)
+    # Grad-CAM says on which grid it is measured (fer-net: 12 x 12) and what it can and cannot show
+    captions = [c.value for c in at.caption]
+    assert t("how.cam_caption", lang, rows=12, cols=12) in captions and t("how.cam_limits", lang) in captions
     assert len(at.expander) == 1 and len(at.dataframe) == 1
     table = at.dataframe[0].value
     assert list(table.columns) == [t("how.col_layer", lang), t("how.col_role", lang), t("how.col_shape", lang)]
@@ -106,6 +114,7 @@ def test_second_emotion_and_map_count_follow_the_widgets() -> None:
     assert not at.exception
     faces = labelled(at, "how.pick_face")
     assert faces.options == [t("how.face_n", "en", i=1), t("how.face_n", "en", i=2)]
+    assert faces.value == 0  # face 1, as the Images page numbers them (left to right)
     faces.set_value(1 - faces.value)  # explain the other face
     at.run()
     assert not at.exception and len(at.header) == len(SECTIONS)

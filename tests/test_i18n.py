@@ -77,6 +77,15 @@ def test_no_literal_user_text_in_streamlit_calls(path: Path):
     assert not offenders, "untranslated text (use t('section.key')):\n" + "\n".join(offenders)
 
 
+@pytest.mark.parametrize("path", sorted((ROOT / "pages").glob("*.py")), ids=lambda p: p.name)
+def test_no_bare_string_on_a_page_but_its_docstring(path: Path):
+    """Streamlit's magic writes a page's bare top-level strings on the page (a constant's docstring once
+    showed up above the Images page's title): only the module docstring may be one."""
+    body = ast.parse(path.read_text()).body
+    bare = [n.lineno for n in body[1:] if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)]
+    assert not bare, f"bare strings at lines {bare}: make them comments"
+
+
 def test_every_language_has_every_key_and_the_same_placeholders():
     en = catalog("en")
     for lang in languages():

@@ -89,6 +89,32 @@ def test_callback_on_a_real_face_frame(classifier: Classifier, face_frame: np.nd
     assert rec.frame == 1 and rec.faces == snap.faces and rec.t == 0.0
 
 
+def test_webcam_boxes_are_numbered_as_the_readout_names_the_faces(classifier: Classifier,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The readout says 'Face 1', 'Face 2' in the order of snapshot().faces: the video's labels carry
+    the same numbers, on analysed frames and on the frames in between (issue 39, item 15)."""
+    import fer.media.live as live
+
+    drawn: list[tuple] = []
+    real = live.annotate
+
+    def spy(rgb, faces, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        drawn.append((tuple(faces), list(kwargs.get("numbers") or [])))
+        return real(rgb, faces, *args, **kwargs)
+
+    monkeypatch.setattr(live, "annotate", spy)
+    rgb = cv2.cvtColor(cv2.imread(str(PHOTOS / "obama_and_biden.jpg")), cv2.COLOR_BGR2RGB)
+    frame = cv2.resize(rgb, (640, round(640 * rgb.shape[0] / rgb.shape[1])), interpolation=cv2.INTER_AREA)
+    clock = FakeClock()
+    proc = LiveProcessor(Detector(), SlowClassifier(classifier, clock, cost=0.2), clock=clock)  # type: ignore[arg-type]
+    for _ in range(3):  # one analysed frame, then frames drawn with its result
+        proc.process(frame)
+        clock.now += 1 / 30
+    faces = proc.snapshot().faces
+    assert len(faces) == 2 and proc.snapshot().analysed < 3
+    assert drawn and all(f == faces and n == [1, 2] for f, n in drawn)
+
+
 def test_slow_analysis_skips_frames_but_draws_every_frame(classifier: Classifier, face_frame: np.ndarray) -> None:
     clock = FakeClock()
     slow = SlowClassifier(classifier, clock, cost=0.1)

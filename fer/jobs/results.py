@@ -180,8 +180,7 @@ def curve_figure(history: list[dict[str, float]], metric: str, names: dict[str, 
         fig.add_vline(x=stop, line_dash="dot", line_color="#d62728", annotation_text=names["stop"],
                       annotation_position="bottom right")
     fig.update_layout(title=names["title"], xaxis_title=names["epoch"], yaxis_title=names["title"],
-                      height=320, margin={"l": 10, "r": 10, "t": 40, "b": 10},
-                      legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"})
+                      height=320, margin={"l": 10, "r": 10, "t": 40, "b": 10})
     if "accuracy" in metric:
         fig.update_yaxes(tickformat=".0%")  # 20%, not 0.2 (the page sets the language's separators)
     return fig

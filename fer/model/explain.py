@@ -15,6 +15,13 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
+CAM_MIN_SIDE = 12
+"""Grad-CAM reads the deepest convolution whose maps are at least this many cells a side (12 x 12 on a
+48 x 48 face: eyes, nose and mouth in different cells). On the shipped model the very last convolution
+is 6 x 6, and there its maps for two emotions of one face are nearly the same picture (Happy and
+Neutral of obama.jpg: correlation 0.97; at 12 x 12: 0.31), because a few central cells carry most of the
+activation whatever the emotion: `python -m tests.test_explain` prints these figures."""
+
 
 @dataclass(frozen=True)
 class Filters:
@@ -80,6 +87,8 @@ class GradCam:
     layer_name: str
     score: float
     """The network's probability for the target class."""
+    grid: tuple[int, int] = (0, 0)
+    """Cells (rows, columns) of the layer the map was computed on: its real resolution."""
 
     @property
     def empty(self) -> bool:
@@ -117,7 +126,7 @@ def _shape(tensor: Any) -> tuple[int, ...]:
 class Explainer:
     """Built once per model (a few sub-models over the functional graph); then cheap per face."""
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Any, cam_min_side: int = CAM_MIN_SIDE) -> None:
         import keras
 
         self.model = model
@@ -147,14 +156,20 @@ class Explainer:
         outputs = [rescale[0].output if rescale else model.inputs[0], first_out[1], *block_tensors,
                    *[p.output for p in self.pools], self._vector_layer.output, model.outputs[0]]
         self._sub = keras.Model(model.inputs, outputs, name="explain")
-        self._cam_name, cam_tensor = _activated(layers, kinds, convs[-1])
         head = layers[-1]
         self._head = head
-        # Grad-CAM runs two halves: up to the last conv block, then (taped) from it to the softmax. Only
+        # Grad-CAM runs two halves: up to the chosen convolution, then (taped) from it to the softmax. Only
         # the top half is differentiated: TF 2.21's oneDNN input gradient of a strided 1x1 convolution
-        # on a small batch corrupts memory, and mini-xception's shortcuts are such convolutions.
-        self._bottom = keras.Model(model.inputs, cam_tensor, name="gradcam_bottom")
-        self._top = keras.Model(cam_tensor, [head.input, model.outputs[0]], name="gradcam_top")
+        # on a small batch corrupts memory, and mini-xception's shortcuts are such convolutions (so a
+        # layer with a strided convolution after it is never chosen).
+        for i in _cam_candidates(layers, kinds, convs, cam_min_side):
+            self._cam_name, cam_tensor = _activated(layers, kinds, i)
+            try:
+                self._top = keras.Model(cam_tensor, [head.input, model.outputs[0]], name="gradcam_top")
+            except ValueError:  # a shortcut skips this layer: the top half needs more than its maps
+                continue
+            self._bottom = keras.Model(model.inputs, cam_tensor, name="gradcam_bottom")
+            break
 
     def filters(self) -> Filters:
         return first_layer_filters(self.model)
@@ -195,7 +210,24 @@ class Explainer:
             raise RuntimeError(f"no gradient from class {target_index} to layer {self._cam_name}")
         weights = tf.reduce_mean(grads, axis=(1, 2))  # one importance per channel
         cam = tf.nn.relu(tf.einsum("bhwc,bc->bhw", conv, weights))[0].numpy()
-        return GradCam(_to_heatmap(cam), int(target_index), self._cam_name, float(probs[0, target_index]))
+        return GradCam(_to_heatmap(cam), int(target_index), self._cam_name, float(probs[0, target_index]),
+                       (int(cam.shape[0]), int(cam.shape[1])))
+
+    @property
+    def cam_layer(self) -> str:
+        """The name of the layer Grad-CAM reads."""
+        return self._cam_name
+
+
+def _cam_candidates(layers: list[Any], kinds: list[str], convs: list[int], min_side: int) -> list[int]:
+    """Conv layer indices to try for Grad-CAM, best first: the deepest whose maps are at least `min_side`
+    a side and after which no strided convolution comes, then the last convolution."""
+    def strided(layer: Any) -> bool:
+        return any(int(s) > 1 for s in np.atleast_1d(getattr(layer, "strides", 1)))
+
+    after_last_strided = max((i for i, k in enumerate(kinds) if k == "conv" and strided(layers[i])), default=-1)
+    fine = [i for i in convs if i > after_last_strided and min(_shape(layers[i].output)[:2]) >= min_side]
+    return [*fine[-1:], convs[-1]]
 
 
 def _batch(face: np.ndarray) -> np.ndarray:
@@ -245,7 +277,8 @@ def _logit(head: Any, head_in: Any, probs: Any) -> Any:
 
 
 def _to_heatmap(cam: np.ndarray, size: int = 48) -> np.ndarray:
-    """Upsample a small map to size x size and scale to 0..1 (all zeros when nothing is positive)."""
+    """Upsample a small map to size x size and scale to 0..1 (all zeros when nothing is positive): each
+    map on its own scale (Grad-CAM's sizes are not comparable between classes on an inner layer)."""
     big = cv2.resize(np.asarray(cam, np.float32), (size, size), interpolation=cv2.INTER_CUBIC)
     big = np.maximum(big, 0.0)
     top = float(big.max())
