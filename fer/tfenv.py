@@ -10,6 +10,9 @@ from typing import Any
 
 BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
 """/proc/cpuinfo flags of CPUs that compute bfloat16 natively (Intel AMX, AVX512-BF16 on Intel and AMD Zen 4+)."""
+NATIVE_BF16_ENV = "FER_NATIVE_BF16"
+"""Set to 1 or 0, it overrides what the machine says of bfloat16 (an operator's choice; the tests set 0 so that a
+run computes alike on every machine)."""
 
 
 def import_tensorflow(training: bool = False, setup: Callable[[Any], None] | None = None) -> Any:
@@ -67,8 +70,11 @@ def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
 
 def native_bfloat16(flags: set[str] | None = None, gpus: int | None = None) -> bool:
     """Whether bfloat16 arithmetic is native here (a GPU, or a CPU with one of BF16_CPU_FLAGS), so that mixed
-    precision makes training faster instead of several times slower (docs/training.md). `gpus`: how many GPUs
-    TensorFlow sees (asked of TensorFlow when None)."""
+    precision makes training faster instead of several times slower (docs/training.md); $FER_NATIVE_BF16 (1 or 0)
+    overrides it. `gpus`: how many GPUs TensorFlow sees (asked of TensorFlow when None)."""
+    forced = os.environ.get(NATIVE_BF16_ENV, "").strip()
+    if forced in ("0", "1"):
+        return forced == "1"
     if gpus is None:
         gpus = len(import_tensorflow().config.list_physical_devices("GPU"))
     flags = cpu_flags() if flags is None else flags

@@ -33,14 +33,14 @@ INTS = ("test_seed", "val_seed", "epochs", "batch_size", "lr_patience", "early_s
 OPTIONAL = ("l2", "dropout")
 CHOICES = ("split", "arch", "optimizer", "lr_schedule", "lr_monitor", "init_model", "distribute", "mixed_precision")
 FLAGS = ("nesterov", "class_weights", "augment", "aug_flip")
+# The precision box's stable values (what the form keeps) and the TrainConfig.mixed_precision each stands for.
 PRECISIONS = {"auto": None, "bfloat16": True, "float32": False}
-"""The precision box's stable values (what the form keeps) and the TrainConfig.mixed_precision each stands for."""
 HIDDEN = ("label_smoothing", "soft_labels", "extra")
 FIELDS = (*FLOATS, *INTS, *OPTIONAL, *CHOICES, *FLAGS)
+# Session key: {TrainConfig field: value}, what the form holds. Fields that do not apply are not drawn, and
+# Streamlit forgets the value of a widget it did not draw: the form's values live here, its widgets start from
+# them and write back on change.
 KEPT = "train_values"
-"""Session key: {TrainConfig field: value}, what the form holds. Fields that do not apply are not drawn, and
-Streamlit forgets the value of a widget it did not draw: the form's values live here, its widgets start from
-them and write back on change."""
 
 
 def fill(cfg: TrainConfig) -> None:

@@ -9,8 +9,10 @@ from tests.helpers import PHOTOS
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test gets its own dataset cache folder."""
+    """Each test gets its own dataset cache folder, and runs compute in float32 on every machine (a config that
+    leaves the precision to the machine would take bfloat16 where the CPU has it: fer.tfenv.native_bfloat16)."""
     monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.setenv("FER_NATIVE_BF16", "0")
 
 
 @pytest.fixture(scope="session")

@@ -19,10 +19,18 @@ ZEN4 = {"fpu", "avx2", "avx512f", "avx512_bf16"}
 AVX2 = {"fpu", "avx2", "fma"}
 
 
-def test_native_bfloat16_on_amx_avx512_bf16_or_a_gpu_only():
+def test_native_bfloat16_on_amx_avx512_bf16_or_a_gpu_only(monkeypatch):
+    monkeypatch.delenv("FER_NATIVE_BF16")
     assert native_bfloat16(AMX, gpus=0) and native_bfloat16(ZEN4, gpus=0)
     assert not native_bfloat16(AVX2, gpus=0)
     assert native_bfloat16(AVX2, gpus=1)
+
+
+def test_the_environment_overrides_the_machine(monkeypatch):
+    monkeypatch.setenv("FER_NATIVE_BF16", "1")
+    assert native_bfloat16(AVX2, gpus=0)
+    monkeypatch.setenv("FER_NATIVE_BF16", "0")
+    assert not native_bfloat16(AMX, gpus=1)
 
 
 def test_the_config_decides_when_it_says_and_the_machine_when_it_does_not():
@@ -61,3 +69,6 @@ def test_the_card_says_which_precision_the_run_computed_in(tmp_path, mixed):
     assert card["precision"] == ("bfloat16" if mixed else "float32") == result.card.precision
     assert card["config"]["mixed_precision"] is mixed
     assert "bf16=" in card["machine"]
+    import keras
+
+    assert keras.mixed_precision.global_policy().name == "float32"  # the run's policy does not outlive it

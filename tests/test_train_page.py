@@ -228,7 +228,8 @@ def test_the_stop_button_ends_the_job_and_keeps_its_checkpoint(env):
     # Resume: the same run folder continues where the stop left it
     epochs, batches = info.done
     key = "train.resume_at_batch" if batches else "train.resume_at"
-    assert any(c.value == t(key, run=run.name, epoch=epochs + 1, epochs=500, batch=batches + 1) for c in at.caption)
+    assert any(shown(c.value) == t(key, run=run.name, epoch=epochs + 1, epochs=500, batch=batches + 1)
+               for c in at.caption)
     at.button(key="train_resume_current").click().run()
     assert not at.exception, [e.value for e in at.exception]
     resumed = jobs.run_info(run)

@@ -85,10 +85,16 @@ def train(cfg: TrainConfig, run_dir: Path, *, dataset: Dataset | None = None,
         raise ValueError("; ".join(map(str, errors)))
     run_dir = Path(run_dir)
     dist = start(cfg)  # DistributeError when the strategy cannot run here
-    with dist.folder(run_dir) as folder:  # only the chief writes the run folder
-        folder.mkdir(parents=True, exist_ok=True)
-        with claim(folder):  # RunBusyError while another process trains into this folder
-            result = _train(cfg, folder, dataset, progress, should_stop, dist)
+    import keras
+
+    policy = keras.mixed_precision.global_policy()
+    try:
+        with dist.folder(run_dir) as folder:  # only the chief writes the run folder
+            folder.mkdir(parents=True, exist_ok=True)
+            with claim(folder):  # RunBusyError while another process trains into this folder
+                result = _train(cfg, folder, dataset, progress, should_stop, dist)
+    finally:  # models built after the run (by the app, by tests) compute as before it
+        keras.mixed_precision.set_global_policy(policy)
     dist.barrier()  # the workers leave together
     return result if folder == run_dir else TrainResult(run_dir, run_dir / "model.keras", result.history,
                                                         result.card, result.stopped_early)
