@@ -145,8 +145,9 @@ def fmt_duration(seconds: float, lang: str = DEFAULT_LANG) -> str:
 
 def plural(key: str, n: int, lang: str = DEFAULT_LANG, **kwargs: Any) -> str:
     """The text of `key.one` for n == 1, else of `key.other` (each language's catalog has both), with {n} as a
-    count: '1 photo', '2 photos'."""
-    return t(f"{key}.{'one' if n == 1 else 'other'}", lang, n=fmt_count(n, lang), **kwargs)
+    count: '1 photo', '2 photos'; `key.zero` for 0 where the catalog has one ('no face', not '0 faces')."""
+    form = "zero" if n == 0 and f"{key}.zero" in catalog(lang) else "one" if n == 1 else "other"
+    return t(f"{key}.{form}", lang, n=fmt_count(n, lang), **kwargs)
 
 
 def fmt_date(when: datetime, lang: str = DEFAULT_LANG) -> str:

@@ -39,7 +39,7 @@ HIDDEN = ("label_smoothing", "soft_labels", "extra")
 FIELDS = (*FLOATS, *INTS, *OPTIONAL, *CHOICES, *FLAGS)
 # Session key: {TrainConfig field: value}, what the form holds. Fields that do not apply are not drawn, and
 # Streamlit forgets the value of a widget it did not draw: the form's values live here, its widgets start from
-# them and write back on change.
+# them and write back on change. (A comment, not a string: Streamlit's magic would write a bare string.)
 KEPT = "train_values"
 
 
@@ -304,16 +304,19 @@ def form(data: Path, running: bool, problems: list[str]) -> None:
     c1.number_input(t("train.epochs"), **field("epochs"), step=1)
     c2.number_input(t("train.time_budget"), **field("time_budget_minutes"), step=15.0, format="%g")
     with st.expander(t("train.advanced"), expanded=False):
+        # a new pair of columns per row: on a phone the columns stack, and a row's two fields stay together
         st.caption(t("train.advanced_help"))
         split = value("split")
         heading("train.split_section")
-        c1, c2 = st.columns(2)
         if split == "custom":
+            c1, c2 = st.columns(2)
             c1.number_input(t("train.test_fraction"), **field("test_fraction"), step=0.05, format="%.2f")
             c2.number_input(t("train.val_fraction"), **field("val_fraction"), step=0.05, format="%.2f")
         if split != "official":
+            c1, c2 = st.columns(2)
             c1.number_input(t("train.test_seed"), **field("test_seed"), step=1)
             c2.number_input(t("train.val_seed"), **field("val_seed"), step=1)
+        c1, c2 = st.columns(2)
         c1.number_input(t("train.train_fraction"), **field("train_fraction"), step=0.1, format="%.2f")
         c2.selectbox(t("train.init_model"), starts := start_options(), **field("init_model"),
                      format_func=({"": t("train.init_scratch")} | {v: v for v in starts if v}).get)
@@ -323,14 +326,16 @@ def form(data: Path, running: bool, problems: list[str]) -> None:
         c1.selectbox(t("train.optimizer"), OPTIMIZERS, **field("optimizer"),
                      format_func={o: t(f"train.opt_{o}") for o in OPTIMIZERS}.get)
         c2.number_input(t("train.learning_rate"), **field("learning_rate"), format="%g", step=1e-4)
+        c1, c2 = st.columns(2)
         c1.number_input(t("train.batch_size"), **field("batch_size"), step=8)
         if value("optimizer") == "adam":
             c2.number_input(t("train.beta_1"), **field("beta_1"), format="%g", step=0.01)
+            c1, c2 = st.columns(2)
             c1.number_input(t("train.beta_2"), **field("beta_2"), format="%g", step=0.001)
             c2.number_input(t("train.epsilon"), **field("epsilon"), format="%g", step=1e-7)
         else:
             c2.number_input(t("train.momentum"), **field("momentum"), format="%g", step=0.05)
-            c1.checkbox(t("train.nesterov"), **field("nesterov"))
+            st.checkbox(t("train.nesterov"), **field("nesterov"))
         c1, c2 = st.columns(2)
         c1.number_input(t("train.l2"), **field("l2"), format="%g", step=1e-4, placeholder=t("train.arch_default"))
         c2.number_input(t("train.dropout"), **field("dropout"), format="%g", step=0.05,
@@ -339,25 +344,26 @@ def form(data: Path, running: bool, problems: list[str]) -> None:
         heading("train.schedule_section")
         st.selectbox(t("train.lr_schedule"), SCHEDULES, **field("lr_schedule"),
                      format_func={m: t("train.sched_" + m) for m in SCHEDULES}.get)
-        c1, c2 = st.columns(2)
         if value("lr_schedule") == "plateau":
+            c1, c2, c3 = st.columns(3)
             c1.selectbox(t("train.lr_monitor"), MONITORS, **field("lr_monitor"),
                          format_func={m: t("train.m_" + m) for m in MONITORS}.get)
             c2.number_input(t("train.lr_factor"), **field("lr_factor"), format="%g", step=0.05)
-            c1.number_input(t("train.lr_patience"), **field("lr_patience"), step=1)
-        c2.number_input(t("train.es_patience"), **field("early_stopping_patience"), step=1)
-        c1.number_input(t("train.min_delta"), **field("early_stopping_min_delta"), format="%g", step=1e-3)
-        c2.number_input(t("train.average_from"), **field("average_from"), format="%g", step=0.05)
+            c3.number_input(t("train.lr_patience"), **field("lr_patience"), step=1)
+        c1, c2 = st.columns(2)
+        c1.number_input(t("train.es_patience"), **field("early_stopping_patience"), step=1)
+        c2.number_input(t("train.min_delta"), **field("early_stopping_min_delta"), format="%g", step=1e-3)
+        st.number_input(t("train.average_from"), **field("average_from"), format="%g", step=0.05)
 
         heading("train.augment_section")
         st.checkbox(t("train.class_weights"), **field("class_weights"))
         st.checkbox(t("train.augment"), **field("augment"))
         if value("augment"):
-            c1, c2 = st.columns(2)
-            c1.checkbox(t("train.aug_flip"), **field("aug_flip"))
-            c2.number_input(t("train.aug_rotation"), **field("aug_rotation"), format="%g", step=5.0)
+            st.checkbox(t("train.aug_flip"), **field("aug_flip"))
+            c1, c2, c3 = st.columns(3)
             c1.number_input(t("train.aug_shift"), **field("aug_shift"), format="%g", step=0.05)
-            c2.number_input(t("train.aug_zoom"), **field("aug_zoom"), format="%g", step=0.05)
+            c2.number_input(t("train.aug_rotation"), **field("aug_rotation"), format="%g", step=5.0)
+            c3.number_input(t("train.aug_zoom"), **field("aug_zoom"), format="%g", step=0.05)
 
         heading("train.devices_section")
         c1, c2 = st.columns(2)
@@ -365,6 +371,7 @@ def form(data: Path, running: bool, problems: list[str]) -> None:
                      format_func={s: t("train.dist_" + s.replace("-", "_")) for s in STRATEGIES}.get)
         if value("distribute") == "mirrored":
             c2.number_input(t("train.replicas"), **field("replicas"), step=1)
+        c1, c2 = st.columns(2)
         c1.number_input(t("train.seed"), **field("seed"), step=1)
         st.selectbox(t("train.mixed_precision"), list(PRECISIONS), **field("mixed_precision"),
                      format_func={c: t(f"train.precision_{c}") for c in PRECISIONS}.get)

@@ -132,7 +132,7 @@ def used_key_patterns() -> list[re.Pattern[str]]:
 
 def test_every_catalog_key_is_used_by_the_code():
     patterns = used_key_patterns()
-    stem = lambda k: k.rsplit(".", 1)[0] if k.endswith((".one", ".other")) else k  # noqa: E731 - plural()
+    stem = lambda k: k.rsplit(".", 1)[0] if k.endswith((".zero", ".one", ".other")) else k  # noqa: E731 - plural()
     unused = [k for k in catalog("en") if not any(p.fullmatch(k) or p.fullmatch(stem(k)) for p in patterns)]
     assert not unused, f"keys no code uses (remove them from every language file): {unused}"
 
@@ -179,7 +179,8 @@ def test_one_formatter_per_kind_of_number(lang, sep):
 
 def test_plural_forms_per_language():
     assert [plural("images.n_photos", n, "en") for n in (1, 2)] == ["1 photo", "2 photos"]
-    assert [plural("images.n_faces", n, "pt") for n in (0, 1, 3)] == ["0 rostos", "1 rosto", "3 rostos"]
+    assert [plural("images.n_faces", n, "pt") for n in (0, 1, 3)] == ["nenhum rosto", "1 rosto", "3 rostos"]
+    assert plural("images.n_faces", 0, "en") == "no face" and plural("images.n_photos", 0, "en") == "0 photos"
     assert plural("images.n_faces", 1200, "pt") == "1.200 rostos"
     for lang in languages():  # every plural key has both forms in every language
         keys = {k.rsplit(".", 1)[0] for k in catalog(lang) if k.endswith((".one", ".other"))}

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from fer.i18n import t
 from fer.labels import COLORS, LABELS, display_name
 from fer.media.annotate import DISPLAY_BOX, EDGE, LABEL_PX, annotate, display_width, fit, label_size, label_text
 from fer.media.photo import NO_FACE, ROW_KEYS, analyse_photo, result_rows, results_json
@@ -367,3 +368,21 @@ def test_fit_downscales_long_side() -> None:
 
 def test_detector_config_is_a_cache_key() -> None:
     assert hash(DetectorConfig(min_neighbors=3)) == hash(DetectorConfig(min_neighbors=3))
+
+
+@pytest.mark.parametrize(("lang", "date"), [("en", "5 Dec 2026, 18:19"), ("pt", "5 dez 2026, 18:19")])
+def test_trained_models_are_named_by_their_run_and_date_not_a_path(tmp_path, monkeypatch, lang, date) -> None:
+    """Issue 39 (14): the model box listed 'runs/20261205-181925-tiny-cnn'."""
+    import shutil
+
+    import ui.common
+
+    run = tmp_path / "runs" / "20261205-181925-tiny-cnn"
+    run.mkdir(parents=True)
+    shutil.copy(ROOT / "models" / "default.keras", run / "model.keras")
+    monkeypatch.setattr(ui.common, "RUNS_DIR", tmp_path / "runs")
+    at = run_page(lang)
+    assert not at.exception
+    box = at.sidebar.selectbox(key="ctl_model")
+    assert box.options[0] == t("common.shipped", lang)
+    assert f"tiny-cnn · {date}" in box.options and not any("runs/" in o for o in box.options)

@@ -51,6 +51,7 @@ def test_a_finished_run_shows_curves_scores_confusion_and_mistakes(lang, runs, m
     at = open_page(lang, runs, monkeypatch)
     assert at.title[0].value == t("results.title", lang)
     assert at.multiselect(key="res_pick").value == ["newer"]
+    assert at.multiselect(key="res_pick").proto.select_all == 0  # no English "Select all" (issue 39, 14)
     metrics = json.loads((runs / "newer" / "metrics.json").read_text())["test"]
     shown = {m.label: m.value for m in at.metric}
     assert shown[t("results.accuracy", lang)] == fmt_percent(metrics["accuracy"], lang)
