@@ -309,6 +309,227 @@ def fuzz_datasets(cases: int, seed: int = 0, save: Path | None = None, log: Call
     return report
 
 
+# ------------------------------------------------------------------------------------------ folders (issue 42)
+SPECIAL = ("fifo", "zero-link", "passwd-link", "dangling-link", "loop-link", "folder")
+ODD_VALUES = (float("nan"), float("inf"), float("-inf"), 1e308, 10**400, -1, -(2**63), 2**63, 0, "x", "", [], {}, None,
+              True, [[1]], {"a": 1})
+ODD_CELLS = ("nan", "inf", "-inf", "1e400", "-1", "x", "", "1" * 400, "0x10")
+RUN_FILES = ("config.json", "job.json", "progress.json", "state.json", "metrics.json", "history.csv", "model.json",
+             "model.report.json", "train.log", ".trainer.pid", "model.keras")
+
+
+def make_special(path: Path, kind: str) -> None:
+    """Put a FIFO, a link (to a device, outside, nowhere, itself) or a folder where a file belongs."""
+    if path.is_symlink() or path.exists():
+        path.unlink()
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "folder":
+        path.mkdir()
+        (path / "inside").write_bytes(b"x")
+    else:
+        target = {"zero-link": "/dev/zero", "passwd-link": "/etc/passwd", "dangling-link": str(path) + ".gone",
+                  "loop-link": str(path)}[kind]
+        path.symlink_to(target)
+
+
+def _leaves(value: object, path: tuple = ()) -> list[tuple]:
+    if isinstance(value, dict):
+        return [path] + [p for k, v in value.items() for p in _leaves(v, (*path, k))]
+    if isinstance(value, list):
+        return [path] + [p for i, v in enumerate(value) for p in _leaves(v, (*path, i))]
+    return [path]
+
+
+def mutate_json(data: object, rng: np.random.Generator) -> tuple[object, str]:
+    """One value somewhere in `data` set to an odd one (NaN, 1e308, 10**400, text, a list, ...)."""
+    import copy
+
+    data = copy.deepcopy(data)
+    where = _leaves(data)[int(rng.integers(len(_leaves(data))))]
+    value = ODD_VALUES[int(rng.integers(len(ODD_VALUES)))]
+    if not where:
+        return value, f"the whole file = {value!r:.30}"
+    parent = data
+    for k in where[:-1]:
+        parent = parent[k]
+    parent[where[-1]] = value
+    return data, f"{'.'.join(map(str, where))} = {value!r:.30}"
+
+
+def run_folder_seed(run: Path) -> None:
+    """A finished run folder whose files are all valid."""
+    import json
+
+    from fer.config import TrainConfig
+    from fer.labels import LABELS
+    from fer.model.modelio import ModelCard
+
+    report = {"split": "test", "n": 14, "accuracy": 0.5, "loss": 1.2, "macro_f1": 0.5,
+              "per_class": {c: {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2} for c in LABELS},
+              "confusion": [[2 if i == j else 0 for j in range(7)] for i in range(7)]}
+    cfg = TrainConfig(data="data/sample", epochs=3).to_dict()
+    card = ModelCard(arch="tiny-cnn", params=1000, config=cfg, epochs_trained=2, best_epoch=2,
+                     metrics={"test": {"n": 14, "accuracy": 0.5, "loss": 1.2, "macro_f1": 0.5,
+                                       "recall": dict.fromkeys(LABELS, 0.5)}}).to_dict()
+    run.mkdir(parents=True)
+    files = {"config.json": cfg, "job.json": {"state": "finished", "pid": 1, "started": "", "finished": ""},
+             "progress.json": {"phase": "done", "epoch": 2, "epochs": 3, "batch": 7, "batches": 7, "elapsed": 3.5,
+                               "logs": {"loss": 1.0}, "epoch_logs": {"val_loss": 1.1}, "learning_rate": 0.001},
+             "state.json": {"epoch": 2, "best": 1.1, "train_seconds": 7.0, "complete": True},
+             "metrics.json": {"test": report}, "model.json": card,
+             "model.report.json": {"model": "model.keras", "split": "x", "reports": {"test": report},
+                                   "history": [{"epoch": 1, "loss": 1.5}, {"epoch": 2, "loss": 1.2}]}}
+    for name, content in files.items():
+        (run / name).write_text(json.dumps(content))
+    (run / "history.csv").write_text("epoch,loss,accuracy,val_loss,val_accuracy\n"
+                                     "1,1.5,0.3,1.4,0.3\n2,1.2,0.4,1.1,0.5\n")
+    (run / "train.log").write_text("epoch 1/3\nepoch 2/3\n")
+    (run / "model.keras").write_bytes(b"a model")
+
+
+def show_run_like_the_pages(run: Path) -> None:
+    """What the Train and Results pages do with a run's files: read them and compute every figure they draw."""
+    from fer.i18n import fmt_number, fmt_percent
+    from fer.jobs import launcher as jobs
+    from fer.jobs.results import best_epoch, confused_pairs, curve_figure, load_reports, read_model_report
+    from fer.model.modelio import read_card
+    from fer.train.runlock import holder
+
+    info = jobs.run_info(run)
+    jobs.list_runs(run.parent)
+    jobs.active_job(run.parent)
+    holder(run)
+    info.log_tail()
+    if info.progress is not None:
+        p = info.progress
+        fmt_percent(p.fraction)
+        for v in (*p.logs.values(), *p.epoch_logs.values(), p.elapsed, p.eta or 0, p.learning_rate or 0):
+            fmt_number(v)
+        int(round(p.elapsed))
+    history = info.history()
+    names = {"train": "t", "val": "v", "epoch": "e", "title": "x", "best": "b", "stop": "s"}
+    curve_figure(history, "loss", names, best=best_epoch(history)).to_json()
+    card, _ = read_card(run / "model.keras")
+    if card is not None:
+        fmt_number(card.params, digits=0)
+        fmt_number(card.train_seconds / 60)
+        for m in card.metrics.values():
+            int(m.get("n", 0))
+            for k in ("accuracy", "macro_f1", "loss"):
+                if k in m:
+                    fmt_percent(m[k])
+    report, _ = read_model_report(run / "model.keras")
+    reports = list(load_reports(run).values()) + (list(report.reports.values()) if report else [])
+    for rep in reports:
+        confused_pairs(rep)
+        cm = np.array(rep.confusion, dtype=float)
+        _ = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+        fmt_number(rep.n, digits=0)
+        fmt_percent(rep.accuracy)
+
+
+def fuzz_run_folders(cases: int, seed: int = 0, log: Callable[[str], None] | None = None) -> Report:
+    """`cases` run folders with one to three files replaced by a FIFO, a link (to /dev/zero, /etc/passwd, nowhere,
+    itself), a folder, or a valid file with one value made odd (NaN, 10**400, text, a list): reading and showing
+    them gives a run, never an exception, and never waits (a FIFO opened for reading would wait for ever)."""
+    import json
+    import signal
+
+    rng = np.random.default_rng(seed)
+    report = Report()
+    with tempfile.TemporaryDirectory() as tmp_:
+        tmp = Path(tmp_)
+        for case in range(cases):
+            run = tmp / f"case-{case}" / "run"  # its own runs folder: list_runs sees one run
+            run_folder_seed(run)
+            hows = []
+            for name in rng.choice(RUN_FILES, size=int(rng.integers(1, 4)), replace=False):
+                path = run / str(name)
+                if rng.random() < 0.4:
+                    kind = SPECIAL[int(rng.integers(len(SPECIAL)))]
+                    make_special(path, kind)
+                    hows.append(f"{name}: {kind}")
+                elif name.endswith(".json"):
+                    data, how = mutate_json(json.loads(path.read_text()), rng)
+                    path.write_text(json.dumps(data))
+                    hows.append(f"{name}: {how}")
+                elif name == "history.csv":
+                    rows = [r.split(",") for r in path.read_text().splitlines()]
+                    r, c = int(rng.integers(len(rows))), int(rng.integers(len(rows[0])))
+                    rows[r][c] = ODD_CELLS[int(rng.integers(len(ODD_CELLS)))]
+                    path.write_text("\n".join(",".join(row) for row in rows) + "\n")
+                    hows.append(f"history.csv row {r + 1} column {c + 1} = {rows[r][c]!r:.20}")
+            label = f"seed {seed} case {case} ({'; '.join(hows)})"
+            t0 = time.perf_counter()
+            previous = signal.signal(signal.SIGALRM, lambda *_: (_ for _ in ()).throw(TimeoutError("hung")))
+            signal.setitimer(signal.ITIMER_REAL, 20.0)
+            try:
+                show_run_like_the_pages(run)
+                outcome, failure = "shown", None
+            except Exception as exc:  # noqa: BLE001 - this is what the fuzzer looks for
+                outcome = f"CRASH {type(exc).__name__}"
+                failure = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=-3)}"
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, previous)
+            report.add(label, time.perf_counter() - t0, outcome, failure)
+            if log and case and case % 500 == 0:
+                log(f"{case:,} run folders: {dict(report.outcomes)}")
+    return report
+
+
+def fuzz_dataset_folders(cases: int, seed: int = 0) -> Report:
+    """`cases` folder datasets with FIFOs, links (to /dev/zero, /etc/passwd, nowhere, themselves, a parent folder)
+    and folders nested 40 deep among their images: a Dataset or a DataError, never a hang or an exception."""
+    import shutil
+    import signal
+
+    from fer.data.dataset import DataError, Dataset, load_dataset
+    from tests.helpers import write_folder
+
+    rng = np.random.default_rng(seed)
+    report = Report()
+    with tempfile.TemporaryDirectory() as tmp_:
+        tmp = Path(tmp_)
+        base = write_folder(tmp / "base", n_per_class=1)
+        files = sorted(p.relative_to(base) for p in base.rglob("*"))
+        for case in range(cases):
+            data = tmp / f"ds-{case}"
+            shutil.copytree(base, data)
+            hows = []
+            for _ in range(int(rng.integers(1, 4))):
+                where = data / files[int(rng.integers(len(files)))]
+                target = where if where.is_dir() else where.parent
+                name = target / f"x{len(hows)}{rng.choice(['.png', '.jpg', ''])}"
+                kind = rng.choice([*SPECIAL, "parent-link", "deep"])
+                if kind == "parent-link":
+                    name.symlink_to(data)
+                elif kind == "deep":
+                    (name / "/".join(["d"] * 40)).mkdir(parents=True)
+                else:
+                    make_special(name, str(kind))
+                hows.append(f"{name.relative_to(data)}: {kind}")
+            label = f"seed {seed} case {case} ({'; '.join(hows)})"
+            t0 = time.perf_counter()
+            previous = signal.signal(signal.SIGALRM, lambda *_: (_ for _ in ()).throw(TimeoutError("hung")))
+            signal.setitimer(signal.ITIMER_REAL, 30.0)
+            try:
+                ds = load_dataset(data, cache_dir=tmp / "cache", use_cache=bool(case % 2))
+                ok = isinstance(ds, Dataset) and ds.images.shape[1:] == (48, 48)
+                outcome, failure = ("dataset", None) if ok else ("bad dataset", "a malformed Dataset")
+            except DataError:
+                outcome, failure = "DataError", None
+            except Exception as exc:  # noqa: BLE001 - this is what the fuzzer looks for
+                outcome = f"CRASH {type(exc).__name__}"
+                failure = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=-3)}"
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, previous)
+            report.add(label, time.perf_counter() - t0, outcome, failure)
+    return report
+
+
 # ------------------------------------------------------------------------------------------ pytest
 def _env_int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
@@ -337,10 +558,29 @@ def test_fuzzed_zips_and_csvs_give_a_dataset_or_a_data_error():
     assert report.outcomes["dataset"] > 0 and report.outcomes["DataError"] > 0
 
 
+CI_RUN_FOLDERS = 200
+CI_DATASET_FOLDERS = 40
+
+
+def test_fuzzed_run_folders_are_shown_never_crash_and_never_wait():
+    report = fuzz_run_folders(_env_int("FER_FUZZ_RUN_FOLDERS", CI_RUN_FOLDERS), _env_int("FER_FUZZ_SEED", 0))
+    assert not report.failures, f"{len(report.failures)} failures:\n" + "\n".join(report.failures[:10])
+    assert report.outcomes["shown"] == _env_int("FER_FUZZ_RUN_FOLDERS", CI_RUN_FOLDERS)
+
+
+def test_folder_datasets_with_fifos_and_links_give_a_dataset_or_a_data_error():
+    report = fuzz_dataset_folders(_env_int("FER_FUZZ_DATASET_FOLDERS", CI_DATASET_FOLDERS),
+                                  _env_int("FER_FUZZ_SEED", 0))
+    assert not report.failures, f"{len(report.failures)} failures:\n" + "\n".join(report.failures[:10])
+    assert report.outcomes["dataset"] > 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="Fuzz uploads (images, dataset zips and CSVs); see the docstring.")
     parser.add_argument("--images", type=int, default=CI_IMAGES)
     parser.add_argument("--datasets", type=int, default=CI_DATASETS)
+    parser.add_argument("--run-folders", type=int, default=CI_RUN_FOLDERS)
+    parser.add_argument("--dataset-folders", type=int, default=CI_DATASET_FOLDERS)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--save", type=Path, help="write every failing case here")
     args = parser.parse_args()
@@ -352,6 +592,15 @@ def main() -> int:
     for what, run, n in (("images", fuzz_images, args.images), ("datasets", fuzz_datasets, args.datasets)):
         t0 = time.perf_counter()
         report = run(n, args.seed, args.save, print)
+        print(f"{what}: {n:,} cases in {time.perf_counter() - t0:.1f} s, slowest {report.slowest[0]:.2f} s "
+              f"({report.slowest[1]}): {dict(report.outcomes.most_common())}")
+        for f in report.failures[:20]:
+            print("FAIL", f)
+        failed += len(report.failures)
+    for what, run, n in (("run folders", fuzz_run_folders, args.run_folders),
+                         ("dataset folders", fuzz_dataset_folders, args.dataset_folders)):
+        t0 = time.perf_counter()
+        report = run(n, args.seed)
         print(f"{what}: {n:,} cases in {time.perf_counter() - t0:.1f} s, slowest {report.slowest[0]:.2f} s "
               f"({report.slowest[1]}): {dict(report.outcomes.most_common())}")
         for f in report.failures[:20]:
