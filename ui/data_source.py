@@ -29,6 +29,9 @@ from ui.text import plain
 log = logging.getLogger(__name__)
 
 SAMPLE = ROOT / "data" / "sample"
+FULL_COUNTS = ROOT / "data" / "fer2013_counts.json"
+"""The full FER2013's images per split and class (`python -m fer stats --data "$FER_DATA" --counts`), shown
+beside the sample when the server does not have the full set."""
 UPLOAD_SUFFIXES = (".zip", ".csv")
 UPLOAD_MAX_AGE_S = 24 * 3600
 """Uploads older than this are removed when a new one is saved."""
@@ -125,14 +128,17 @@ def _prune(folder: Path) -> None:
             log.warning("could not remove old upload %s: %s", p, exc)
 
 
-def choose_dataset(key: str) -> Path:
+def choose_dataset(key: str, prefer_full: bool = False) -> Path:
     """A selectbox over the sample, the server datasets and an upload; returns the chosen path.
+    `prefer_full`: it opens on the full FER2013 when the server has it ($FER_DATA), else on the sample.
 
     With the upload option picked and no file uploaded yet, it shows a hint and stops the page run.
     """
     options = {t("data.sample"): SAMPLE} | server_datasets()
     upload = t("data.upload")
-    name = st.selectbox(t("data.source"), [*options, upload], key=f"{key}_source")
+    full = from_root(full_data())
+    first = next((i for i, p in enumerate(options.values()) if p == full), 0) if prefer_full else 0
+    name = st.selectbox(t("data.source"), [*options, upload], index=first, key=f"{key}_source")
     if name != upload:
         return options.get(name, SAMPLE)  # only what the server listed (the selectbox resets anything else)
     f = st.file_uploader(t("data.upload_file"), type=[s.lstrip(".") for s in UPLOAD_SUFFIXES],

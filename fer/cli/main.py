@@ -1,4 +1,4 @@
-"""`python -m fer`: models, predict, stats, train, evaluate, export."""
+"""`python -m fer`: models, predict, stats, train, evaluate, export, predictions."""
 
 from __future__ import annotations
 
@@ -94,6 +94,11 @@ def cmd_stats(args: argparse.Namespace) -> int:
     from fer.data.stats import describe
 
     ds = load_dataset(args.data)
+    if args.counts:  # data/fer2013_counts.json: the full set's counts, shown by the Dataset page on the sample
+        from fer.data.stats import ShippedCounts
+
+        _print_json(ShippedCounts.of(ds, args.name).to_dict())
+        return 0
     stats = describe(ds, with_images=False)
     out = stats.to_dict() | {"source": str(args.data)}
     if args.json:
@@ -232,6 +237,21 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_predictions(args: argparse.Namespace) -> int:
+    from fer.jobs.export import write_predictions
+    from fer.jobs.results import predictions_path
+    from fer.model.modelio import ModelError
+
+    try:
+        preds = write_predictions(Path(args.model))
+    except (ModelError, ValueError) as exc:
+        raise InputError(str(exc)) from None
+    right = int((preds.labels == preds.predicted).sum())
+    _print_json({"model": args.model, "predictions": str(predictions_path(Path(args.model))), "n": len(preds.keys),
+                 "split": preds.split, "accuracy": round(right / max(len(preds.keys), 1), 4)})
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m fer", description="Facial emotion recognition (FER2013).")
     p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
@@ -259,6 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("stats", help="counts per split and class, imbalance, image sizes, duplicates")
     s.add_argument("--data", required=True, help="folder, zip or CSV")
     s.add_argument("--json", action="store_true")
+    s.add_argument("--counts", action="store_true",
+                   help="print only the images per split and class as JSON (data/fer2013_counts.json)")
+    s.add_argument("--name", default="FER2013", help="the dataset's name in the --counts JSON")
     s.set_defaults(func=cmd_stats)
 
     s = sub.add_parser("train", help="train a model; every TrainConfig field is a flag")
@@ -304,6 +327,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "(re-scores the card's metrics; default: as the card says)")
     s.add_argument("--notes", default=None, help="a note stored in the model card")
     s.set_defaults(func=cmd_export)
+
+    s = sub.add_parser("predictions", help="write a model's test-split predictions beside it (the Results page's "
+                                           "most confident mistakes without scoring; export writes them too)")
+    s.add_argument("model", help="a .keras file with its card, e.g. models/default.keras")
+    s.set_defaults(func=cmd_predictions)
     return p
 
 
