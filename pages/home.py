@@ -9,8 +9,8 @@ from ui.limits import limits_note
 LINKS = [("pages/images.py", "images"), ("pages/webcam.py", "webcam"), ("pages/dataset.py", "dataset"),
          ("pages/train.py", "train"), ("pages/results.py", "results"), ("pages/how_it_works.py", "how")]
 
-TRY_PHOTO = "obama_and_biden.jpg"
-"""The example the "Try it" button analyses on the Images page (data/examples)."""
+TRY_PHOTO = "obama_and_biden.jpg"  # what "Try it" analyses on the Images page (data/examples); not a docstring:
+# Streamlit's magic would write a bare string on the page
 
 st.title(t("home.title"))
 st.write(t("home.intro"))
