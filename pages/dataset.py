@@ -9,11 +9,12 @@ import plotly.express as px
 import streamlit as st
 
 from fer.data.dataset import DataError
+from fer.data.stats import load_counts
 from fer.i18n import fmt_count, fmt_number, fmt_percent, plural
 from fer.labels import LABELS, display_name, hex_color
 from ui.charts import show_chart, show_table
 from ui.common import data_error_text, lang, t, worded
-from ui.data_source import choose_dataset, dataset_stats, load_with_progress
+from ui.data_source import FULL_COUNTS, SAMPLE, choose_dataset, dataset_stats, load_with_progress
 
 GRID = 24  # images in the sample grid
 HIST_BIN = 8  # intensity values per histogram bar
@@ -46,7 +47,7 @@ def caption(i: int) -> str:
 
 st.title(t("dataset.title"))
 st.write(t("dataset.intro"))
-path = choose_dataset("dataset")
+path = choose_dataset("dataset", prefer_full=True)  # the full FER2013 where the server has it
 try:
     ds = load_with_progress(path)
 except DataError as exc:
@@ -62,12 +63,26 @@ with st.spinner(t("dataset.computing")):
     stats = dataset_stats(path, ds)
 imb = stats.imbalance
 q = stats.quality
+# The sample is drawn evenly from the full set's classes: its own balance teaches nothing, so its imbalance
+# section shows the full set's counts, counted once from the real data (data/fer2013_counts.json).
+on_sample = path.resolve() == SAMPLE.resolve()
+full = load_counts(FULL_COUNTS) if on_sample else None
 
 c1, c2, c3, c4 = st.columns(4)
 c1.metric(t("dataset.total"), n(stats.total))
 c2.metric(t("dataset.splits"), n(len(stats.splits)))
 c3.metric(t("dataset.classes"), n(len(LABELS) - len(imb.missing)))
-c4.metric(t("dataset.ratio"), fmt_number(imb.ratio, L, 1) + "×")
+if full is not None:
+    c4.metric(t("dataset.ratio_full", name=full.name), fmt_number(full.imbalance.ratio, L, 1) + "×",
+              help=t("dataset.ratio_full_help"))
+else:
+    c4.metric(t("dataset.ratio"), fmt_number(imb.ratio, L, 1) + "×")
+if on_sample:
+    per_class = sorted(set(imb.counts.values()))
+    even = len(per_class) == 1
+    st.info(t("dataset.sample_note" if even else "dataset.sample_note_uneven", total=n(stats.total),
+              per_class=n(per_class[0]), name=full.name if full else "FER2013",
+              full_total=n(full.total) if full else "?"))
 
 # ----------------------------------------------------------------------------- counts and imbalance
 st.header(t("dataset.counts_header"))
@@ -84,7 +99,14 @@ totals = pd.DataFrame({col_split: [split_name(u) for u in stats.splits],
 chart(px.bar(totals, x=col_split, y=col_count, title=t("dataset.chart_splits"),
              text=[n(k) for k in totals[col_count]]), key="splits_chart")
 
-st.subheader(t("dataset.imbalance_header", split=split_name(imb.basis) if imb.basis != "all" else t("dataset.all")))
+if full is not None:  # the full set's real figures, not the sample's made-up balance
+    imb = full.imbalance
+    st.subheader(t("dataset.imbalance_full_header", name=full.name,
+                   split=split_name(imb.basis) if imb.basis != "all" else t("dataset.all")))
+    st.caption(t("dataset.imbalance_full_caption", name=full.name, total=n(full.total)))
+else:
+    st.subheader(t("dataset.imbalance_header",
+                   split=split_name(imb.basis) if imb.basis != "all" else t("dataset.all")))
 col_share, col_weight = t("dataset.col_share"), t("dataset.col_weight")
 shares = pd.DataFrame({
     col_class: [display_name(c, L) for c in LABELS],
@@ -103,6 +125,8 @@ if imb.ratio >= 1.5:
     st.info(t("dataset.imbalance_advice", smallest=display_name(imb.smallest, L),
               share=fmt_percent(imb.shares[imb.smallest], L),
               weight=fmt_number(imb.class_weights[imb.smallest], L, 2)))
+elif on_sample:  # balanced because it was drawn so: no lesson about training on it
+    st.info(t("dataset.sample_balanced"))
 else:
     st.success(t("dataset.balanced"))
 if imb.missing:

@@ -21,6 +21,7 @@ from fer.vision.preprocessing import IMAGE_ERROR_KINDS, ImageError
 from ui.charts import show_chart, show_table
 from ui.common import ROOT, detector, get_classifier, lang, t, worded
 from ui.controls import sidebar_controls
+from ui.limits import limits_note
 from ui.text import plain
 
 EXAMPLES_DIR = ROOT / "data" / "examples"
@@ -107,6 +108,17 @@ def csv_text(rows: list[dict]) -> str:
                                   decimal=decimal_sep(lang()))
 
 
+def png_bytes(rgb) -> bytes:
+    """An RGB image (the photo with its boxes and names drawn) as PNG bytes."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="PNG")
+    return buf.getvalue()
+
+
 def photo_key(n: int, name: str, data: bytes) -> str:
     """A key for one photo's widgets that follows the photo, not its place in the list."""
     return f"{n}_{hashlib.sha1(data + name.encode()).hexdigest()[:12]}"
@@ -160,8 +172,12 @@ def show_photo(n: int, res: PhotoResult, data: bytes, show_conf: bool) -> None:
     left_out = set(st.session_state.get(f"img_drop_{key}", []))
     kept = [i for i in numbers if i not in left_out]
     left, right = st.columns([3, 2])
-    left.image(annotate(res.display, [res.faces[i - 1] for i in kept], lg, show_conf, scale=res.display_scale,
-                        numbers=kept), width=display_width(res.display.shape[1], res.display.shape[0]))
+    drawn = annotate(res.display, [res.faces[i - 1] for i in kept], lg, show_conf, scale=res.display_scale,
+                     numbers=kept)
+    left.image(drawn, width=display_width(res.display.shape[1], res.display.shape[0]))
+    left.download_button(t("images.download_annotated"), data=lambda: png_bytes(drawn),
+                         file_name=f"{Path(res.name).stem or 'photo'}-emotions.png", mime="image/png",
+                         icon=":material/download:", key=f"img_dl_png_{key}", on_click="ignore")
     left.pills(t("images.drop"), numbers, selection_mode="multi", key=worded(f"img_drop_{key}"),
                format_func=lambda i: t("images.face_n", i=i), help=t("images.drop_help"))
     for i in kept:
@@ -174,6 +190,7 @@ def show_photo(n: int, res: PhotoResult, data: bytes, show_conf: bool) -> None:
 
 st.title(t("images.title"))
 st.caption(t("images.intro"))
+limits_note()
 ctl = sidebar_controls()
 if ctl.model_path is None:
     st.stop()
@@ -182,6 +199,8 @@ if ctl.model_path is None:
 uploads = st.file_uploader(t("images.upload"), type=TYPES, accept_multiple_files=True, key="img_upload",
                            help=t("images.upload_help", mb=upload_limit_mb()))
 examples = sorted(EXAMPLES_DIR.glob("*.jpg"))
+if (tried := st.session_state.pop("img_try", None)) in {p.name for p in examples}:  # Home's "Try it"
+    st.session_state["img_examples"] = sorted({*(st.session_state.get("img_examples") or []), tried})
 picked = st.pills(t("images.examples"), [p.name for p in examples], selection_mode="multi", key="img_examples",
                   help=t("images.examples_help")) or []
 items = [(f.name, f.getvalue()) for f in uploads or []] + [(n, (EXAMPLES_DIR / n).read_bytes()) for n in picked

@@ -19,21 +19,23 @@ from fer.i18n import fmt_count, fmt_duration, fmt_number, fmt_percent
 from fer.jobs import launcher as jobs
 from fer.jobs.results import (
     ModelReport,
+    ShippedPredictions,
     TestPredictions,
     best_epoch,
     confused_pairs,
     curve_figure,
     early_stopped,
+    load_predictions,
     load_reports,
     read_model_report,
     test_predictions,
 )
 from fer.labels import LABELS, display_name
 from fer.model.evaluation import EvalReport, most_confident_mistakes, report_from_scores
-from fer.model.modelio import ModelCard, read_card
+from fer.model.modelio import ModelCard, load_card, read_card
 from fer.train.presets import resolve_data
 from ui.charts import show_chart, show_table
-from ui.common import DEFAULT_MODEL, data_error_text, get_classifier, lang, model_label, t, worded
+from ui.common import DEFAULT_MODEL, MODELS_DIR, data_error_text, get_classifier, lang, model_label, t, worded
 from ui.data_source import KeyedStore, load_with_progress
 from ui.text import plain, plot_text
 
@@ -61,6 +63,11 @@ class Entry:
         """Why its card or report, which are there, cannot be used (well typed but invalid, a FIFO, a link, ...)."""
         return [p for p in (read_card(self.model)[1], read_model_report(self.model)[1]) if p]
 
+    @property
+    def predictions(self) -> ShippedPredictions | None:
+        """The test-split predictions shipped beside the model (its most confident mistakes without scoring)."""
+        return load_predictions(self.model)
+
     def history(self) -> list[dict[str, float]]:
         if self.run:
             return self.run.history()
@@ -74,8 +81,16 @@ class Entry:
         return self.run.config if self.run else None
 
 
+def shipped_key(model: Path) -> str:
+    return DEFAULT if model == DEFAULT_MODEL else f"models/{model.stem}"
+
+
 def entries() -> dict[str, Entry]:
-    found = {DEFAULT: Entry(DEFAULT, DEFAULT_MODEL, None)} if DEFAULT_MODEL.is_file() else {}
+    """The shipped models first (models/default.keras, then every other models/*.keras with a card), then the
+    runs, newest first."""
+    shipped = sorted((p for p in MODELS_DIR.glob("*.keras") if p == DEFAULT_MODEL or load_card(p) is not None),
+                     key=lambda p: (p != DEFAULT_MODEL, p.name))
+    found = {shipped_key(p): Entry(shipped_key(p), p, None) for p in shipped}
     for run in jobs.list_runs():
         if run.state != "running" and run.has_model:
             found[run.name] = Entry(run.name, run.model_path, run)
@@ -86,7 +101,7 @@ def label(e: Entry, markdown: bool = False) -> str:
     """The entry's name as plain text (options, tables; plotly through plot_text) or, with `markdown`, for a
     place that renders Markdown (a tab): the run's folder name through plain() (issue 42: `www.site` as a link)."""
     if e.run is None:
-        return t("results.default_model")
+        return t("results.default_model", name=f"models/{e.model.name}")
     name = model_label(e.run.path / "model.keras")
     return t("results.run_label", name=plain(name) if markdown else name, state=t(f"results.state_{e.run.state}"))
 
@@ -223,8 +238,15 @@ def show_mistakes(e: Entry, rep: EvalReport) -> None:
                         format_func=lambda i: display_name(LABELS[i], lg))
     pred = c2.selectbox(t("results.predicted"), range(len(LABELS)), index=int(worst[1]),
                         key=worded(f"res_pred_{e.key}"), format_func=lambda i: display_name(LABELS[i], lg))
+    if true == pred:  # the diagonal: right answers, not mistakes
+        st.info(t("results.pick_two"))
+        return
     cfg = e.config()
     data = Path(resolve_data(cfg).data) if cfg is not None else None
+    shipped = e.predictions
+    if shipped is not None:  # scored when the model was exported: no scoring here
+        shipped_mistakes(shipped, true, pred, data)
+        return
     if data is not None and not data.exists():  # the pictures themselves are not in the report
         st.info(t("results.mistakes_need_data", data=data.name))
         return
@@ -244,9 +266,49 @@ def show_mistakes(e: Entry, rep: EvalReport) -> None:
              caption=[fmt_percent(float(p.scores[i, pred]), lg) for i in idx])
 
 
+def faces_by_key(data: Path, keys: list[str]) -> list[np.ndarray] | None:
+    """The dataset's images for `keys` (its paths), or None when one of them is not in it."""
+    try:
+        ds = load_with_progress(data)
+    except DataError as exc:
+        st.warning(t("results.predict_error", error=data_error_text(exc)))
+        return None
+    where = {str(k): i for i, k in enumerate(ds.paths)}
+    if any(k not in where for k in keys):
+        return None
+    return [ds.images[where[k]] for k in keys]
+
+
+def shipped_mistakes(p: ShippedPredictions, true: int, pred: int, data: Path | None) -> None:
+    """The most confident mistakes from the predictions shipped with the model: the faces where this server has
+    the dataset, always the table (the faces themselves are not shipped: FER2013 has no open licence)."""
+    lg = lang()
+    idx = p.mistakes(true, pred, k=12)
+    if len(idx) == 0:
+        st.info(t("results.no_mistakes", true=display_name(LABELS[true], lg), pred=display_name(LABELS[pred], lg)))
+        return
+    keys = [p.keys[i] for i in idx]
+    conf = [fmt_percent(float(p.scores[i, pred]), lg) for i in idx]
+    if data is None or not data.exists():
+        st.info(t("results.mistakes_no_faces", data=plain(data.name if data is not None else "?")))
+    else:
+        faces = faces_by_key(data, keys)
+        if faces is None:
+            st.info(t("results.mistakes_other_data", data=plain(data.name)))
+        else:
+            st.image(faces, width=96, caption=conf)
+    st.dataframe(pd.DataFrame({
+        t("results.col_rank"): range(1, len(idx) + 1),
+        t("results.col_key"): keys,
+        t("results.col_pred_prob", pred=display_name(LABELS[pred], lg)): conf,
+        t("results.col_true_prob", true=display_name(LABELS[true], lg)):
+            [fmt_percent(float(p.scores[i, true]), lg) for i in idx],
+    }), hide_index=True)
+
+
 def show_actions(e: Entry) -> None:
     active = st.session_state.get("active_model") == str(e.model) or (
-        e.run is None and "active_model" not in st.session_state)
+        e.model == DEFAULT_MODEL and "active_model" not in st.session_state)
     if active:
         st.success(t("results.is_active"))
     elif st.button(t("results.make_active"), key=f"res_active_{e.key}", help=t("results.make_active_help"),
@@ -356,12 +418,20 @@ def compare(chosen: list[Entry]) -> None:
             show_chart(fig, key=f"res_cmp_{metric}_{g}", where=col)
 
 
+def default_pick(options: dict[str, Entry]) -> list[str]:
+    """What the page opens on: the shipped models, and beside them the run this session trained last (if any)."""
+    picked = [k for k, e in options.items() if e.run is None]
+    mine = st.session_state.get("train_run")
+    if mine is not None:
+        picked += [k for k, e in options.items() if e.run is not None and e.run.path.resolve() == Path(mine).resolve()]
+    return picked or list(options)[:1]
+
+
 st.title(t("results.title"))
 options = entries()
 if not options:
     st.info(t("results.none"))
     st.stop()
-newest = next((k for k in options if k != DEFAULT), DEFAULT)
 try:  # a crafted message can pick what is not offered (a name, a path): only offered models stay picked
     sent = list(st.session_state["res_pick"]) if "res_pick" in st.session_state else None
 except Exception:  # noqa: BLE001 - a crafted wire value may not even deserialise
@@ -369,8 +439,8 @@ except Exception:  # noqa: BLE001 - a crafted wire value may not even deserialis
 if sent is not None and [k for k in sent if k in options] != sent:
     del st.session_state["res_pick"]
     st.session_state["res_pick"] = [k for k in sent if isinstance(k, str) and k in options]
-picked = st.multiselect(t("results.pick"), list(options), default=None if "res_pick" in st.session_state else [newest],
-                        key=worded("res_pick"), select_all=False,
+picked = st.multiselect(t("results.pick"), list(options), key=worded("res_pick"), select_all=False,
+                        default=None if "res_pick" in st.session_state else default_pick(options),
                         format_func={k: label(e) for k, e in options.items()}.get)
 chosen = [options[k] for k in picked if k in options]
 if not chosen:

@@ -67,6 +67,11 @@ def keep(name: str) -> None:
     st.session_state[KEPT][name] = st.session_state[K + name]
 
 
+def same_data(cfg: TrainConfig, data: Path) -> bool:
+    """True when `data` is the dataset `cfg` (a preset) was made for."""
+    return Path(resolve_data(cfg).data).resolve() == Path(data).resolve()
+
+
 def read_form(data: Path) -> TrainConfig:
     """The TrainConfig the form holds now, on `data` (what Start would run)."""
     kept = st.session_state[KEPT]
@@ -156,9 +161,15 @@ def live(run_path: str) -> None:
     p = info.progress or jobs.JobProgress("loading")
     st.subheader(t("train.running", run=plain(info.name)))
     if p.phase == "loading" or not p.batches:
-        st.progress(0.0, text=t("train.loading"))
+        if p.resumed:  # where it continues and what it did before, not the last session's final batch
+            st.progress(p.fraction, text=t("train.loading_resumed", epoch=p.epoch, epochs=p.epochs,
+                                           elapsed=duration(p.elapsed)))
+        else:
+            st.progress(0.0, text=t("train.loading"))
     elif p.phase == "evaluating":
-        st.progress(1.0, text=t("train.evaluating", elapsed=duration(p.elapsed)))
+        st.progress(1.0 if not p.stopping else p.fraction,
+                    text=t("train.evaluating_stopped" if p.stopping else "train.evaluating",
+                           elapsed=duration(p.elapsed)))
     else:
         counts = dict(epoch=p.epoch, epochs=p.epochs, batch=p.batch, batches=p.batches,
                       left=time_left(p, info.config), elapsed=duration(p.elapsed))
@@ -169,7 +180,9 @@ def live(run_path: str) -> None:
             text = t("train.progress", **counts)
         st.progress(p.fraction, text=text)
     cols = st.columns(5)
-    shown = [("loss", p.logs), ("accuracy", p.logs), ("val_loss", p.epoch_logs), ("val_accuracy", p.epoch_logs)]
+    # a resumed job shows its last epoch's figures until its first batch, never blanks
+    shown = [("loss", p.last_logs), ("accuracy", p.last_logs), ("val_loss", p.epoch_logs),
+             ("val_accuracy", p.epoch_logs)]
     for col, (name, logs) in zip(cols, shown, strict=False):
         v = logs.get(name)
         text = "—" if v is None else fmt_percent(v, lang()) if "accuracy" in name else fmt_number(v, lang(), 3)
@@ -453,6 +466,9 @@ with settings:
         st.caption(t("train.start_disabled"))
     preset = st.selectbox(t("train.preset"), list(PRESETS), key=worded("train_preset"), on_change=apply_preset,
                           format_func={p: t(f"presets.{p}") for p in PRESETS}.get, help=t("train.preset_help"))
-    st.caption(t(f"presets.{preset}_help"))
+    about = st.container()  # the preset's words, once the dataset they train on is known
+    about.caption(t(f"presets.{preset}_help"))
     dataset = choose_dataset("train")
+    if not same_data(PRESETS[preset], dataset):  # e.g. the quick demo switched to the full FER2013
+        about.caption(t("train.preset_other_data", data=plain(dataset.name)))
     form(dataset, running, split_refusals(dataset))

@@ -17,6 +17,7 @@ from fer.media.live import (
     LIVE_MAX_SIDE,
     FrameRecord,
     LiveProcessor,
+    LiveSnapshot,
     parse_ice_servers,
     records_csv,
     records_rows,
@@ -81,6 +82,19 @@ def fps_text(fps: float | None) -> str:
     return "–" if fps is None else fmt_number(fps, lang(), 1)
 
 
+def analysis_text(snap: LiveSnapshot) -> str:
+    """How long one analysis takes and how many frames get one: the share is the one the two rates above it
+    come from (LiveSnapshot.analysed_share), so the words and the numbers agree."""
+    lg = lang()
+    ms = fmt_number(snap.process_ms, lg, 0)
+    share = snap.analysed_share
+    if share is None:
+        return t("webcam.analysis_time", ms=ms)
+    if fmt_percent(share, lg, 0) == fmt_percent(1.0, lg, 0):
+        return t("webcam.analysis_every", ms=ms)
+    return t("webcam.analysis", ms=ms, share=fmt_percent(share, lg, 0))
+
+
 def session_summary(records: list[FrameRecord]) -> None:
     """What the session showed once the camera stops: time per emotion, each face's dominant emotion, a timeline."""
     summary = summarise(records)
@@ -142,8 +156,7 @@ def readout() -> None:
     c3.metric(t("webcam.frames"), fmt_count(snap.frames, lang()), help=t("webcam.frames_help"))
     c4.metric(t("webcam.every"), fmt_count(snap.analysed, lang()), help=t("webcam.every_help"))
     if snap.analysed:
-        ms = fmt_count(snap.process_ms, lang())
-        st.caption(t("webcam.analysis", ms=ms, n=snap.every) if snap.every > 1 else t("webcam.analysis_every", ms=ms))
+        st.caption(analysis_text(snap))
     if snap.frames and not (playing and snap.streaming):
         st.caption(t("webcam.stopped_averages"))
     if not snap.frames:

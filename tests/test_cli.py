@@ -120,9 +120,27 @@ def test_train_then_evaluate_a_tiny_model(tmp_path):
     test = report["reports"]["test"]
     assert test["n"] == 84 and sum(map(sum, test["confusion"])) == 84
     assert round(test["accuracy"], 4) == exported["metrics"]["test"]["accuracy"]
+    # ... and its test predictions (the Results page's most confident mistakes without scoring): the test images'
+    # keys in the dataset, whose confusion matrix is the report's
+    from fer.jobs.results import load_predictions
+
+    preds = load_predictions(dest)
+    assert len(preds.keys) == 84 and all(k.startswith("test/") for k in preds.keys)
+    assert preds.scores.shape == (84, 7) and str(preds.scores.dtype) == "float16"
+    cm = [[int(((preds.labels == i) & (preds.predicted == j)).sum()) for j in range(7)] for i in range(7)]
+    assert cm == test["confusion"]
     again = tmp_path / "again.keras"  # exporting an exported model keeps the history
     assert run_cli("export", str(dest), str(again)).returncode == 0
     assert json.loads(again.with_suffix(".report.json").read_text())["history"] == report["history"]
+    again.with_suffix(".predictions.npz").unlink()  # `fer predictions` writes them for a model shipped without
+    r = run_cli("predictions", str(again))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert json.loads(r.stdout)["n"] == 84
+    remade = load_predictions(again)
+    assert remade.keys == preds.keys and (remade.predicted == preds.predicted).all()
+    assert np.allclose(remade.scores.astype(float), preds.scores.astype(float), atol=2e-3)
+    r = run_cli("predictions", str(tmp_path / "nowhere.keras"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
     r = run_cli("evaluate", "--model", str(dest), "--data", str(data), "--split", "PrivateTest", "--json")
     assert r.returncode == 0, r.stderr[-2000:]
     assert round(json.loads(r.stdout)["accuracy"], 4) == exported["metrics"]["test"]["accuracy"]
@@ -132,6 +150,22 @@ def test_train_then_evaluate_a_tiny_model(tmp_path):
     assert r.returncode == 2 and "shift must be a whole number" in r.stderr and "Traceback" not in r.stderr
     r = run_cli("export", str(tmp_path / "nowhere"), str(dest))
     assert r.returncode == 2 and "no model file" in r.stderr
+
+
+def test_stats_counts_writes_the_counts_the_dataset_page_ships(tmp_path):
+    """`fer stats --counts` (data/fer2013_counts.json, docs/data.md): images per split and class, read back by
+    fer.data.stats.load_counts with the imbalance `describe` measures."""
+    from fer.data.dataset import load_dataset
+    from fer.data.stats import describe, load_counts
+
+    data = write_folder(tmp_path / "ds", n_per_class=3)
+    r = run_cli("stats", "--data", str(data), "--counts")
+    assert r.returncode == 0, r.stderr[-2000:]
+    (tmp_path / "counts.json").write_text(r.stdout)
+    counts = load_counts(tmp_path / "counts.json")
+    ds = load_dataset(data)
+    assert counts.name == "FER2013" and counts.total == len(ds) and counts.splits == ds.counts()
+    assert counts.imbalance == describe(ds, with_images=False).imbalance
 
 
 def test_cosine_schedule_decays_the_rate_each_epoch_and_is_recorded(tmp_path):

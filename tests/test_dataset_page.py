@@ -15,6 +15,14 @@ from tests.helpers import ROOT, shown, write_folder, write_zip
 from ui.text import plain
 
 PAGE = str(ROOT / "pages" / "dataset.py")
+FULL_COUNTS = json.loads((ROOT / "data" / "fer2013_counts.json").read_text())
+
+
+@pytest.fixture(autouse=True)
+def no_full_dataset(monkeypatch):
+    """The page opens on the full FER2013 where FER_DATA names one: these tests start on the sample unless they
+    set FER_DATA themselves."""
+    monkeypatch.delenv("FER_DATA", raising=False)
 CHART_KEYS = ("chart_counts", "chart_splits", "chart_shares", "chart_sizes", "chart_hist")
 
 
@@ -56,7 +64,8 @@ def test_the_sample_in_each_language(lang):
     m = metrics(at)
     assert m[t("dataset.total", lang)] == "350"
     assert m[t("dataset.classes", lang)] == "7" and m[t("dataset.splits", lang)] == "1"
-    assert m[t("dataset.ratio", lang)] == ("1.0×" if lang == "en" else "1,0×")
+    # the sample is drawn evenly: the ratio shown is the full set's, counted from the real data
+    assert m[t("dataset.ratio_full", lang, name="FER2013")] == ("16.5×" if lang == "en" else "16,5×")
     for key in ("q_duplicates", "q_conflicting", "q_cross", "q_blank"):
         assert m[t(f"dataset.{key}", lang)] == "0"
     specs = charts(at)
@@ -69,14 +78,32 @@ def test_the_sample_in_each_language(lang):
     assert sorted(d["name"] for d in hist) == sorted(display_name(c, lang) for c in LABELS)
     table = at.dataframe[0].value
     assert list(table.columns) == [t(f"dataset.col_{k}", lang) for k in ("class", "count", "share", "weight")]
-    assert table.iloc[:, 2].tolist() == ["14.3%" if lang == "en" else "14,3%"] * 7
+    train = FULL_COUNTS["splits"]["Training"]  # the imbalance table: the full set's Training counts
+    sep = "," if lang == "en" else "."
+    assert table.iloc[:, 1].tolist() == [f"{train[c]:,}".replace(",", sep) for c in LABELS]
+    assert table.iloc[0, 2] == ("13.9%" if lang == "en" else "13,9%")  # angry: 3,995 of 28,709
+    shares = specs[t("dataset.chart_shares", lang)]["data"]
+    assert [values(d["y"])[0] for d in shares] == pytest.approx([train[c] / sum(train.values()) for c in LABELS])
     text = all_text(at)
-    assert t("dataset.balanced", lang) in text and t("dataset.q_clean", lang) in text
+    assert t("dataset.sample_note", lang, total="350", per_class="50", name="FER2013",
+             full_total="35,887" if lang == "en" else "35.887") in text
+    assert t("dataset.imbalance_ratio", lang, largest=display_name("happy", lang), n_largest=f"7{sep}215",
+             smallest=display_name("disgust", lang), n_smallest="436", ratio="16.5" if lang == "en" else "16,5") in text
+    assert t("dataset.q_clean", lang) in text
+    assert t("dataset.balanced", lang) not in text  # never "no class weights needed" on a sample drawn evenly
     assert not re.search(r"\b(dataset|data)\.[a-z_]+\b", text), "an untranslated key is shown"
     grid, *faces = at.get("image")
     assert len(grid.value) == 24 and len(faces) == 7
     assert [f.captions[0] for f in faces] == [display_name(c, lang) for c in LABELS]
     assert at.selectbox(key="dataset_class").options == [display_name(c, lang) for c in LABELS]
+
+
+def test_without_the_shipped_counts_the_sample_still_never_says_training_needs_no_class_weights(monkeypatch):
+    import ui.data_source as data_source
+
+    monkeypatch.setattr(data_source, "FULL_COUNTS", ROOT / "nowhere.json")
+    text = all_text(page())
+    assert t("dataset.sample_balanced") in text and t("dataset.balanced") not in text
 
 
 def test_pick_a_class_and_reshuffle_the_grid():
@@ -208,3 +235,19 @@ def test_the_full_dataset_is_offered_from_fer_data(tmp_path, monkeypatch):
     assert metrics(at)[t("dataset.total")] == "42"
     monkeypatch.setenv("FER_DATA", str(tmp_path / "missing.zip"))  # set but not there: not offered
     assert page().selectbox(key="dataset_source").options == [t("data.sample"), t("data.upload")]
+
+
+@pytest.mark.parametrize("lang", ["en", "pt"])
+def test_the_page_opens_on_the_full_dataset_when_the_server_has_one(tmp_path, monkeypatch, lang):
+    full = write_folder(tmp_path / "elsewhere" / "fer2013", n_per_class=2)
+    monkeypatch.setenv("FER_DATA", str(full))
+    monkeypatch.setenv("FER_DATA_DIRS", str(tmp_path / "empty"))
+    at = page(lang)
+    assert at.selectbox(key="dataset_source").value == "fer2013 (FER_DATA)"
+    m = metrics(at)
+    assert m[t("dataset.total", lang)] == "42" and m[t("dataset.ratio", lang)] == ("1.0×" if lang == "en" else "1,0×")
+    text = all_text(at)
+    assert t("dataset.imbalance_header", lang, split=t("dataset.split_Training", lang)) in text
+    assert "FER2013" not in text.split(t("dataset.intro", lang))[-1]  # no shipped figures: its own counts
+    at.selectbox(key="dataset_source").select(t("data.sample", lang)).run()  # the sample is still one pick away
+    assert metrics(at)[t("dataset.total", lang)] == "350"

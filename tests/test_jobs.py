@@ -260,3 +260,84 @@ def test_the_time_left_is_measured_after_the_first_batch(tmp_path, monkeypatch):
     assert eta == pytest.approx(15.0)  # 15 batches left at 1 s each
     writer(TrainEvent("epoch", epoch=2, epochs=2, logs={"loss": 1.0}))
     assert json.loads((tmp_path / "progress.json").read_text())["eta"] is None  # scoring: no batches left
+
+
+def resumable_folder(path: Path, epochs: int = 33, skip: int = 3, seconds: float = 600.0) -> Path:
+    """A run folder as a stop leaves it: `epochs` recorded, `skip` batches of the next one done."""
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "last.keras").write_bytes(b"")
+    (path / "state.json").write_text(json.dumps({"epoch": epochs, "train_seconds": seconds, "complete": False,
+                                                 "partial": {"batches": skip, "seconds": 2.0}}))
+    rows = ["epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds"]
+    rows += [f"{e},{1.5 - e / 100},{0.3 + e / 200},{1.6 - e / 100},{0.25 + e / 200},0.001,18" for e in
+             range(1, epochs + 1)]
+    (path / "history.csv").write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_a_resumed_job_reports_where_it_continues_its_whole_training_time_and_a_true_time_left(tmp_path,
+                                                                                                monkeypatch):
+    """Issue 39: after Resume the page showed the last session's final batch, then blank figures; the clock
+    restarted from 0; and a resume inside an epoch said 'about 0:07 left' with 62 epochs to go."""
+    import fer.jobs.runner as jr
+    from fer.train.events import TrainEvent
+
+    run = resumable_folder(tmp_path / "run")
+    (run / "progress.json").write_text(json.dumps({"phase": "training", "epoch": 34, "epochs": 100, "batch": 8,
+                                                   "batches": 8}))  # the last session's final report
+    clock = [100.0]
+    monkeypatch.setattr(jr.time, "monotonic", lambda: clock[0])
+    writer = jr.ProgressWriter(run, epochs=100, control=jr.StopControl(run))
+    writer.starting()  # before anything is loaded
+
+    def progress() -> jobs.JobProgress:
+        return jobs.JobProgress.from_dict(json.loads((run / "progress.json").read_text()))
+
+    p = progress()
+    assert (p.phase, p.resumed, p.epoch, p.batch, p.elapsed) == ("loading", True, 34, 3, 600.0)
+    assert p.last_logs["val_loss"] == pytest.approx(1.6 - 0.33) and p.last_logs["loss"] == pytest.approx(1.5 - 0.33)
+    clock[0] += 30  # loading: not training time
+    writer(TrainEvent("start", epoch=33, epochs=100, batch=3, batches=8))
+    assert progress().elapsed == 600.0 and progress().eta is None
+    clock[0] += 10  # the first batch builds the graph
+    writer(TrainEvent("batch", epoch=34, epochs=100, batch=4, batches=8))
+    for n in range(5, 9):
+        clock[0] += 1
+        writer(TrainEvent("batch", epoch=34, epochs=100, batch=n, batches=8))
+    p = progress()
+    assert p.elapsed == pytest.approx(600 + 14)  # earlier sessions' seconds go on, not from 0
+    assert p.eta == pytest.approx(66 * 8)  # 66 epochs of 8 batches left at 1 s a batch
+    assert p.logs == {} and p.last_logs["val_accuracy"] == pytest.approx(0.25 + 33 / 200)
+
+
+def test_a_stopped_job_says_it_scores_a_run_cut_short(tmp_path):
+    import fer.jobs.runner as jr
+    from fer.train.events import TrainEvent
+
+    control = jr.StopControl(tmp_path)
+    writer = jr.ProgressWriter(tmp_path, epochs=10, control=control)
+    writer.starting()
+    writer(TrainEvent("start", epoch=0, epochs=10, batches=8))
+    writer(TrainEvent("epoch", epoch=1, epochs=10, logs={"loss": 1.0}))
+    assert json.loads((tmp_path / "progress.json").read_text())["stopping"] is False
+    control.requested = True  # Stop pressed
+    writer(TrainEvent("cut", epoch=2, epochs=10, batch=3, batches=8))
+    p = jobs.JobProgress.from_dict(json.loads((tmp_path / "progress.json").read_text()))
+    assert p.phase == "evaluating" and p.stopping and not p.resumed
+
+
+def test_resume_replaces_the_last_sessions_progress_before_the_job_starts(tmp_path, monkeypatch):
+    from fer.jobs import launcher
+
+    run = resumable_folder(tmp_path / "runs" / "r", epochs=2, skip=0, seconds=30.0)
+    (run / "config.json").write_text(json.dumps(TrainConfig(data="x", epochs=5).to_dict()))
+    (run / "job.json").write_text(json.dumps({"state": "stopped"}))
+    (run / "progress.json").write_text(json.dumps({"phase": "done", "epoch": 2, "epochs": 5, "batch": 8,
+                                                   "batches": 8, "elapsed": 3.0}))
+    seen = {}
+    monkeypatch.setattr(launcher, "_launch", lambda path, lock: seen.setdefault(
+        "progress", json.loads((path / "progress.json").read_text())))
+    launcher.resume_job(run)
+    p = jobs.JobProgress.from_dict(seen["progress"])
+    assert (p.phase, p.epoch, p.batch, p.elapsed, p.resumed) == ("loading", 3, 0, 30.0, True)
+    assert p.epoch_logs["val_loss"] == pytest.approx(1.6 - 0.02)

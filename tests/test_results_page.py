@@ -50,8 +50,9 @@ def open_page(lang: str, runs: Path, monkeypatch) -> AppTest:
 def test_a_finished_run_shows_curves_scores_confusion_and_mistakes(lang, runs, monkeypatch):
     at = open_page(lang, runs, monkeypatch)
     assert at.title[0].value == t("results.title", lang)
-    assert at.multiselect(key="res_pick").value == ["newer"]
+    assert at.multiselect(key="res_pick").value == ["default"]  # the shipped model first, not the newest run
     assert at.multiselect(key="res_pick").proto.select_all == 0  # no English "Select all" (issue 39, 14)
+    at.multiselect(key="res_pick").set_value(["newer"]).run()
     metrics = json.loads((runs / "newer" / "metrics.json").read_text())["test"]
     shown = {m.label: m.value for m in at.metric}
     assert shown[t("results.accuracy", lang)] == fmt_percent(metrics["accuracy"], lang)
@@ -128,19 +129,97 @@ def test_the_shipped_model_shows_its_report_at_once_without_the_dataset(lang, ru
     assert pairs[t("results.images", lang)][0] == off.max() and len(pairs) == 5
 
 
-def test_without_the_dataset_the_mistakes_section_says_so_instead_of_failing(runs, monkeypatch):
+def without_the_dataset(monkeypatch) -> None:
     import dataclasses
 
     from fer.train import presets
     real = presets.resolve_data
     gone = "/nowhere/fer2013.zip"
     monkeypatch.setattr(presets, "resolve_data", lambda cfg: dataclasses.replace(real(cfg), data=gone))
+
+
+def test_without_the_dataset_or_predictions_the_mistakes_section_says_so_instead_of_failing(runs, monkeypatch):
+    from fer.jobs import results
+    without_the_dataset(monkeypatch)
+    monkeypatch.setattr(results, "load_predictions", lambda path: None)  # a model shipped without them
     at = open_page("en", runs, monkeypatch)
     at.multiselect(key="res_pick").set_value(["default"]).run()
     assert not at.exception, [e.value for e in at.exception]
     assert t("results.mistakes_need_data", data="fer2013.zip") in [i.value for i in at.info]
     assert not any(b.label == t("results.find_mistakes") for b in at.button)
     assert len(at.get("plotly_chart")) == 1  # the confusion matrix is still there, from the report
+
+
+def shipped_mistakes(lang: str) -> tuple[list[str], list[str], int, int]:
+    """The keys and confidences of the shipped model's 12 most confident mistakes in its largest confusion cell,
+    from models/default.predictions.npz itself (and that cell, true and predicted)."""
+    with np.load(ROOT / "models" / "default.predictions.npz") as z:
+        keys, labels, predicted, scores = z["keys"], z["labels"], z["predicted"], z["scores"].astype(np.float64)
+    report = json.loads((ROOT / "models" / "default.report.json").read_text())["reports"]["test"]
+    cm = np.array(report["confusion"])
+    assert (np.array([[((labels == i) & (predicted == j)).sum() for j in range(7)] for i in range(7)]) == cm).all()
+    off = cm - np.diag(np.diag(cm))
+    true, pred = np.unravel_index(off.argmax(), off.shape)
+    idx = np.flatnonzero((labels == true) & (predicted == pred))
+    idx = idx[np.argsort(-scores[idx, pred], kind="stable")][:12]
+    return [str(k) for k in keys[idx]], [fmt_percent(float(v), lang) for v in scores[idx, pred]], int(true), int(pred)
+
+
+@pytest.mark.parametrize("lang", ["en", "pt"])
+def test_the_shipped_mistakes_show_at_once_without_the_dataset_as_a_table(lang, runs, monkeypatch):
+    from fer.jobs import results
+    without_the_dataset(monkeypatch)
+    monkeypatch.setattr(results, "test_predictions", lambda *a, **k: pytest.fail("scored the dataset"))
+    at = open_page(lang, runs, monkeypatch)
+    assert not at.exception, [e.value for e in at.exception]
+    assert t("results.mistakes_no_faces", lang, data="fer2013.zip") in [shown(i.value) for i in at.info]
+    assert not at.get("image") and not any(b.label == t("results.find_mistakes", lang) for b in at.button)
+    keys, conf, true, pred = shipped_mistakes(lang)
+    tables = len(at.dataframe)  # per class, most confused pairs, the mistakes
+    table = at.dataframe[-1].value
+    assert list(table[t("results.col_key", lang)]) == keys and len(keys) == 12
+    assert list(table[t("results.col_pred_prob", lang, pred=display_name(LABELS[pred], lang))]) == conf
+    at.selectbox(key="res_pred_default").set_value(true).run()  # the diagonal: right answers, not mistakes
+    assert t("results.pick_two", lang) in [i.value for i in at.info] and len(at.dataframe) == tables - 1
+
+
+@pytest.mark.skipif(not (ROOT.parent / "shared" / "datasets" / "fer2013" / "fer2013.zip").exists(),
+                    reason="needs the full FER2013 where the shipped model's card names it")
+def test_the_shipped_mistakes_show_their_faces_where_the_server_has_the_dataset(runs, monkeypatch):
+    from fer.jobs import results
+    monkeypatch.setattr(results, "test_predictions", lambda *a, **k: pytest.fail("scored the dataset"))
+    at = open_page("en", runs, monkeypatch)
+    assert not at.exception, [e.value for e in at.exception]
+    keys, conf, _, _ = shipped_mistakes("en")
+    [faces] = at.get("image")
+    assert [img.caption for img in faces.proto.imgs] == conf
+    assert list(at.dataframe[-1].value[t("results.col_key")]) == keys
+
+
+def test_shipped_models_come_first_and_are_picked_with_the_run_this_session_trained(runs, tmp_path, monkeypatch):
+    import ui.common
+
+    models = tmp_path / "models"
+    models.mkdir()
+    for name in ("default", "course-cnn"):  # a second shipped model, with its card (but no report or predictions)
+        for suffix in (".keras", ".json") + ((".report.json", ".predictions.npz") if name == "default" else ()):
+            (models / f"{name}{suffix}").symlink_to(ROOT / "models" / f"default{suffix}")
+    (models / "stray.keras").symlink_to(ROOT / "models" / "default.keras")  # no card: not offered
+    monkeypatch.setattr(ui.common, "MODELS_DIR", models)
+    monkeypatch.setattr(ui.common, "DEFAULT_MODEL", models / "default.keras")
+    monkeypatch.setenv("FER_RUNS_DIR", str(runs))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.session_state["lang"] = "pt"
+    at.session_state["train_run"] = str(runs / "older")  # the run this session trained last
+    at.switch_page("pages/results.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    pick = at.multiselect(key="res_pick")
+    assert pick.options[:2] == [t("results.default_model", "pt", name=f"models/{n}.keras")
+                                for n in ("default", "course-cnn")]
+    assert len(pick.options) == 4  # and the two runs, not the model without a card
+    assert pick.value == ["default", "models/course-cnn", "older"]
+    assert [tab.label for tab in at.tabs][:2] == pick.options[:2]
 
 
 def test_scoring_the_test_split_reports_its_progress(tmp_path) -> None:

@@ -235,6 +235,10 @@ def test_the_stop_button_ends_the_job_and_keeps_its_checkpoint(env):
     resumed = jobs.run_info(run)
     assert resumed.state == "running" and resumed.pid != info.pid and jobs.active_job().path == run
     assert any(t("train.running", run=run.name) == shown(s.value) for s in at.subheader)
+    # where it continues, not the last session's final batch (issue 39)
+    [bar] = at.get("progress")
+    loading = t("train.loading_resumed", epoch=epochs + 1, epochs=500, elapsed="ELAPSED").split("ELAPSED")[0]
+    assert bar.proto.text.startswith((loading, f"Epoch {epochs + 1} ")), bar.proto.text
     assert jobs.stop_job(run, wait_s=120).state == "stopped"
     history = jobs.run_info(run).history()
     assert [int(r["epoch"]) for r in history] == list(range(1, len(history) + 1)) and len(history) >= epochs
@@ -390,3 +394,47 @@ def test_settings_that_do_not_apply_are_hidden_and_keep_their_values(env):
     # the plain part stays out of the expander: name, split, network, epochs and time come first
     labels = [e.label for e in at.expander]
     assert labels == [t("train.advanced")]
+def follow(lang: str, progress: jobs.JobProgress, tmp_path: Path, monkeypatch) -> AppTest:
+    """The Train page following a running job whose latest report is `progress` (no process behind it)."""
+    run = tmp_path / "runs" / "r"
+    run.mkdir(parents=True)
+    info = jobs.RunInfo("r", run, "running", pid=1, config=TrainConfig(data="x", epochs=progress.epochs),
+                        progress=progress)
+    monkeypatch.setattr(jobs, "active_job", lambda root=None: info)
+    monkeypatch.setattr(jobs, "run_info", lambda path: info)
+    return open_page(lang)
+
+
+@pytest.mark.parametrize("lang", ["en", "pt"])
+def test_a_resumed_job_shows_where_it_continues_and_its_last_figures_while_it_loads(env, tmp_path, monkeypatch, lang):
+    from fer.i18n import fmt_number, fmt_percent
+
+    p = jobs.JobProgress("loading", epoch=35, epochs=100, batch=0, elapsed=754.0, resumed=True,
+                         epoch_logs={"loss": 0.9, "accuracy": 0.6, "val_loss": 1.0, "val_accuracy": 0.55})
+    at = follow(lang, p, tmp_path, monkeypatch)
+    [bar] = at.get("progress")
+    assert bar.proto.text == t("train.loading_resumed", lang, epoch=35, epochs=100, elapsed="12:34")
+    assert bar.proto.value == 34  # 34 of 100 epochs done
+    shown_ = {m.label: m.value for m in at.metric}
+    assert shown_[t("train.m_loss", lang)] == fmt_number(0.9, lang, 3)  # the last epoch's, not "—"
+    assert shown_[t("train.m_val_accuracy", lang)] == fmt_percent(0.55, lang)
+
+
+@pytest.mark.parametrize("lang", ["en", "pt"])
+def test_a_stopped_job_scoring_its_best_checkpoint_does_not_say_training_is_done(env, tmp_path, monkeypatch, lang):
+    p = jobs.JobProgress("evaluating", epoch=12, epochs=100, batch=3, batches=8, elapsed=95.0, stopping=True)
+    at = follow(lang, p, tmp_path, monkeypatch)
+    [bar] = at.get("progress")
+    assert bar.proto.text == t("train.evaluating_stopped", lang, elapsed="1:35")
+    assert t("train.evaluating", lang, elapsed="1:35") != bar.proto.text
+
+
+@pytest.mark.parametrize("lang", ["en", "pt"])
+def test_the_quick_demo_says_when_its_dataset_was_switched(env, lang):
+    at = open_page(lang)
+    captions = [c.value for c in at.caption]
+    assert t("presets.demo_help", lang) in captions
+    assert not any(c.startswith(t("train.preset_other_data", lang, data="")[:20]) for c in captions)
+    at.selectbox(key="train_source").set_value("data/tiny").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert t("train.preset_other_data", lang, data="tiny") in [shown(c.value) for c in at.caption]

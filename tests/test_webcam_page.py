@@ -134,7 +134,32 @@ def test_slow_analysis_skips_frames_but_draws_every_frame(classifier: Classifier
     # analysis blocks the frame path: 29 frame gaps took 29/30 s plus 10 analyses of 0.1 s
     assert recs[-1].t == pytest.approx(27 / 30 + 0.9)
     assert snap.fps == pytest.approx(29 / (29 / 30 + 1.0))
-    assert snap.streaming and snap.analysed_fps == pytest.approx(9 / (recs[-1].t - recs[0].t))
+    # the analysed rate and share come from the same 30 frames as the frame rate: 10 of them analysed
+    assert snap.streaming and snap.analysed_share == pytest.approx(10 / 30)
+    assert snap.analysed_fps == pytest.approx(snap.fps * 10 / 30)
+
+
+def test_the_share_analysed_is_measured_not_the_plan(classifier: Classifier, face_frame: np.ndarray) -> None:
+    """Analyses get faster (the model warmed up, a face left): the plan (`every`) is back to 1 at once while most
+    of the recent frames were skipped. The readout's words come from the measured share, like its two rates
+    (issue 39: "13.7 of 25.8 analysed per second" beside "every frame is analysed")."""
+    clock = FakeClock()
+    slow = SlowClassifier(classifier, clock, cost=0.1)
+    proc = LiveProcessor(Detector(), slow, clock=clock)  # type: ignore[arg-type]
+    for _ in range(60):
+        proc.process(face_frame)
+        clock.now += 1 / 30
+    slow.cost = 0.0
+    while proc.snapshot().every > 1:
+        proc.process(face_frame)
+        clock.now += 1 / 30
+    snap = proc.snapshot()
+    assert snap.every == 1 and snap.analysed_share < 0.5  # "every frame" is the plan, not what the rates measured
+    assert snap.analysed_fps == pytest.approx(snap.fps * snap.analysed_share)
+    clock.now += 5  # stopped: the whole session's averages, still one source
+    stopped = proc.snapshot()
+    assert stopped.analysed_share == pytest.approx(stopped.analysed / stopped.frames)
+    assert not stopped.streaming and stopped.analysed_fps == pytest.approx(stopped.fps * stopped.analysed_share)
 
 
 def test_fast_analysis_keeps_every_frame_and_reset(classifier: Classifier, face_frame: np.ndarray) -> None:
@@ -398,8 +423,8 @@ def test_page_reports_bad_ice_setting(streamer: StreamerStub, monkeypatch: pytes
 def test_page_says_when_it_analyses_one_frame_in_n(streamer: StreamerStub, monkeypatch: pytest.MonkeyPatch) -> None:
     at = run_page("en")
     proc = at.session_state["live_processor"]
-    slow = replace(proc.snapshot(), frames=90, analysed=30, fps=29.5, analysed_fps=9.8, streaming=True, every=3,
-                   process_ms=95.0)
+    slow = replace(proc.snapshot(), frames=90, analysed=30, fps=29.5, analysed_fps=9.8, analysed_share=9.8 / 29.5,
+                   streaming=True, every=1, process_ms=95.0)  # `every`, the plan, says 1: the words follow the share
     monkeypatch.setattr(proc, "snapshot", lambda: slow)
     streamer.playing = True
     at.run()
@@ -407,7 +432,18 @@ def test_page_says_when_it_analyses_one_frame_in_n(streamer: StreamerStub, monke
     metrics = {m.label: m.value for m in at.metric}
     assert (metrics["Frames"], metrics["Analysed"]) == ("90", "30")
     assert (metrics["Frames per second"], metrics["Analysed per second"]) == ("29.5", "9.8")
-    assert "One analysis takes 95 ms; 1 in 3 frames is analysed." in [c.value for c in at.caption]
+    captions = [c.value for c in at.caption]
+    assert "One analysis takes 95 ms; 33% of the frames are analysed, the others show the last result." in captions
+    assert not any("every frame" in c for c in captions)
+    full = replace(slow, analysed=90, analysed_fps=29.5, analysed_share=1.0, every=2)
+    monkeypatch.setattr(proc, "snapshot", lambda: full)
+    at.run()
+    assert "One analysis takes 95 ms; every frame is analysed." in [c.value for c in at.caption]
+    at.session_state["lang"] = "pt"
+    monkeypatch.setattr(proc, "snapshot", lambda: slow)
+    at.run()
+    assert ("Uma análise leva 95 ms; 33% dos quadros são analisados, os outros mostram o último resultado."
+            in [c.value for c in at.caption])
 
 
 def test_stop_shows_the_session_summary(streamer: StreamerStub, face_frame: np.ndarray) -> None:

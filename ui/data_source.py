@@ -30,6 +30,9 @@ from ui.text import plain
 log = logging.getLogger(__name__)
 
 SAMPLE = ROOT / "data" / "sample"
+FULL_COUNTS = ROOT / "data" / "fer2013_counts.json"
+"""The full FER2013's images per split and class (`python -m fer stats --data "$FER_DATA" --counts`), shown
+beside the sample when the server does not have the full set."""
 UPLOAD_SUFFIXES = (".zip", ".csv")
 UPLOAD_MAX_AGE_S = 24 * 3600
 """Uploads older than this are removed when a new one is saved."""
@@ -138,15 +141,20 @@ def dataset_options() -> dict[str, Path]:
     return {SAMPLE_CODE: SAMPLE} | server_datasets()
 
 
-def choose_dataset(key: str) -> Path:
+def choose_dataset(key: str, prefer_full: bool = False) -> Path:
     """A selectbox over the sample, the server datasets and an upload; returns the chosen path.
+    `prefer_full`: it opens on the full FER2013 when the server has it ($FER_DATA), else on the sample.
 
     Its options are codes (words through format_func), so the choice survives a language switch. With the
     upload option picked and no file uploaded yet, it shows a hint and stops the page run.
     """
     options = dataset_options()
     words = {SAMPLE_CODE: t("data.sample"), UPLOAD_CODE: t("data.upload")}
-    name = st.selectbox(t("data.source"), [*options, UPLOAD_CODE], key=worded(f"{key}_source"),
+    full = from_root(full_data())
+    first = next((i for i, p in enumerate(options.values()) if p == full), 0) if prefer_full else 0
+    if f"{key}_source" in st.session_state:  # the kept choice decides; an index beside it would be warned about
+        first = 0
+    name = st.selectbox(t("data.source"), [*options, UPLOAD_CODE], index=first, key=worded(f"{key}_source"),
                         format_func=lambda code: words.get(code, code))
     if name != UPLOAD_CODE:
         return options.get(name, SAMPLE)  # only what the server listed (the selectbox resets anything else)

@@ -1,4 +1,4 @@
-"""`python -m fer`: models, predict, stats, train, evaluate, export."""
+"""`python -m fer`: models, predict, stats, train, evaluate, export, predictions."""
 
 from __future__ import annotations
 
@@ -113,6 +113,11 @@ def cmd_stats(args: argparse.Namespace) -> int:
     from fer.data.stats import describe
 
     ds = load_dataset(args.data)
+    if args.counts:  # data/fer2013_counts.json: the full set's counts, shown by the Dataset page on the sample
+        from fer.data.stats import ShippedCounts
+
+        _print_json(ShippedCounts.of(ds, args.name).to_dict())
+        return 0
     stats = describe(ds, with_images=False)
     out = stats.to_dict() | {"source": str(args.data)}
     if args.json:
@@ -271,6 +276,18 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
         raise InputError(str(exc)) from None
     _print_json({"model": args.dest, "members": list(card.members), "params": card.params, "tta_flip": card.tta_flip,
                  "zoom": card.zoom, "shift": card.shift, "metrics": card.metrics})
+def cmd_predictions(args: argparse.Namespace) -> int:
+    from fer.jobs.export import write_predictions
+    from fer.jobs.results import predictions_path
+    from fer.model.modelio import ModelError
+
+    try:
+        preds = write_predictions(Path(args.model))
+    except (ModelError, ValueError) as exc:
+        raise InputError(str(exc)) from None
+    right = int((preds.labels == preds.predicted).sum())
+    _print_json({"model": args.model, "predictions": str(predictions_path(Path(args.model))), "n": len(preds.keys),
+                 "split": preds.split, "accuracy": round(right / max(len(preds.keys), 1), 4)})
     return 0
 
 
@@ -316,6 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("stats", help="counts per split and class, imbalance, image sizes, duplicates")
     s.add_argument("--data", required=True, help="folder, zip or CSV")
     s.add_argument("--json", action="store_true")
+    s.add_argument("--counts", action="store_true",
+                   help="print only the images per split and class as JSON (data/fer2013_counts.json)")
+    s.add_argument("--name", default="FER2013", help="the dataset's name in the --counts JSON")
     s.set_defaults(func=cmd_stats)
 
     s = sub.add_parser("train", help="train a model; every TrainConfig field is a flag")
@@ -371,6 +391,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--shift", type=int, default=None, metavar="PIXELS", help="as for export")
     s.add_argument("--notes", default=None, help="a note stored in the model card")
     s.set_defaults(func=cmd_ensemble)
+    s = sub.add_parser("predictions", help="write a model's test-split predictions beside it (the Results page's "
+                                           "most confident mistakes without scoring; export writes them too)")
+    s.add_argument("model", help="a .keras file with its card, e.g. models/default.keras")
+    s.set_defaults(func=cmd_predictions)
     return p
 
 

@@ -118,21 +118,65 @@ def describe(ds: Dataset, *, examples: int = 8, with_images: bool = True) -> Dat
 
 def imbalance(labels: np.ndarray, basis: str = TRAIN) -> Imbalance:
     """Shares, largest/smallest ratio and balanced class weights of a label vector."""
-    from sklearn.utils.class_weight import compute_class_weight
+    return imbalance_of_counts({name: int((labels == i).sum()) for i, name in enumerate(LABELS)}, basis)
 
-    counts = {name: int((labels == i).sum()) for i, name in enumerate(LABELS)}
+
+def imbalance_of_counts(counts: dict[str, int], basis: str = TRAIN) -> Imbalance:
+    """`imbalance` from images per class: sklearn's 'balanced' class weights, n / (k * count)."""
+    counts = {c: int(counts.get(c, 0)) for c in LABELS}
     n = sum(counts.values())
     present = [c for c in LABELS if counts[c] > 0]
     if not present:
         raise ValueError("no labels to describe")
     largest = max(present, key=lambda c: counts[c])
     smallest = min(present, key=lambda c: counts[c])
-    idx = np.array([LABELS.index(c) for c in present])
-    weights = compute_class_weight("balanced", classes=idx, y=np.asarray(labels))
     return Imbalance(basis=basis, counts=counts, shares={c: counts[c] / n for c in LABELS},
                      largest=largest, smallest=smallest, ratio=counts[largest] / counts[smallest],
-                     class_weights={c: float(w) for c, w in zip(present, weights, strict=True)},
+                     class_weights={c: n / (len(present) * counts[c]) for c in present},
                      missing=tuple(c for c in LABELS if counts[c] == 0))
+
+
+@dataclass(frozen=True)
+class ShippedCounts:
+    """Images per split and class of a dataset the server may not have (data/fer2013_counts.json, written by
+    `python -m fer stats --data FER2013 --counts`): what the Dataset page says of the full set on the sample."""
+
+    name: str
+    total: int
+    splits: dict[str, dict[str, int]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "total": self.total, "splits": self.splits}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ShippedCounts:
+        splits = {str(u): {c: int(per[c]) for c in LABELS} for u, per in d["splits"].items()}
+        return cls(str(d["name"]), int(d["total"]), splits)
+
+    @classmethod
+    def of(cls, ds: Dataset, name: str) -> ShippedCounts:
+        return cls(name, len(ds), ds.counts())
+
+    @property
+    def imbalance(self) -> Imbalance:
+        """As `describe` measures it: over the Training split when there is one, else over all images."""
+        if TRAIN in self.splits:
+            return imbalance_of_counts(self.splits[TRAIN], TRAIN)
+        return imbalance_of_counts({c: sum(per[c] for per in self.splits.values()) for c in LABELS}, "all")
+
+
+def load_counts(path: Any) -> ShippedCounts | None:
+    """The counts in a file written by `fer stats --counts`, or None when it is missing or unreadable."""
+    import json
+    from pathlib import Path
+
+    try:
+        return ShippedCounts.from_dict(json.loads(Path(path).read_text()))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        log.warning("unreadable dataset counts %s: %s", path, exc)
+        return None
 
 
 def image_sizes(ds: Dataset) -> tuple[SizeCount, ...]:

@@ -13,7 +13,9 @@ from fer.model.evaluation import EvalReport
 from fer.model.modelio import ModelCard, ModelError, load_card, load_model, save_model, write_json
 
 if TYPE_CHECKING:
-    from fer.jobs.results import ModelReport
+    import numpy as np
+
+    from fer.jobs.results import ModelReport, ShippedPredictions
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +48,58 @@ class TrainingData:
         return cfg, ds, make_split(ds, cfg)
 
 
+def split_scores(model: object, card: ModelCard, data: TrainingData | None = None
+                 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """{"validation"/"test": (indices into the dataset, probabilities [N, 7])} on the card's own data and
+    split, predicting as the card says (flip averaging, zoom, shifted views, prior correction)."""
+    from fer.model.evaluation import predict_scores
+
+    _, ds, split = (data or TrainingData(card)).loaded
+    return {name: (idx, predict_scores(model, ds.images[idx], tta_flip=card.tta_flip, zoom=card.zoom,
+                                       prior_correction=card.prior_correction, shift=card.shift))
+            for name, idx in (("validation", split.val), ("test", split.test)) if len(idx)}
+
+
+def reports_from(scores: dict[str, tuple[np.ndarray, np.ndarray]], data: TrainingData) -> dict[str, EvalReport]:
+    """The full report of each split scored by `split_scores`."""
+    from fer.model.evaluation import report_from_scores
+
+    ds = data.loaded[1]
+    return {name: report_from_scores(ds.labels[idx], s, name) for name, (idx, s) in scores.items()}
+
+
 def full_reports(model: object, card: ModelCard, data: TrainingData | None = None) -> dict[str, EvalReport]:
     """The card's validation and test reports computed on its own data and split, predicting as
     the card says (flip averaging, zoom, shifted views, prior correction)."""
-    from fer.model.evaluation import evaluate
+    data = data or TrainingData(card)
+    return reports_from(split_scores(model, card, data), data)
 
-    _, ds, split = (data or TrainingData(card)).loaded
-    return {name: evaluate(model, ds.images[idx], ds.labels[idx], split=name, tta_flip=card.tta_flip,
-                           zoom=card.zoom, prior_correction=card.prior_correction, shift=card.shift)
-            for name, idx in (("validation", split.val), ("test", split.test)) if len(idx)}
+
+def shipped_predictions(scores: dict[str, tuple[np.ndarray, np.ndarray]], data: TrainingData) -> ShippedPredictions:
+    """The test split's predictions as shipped beside a model (fer.jobs.results.ShippedPredictions)."""
+    from fer.jobs.results import ShippedPredictions
+
+    _, ds, split = data.loaded
+    idx, s = scores["test"]
+    return ShippedPredictions.from_scores(ds.paths[idx], ds.labels[idx], s, split.description)
+
+
+def write_predictions(model_path: Path) -> ShippedPredictions:
+    """Score a model with a card on its own test split as the card predicts and write the predictions beside it
+    (`fer predictions MODEL`): what the Results page shows as the most confident mistakes without scoring."""
+    from fer.jobs.results import predictions_path
+
+    path = Path(model_path)
+    card = load_card(path)
+    if card is None:
+        raise ModelError(f"{path}: no model card beside it; its test split is not known")
+    data = TrainingData(card)
+    scores = split_scores(load_model(path), card, data)
+    if "test" not in scores:
+        raise ValueError(f"{path}: its split has no test images")
+    preds = shipped_predictions({"test": scores["test"]}, data)
+    preds.save(predictions_path(path))
+    return preds
 
 
 def rescore(model: object, card: ModelCard, data: TrainingData | None = None) -> dict[str, dict[str, float]]:
@@ -129,7 +174,8 @@ def export_model(src: Path, dest: Path, tta_flip: bool | None = None, notes: str
                  zoom: float | None = None, prior_correction: bool | None = None,
                  shift: int | None = None) -> ModelCard:
     """Save `src`'s model without optimizer state to `dest` (.keras) with its card, and its report
-    (history, full validation and test reports: fer.jobs.results.ModelReport) beside them.
+    (history, full validation and test reports: fer.jobs.results.ModelReport) and its test predictions
+    (fer.jobs.results.ShippedPredictions) beside them.
 
     `prior_correction`: True computes it from the run's training data (fer.model.priors), False drops it,
     None keeps the card's. A mixed-precision model is saved computing in float32. Changing the
@@ -150,18 +196,24 @@ def export_model(src: Path, dest: Path, tta_flip: bool | None = None, notes: str
     if prior_correction is not None:
         views["prior_correction"] = training_prior_correction(data) if prior_correction else ()
     history = source_history(src)  # read before `dest` may overwrite the source's report
-    reports = None
-    if f32 is not None or views != {k: getattr(card, k) for k in views}:
+    rescored = f32 is not None or views != {k: getattr(card, k) for k in views}
+    if rescored:
         model = f32 if f32 is not None else model
         log.info("re-scoring %s (float32, %s)", path, views)
-        reports = full_reports(model, dataclasses.replace(card, **views), data)
+    scores = split_scores(model, dataclasses.replace(card, **views), data)  # the report's and the predictions'
+    reports = reports_from(scores, data)
+    if rescored:
         changes.update(views, metrics={name: rep.summary() for name, rep in reports.items()})
     if notes is not None:
         changes["notes"] = notes
     card = dataclasses.replace(card, **changes)
     save_model(model, Path(dest), card)
-    log.info("writing the report beside %s (scores the validation and test splits)", dest)
+    log.info("writing the report and the test predictions beside %s", dest)
     write_report(model, card, Path(dest), history, data, reports)
+    if "test" in scores:
+        from fer.jobs.results import predictions_path
+
+        shipped_predictions(scores, data).save(predictions_path(Path(dest)))
     return card
 
 

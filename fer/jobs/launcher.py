@@ -34,6 +34,7 @@ from fer.jobs.runs import (
     read_json,
     run_info,
     runs_dir,
+    starting_progress,
 )
 from fer.model.modelio import os_problem, write_json
 from fer.paths import ROOT
@@ -155,6 +156,8 @@ def resume_job(run_dir: Path) -> RunInfo:
         raise JobError(f"cannot write to the runs folder {info.path.parent}: {os_problem(exc)}") from None
     try:
         (info.path / "stop").unlink(missing_ok=True)
+        # the last session's final report (its last batch, its phase) is not this one's: where it continues
+        write_json(info.path / "progress.json", starting_progress(info.path, info.config.epochs), parents=False)
     except OSError as exc:
         lock.release()
         raise JobError(f"cannot write the run folder {info.path}: {os_problem(exc)}") from None

@@ -21,11 +21,78 @@ log = logging.getLogger(__name__)
 
 
 REPORT_SUFFIX = ".report.json"
+PREDICTIONS_SUFFIX = ".predictions.npz"
 
 
 def report_path(model_path: Path) -> Path:
     """The report file `export` writes beside a model and its card: models/default.report.json."""
     return Path(model_path).with_suffix(REPORT_SUFFIX)
+
+
+def predictions_path(model_path: Path) -> Path:
+    """The test-split predictions `export` (or `fer predictions`) writes beside a model:
+    models/default.predictions.npz."""
+    return Path(model_path).with_suffix(PREDICTIONS_SUFFIX)
+
+
+@dataclass(frozen=True)
+class ShippedPredictions:
+    """A model's scores on its own test split, shipped beside it without the faces (FER2013 has no open
+    licence): each image's key in the dataset (its path, fer.data.dataset.Dataset.paths), true label,
+    predicted label (the argmax of the full-precision scores, so its confusion matrix is the report's) and
+    the seven probabilities as float16 (3,589 faces: about 50 kB)."""
+
+    keys: tuple[str, ...]
+    labels: np.ndarray
+    predicted: np.ndarray
+    scores: np.ndarray
+    split: str
+
+    @classmethod
+    def from_scores(cls, keys: Any, labels: np.ndarray, scores: np.ndarray, split: str) -> ShippedPredictions:
+        scores = np.asarray(scores)
+        return cls(tuple(str(k) for k in keys), np.asarray(labels, np.uint8), scores.argmax(axis=1).astype(np.uint8),
+                   scores.astype(np.float16), split)
+
+    def save(self, path: Path) -> None:
+        """Write a compressed .npz atomically (fer.model.modelio.atomic_write_bytes)."""
+        import io
+
+        from fer.model.modelio import atomic_write_bytes
+
+        buf = io.BytesIO()
+        np.savez_compressed(buf, keys=np.array(self.keys), labels=self.labels, predicted=self.predicted,
+                            scores=self.scores, split=np.array(self.split))
+        atomic_write_bytes(Path(path), buf.getvalue())
+
+    @classmethod
+    def load(cls, path: Path) -> ShippedPredictions:
+        """Read a file written by `save`; ValueError when its arrays do not fit together."""
+        with np.load(Path(path), allow_pickle=False) as z:
+            keys, labels, predicted = z["keys"], z["labels"], z["predicted"]
+            scores, split = z["scores"], str(z["split"])
+        n = len(keys)
+        if labels.shape != (n,) or predicted.shape != (n,) or scores.shape != (n, 7):
+            raise ValueError(f"{path}: keys, labels, predicted and scores disagree in shape")
+        return cls(tuple(str(k) for k in keys), labels, predicted, scores, split)
+
+    def mistakes(self, true_class: int, pred_class: int, k: int = 12) -> np.ndarray:
+        """Indices of the k images of `true_class` predicted as `pred_class`, most confident first."""
+        from fer.model.evaluation import most_confident_mistakes
+
+        return most_confident_mistakes(self.labels, self.scores, true_class, pred_class, k, y_pred=self.predicted)
+
+
+def load_predictions(model_path: Path) -> ShippedPredictions | None:
+    """The predictions beside a model file, or None when there are none (or they are unreadable)."""
+    p = predictions_path(model_path)
+    if not p.is_file():
+        return None
+    try:
+        return ShippedPredictions.load(p)
+    except (OSError, ValueError, KeyError) as exc:
+        log.warning("unreadable predictions %s: %s", p, exc)
+        return None
 
 
 @dataclass(frozen=True)

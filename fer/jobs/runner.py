@@ -63,13 +63,19 @@ class StopControl:
 
 
 class ProgressWriter:
-    """A plain training-progress callback that rewrites progress.json (and logs each epoch)."""
+    """A plain training-progress callback that rewrites progress.json (and logs each epoch).
+
+    `elapsed` is the run's training time over all its sessions (a resumed run goes on from its earlier
+    sessions' seconds, state.json), and the speed behind the time left is measured on this session's batches
+    after its first one."""
 
     def __init__(self, run_dir: Path, epochs: int, control: StopControl) -> None:
         self.path = run_dir / "progress.json"
+        self.run_dir = run_dir
         self.epochs = epochs
         self.control = control
-        self.t0 = time.monotonic()
+        self.t0: float | None = None
+        """When this session's training started (its 'start' event); None while it loads."""
         self.start_epoch = 0
         self.start_batch = 0
         self.batches = 0
@@ -78,24 +84,36 @@ class ProgressWriter:
         """The run's time budget in training seconds (0: none)."""
         self.used_s = 0.0
         """Training seconds the run used in earlier sessions."""
+        self.resumed = False
         self.rate_from: tuple[float, int] | None = None
         """(time, batches done) when this session's first batch ended: the rate is measured from there,
         so the first batch's graph building (seconds, for a batch that then takes milliseconds) is not
         taken as the speed of every batch."""
 
+    def starting(self) -> None:
+        """Write where the job continues before it loads anything (fer.jobs.runs.starting_progress), and take the
+        earlier sessions' training seconds and last figures from it."""
+        from fer.jobs.runs import starting_progress
+
+        start = starting_progress(self.run_dir, self.epochs)
+        self.used_s = float(start["elapsed"])
+        self.epoch_logs = dict(start["epoch_logs"])
+        self.resumed = bool(start["resumed"])
+        self.start_epoch, self.start_batch = max(int(start["epoch"]) - 1, 0), int(start["batch"])
+        self.write("loading", int(start["epoch"]), int(start["batch"]))
+
     def write(self, phase: str, epoch: int = 0, batch: int = 0, logs: dict[str, float] | None = None) -> None:
-        elapsed = time.monotonic() - self.t0
+        now = time.monotonic()
+        session = now - self.t0 if self.t0 is not None else 0.0
+        elapsed = self.used_s + session
         done = max(epoch - 1, 0) * self.batches + batch
         total = self.epochs * self.batches
-        now = time.monotonic()
-        if phase == "training" and batch and self.rate_from is None:
-            self.rate_from = (now, done)
         eta = None
         if phase == "training" and self.rate_from is not None and done > self.rate_from[1] and self.batches:
             eta = (now - self.rate_from[0]) / (done - self.rate_from[1]) * (total - done)
         budget = {}
         if self.budget_s > 0:  # the budget ends the run before its last epoch
-            used = self.used_s + (elapsed if phase == "training" else 0.0)
+            used = self.used_s + (session if phase == "training" else 0.0)
             budget = {"budget_s": self.budget_s, "budget_used_s": round(used, 1)}
             if eta is not None:
                 eta = min(eta, max(self.budget_s - used, 0.0))
@@ -105,13 +123,15 @@ class ProgressWriter:
             write_json(self.path, {"phase": phase, "pid": os.getpid(), "epoch": epoch, "epochs": self.epochs,
                                    "batch": batch, "batches": self.batches, "elapsed": round(elapsed, 2),
                                    "eta": None if eta is None else round(eta, 1), "logs": logs,
-                                   "epoch_logs": self.epoch_logs, "learning_rate": lr, **budget}, parents=False)
+                                   "epoch_logs": self.epoch_logs, "learning_rate": lr, "resumed": self.resumed,
+                                   "stopping": self.control.requested, **budget}, parents=False)
         except FileNotFoundError:
             raise _Vanished() from None
 
     def __call__(self, e: TrainEvent) -> None:
         if e.kind == "start":
             self.start_epoch, self.start_batch = e.epoch, e.batch
+            self.batches = e.batches or self.batches
             self.t0 = time.monotonic()
             self.rate_from = None
             self.control.in_fit = True
@@ -120,6 +140,8 @@ class ProgressWriter:
             self.write("training", e.epoch + 1, e.batch)
         elif e.kind == "batch":
             self.batches = e.batches or self.batches
+            if self.rate_from is None:  # only once a batch of this session has ended (not at 'start')
+                self.rate_from = (time.monotonic(), max(e.epoch - 1, 0) * self.batches + e.batch)
             self.write("training", e.epoch, e.batch, e.logs)
         elif e.kind == "epoch":
             self.epoch_logs = e.logs
@@ -148,7 +170,7 @@ def run_job(run_dir: Path) -> int:
     job.setdefault("started", _now())
     state, error = "failed", ""
     try:
-        writer.write("loading")  # its pid says the process now handles SIGTERM
+        writer.starting()  # its pid says the process now handles SIGTERM
         from fer.jobs.runfiles import read_object
         from fer.tfenv import import_tensorflow
         from fer.train.distribute import setup_hook
@@ -162,9 +184,7 @@ def run_job(run_dir: Path) -> int:
         from fer.train.trainer import train
 
         writer.epochs = cfg.epochs
-        if cfg.time_budget_s > 0:
-            writer.budget_s = cfg.time_budget_s
-            writer.used_s = float(_read(run_dir / "state.json").get("train_seconds", 0.0))
+        writer.budget_s = max(cfg.time_budget_s, 0.0)
         log.info("job %s (pid %d): loading %s", run_dir.name, os.getpid(), cfg.data)
         ds = load_dataset(cfg.data)
         if control.should_stop():

@@ -53,6 +53,16 @@ class JobProgress:
     """The run's time budget in training seconds (0: none)."""
     budget_used_s: float = field(default=0.0, metadata=bounds(0, None))
     """Training seconds used so far, over every session of the run."""
+    resumed: bool = False
+    """This session of the job continues a run that trained before (`epoch`, `batch`: where it continues)."""
+    stopping: bool = False
+    """A stop was asked for: 'evaluating' then scores the best checkpoint of a run cut short, not a finished one."""
+
+    @property
+    def last_logs(self) -> dict[str, float]:
+        """The latest figures: those of the batch in progress over those of the last whole epoch (which is all
+        a resumed job has until its first batch)."""
+        return {**self.epoch_logs, **self.logs}
 
     @property
     def fraction(self) -> float:
@@ -199,6 +209,26 @@ def run_info(run_dir: Path) -> RunInfo:
         state, error = "broken", "; ".join(problems)
     return RunInfo(path.name, path, state, pid, job.get("started", ""), job.get("finished", ""), error, cfg,
                    progress, _resume_point(path, point), tuple(problems))
+
+
+METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
+
+
+def starting_progress(run_dir: Path, epochs: int) -> dict[str, Any]:
+    """progress.json for a job about to (re)start on `run_dir`: where it continues (the epoch and batch after
+    its last checkpoint), the training seconds of its earlier sessions and its last epoch's figures, so that a
+    resumed run never shows the previous session's last batch, a clock back at zero or blank figures."""
+    path = Path(run_dir)
+    point = read_object(path / "state.json", ResumeState)[0] if (path / "last.keras").is_file() else {}
+    rows = read_history(path)[0] if point else []
+    last = rows[-1] if rows else {}
+    done = int(point.get("epoch", 0))
+    skip = int((point.get("partial") or {}).get("batches", 0))
+    used = float(point.get("train_seconds", 0.0))
+    return {"phase": "loading", "epochs": epochs, "epoch": done + 1 if point else 0, "batch": skip,
+            "elapsed": round(used, 2), "budget_used_s": round(used, 1), "resumed": bool(point),
+            "epoch_logs": {k: last[k] for k in METRICS if k in last},
+            "learning_rate": last.get("learning_rate")}
 
 
 def _resume_point(path: Path, point: dict[str, Any]) -> tuple[int, int] | None:

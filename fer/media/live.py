@@ -75,11 +75,15 @@ class LiveSnapshot:
     """Frames per second arriving: over the last seconds while frames come, over the whole session once
     they stopped; None until two frames have arrived (never a 0 while frames are counted)."""
     analysed_fps: float | None
-    """Analysed frames per second, measured the same way."""
+    """Analysed frames per second: `fps` times `analysed_share`, so the two never disagree."""
+    analysed_share: float | None
+    """Share of the frames analysed (0..1), over the same frames as `fps`: the recent ones while frames come,
+    the whole session once they stopped; None with `fps`. The page's words about how many frames are analysed
+    come from it, never from `every` (the plan for the next frames, which moves as analyses speed up)."""
     streaming: bool
     """A frame arrived within the last STALE_S seconds."""
     every: int
-    """One frame in `every` is analysed now (1 = all)."""
+    """The plan for the next frames: one in `every` is to be analysed (1 = all)."""
     process_ms: float
     """Average time to detect, classify and draw one frame."""
     faces: tuple[FacePrediction, ...]
@@ -94,6 +98,21 @@ def rate(times: list[float], count: int, first: float | None, last: float | None
     if count > 1 and first is not None and last is not None and last > first:
         return (count - 1) / (last - first)
     return None
+
+
+def analysed_rates(frames: list[tuple[float, bool]], count: int, analysed: int, first: float | None,
+                   last: float | None, streaming: bool) -> tuple[float | None, float | None, float | None]:
+    """(frames per second, analysed frames per second, share analysed) over one set of frames: the recent
+    `frames` ((arrival time, analysed)) while streaming, else the whole session's `count` frames of which
+    `analysed` were analysed, from `first` to `last`. One source for the readout's numbers and words."""
+    fps = rate([t for t, _ in frames], count, first, last, streaming)
+    if fps is None:
+        return None, None, None
+    if streaming and len(frames) > 1 and frames[-1][0] > frames[0][0]:
+        share = sum(a for _, a in frames) / len(frames)
+    else:
+        share = analysed / count if count else 0.0
+    return fps, fps * share, share
 
 
 class LiveProcessor:
@@ -148,9 +167,8 @@ class LiveProcessor:
             self._last_in: float | None = None
             self._start: float | None = None
             self._start_wall = 0.0
-            self._times: deque[float] = deque(maxlen=RATE_WINDOW)
-            self._analysed_times: deque[float] = deque(maxlen=RATE_WINDOW)
-            self._first_analysed: float | None = None
+            self._times: deque[tuple[float, bool]] = deque(maxlen=RATE_WINDOW)
+            """The recent frames: (arrival time, analysed)."""
             self._faces: tuple[FacePrediction, ...] = ()
 
     # -- the frame path (worker thread) -------------------------------------------------------------
@@ -167,10 +185,10 @@ class LiveProcessor:
                 # only gaps after a cheap (skipped) frame show the camera's own pace
                 self._interval_s = 0.8 * self._interval_s + 0.2 * (now - self._last_in)
             self._last_in = now
-            self._times.append(now)
             analyse = self._analysed == 0 or self._since_analysed + 1 >= self._every
             self._since_analysed = 0 if analyse else self._since_analysed + 1
             detector, classifier, margin = self._tracker, self._classifier, self._margin
+            self._times.append((now, analyse and classifier is not None))
             if classifier is None:  # the model is still loading: the frame goes back as it came
                 self._prev_analysed = False
                 return rgb
@@ -184,9 +202,6 @@ class LiveProcessor:
             with self._lock:
                 self._stages = stages
                 self._analysed += 1
-                self._analysed_times.append(now)
-                if self._first_analysed is None:
-                    self._first_analysed = now
                 self._faces = faces
                 self._proc_s = spent if self._proc_s == 0 else 0.7 * self._proc_s + 0.3 * spent
                 self._every = self._pick_every()
@@ -226,12 +241,11 @@ class LiveProcessor:
 
     def snapshot(self) -> LiveSnapshot:
         with self._lock:
-            times, analysed_times = list(self._times), list(self._analysed_times)
-            streaming = bool(times) and self._clock() - times[-1] <= STALE_S
-            fps = rate(times, self._frames, self._start, self._last_in, streaming)
-            last_analysed = analysed_times[-1] if analysed_times else None
-            analysed_fps = rate(analysed_times, self._analysed, self._first_analysed, last_analysed, streaming)
-            return LiveSnapshot(self._frames, self._analysed, fps, analysed_fps, streaming, self._every,
+            frames = list(self._times)
+            streaming = bool(frames) and self._clock() - frames[-1][0] <= STALE_S
+            fps, analysed_fps, share = analysed_rates(frames, self._frames, self._analysed, self._start,
+                                                      self._last_in, streaming)
+            return LiveSnapshot(self._frames, self._analysed, fps, analysed_fps, share, streaming, self._every,
                                 1000 * self._proc_s, self._faces)
 
     def records(self, last_s: float | None = None) -> list[FrameRecord]:

@@ -107,8 +107,9 @@ def evaluate(model: Any, images: np.ndarray, labels: np.ndarray, split: str = ""
 
 
 def most_confident_mistakes(y_true: np.ndarray, scores: np.ndarray, true_class: int,
-                            pred_class: int, k: int = 8) -> np.ndarray:
-    """Indices of the k images of `true_class` predicted as `pred_class` with the highest score."""
-    y_pred = scores.argmax(axis=1)
+                            pred_class: int, k: int = 8, y_pred: np.ndarray | None = None) -> np.ndarray:
+    """Indices of the k images of `true_class` predicted as `pred_class` with the highest score
+    (`y_pred`: the predicted classes when given, else the argmax of `scores`)."""
+    y_pred = scores.argmax(axis=1) if y_pred is None else y_pred
     idx = np.flatnonzero((y_true == true_class) & (y_pred == pred_class))
-    return idx[np.argsort(-scores[idx, pred_class])][:k]
+    return idx[np.argsort(-scores[idx, pred_class], kind="stable")][:k]  # ties (float16 scores) in file order

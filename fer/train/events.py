@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 class TrainEvent:
     """One progress report: kind is 'start', 'batch', 'epoch', 'cut' or 'done'.
 
-    'start' carries the epochs already done (and in `batch` those done of the next one);
+    'start' carries the epochs already done (and in `batch` those done of the next one, of `batches` an epoch);
     'cut' is an epoch a stop ended after `batch` of `batches`: not recorded, resuming finishes it.
     """
 

@@ -155,9 +155,10 @@ def _train(cfg: TrainConfig, run_dir: Path, dataset: Dataset | None, progress: P
     budget = TimeBudget(resume, cfg.time_budget_s)
     callbacks.append(budget)  # after resume: it reads the training seconds resume has just counted
     t0 = time.time()
-    if progress:
-        progress(TrainEvent("start", initial_epoch, cfg.epochs, batch=resume.skip, message=split.description))
     steps = train_data.steps
+    if progress:
+        progress(TrainEvent("start", initial_epoch, cfg.epochs, batch=resume.skip, batches=steps,
+                            message=split.description))
     if 0 < resume.skip < steps:  # first the rest of the epoch a stop cut short
         log.info("resuming epoch %d at batch %d of %d", initial_epoch + 1, resume.skip + 1, steps)
         progress_cb.skip = resume.skip
