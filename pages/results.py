@@ -12,7 +12,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from fer.config import TrainConfig
+from fer.config import COURSE, TrainConfig, course_recipe
 from fer.data.dataset import DataError
 from fer.files import MAX_MODEL_BYTES, MAX_TEXT_BYTES, is_regular, read_bytes
 from fer.i18n import fmt_count, fmt_duration, fmt_number, fmt_percent
@@ -195,6 +195,12 @@ def show_report(e: Entry, rep: EvalReport) -> None:
     cols[1].metric(t("results.loss"), fmt_number(rep.loss, lg, 3))
     cols[2].metric(t("results.macro_f1"), fmt_number(rep.macro_f1, lg, 3))
     cols[3].metric(t("results.n"), fmt_count(rep.n, lg))
+    cfg = e.config()
+    if cfg is not None and course_recipe(cfg):  # the course report's figure beside this model's
+        st.caption(t("results.course_reference", acc=fmt_percent(COURSE.test_accuracy, lg),
+                     epochs=COURSE.epochs_trained, ours=fmt_percent(rep.accuracy, lg),
+                     diff=("+" if rep.accuracy >= COURSE.test_accuracy else "−")
+                     + fmt_number(100 * abs(rep.accuracy - COURSE.test_accuracy), lg, 1)))
     table = pd.DataFrame({
         t("results.class"): [display_name(c, lg) for c in LABELS],
         t("results.precision"): [fmt_percent(rep.per_class[c].precision, lg) for c in LABELS],

@@ -239,3 +239,25 @@ def test_scoring_the_test_split_reports_its_progress(tmp_path) -> None:
                              progress=seen.append)
     assert len(preds.labels) == len(preds.scores) > 8
     assert seen == sorted(seen) and seen[-1] == 1.0 and len(seen) == -(-len(preds.labels) // 8)
+
+
+def test_a_model_of_the_course_recipe_is_read_beside_the_course_reports_figure(tmp_path, monkeypatch):
+    """Issue 38: the course CNN's row beside the course's 61.8 %. A run made with the course's recipe and split
+    (its config says so) shows the course's figure and the difference; another recipe does not."""
+    from fer.config import COURSE, course_recipe
+    from fer.train.trainer import train
+
+    assert course_recipe(TrainConfig()) and not course_recipe(TrainConfig(split="official"))
+    assert not course_recipe(TrainConfig(arch="fer-net"))
+    data = write_folder(tmp_path / "ds", n_per_class=10, with_test=False)
+    run = tmp_path / "runs" / "course"
+    train(TrainConfig(data=str(data), arch="tiny-cnn", epochs=1, batch_size=8), run)
+    for name in ("config.json", "model.json"):  # the recipe as the course's (its network made small for a test)
+        d = json.loads((run / name).read_text())
+        (d.setdefault("config", d) if name == "model.json" else d)["arch"] = "course-cnn"
+        (run / name).write_text(json.dumps(d))
+    for lang in ("en", "pt"):
+        at = open_page(lang, run.parent, monkeypatch)
+        at.multiselect(key="res_pick").set_value(["course"]).run()
+        want = t("results.course_reference", lang, acc=fmt_percent(COURSE.test_accuracy, lang), epochs=35, ours="")
+        assert any(shown(c.value).startswith(want.split("(")[0][:60]) for c in at.caption), lang
