@@ -28,6 +28,7 @@ EXAMPLES_DIR = ROOT / "data" / "examples"
 TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"]
 SOURCES = ("example", "upload", "camera")
 FROM_IMAGES = "images"  # the source offered when the Images page handed over a face ("How face N was read")
+PHOTO_SHOWN_PX = 300  # about the width of a third of the page on a desktop, where the photo is shown
 BIG = 192  # side in pixels of the enlarged face pictures (a bare string here would be drawn by st magic)
 
 
@@ -71,7 +72,7 @@ def boxed(rgb: np.ndarray, boxes: list[FaceBox], chosen: int) -> np.ndarray:
     scale = min(1.0, 640 / rgb.shape[1], PREVIEW_MAX_SIDE / rgb.shape[0])
     size = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))  # at least one row
     img = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA) if scale < 1 else rgb
-    return numbered_boxes(img, boxes, chosen, scale)
+    return numbered_boxes(img, boxes, chosen, scale, shown_width=PHOTO_SHOWN_PX)
 
 
 ACTIVATIONS = ("relu", "softmax", "linear")  # dense activations explained in words; any other is named

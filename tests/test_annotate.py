@@ -103,3 +103,14 @@ def test_numbered_preview_numbers_every_face_and_marks_the_chosen_one() -> None:
     # each number sits on a label in its box's colour, above its box
     assert (out[60:100, 40:120] == yellow).all(axis=2).sum() > 50
     assert (out[60:100, 220:300] == grey).all(axis=2).sum() > 50
+
+
+def test_preview_numbers_are_sized_for_the_width_the_photo_is_shown_at() -> None:
+    img = np.zeros((480, 640, 3), np.uint8)
+    boxes = [FaceBox(200, 200, 80, 80)]
+
+    def label_rows(out: np.ndarray) -> int:
+        return int(((out[:200] == (255, 200, 0)).all(axis=2).any(axis=1)).sum())
+
+    default, small = numbered_boxes(img, boxes, 0), numbered_boxes(img, boxes, 0, shown_width=300)
+    assert label_rows(small) > 1.5 * label_rows(default)  # shown at 300 px, not 560: larger numbers

@@ -194,14 +194,15 @@ PREVIEW_COLOURS = ((255, 200, 0), (200, 200, 200))
 
 
 def numbered_boxes(rgb: np.ndarray, boxes: Sequence[FaceBox], chosen: int | None = None,
-                   scale: float = 1.0) -> np.ndarray:
+                   scale: float = 1.0, shown_width: int | None = None) -> np.ndarray:
     """A copy of an RGB image with every face boxed and numbered from 1 in the boxes' order (the Images
-    page's numbers); the `chosen` face's box thick and yellow, the others thin and grey."""
+    page's numbers); the `chosen` face's box thick and yellow, the others thin and grey. Numbers are
+    LABEL_PX screen pixels tall on an image shown `shown_width` pixels wide (else fitted into DISPLAY_BOX)."""
     if rgb.ndim == 2:
         rgb = cv2.cvtColor(rgb, cv2.COLOR_GRAY2RGB)
     img = Image.fromarray(np.ascontiguousarray(rgb[:, :, :3]))
     h, w = rgb.shape[:2]
-    size = label_size(w, h)
+    size = max(10, round(LABEL_PX * w / shown_width)) if shown_width else label_size(w, h)
     shown = [b.scaled(scale) if scale != 1.0 else b for b in boxes]
     colours = [PREVIEW_COLOURS[0] if i == chosen else PREVIEW_COLOURS[1] for i in range(len(boxes))]
     widths = [max(3, round(size / 6)) if i == chosen else max(1, round(size / 12)) for i in range(len(boxes))]
