@@ -13,6 +13,7 @@ from fer.i18n import t
 from fer.jobs import launcher as jobs
 from fer.train.presets import PRESETS
 from tests.helpers import ROOT, craft, shown, write_folder
+from ui.text import plain
 
 
 @pytest.fixture
@@ -183,7 +184,7 @@ def test_submitting_the_form_starts_a_background_job_and_start_is_off_while_it_r
     info = jobs.run_info(run)
     assert info.config.epochs == 2 and info.config.arch == "tiny-cnn" and info.config.data.endswith("tiny")
     assert info.state == "running" and jobs.is_job_process(info.pid, run)
-    assert any(t("train.running", "pt", run=run.name) == s.value for s in at.subheader)
+    assert any(t("train.running", "pt", run=plain(run.name)) == s.value for s in at.subheader)
     # while it runs: the settings fold away under the progress, and Start is off
     [start] = [b for b in at.button if b.label == t("train.start", "pt")]
     assert start.disabled
@@ -191,7 +192,7 @@ def test_submitting_the_form_starts_a_background_job_and_start_is_off_while_it_r
     assert t("train.start_disabled", "pt") in [c.value for c in at.caption]
     assert jobs.wait_job(run, 180).state == "finished"
     at.run()
-    assert any(s.value.startswith(t("train.finished", "pt", run=run.name, acc="")[:20]) for s in at.success)
+    assert any(s.value.startswith(t("train.finished", "pt", run=plain(run.name), acc="")[:20]) for s in at.success)
     assert [p.name for p in env.iterdir()] == [run.name]  # one run folder; the lock is released
 
 
@@ -220,17 +221,18 @@ def test_the_stop_button_ends_the_job_and_keeps_its_checkpoint(env):
     info = jobs.wait_job(run, 120)
     assert info.state == "stopped" and 1 <= len(info.history()) < 500 and info.has_model
     at.run()
-    assert any(w.value == t("train.stopped", run=run.name) for w in at.warning)
+    assert any(w.value == t("train.stopped", run=plain(run.name)) for w in at.warning)
 
     # Resume: the same run folder continues where the stop left it
     epochs, batches = info.done
     key = "train.resume_at_batch" if batches else "train.resume_at"
-    assert any(c.value == t(key, run=run.name, epoch=epochs + 1, epochs=500, batch=batches + 1) for c in at.caption)
+    said = t(key, run=plain(run.name), epoch=epochs + 1, epochs=500, batch=batches + 1)  # a caption: Markdown
+    assert any(c.value == said for c in at.caption)
     at.button(key="train_resume_current").click().run()
     assert not at.exception, [e.value for e in at.exception]
     resumed = jobs.run_info(run)
     assert resumed.state == "running" and resumed.pid != info.pid and jobs.active_job().path == run
-    assert any(t("train.running", run=run.name) == s.value for s in at.subheader)
+    assert any(t("train.running", run=plain(run.name)) == s.value for s in at.subheader)
     assert jobs.stop_job(run, wait_s=120).state == "stopped"
     history = jobs.run_info(run).history()
     assert [int(r["epoch"]) for r in history] == list(range(1, len(history) + 1)) and len(history) >= epochs
@@ -258,7 +260,7 @@ def test_a_killed_job_is_shown_as_failed_with_its_log_tail(env, tmp_path):
     at.switch_page("pages/train.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    assert at.error[0].value == t("train.failed", "pt", run=run.name, error=t("train.died", "pt"))
+    assert at.error[0].value == t("train.failed", "pt", run=plain(run.name), error=t("train.died", "pt"))
     assert "epoch 1/500" in at.code[0].value
     assert "train_stop" not in [b.key for b in at.button]  # no Stop for a dead job
 
