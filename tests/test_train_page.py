@@ -13,6 +13,7 @@ from fer.i18n import t
 from fer.jobs import launcher as jobs
 from fer.train.presets import PRESETS
 from tests.helpers import ROOT, craft, shown, write_folder
+from ui.text import plain
 
 
 @pytest.fixture
