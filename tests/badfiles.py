@@ -135,6 +135,37 @@ def one_line_csv(path, mb: int = 80):  # noqa: ANN001, ANN201
     return path
 
 
+def many_entries_zip(path, n: int, claimed: int | None = None):  # noqa: ANN001, ANN201
+    """Issue 42 (8): a zip whose central directory lists `n` empty entries (no data: 66 bytes each, 2.1 M in
+    139 MB), its end record (zip64) claiming `claimed` entries (default `n`: a lying record says fewer)."""
+    import struct
+    import zipfile
+
+    claimed = n if claimed is None else claimed
+    head = struct.Struct(zipfile.structCentralDir)
+    cd = b"".join(head.pack(zipfile.stringCentralDir, 20, 3, 20, 0, 0, 0, 0, 0x21, 0, 0, 0, 20, 0, 0, 0, 0, 0, 0)
+                  + b"train/happy/%08d" % i for i in range(n))
+    end64 = struct.pack(zipfile.structEndArchive64, zipfile.stringEndArchive64, 44, 45, 45, 0, 0, claimed, claimed,
+                        len(cd), 0)
+    locator = struct.pack(zipfile.structEndArchive64Locator, zipfile.stringEndArchive64Locator, 0, len(cd), 1)
+    end = struct.pack(zipfile.structEndArchive, zipfile.stringEndArchive, 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF,
+                      0xFFFFFFFF, 0)
+    with open(path, "wb") as fh:  # noqa: PTH123
+        fh.write(cd + end64 + locator + end)
+    return path
+
+
+def tiny_rows_csv(path, rows: int):  # noqa: ANN001, ANN201
+    """Issue 42 (8): a CSV of `rows` rows of 4 bytes (24.9 M rows in 100 MB asked np.empty for 53 GiB)."""
+    with open(path, "wb") as fh:  # noqa: PTH123
+        fh.write(b"emotion,pixels\n")
+        chunk = b"1,2\n" * 100_000
+        for _ in range(rows // 100_000):
+            fh.write(chunk)
+        fh.write(b"1,2\n" * (rows % 100_000))
+    return path
+
+
 def _raw_exif(entries: list[tuple[int, int, int, int]], extra: bytes = b"") -> bytes:
     """An EXIF block (little-endian TIFF) of IFD entries (tag, type, count, value or -1: offset of `extra`)."""
     base = 8 + 2 + 12 * len(entries) + 4

@@ -11,6 +11,7 @@ import io
 import itertools
 import logging
 import os
+import struct
 import threading
 import warnings
 import zipfile
@@ -18,6 +19,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 import numpy as np
 
@@ -33,7 +35,9 @@ _FOLDER_USAGE = {"train": "Training", "training": "Training", "val": "PublicTest
 MAX_ZIP_TOTAL = 2 * 1024**3  # uncompressed bytes we accept from one archive
 MAX_ZIP_RATIO = 200  # an entry compressed more than this is treated as a zip bomb
 MAX_ENTRIES = 200_000
-"""Files (zip entries, folder files) one dataset may hold; FER2013 has 35,887."""
+"""Entries one dataset may hold: zip entries (counted in the archive's central directory before any is read),
+folder entries (files and folders, counted while walking, which stops past the limit), CSV rows (counted
+before pandas parses any); FER2013 has 35,887 images."""
 MAX_NAME_CHARS = 512
 """A file whose path in the dataset is longer than this is skipped (its name shortened in the warning)."""
 MAX_FILE_BYTES = 16 * 1024**2
@@ -69,7 +73,8 @@ DATA_ERROR_KINDS = (
     "not_found", "not_a_dataset",  # the source
     "bad_zip", "zip_too_big", "zip_bomb",  # the archive
     "too_many_files", "bad_layout", "unknown_class", "too_many_pixels", "no_images",  # folder or zip contents
-    "csv_header_too_long", "csv_line_too_long", "csv_too_many_columns", "csv_empty", "bad_csv",  # the CSV file
+    "csv_header_too_long", "csv_line_too_long", "csv_too_many_columns", "csv_too_many_rows", "csv_empty",  # CSV
+    "bad_csv",
     "csv_missing_columns", "csv_no_rows",
     "bad_emotion", "unknown_emotion", "pixels_too_long", "bad_pixels", "pixel_count", "pixel_range",  # CSV rows
     "unknown_usage",
@@ -177,9 +182,8 @@ def default_cache_dir() -> Path:
 def _cache_path(path: Path, cache_dir: Path | None) -> Path:
     h = hashlib.sha1(f"v{CACHE_VERSION}:{path.resolve()}".encode())
     if path.is_dir():
-        for f in sorted(path.rglob("*")):
-            st = f.stat()
-            h.update(f"{f.relative_to(path)}:{st.st_size}:{st.st_mtime_ns}".encode())
+        for rel, st in walk_files(path):
+            h.update(f"{rel}:{st.st_size}:{st.st_mtime_ns}".encode())
     else:
         st = path.stat()
         h.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
@@ -284,14 +288,96 @@ Entry = tuple[str, int, Callable[[], bytes]]
 """(path in the dataset, size in bytes, read)."""
 
 
+def walk_files(root: Path, limit: int | None = None) -> Iterator[tuple[str, os.stat_result]]:
+    """(path relative to `root` in POSIX form, its stat) of every regular file under `root`, in sorted order.
+
+    Every entry met (file, folder, link, anything) counts towards `limit` (MAX_ENTRIES by default): past it a
+    DataError (too_many_files) is raised at once, so a folder of millions of entries costs the time of the
+    limit, not of the folder. Links to folders are not followed (no loops); links to files are read as the
+    file; dangling links and special files (FIFOs, devices) are left out. No recursion: any depth."""
+    limit = MAX_ENTRIES if limit is None else limit
+    seen = 0
+    stack = [(Path(root), "")]
+    while stack:
+        folder, rel = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = []
+                for e in it:
+                    seen += 1
+                    if seen > limit:
+                        raise DataError(f"{Path(root).name}: more than {limit:,} files; a face dataset has fewer",
+                                        "too_many_files", name=Path(root).name, limit=limit)
+                    entries.append(e)
+        except OSError as exc:
+            log.info("%s: %s", folder, exc)
+            continue
+        subfolders = []
+        for e in sorted(entries, key=lambda e: e.name):
+            name = f"{rel}{e.name}"
+            try:
+                if e.is_dir(follow_symlinks=False):
+                    subfolders.append((Path(e.path), name + "/"))
+                elif e.is_file():
+                    yield name, e.stat()
+            except OSError:  # a dangling link, a link loop, a file gone meanwhile
+                continue
+        stack.extend(reversed(subfolders))
+
+
 def _folder_entries(root: Path) -> Iterator[Entry]:
-    for f in sorted(root.rglob("*")):
-        if f.is_file():
-            yield f.relative_to(root).as_posix(), f.stat().st_size, f.read_bytes
+    for rel, st in walk_files(root):
+        yield rel, st.st_size, (root / rel).read_bytes
+
+
+_CD_LENGTHS = struct.Struct("<3H")
+
+
+def zip_entry_count(fh: BinaryIO, name: str, limit: int | None = None) -> int:
+    """Entries in the zip archive `fh` (files and folders), counted in its central directory before
+    `zipfile.ZipFile` reads it (which builds an object per entry: 2.1 M entries in 99 MB took 820 MB).
+
+    Raises DataError: bad_zip (no end record), too_many_files (over `limit`, MAX_ENTRIES by default: said at
+    once when the end record claims so, else found by walking the directory's headers up to the limit, since
+    zipfile reads as many entries as the directory's size holds, whatever the record claims)."""
+    limit = MAX_ENTRIES if limit is None else limit
+    too_many = DataError(f"{name}: more than {limit:,} files; a face dataset has fewer", "too_many_files",
+                         name=name, limit=limit)
+    try:
+        end = zipfile._EndRecData(fh)  # noqa: SLF001 - the end record as zipfile itself finds it
+    except OSError:
+        end = None
+    if not end:
+        raise DataError(f"{name}: not a readable zip file (no end of central directory)", "bad_zip", name=name)
+    if end[zipfile._ECD_ENTRIES_TOTAL] > limit:  # noqa: SLF001
+        raise too_many
+    size_cd = end[zipfile._ECD_SIZE]  # noqa: SLF001
+    if size_cd <= limit * zipfile.sizeCentralDir:  # too small to hold more entries than the limit
+        return int(end[zipfile._ECD_ENTRIES_TOTAL])  # noqa: SLF001
+    start = end[zipfile._ECD_LOCATION] - size_cd  # noqa: SLF001 - as zipfile._RealGetContents places it
+    if end[zipfile._ECD_SIGNATURE] == zipfile.stringEndArchive64:  # noqa: SLF001
+        start -= zipfile.sizeEndCentDir64 + zipfile.sizeEndCentDir64Locator
+    count, pos, stop = 0, start, start + size_cd
+    buf, base = b"", start  # a window of the directory, read 1 MB at a time; base: its offset in the file
+    while pos < stop:
+        if pos + zipfile.sizeCentralDir > base + len(buf):
+            fh.seek(pos)
+            buf, base = fh.read(1 << 20), pos
+        off = pos - base
+        if len(buf) < off + zipfile.sizeCentralDir or buf[off:off + 4] != zipfile.stringCentralDir:
+            raise DataError(f"{name}: not a readable zip file (bad central directory)", "bad_zip", name=name)
+        count += 1
+        if count > limit:
+            raise too_many
+        n, m, k = _CD_LENGTHS.unpack_from(buf, off + 28)  # the header's name, extra field and comment lengths
+        pos += zipfile.sizeCentralDir + n + m + k
+    return count
 
 
 def _load_zip(path: Path, progress: Progress | None) -> Dataset:
     try:
+        with path.open("rb") as fh:
+            zip_entry_count(fh, path.name)
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
         raise DataError(f"{path.name}: not a readable zip file ({exc})", "bad_zip", name=path.name) from None
@@ -453,24 +539,35 @@ def _usage_of(filename: str, split_folder: str) -> str:
 
 # ----------------------------------------------------------------------------- CSV
 def _check_csv_lines(path: Path) -> None:
-    """Refuse a CSV with a line over MAX_CSV_LINE bytes or a header of more than MAX_CSV_COLUMNS columns,
-    reading at most one line's worth at a time (before pandas holds any of it)."""
+    """Refuse a CSV with a line over MAX_CSV_LINE bytes, a header of more than MAX_CSV_COLUMNS columns or more
+    than MAX_ENTRIES rows, reading at most one line's worth at a time (before pandas holds any of it: 24.9 M
+    tiny rows in 100 MB made pandas' strings and then np.empty ask for 53 GiB)."""
     with path.open("rb") as fh:
-        row = 0
-        while line := fh.readline(MAX_CSV_LINE + 1):
-            row += 1
-            if len(line) > MAX_CSV_LINE and not line.endswith(b"\n"):
-                if row == 1:
-                    raise DataError(f"{path.name}, the header: a line longer than {MAX_CSV_LINE:,} bytes; "
-                                    "a FER2013 row is under 10 kB", "csv_header_too_long",
-                                    name=path.name, limit=MAX_CSV_LINE)
-                raise DataError(f"{path.name}, row {row}: a line longer than {MAX_CSV_LINE:,} bytes; "
-                                "a FER2013 row is under 10 kB", "csv_line_too_long",
-                                name=path.name, row=row, limit=MAX_CSV_LINE)
-            if row == 1 and line.count(b",") >= MAX_CSV_COLUMNS:
-                raise DataError(f"{path.name}: {line.count(b',') + 1:,} columns in the header; "
-                                "expected emotion,pixels[,Usage]", "csv_too_many_columns",
-                                name=path.name, columns=line.count(b",") + 1)
+        check_csv_lines(fh, path.name)
+
+
+def check_csv_lines(fh: BinaryIO, name: str) -> int:
+    """The lines of the CSV `fh` (header included), each checked as `load_csv` does (see _check_csv_lines).
+    Raises DataError."""
+    row = 0
+    while line := fh.readline(MAX_CSV_LINE + 1):
+        row += 1
+        if row > MAX_ENTRIES + 1:
+            raise DataError(f"{name}: more than {MAX_ENTRIES:,} rows; FER2013 has 35,887",
+                            "csv_too_many_rows", name=name, limit=MAX_ENTRIES)
+        if len(line) > MAX_CSV_LINE and not line.endswith(b"\n"):
+            if row == 1:
+                raise DataError(f"{name}, the header: a line longer than {MAX_CSV_LINE:,} bytes; "
+                                "a FER2013 row is under 10 kB", "csv_header_too_long",
+                                name=name, limit=MAX_CSV_LINE)
+            raise DataError(f"{name}, row {row}: a line longer than {MAX_CSV_LINE:,} bytes; "
+                            "a FER2013 row is under 10 kB", "csv_line_too_long",
+                            name=name, row=row, limit=MAX_CSV_LINE)
+        if row == 1 and line.count(b",") >= MAX_CSV_COLUMNS:
+            raise DataError(f"{name}: {line.count(b',') + 1:,} columns in the header; "
+                            "expected emotion,pixels[,Usage]", "csv_too_many_columns",
+                            name=name, columns=line.count(b",") + 1)
+    return row
 
 
 def load_csv(path: Path, progress: Progress | None = None) -> Dataset:

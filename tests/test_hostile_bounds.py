@@ -1,0 +1,131 @@
+"""Issue 42, items 2-9: memory, CPU and disk that scale with the work, not with what a visitor sends."""
+
+import os
+import time
+import tracemalloc
+import zipfile
+
+import pytest
+
+from fer.data import dataset as fer_data
+from fer.data.dataset import MAX_ENTRIES, DataError, load_dataset, walk_files, zip_entry_count
+from tests.badfiles import TINY_PNG, many_entries_zip, tiny_rows_csv
+from tests.helpers import write_folder
+
+
+# ------------------------------------------------------------------------------------------ 8. datasets
+@pytest.mark.parametrize("claimed", [None, 3], ids=["honest", "lying_end_record"])
+def test_a_zip_listing_more_entries_than_the_limit_is_refused_before_zipfile_reads_its_directory(
+        tmp_path, monkeypatch, claimed):
+    """2.1 M entries in a 99 MB zip cost 820 MB and 10 s (zipfile's ZipInfo per entry before the limit)."""
+    p = many_entries_zip(tmp_path / "many.zip", MAX_ENTRIES + 1, claimed=claimed)
+
+    def no_zipfile(*a, **kw):
+        raise AssertionError("zipfile.ZipFile opened a zip over the entry limit")
+
+    monkeypatch.setattr(zipfile, "ZipFile", no_zipfile)
+    tracemalloc.start()
+    t0 = time.process_time()
+    try:
+        with pytest.raises(DataError) as exc:
+            load_dataset(p, use_cache=False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert exc.value.kind == "too_many_files" and exc.value.details == {"name": "many.zip", "limit": MAX_ENTRIES}
+    assert peak < 8 * 2**20, f"{peak / 2**20:.1f} MiB"
+    assert time.process_time() - t0 < 10  # about 0.2 s of CPU; generous for a loaded machine
+
+
+def test_the_zip_entry_count_matches_zipfile_and_fer2013_sized_zips_load(tmp_path):
+    p = many_entries_zip(tmp_path / "few.zip", 1000)
+    with p.open("rb") as fh:
+        assert zip_entry_count(fh, "few.zip") == 1000 == len(zipfile.ZipFile(p).infolist())
+    with p.open("rb") as fh, pytest.raises(DataError, match="more than 999 files"):
+        zip_entry_count(fh, "few.zip", limit=999)
+    lying = many_entries_zip(tmp_path / "lying.zip", 1000, claimed=2)
+    with lying.open("rb") as fh:  # 66 kB of directory cannot hold 2,000 entries: the record's count is taken
+        assert zip_entry_count(fh, "lying.zip", limit=2000) == 2
+    with lying.open("rb") as fh, pytest.raises(DataError, match="more than 20 files"):  # walked: 1,000 found
+        zip_entry_count(fh, "lying.zip", limit=20)
+    (tmp_path / "cut.zip").write_bytes(b"PK\x03\x04 no end record")
+    with (tmp_path / "cut.zip").open("rb") as fh, pytest.raises(DataError) as exc:
+        zip_entry_count(fh, "cut.zip")
+    assert exc.value.kind == "bad_zip"
+
+
+def test_a_folder_of_more_entries_than_the_limit_is_refused_while_walking(tmp_path, monkeypatch):
+    """2 M folder entries were not counted at all (sorted(rglob) listed them all first)."""
+    root = tmp_path / "big"
+    for d in range(20):
+        (root / "train" / "happy" / f"d{d}").mkdir(parents=True)
+        for i in range(50):
+            (root / "train" / "happy" / f"d{d}" / f"{i}.png").write_bytes(TINY_PNG)
+    monkeypatch.setattr(fer_data, "MAX_ENTRIES", 100)
+    seen = []
+    real_scandir = os.scandir
+    monkeypatch.setattr(fer_data.os, "scandir", lambda p: (seen.append(p), real_scandir(p))[1])
+    with pytest.raises(DataError) as exc:
+        load_dataset(root, cache_dir=tmp_path / "cache")
+    assert exc.value.kind == "too_many_files" and exc.value.details["limit"] == 100
+    assert len(seen) <= 5  # stopped in the third folder, not after listing all 23
+    assert not (tmp_path / "cache").exists()
+
+
+def test_walking_a_folder_skips_links_loops_and_special_files_at_any_depth(tmp_path):
+    root = write_folder(tmp_path / "ds", n_per_class=1, with_test=False)
+    happy = root / "train" / "happy"
+    (happy / "dangling.png").symlink_to(tmp_path / "nowhere.png")
+    (happy / "loop").symlink_to(root)  # a link back up: not followed
+    os.mkfifo(happy / "fifo.png")
+    (happy / "linked.png").symlink_to(next(happy.glob("Training_*.png")))  # a link to a file is read as the file
+    deep = root / "train" / "sad"
+    for i in range(300):
+        deep = deep / f"d{i}"
+    deep.mkdir(parents=True)
+    (deep / "x.png").write_bytes(TINY_PNG)
+    names = [rel for rel, _ in walk_files(root)]
+    assert "train/happy/linked.png" in names and names == sorted(names)
+    assert any(n.endswith("/d299/x.png") for n in names)
+    assert not any(n.split("/")[-1] in ("dangling.png", "fifo.png") or "/loop/" in n for n in names)
+    ds = load_dataset(root, use_cache=False)
+    assert len(ds) == 7 + 1  # one per class and the linked file; the deep one's path is over 512 characters
+    assert [w.kind for w in ds.warnings] == ["long_name"]
+
+
+def test_a_csv_of_more_rows_than_the_limit_is_refused_before_pandas_or_numpy_hold_it(tmp_path):
+    """A 100 MB CSV of 24.9 M tiny rows raised MemoryError (np.empty of 53 GiB before any row was checked)."""
+    p = tiny_rows_csv(tmp_path / "rows.csv", MAX_ENTRIES + 1)
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError) as exc:
+            load_dataset(p, use_cache=False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert exc.value.kind == "csv_too_many_rows" and exc.value.details == {"name": "rows.csv", "limit": MAX_ENTRIES}
+    assert peak < 2**20, f"{peak / 2**20:.1f} MiB"
+    at_limit = tiny_rows_csv(tmp_path / "ok.csv", 3)  # under the limit: on to the row checks
+    with pytest.raises(DataError) as exc:
+        load_dataset(at_limit, use_cache=False)
+    assert exc.value.kind == "pixel_count"
+
+
+def test_a_refused_dataset_is_remembered_and_not_read_again(tmp_path, monkeypatch):
+    from ui import data_source
+
+    data_source._refused.clear()
+    p = many_entries_zip(tmp_path / "many.zip", 50)
+    monkeypatch.setattr(fer_data, "MAX_ENTRIES", 10)
+    calls = []
+    real = data_source.load_dataset
+    monkeypatch.setattr(data_source, "load_dataset", lambda *a, **kw: (calls.append(a), real(*a, **kw))[1])
+    for _ in range(3):
+        with pytest.raises(DataError) as exc:
+            data_source.load_with_progress(p)
+        assert exc.value.kind == "too_many_files" and exc.value.details["limit"] == 10
+    assert len(calls) == 1
+    os.utime(p, ns=(1, 1))  # changed: read again
+    with pytest.raises(DataError):
+        data_source.load_with_progress(p)
+    assert len(calls) == 2
