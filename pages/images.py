@@ -47,7 +47,7 @@ def image_error(name: str, exc: ImageError) -> str:
     if exc.kind in IMAGE_ERROR_KINDS:
         d = exc.details
         return t(f"images.error_{exc.kind}", name=plain(name), w=d.get("width", "?"), h=d.get("height", "?"),
-                 limit=d.get("limit", "?"))
+                 limit=d.get("limit", "?"), mb=d.get("mb", "?"))
     return t("images.bad_file", name=plain(name), reason=plain(exc))
 
 

@@ -129,3 +129,96 @@ def test_a_refused_dataset_is_remembered_and_not_read_again(tmp_path, monkeypatc
     with pytest.raises(DataError):
         data_source.load_with_progress(p)
     assert len(calls) == 2
+
+
+# ------------------------------------------------------------------------------------------ 4. pixel formats
+def _reference_rgb(img):
+    """What _to_rgb gave before issue 42: the whole image converted at once (float64 for 16-bit grey)."""
+    import numpy as np
+    from PIL import Image
+
+    if img.mode in ("I;16", "I"):
+        arr = np.asarray(img, dtype=np.float64)
+        hi = arr.max() or 1.0
+        return np.repeat((arr * (255.0 / (65535.0 if hi > 255 else 255.0))).clip(0, 255).astype(np.uint8)[..., None],
+                         3, axis=2)
+    if img.mode in ("RGBA", "LA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        img = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+    return np.asarray(img.convert("RGB"))
+
+
+@pytest.mark.parametrize("mode", ["L", "I;16", "I", "LA", "RGB", "RGBA", "P", "PA", "CMYK", "1"])
+def test_every_pixel_format_converts_in_bands_to_what_a_whole_image_conversion_gives(mode, monkeypatch):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from fer.vision import preprocessing
+    from tests.badfiles import PNG_KINDS, big_png
+
+    if mode in PNG_KINDS:
+        data = big_png(301, 203, mode)
+    else:
+        rng = np.random.default_rng(0)
+        img = Image.fromarray(rng.integers(0, 256, (203, 301, 3), dtype=np.uint8)).convert(mode)
+        if mode == "I":
+            img = Image.fromarray(rng.integers(0, 60_000, (203, 301), dtype=np.int32), "I")
+        buf = io.BytesIO()
+        img.save(buf, "TIFF")
+        data = buf.getvalue()
+    monkeypatch.setattr(preprocessing, "BAND_PIXELS", 301 * 7)  # 7 rows a band: 29 bands and a short last one
+    got = preprocessing.decode_image(data, "x")
+    want = _reference_rgb(Image.open(io.BytesIO(data)))
+    assert got.dtype == np.uint8 and got.shape == (203, 301, 3)
+    assert np.array_equal(got, want)
+    small = preprocessing.decode_reduced(data, "x", min_side=100)  # 3x smaller, sides rounded up
+    assert small.rgb.shape == (68, 101, 3) and (small.width, small.height) == (301, 203)
+    assert np.abs(small.rgb[:67, :100].astype(int) - want[:201, :300].reshape(67, 3, 100, 3, 3).mean(axis=(1, 3))
+                  ).max() <= 1
+
+
+def test_a_16_bit_grey_png_converts_in_uint8_bands_not_float64_at_full_size():
+    """A 132 kB 16-bit grey PNG just under 60 MP added about 1.5 GB (float64 at full size); here 16 MP."""
+    from fer.vision.preprocessing import decode_image, decode_reduced
+    from tests.badfiles import big_png
+
+    data = big_png(4000, 4000, "I;16")
+    tracemalloc.start()
+    try:
+        rgb = decode_image(data, "deep.png")
+        peak = tracemalloc.get_traced_memory()[1]
+        del rgb
+        tracemalloc.reset_peak()
+        small = decode_reduced(data, "deep.png", min_side=1280)
+        reduced_peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    px = 4000 * 4000
+    assert peak < 3 * px + 40 * 2**20, f"{peak / px:.1f} bytes a pixel"  # the RGB result and one band's temporaries
+    assert small.rgb.shape == (1334, 1334, 3) and small.scale == pytest.approx(3, rel=1e-3)
+    assert reduced_peak < 40 * 2**20, f"{reduced_peak / 2**20:.0f} MiB"  # shrunk band by band
+
+
+def test_an_image_is_refused_by_the_bytes_it_decodes_to_not_only_its_pixels():
+    from fer.vision.preprocessing import MAX_DECODED_BYTES, ImageError, decode_image
+    from tests.badfiles import _png_chunk
+
+    def header(width, height, color, depth):
+        import struct
+        import zlib
+        ihdr = struct.pack(">IIBBBBB", width, height, depth, color, 0, 0, 0)
+        return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", zlib.compress(b"\0" * 100))
+                + _png_chunk(b"IEND", b""))
+
+    side = 7100  # 50.4 MP: under the 60 MP limit; 4 bytes a pixel as RGBA or LA, 2 as 16-bit grey
+    for color, depth in ((6, 8), (4, 8), (2, 8)):
+        with pytest.raises(ImageError) as exc:
+            decode_image(header(side, side, color, depth), "big.png")
+        assert exc.value.kind == "too_large_decoded"
+        assert exc.value.details["limit"] == MAX_DECODED_BYTES // 2**20 and exc.value.details["mb"] == 192
+    for color, depth in ((0, 16), (0, 8)):  # 100 or 50 MB decoded: on to decoding (these few bytes are damaged)
+        with pytest.raises(ImageError) as exc:
+            decode_image(header(side, side, color, depth), "ok.png")
+        assert exc.value.kind == "damaged"
