@@ -49,6 +49,17 @@ def big_png(width: int, height: int, mode: str = "I;16") -> bytes:
     return b"\x89PNG\r\n\x1a\n" + b"".join(chunks) + _png_chunk(b"IDAT", data) + _png_chunk(b"IEND", b"")
 
 
+def face_mosaic(photo: bytes, n: int, tile: tuple[int, int] = (160, 200)) -> bytes:
+    """Issue 42 (3): a JPEG of n x n copies of a face photo, each resized to `tile` (32 x 32 tiles of 40 x 50:
+    a 1,280 x 1,600 photo of about a thousand faces at a minimum face size of 10)."""
+    face = Image.open(io.BytesIO(photo)).convert("RGB").resize(tile)
+    mosaic = Image.new("RGB", (tile[0] * n, tile[1] * n))
+    for i in range(n):
+        for j in range(n):
+            mosaic.paste(face, (i * tile[0], j * tile[1]))
+    return _save(mosaic, "JPEG", quality=85)
+
+
 def exif_rotated_jpeg(photo: bytes) -> bytes:
     """The photo stored sideways with an EXIF tag saying 'rotate 90 degrees clockwise to show'."""
     img = Image.open(io.BytesIO(photo)).convert("RGB").transpose(Image.Transpose.ROTATE_90)

@@ -222,3 +222,160 @@ def test_an_image_is_refused_by_the_bytes_it_decodes_to_not_only_its_pixels():
         with pytest.raises(ImageError) as exc:
             decode_image(header(side, side, color, depth), "ok.png")
         assert exc.value.kind == "damaged"
+
+
+# ------------------------------------------------------------------------------------------ 3. many faces
+def test_the_classifier_scores_many_faces_in_bounded_batches(tiny_model_path):
+    import numpy as np
+
+    from fer.model import inference
+    from fer.model.inference import FACES_PER_CALL, Classifier
+
+    clf = Classifier.from_file(tiny_model_path, tta_flip=True, shift=2)
+    faces = np.random.default_rng(0).integers(0, 256, (3 * FACES_PER_CALL + 5, 48, 48), dtype=np.uint8)
+    sizes = []
+    run = clf._run
+    clf._run = lambda x: (sizes.append(int(x.shape[0])), run(x))[1]
+    many = clf.scores(faces)
+    assert sizes == [FACES_PER_CALL] * 3 + [5]
+    one_by_one = np.concatenate([run(np.asarray(f[None, ..., None], np.float32)).numpy() for f in faces])
+    np.testing.assert_allclose(many, one_by_one, atol=1e-5)
+    assert clf.network_input(faces).shape == (len(faces), 48, 48) and inference.FACES_PER_CALL == 32
+
+
+def _page(lang="en"):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.helpers import ROOT
+
+    at = AppTest.from_file(str(ROOT / "pages" / "images.py"), default_timeout=300)
+    at.session_state["lang"] = lang
+    return at.run()
+
+
+@pytest.mark.parametrize("lang", ["en", "pt"])
+def test_a_photo_of_many_faces_draws_a_few_and_lists_all(monkeypatch, lang):
+    """A mosaic of 1,024 faces drew 1,024 charts; here a mosaic of 16 with the cap lowered to 4."""
+    import re
+
+    from fer.media import photo
+    from tests.badfiles import face_mosaic
+    from tests.helpers import PHOTOS, shown
+    from tests.test_images_page import CapturedFiles
+
+    monkeypatch.setattr(photo, "MAX_FACES_DRAWN", 4)
+    files = CapturedFiles(monkeypatch)
+    at = _page(lang)
+    at.file_uploader[0].upload("crowd.jpg", face_mosaic((PHOTOS / "obama-240p.jpg").read_bytes(), 4), "image/jpeg")
+    at.run()
+    assert not at.exception
+    rows = at.dataframe[0].value
+    n = len(rows)
+    assert n > 4 and len(files.csv()) == n and list(files.csv().iloc[:, 1]) == list(range(1, n + 1))
+    assert len(at.get("plotly_chart")) == 4 and len(at.pills[1].options) == 4
+    said = [shown(i.value) for i in at.info]
+    words = {"en": rf"^{n} faces: the first 4 are boxed and charted here; the table and the downloads list all",
+             "pt": rf"^{n} rostos: os primeiros 4 ganham moldura e gráfico aqui; a tabela e os downloads trazem todos"}
+    assert any(re.match(words[lang], s) for s in said), said
+
+
+# ------------------------------------------------------------------------------------------ 6, 7. photos per upload
+def test_photos_within_limits_counts_photos_and_bytes():
+    from fer.media.photo import MAX_PHOTOS, MAX_UPLOAD_BYTES, photos_within_limits
+
+    assert photos_within_limits([10] * (MAX_PHOTOS + 5)) == MAX_PHOTOS
+    assert photos_within_limits([10] * 3) == 3 and photos_within_limits([]) == 0
+    third = MAX_UPLOAD_BYTES // 3
+    assert photos_within_limits([third, third, third, 10, 10]) == 3  # the fourth passes the bytes
+    assert photos_within_limits([MAX_UPLOAD_BYTES + 1]) == 0
+
+
+def test_more_photos_than_the_cap_are_refused_by_name_and_each_photo_is_analysed_once(monkeypatch):
+    """34 photos cost 37 s of CPU on every rerun (a cache of 32 entries for them all)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from fer.media import photo
+    from tests.helpers import shown
+
+    calls = []
+    real = photo.analyse_photo
+    monkeypatch.setattr(photo, "analyse_photo", lambda data, name, *a, **kw: (calls.append(name),
+                                                                               real(data, name, *a, **kw))[1])
+    monkeypatch.setattr(photo, "MAX_PHOTOS", 5)
+
+    def png(i):
+        buf = io.BytesIO()
+        Image.fromarray(np.full((60, 80, 3), 10 * i, np.uint8)).save(buf, "PNG")
+        return buf.getvalue()
+
+    at = _page()
+    at.file_uploader[0].set_value([(f"p{i}.png", png(i), "image/png") for i in range(7)])
+    at.run()
+    assert not at.exception
+    assert calls == [f"p{i}.png" for i in range(5)]
+    assert any("Only the first 5 of 7 files are analysed: at most 5 photos and 100 MB per upload" in shown(w.value)
+               for w in at.warning)
+    assert [shown(s.value) for s in at.subheader if s.value.startswith("p")] == [f"p{i}.png" for i in range(5)]
+    shown_conf = at.toggle(key="ctl_show_confidence")
+    shown_conf.set_value(not shown_conf.value)  # a rerun that changes no result: nothing analysed again
+    at.run()
+    assert len(calls) == 5 and not at.exception
+    at.file_uploader[0].set_value([(f"p{i}.png", png(i), "image/png") for i in (1, 2, 9)])
+    at.run()  # a new photo: only it is analysed; the results of the photos gone are dropped
+    assert calls[5:] == ["p9.png"]
+    assert len(at.session_state["img_results"]) == 3
+
+
+def test_the_upload_middleware_refuses_what_would_pass_the_session_limit(monkeypatch):
+    """Eight 99 MB files in one upload took the server from 0.9 to 2.6 GB: the limit was per file only."""
+    import asyncio
+
+    from ui import server
+
+    held = {"s1": 250 * 2**20}
+    monkeypatch.setattr(server, "session_upload_bytes", lambda sid: held.get(sid, 0))
+    seen = []
+
+    async def app(scope, receive, send):
+        seen.append((scope["path"], dict(mw.in_flight)))
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    mw = server.UploadLimitMiddleware(app, limit_mb=300)
+
+    def put(session, size, path=None):
+        sent = []
+
+        async def send(message):
+            sent.append(message)
+
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        headers = [] if size is None else [(b"content-length", str(size).encode())]
+        scope = {"type": "http", "method": "PUT", "path": path or f"/_stcore/upload_file/{session}/f1",
+                 "headers": headers}
+        asyncio.run(mw(scope, receive, send))
+        return sent[0]["status"]
+
+    assert put("s1", 40 * 2**20) == 204  # 250 + 40 MB: under 300
+    assert seen[-1][1] == {"s1": 40 * 2**20} and mw.in_flight == {}  # counted while in flight, then released
+    assert put("s1", 60 * 2**20) == 413 and len(seen) == 1  # 250 + 60: refused before the app reads it
+    assert put("s2", 299 * 2**20) == 204 and put("s2", 301 * 2**20) == 413  # another session: its own count
+    assert put("s2", None) == 411  # no length: refused
+    assert put("s1", 60 * 2**20, path="/_stcore/health") == 204  # not an upload: passed on
+    assert server.SESSION_UPLOAD_MAX_MB == 300
+
+
+def test_the_app_serves_through_the_upload_limit():
+    import ast
+
+    from tests.helpers import ROOT
+
+    tree = ast.parse((ROOT / "app.py").read_text())
+    names = {n.args[0].id for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") ==
+             "Middleware"}
+    assert names == {"ActivityMiddleware", "UploadLimitMiddleware"}
