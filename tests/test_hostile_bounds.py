@@ -379,3 +379,81 @@ def test_the_app_serves_through_the_upload_limit():
     names = {n.args[0].id for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") ==
              "Middleware"}
     assert names == {"ActivityMiddleware", "UploadLimitMiddleware"}
+
+
+# ------------------------------------------------------------------------------------------ 2. uploads folder
+def test_another_visitors_uploads_never_prune_a_dataset_a_run_was_trained_on(tmp_path, monkeypatch):
+    """Visitor A trains on an uploaded zip; visitor B's uploads push the folder over its cap: A's file stays,
+    the oldest others go."""
+    import io
+    import json
+
+    from tests.test_hardening import upload_bytes
+    from ui.data_source import datasets_in_use, save_upload
+
+    runs, folder = tmp_path / "runs", tmp_path / "uploads"
+    monkeypatch.setenv("FER_RUNS_DIR", str(runs))
+    monkeypatch.setenv("FER_UPLOAD_MAX_MB", "100.7")  # room for two 300 kB uploads besides one at the limit
+    a = save_upload(io.BytesIO(upload_bytes("a.zip", 0, 300_000)), "a.zip", folder)
+    os.utime(a, (time.time() - 48 * 3600,) * 2)  # two days old: past the 24 h age too
+    (runs / "run-a").mkdir(parents=True)
+    (runs / "run-a" / "config.json").write_text(json.dumps({"data": str(a), "arch": "tiny-cnn"}))
+    (runs / "broken").mkdir()
+    (runs / "broken" / "config.json").write_text("[1, 2")  # unreadable: ignored, nothing kept for it
+    assert datasets_in_use() == {a.resolve()}
+    b = []
+    for i in range(1, 6):
+        b.append(save_upload(io.BytesIO(upload_bytes("b.zip", i, 300_000)), f"b{i}.zip", folder))
+        os.utime(b[-1], (time.time() - 100 + i,) * 2)
+    # before each save the others are cut to 0.7 MB less A's 0.3 MB: the newest one of B's
+    assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in [a, b[-2], b[-1]])
+    (runs / "run-a" / "config.json").unlink()  # the run is gone: so is its protection
+    save_upload(io.BytesIO(upload_bytes("c.zip", 9, 300_000)), "c.zip", folder)
+    assert not a.exists()
+
+
+@pytest.mark.parametrize("case", ["junk_zip", "many_entries", "csv_rows", "csv_columns", "empty_csv"])
+def test_an_upload_is_checked_before_it_takes_space(tmp_path, monkeypatch, case):
+    """Twelve 99 MB junk files named .zip were each saved (and pushed others out) before being checked."""
+    import io
+
+    from ui.data_source import save_upload
+
+    monkeypatch.setenv("FER_RUNS_DIR", str(tmp_path / "runs"))
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    (folder / "old.zip").write_bytes(b"someone's dataset")
+    data, name, kind = {
+        "junk_zip": (os.urandom(4096), "junk.zip", "bad_zip"),
+        "many_entries": (many_entries_zip(tmp_path / "m.zip", MAX_ENTRIES + 1).read_bytes(), "m.zip",
+                         "too_many_files"),
+        "csv_rows": (tiny_rows_csv(tmp_path / "r.csv", MAX_ENTRIES + 1).read_bytes(), "r.csv", "csv_too_many_rows"),
+        "csv_columns": (b"a,b\n1,2\n", "cols.csv", "csv_missing_columns"),
+        "empty_csv": (b"", "empty.csv", "csv_empty"),
+    }[case]
+    monkeypatch.setenv("FER_UPLOAD_MAX_MB", "100")  # no room at all: a save would first prune old.zip
+    with pytest.raises(DataError) as exc:
+        save_upload(io.BytesIO(data), name, folder)
+    assert exc.value.kind == kind and exc.value.details["name"] == name
+    assert [p.name for p in folder.iterdir()] == ["old.zip"]  # nothing written, nothing pruned
+
+
+def test_the_dataset_page_says_why_an_upload_was_refused_in_the_visitors_language(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.helpers import ROOT, shown
+
+    monkeypatch.setenv("FER_UPLOAD_DIR", str(tmp_path / "uploads"))
+    monkeypatch.setenv("FER_RUNS_DIR", str(tmp_path / "runs"))
+    for lang, words in (("en", "This dataset could not be read: junk.zip is not a readable zip file"),
+                        ("pt", "Não foi possível ler este conjunto de dados: junk.zip não é um arquivo zip")):
+        at = AppTest.from_file(str(ROOT / "pages" / "dataset.py"), default_timeout=120)
+        at.session_state["lang"] = lang
+        at.run()
+        at.selectbox(key="dataset_source").set_value(at.selectbox(key="dataset_source").options[-1]).run()
+        at.file_uploader[0].upload("junk.zip", os.urandom(2048), "application/zip")
+        at.run()
+        assert not at.exception
+        errors = [shown(e.value) for e in at.error]
+        assert any(e.startswith(words) for e in errors), errors
+        assert not (tmp_path / "uploads").exists() or not list((tmp_path / "uploads").iterdir())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 import tempfile
 import threading
@@ -19,11 +20,11 @@ from typing import Any
 
 import streamlit as st
 
-from fer.data.dataset import DataError, Dataset, load_dataset, walk_files
+from fer.data.dataset import DataError, Dataset, check_upload, load_dataset, walk_files
 from fer.data.stats import DatasetStats, describe
 from fer.i18n import fmt_percent
 from fer.train.presets import DATA_ENV, from_root, full_data
-from ui.common import ROOT, UPLOAD_NAMES, lang, t
+from ui.common import ROOT, UPLOAD_NAMES, data_error_text, lang, t
 from ui.text import plain
 
 log = logging.getLogger(__name__)
@@ -69,13 +70,18 @@ def upload_dir() -> Path:
 
 def save_upload(stream: Any, filename: str, folder: Path | None = None) -> Path:
     """Write an uploaded .zip/.csv under `folder` as <sha256 prefix><suffix>; the user's file name
-    only picks the suffix. The same content maps to the same file, so its .npz cache is reused."""
+    only picks the suffix. The same content maps to the same file, so its .npz cache is reused.
+
+    Checked first (fer.data.dataset.check_upload: a zip that is one, of at most MAX_ENTRIES entries; a CSV of
+    bounded lines and rows with emotion and pixels columns): a refused file raises DataError and takes no space.
+    Then the folder is pruned, sparing the datasets runs were trained on (`datasets_in_use`)."""
     suffix = Path(filename).suffix.lower()
     if suffix not in UPLOAD_SUFFIXES:
         raise ValueError(f"{filename}: expected a .zip or .csv file")
+    check_upload(stream, suffix, filename)
     folder = folder or upload_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    _prune(folder)
+    _prune(folder, keep=datasets_in_use())
     part = folder / f".{uuid.uuid4().hex}.part"
     h = hashlib.sha256()
     stream.seek(0)
@@ -99,15 +105,40 @@ def upload_max_bytes() -> int:
         return UPLOAD_MAX_BYTES
 
 
-def _prune(folder: Path) -> None:
+def datasets_in_use(root: Path | None = None) -> set[Path]:
+    """The resolved dataset paths that the runs under `root` (the runs folder by default) were configured with:
+    the uploads a run needs to resume or be scored again. Read through the runs' validating reader."""
+    from fer.jobs.runfiles import read_object
+    from fer.jobs.runs import runs_dir
+
+    root = runs_dir() if root is None else root
+    used: set[Path] = set()
+    try:
+        folders = [d for d in root.iterdir() if d.is_dir() and not d.is_symlink()]
+    except OSError:
+        return used
+    for d in folders:
+        data = read_object(d / "config.json")[0].get("data")
+        if isinstance(data, str) and data:
+            try:
+                used.add(from_root(data).resolve())
+            except (OSError, RuntimeError, ValueError):
+                continue
+    return used
+
+
+def _prune(folder: Path, keep: frozenset[Path] | set[Path] = frozenset()) -> None:
     """Remove uploads older than UPLOAD_MAX_AGE_S, then the oldest until the folder is under its cap with
-    room for one more upload at the server's limit."""
+    room for one more upload at the server's limit. Files in `keep` (datasets runs use) are never removed;
+    they count towards the cap (another visitor's uploads cannot push a run's dataset out)."""
     cutoff = time.time() - UPLOAD_MAX_AGE_S
     kept = []
     for p in folder.iterdir():
         try:
             st_ = p.stat()
-            if p.is_file() and st_.st_mtime < cutoff:
+            if p.resolve() in keep:
+                kept.append((math.inf, st_.st_size, p))  # last in line: never reached below
+            elif p.is_file() and st_.st_mtime < cutoff:
                 p.unlink()
             elif p.is_file():
                 kept.append((st_.st_mtime, st_.st_size, p))
@@ -115,8 +146,8 @@ def _prune(folder: Path) -> None:
             log.warning("could not remove old upload %s: %s", p, exc)
     room = upload_max_bytes() - int(st.get_option("server.maxUploadSize")) * 1024**2
     total = sum(size for _, size, _ in kept)
-    for _, size, p in sorted(kept, key=lambda k: k[0]):
-        if total <= room:
+    for mtime, size, p in sorted(kept, key=lambda k: k[0]):
+        if total <= room or mtime == math.inf:
             break
         try:
             p.unlink()
@@ -143,8 +174,16 @@ def choose_dataset(key: str) -> Path:
     saved = st.session_state.get(f"{key}_upload_saved")
     if saved and saved[0] == f.file_id and Path(saved[1]).exists():
         return Path(saved[1])
+    refused = st.session_state.get(f"{key}_upload_refused")
+    if refused and refused[0] == f.file_id:  # checked once per file, not on every rerun
+        st.error(t("dataset.load_error", error=data_error_text(DataError(refused[1], refused[2], **refused[3]))))
+        st.stop()
     try:
         path = save_upload(f, f.name)
+    except DataError as exc:
+        st.session_state[f"{key}_upload_refused"] = (f.file_id, str(exc), exc.kind, dict(exc.details))
+        st.error(t("dataset.load_error", error=data_error_text(exc)))
+        st.stop()
     except (ValueError, OSError) as exc:
         st.error(t("data.upload_error", error=plain(exc)))
         st.stop()

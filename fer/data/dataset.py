@@ -570,6 +570,32 @@ def check_csv_lines(fh: BinaryIO, name: str) -> int:
     return row
 
 
+def check_upload(fh: BinaryIO, suffix: str, name: str) -> None:
+    """Refuse an uploaded .zip or .csv (`fh`, at any position; left at 0) that `load_dataset` would refuse for its
+    type or size, before it is saved: a zip must be one (its end record found) of at most MAX_ENTRIES entries;
+    a CSV's lines, columns and rows are checked as `load_csv` checks them, and its header must name emotion and
+    pixels. Reads the central directory of a zip, one line at a time of a CSV. Raises DataError."""
+    try:
+        if suffix == ".zip":
+            fh.seek(0)
+            if fh.read(2) != b"PK":
+                raise DataError(f"{name}: not a readable zip file", "bad_zip", name=name)
+            zip_entry_count(fh, name)
+            return
+        fh.seek(0)
+        header = fh.readline(MAX_CSV_LINE + 1)
+        fh.seek(0)
+        if check_csv_lines(fh, name) == 0:
+            raise DataError(f"{name}: the file is empty", "csv_empty", name=name)
+        columns = [c.strip().strip('"') for c in header.decode("utf-8", "replace").strip().split(",")]
+        missing = [c for c in ("emotion", "pixels") if c not in columns]
+        if missing:
+            raise DataError(f"{name}: missing column(s) {', '.join(missing)}; expected emotion,pixels[,Usage]",
+                            "csv_missing_columns", name=name, columns=", ".join(missing))
+    finally:
+        fh.seek(0)
+
+
 def load_csv(path: Path, progress: Progress | None = None) -> Dataset:
     """Read the challenge CSV (`emotion,pixels[,Usage]`), naming the first bad row."""
     import pandas as pd
