@@ -75,9 +75,11 @@ def start_refusal(cfg: TrainConfig) -> str | None:
 
 
 def reason(problem: ConfigProblem) -> str:
-    """A TrainConfig problem in the session's language: `train.bad_<field>`, else its English message."""
-    key = f"train.bad_{problem.field}"
-    return t(key) if key in i18n.catalog(lang()) else plain(problem.message)
+    """A TrainConfig problem in the session's language: `train.bad_<kind or field>` (filled in from its
+    details), else its English message."""
+    key = f"train.bad_{problem.kind or problem.field}"
+    details = {k: i18n.fmt_number(v, lang(), 1) if isinstance(v, float) else v for k, v in problem.details.items()}
+    return t(key, **details) if key in i18n.catalog(lang()) else plain(problem.message)
 
 
 def duration(seconds: float | None) -> str:

@@ -601,3 +601,43 @@ def test_the_webcam_csv_is_written_row_by_row():
     assert text.count("\n") == 1 + 500 * 20
     assert peak < 3 * len(text) + 2**20, (peak, len(text))  # the text and its buffer, not 10,000 row dicts
     assert len(records_rows(records[:2])) == 40
+
+
+# ------------------------------------------------------------------------------------------ 5. batch size
+def test_the_batch_size_is_bounded_per_architecture_by_the_measured_step_memory():
+    from fer.config import (
+        ARCHS,
+        MAX_BATCH_SIZE,
+        STEP_MEMORY_BUDGET_MB,
+        STEP_MEMORY_MB,
+        TrainConfig,
+        max_batch_size,
+        step_memory_mb,
+    )
+
+    assert set(STEP_MEMORY_MB) == set(ARCHS)
+    for arch in ARCHS:
+        top = max_batch_size(arch)
+        assert step_memory_mb(arch, top) <= STEP_MEMORY_BUDGET_MB or top == 1
+        assert top == MAX_BATCH_SIZE or step_memory_mb(arch, 2 * top) > STEP_MEMORY_BUDGET_MB
+        assert TrainConfig(arch=arch, batch_size=top).validate() == []
+        if top < MAX_BATCH_SIZE:
+            [problem] = TrainConfig(arch=arch, batch_size=top + 1).validate()
+            assert (problem.field, problem.kind, problem.details["limit"]) == ("batch_size", "batch_memory", top)
+    assert max_batch_size("course-cnn") < 4096  # the case of the issue: 9 GB a step
+    [problem] = TrainConfig(arch="course-cnn", batch_size=4096).validate()
+    assert "one training step would take about" in problem.message
+
+
+def test_the_cli_refuses_a_batch_too_large_for_the_architecture(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT
+
+    data = write_folder(tmp_path / "ds", n_per_class=2)
+    r = subprocess.run([sys.executable, "-m", "fer", "train", "--data", str(data), "--arch", "course-cnn",
+                        "--batch-size", "4096", "--epochs", "1", "--out", str(tmp_path / "run")],
+                       capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert r.returncode == 2 and "batch size 4096 is too large for course-cnn" in r.stderr, r.stderr[-2000:]
+    assert not (tmp_path / "run").exists()

@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from fer.config import TrainConfig
-from fer.i18n import t
+from fer.i18n import fmt_number, t
 from fer.jobs import launcher as jobs
 from fer.train.presets import PRESETS
 from tests.helpers import ROOT, craft, shown, write_folder
@@ -296,3 +296,17 @@ def test_the_devices_field_starts_a_mirrored_job_and_bad_replicas_are_refused(en
     assert done.state == "finished", done.log_tail()
     assert "mirrored over" in (run / "train.log").read_text()
     assert json.loads((run / "model.json").read_text())["machine"].endswith(" mirrored x2")
+
+
+@pytest.mark.parametrize("lang", ["en", "pt"])
+def test_a_batch_too_large_for_the_architecture_is_refused_with_the_reason(env, lang):
+    """Issue 42 (5): batch 4096 of course-cnn passed the form, and one step passed 9 GB."""
+    from fer.config import max_batch_size, step_memory_mb
+
+    at = open_page(lang)
+    at.selectbox(key="tf_arch").set_value("course-cnn")
+    at.number_input(key="tf_batch_size").set_value(4096)
+    errors = refused(at, env)
+    gb = fmt_number(round(step_memory_mb("course-cnn", 4096) / 1024, 1), lang, 1)
+    assert t("train.bad_batch_memory", lang, batch=4096, arch="course-cnn", gb=gb, limit=max_batch_size("course-cnn"),
+             budget=4) in errors, errors
