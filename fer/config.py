@@ -23,7 +23,7 @@ STEP_MEMORY_BUDGET_MB = 4096
 """Memory one training step may take (the job's process, above the model itself): a batch whose step would take
 more is refused. Batch 4096 of course-cnn passed 9 GB on a 24 GB machine."""
 STEP_MEMORY_MB = {"course-cnn": (214.0, 5.10), "fer-net": (113.0, 3.76), "mini-xception": (159.0, 1.96),
-                  "tiny-cnn": (0.0, 0.0)}
+                  "tiny-cnn": (67.6, 0.41)}
 """(base MB, MB per image) of one training step per architecture, float32: `python -m bench.train_step_memory
 --batch 32 128` (2026-12-05, docs/security.md)."""
 MAX_BATCH_SIZE = 4096
