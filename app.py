@@ -9,7 +9,7 @@ import pandas  # noqa: F401  (plotly imports it lazily; a rerun during that impo
 import streamlit as st
 
 from ui.common import ACTIVITY, language_switch, t
-from ui.server import ActivityMiddleware, lifespan
+from ui.server import ActivityMiddleware, UploadLimitMiddleware, lifespan
 from ui.warmup import import_webrtc_before_tensorflow
 
 PAGES = [
@@ -44,4 +44,5 @@ if __name__ == "__main__":
 else:  # imported once by `streamlit run app.py` to serve it
     from starlette.middleware import Middleware
 
-    app = st.App(__file__, lifespan=lifespan, middleware=[Middleware(ActivityMiddleware)])
+    app = st.App(__file__, lifespan=lifespan,
+                 middleware=[Middleware(ActivityMiddleware), Middleware(UploadLimitMiddleware)])

@@ -13,6 +13,9 @@ through a real browser (Debian chromium + playwright), one case at a time:
   tests/badfiles.py (1x3000 PNG, EXIF that breaks Pillow, DDS named .png,
   a 10-gigapixel and a 64-megapixel PNG header, a Markdown-named file) with a real photo (3, 9);
 - How it works: an unreadable file with a Markdown name (9).
+Issue 42 added: a zip listing 1,900,000 entries (98 MB, under the 100 MB per file; Dataset page); a 16-bit
+grey PNG of 59.9 megapixels (475 kB) and a photo of 576 faces (a mosaic, Images page); eight 99 MB files in
+one upload (Images page: the session's 300 MB limit and the upload's 20 photos and 100 MB).
 
 While each case runs, a thread samples the server process every 0.1 s: resident memory (VmRSS; VmHWM, the
 kernel's own peak, at the end) and the bytes under its cache and upload folders. Printed per case: wall and
@@ -120,7 +123,10 @@ def crafted(folder: Path) -> tuple[dict[str, Path], dict[str, Path]]:
 
     folder.mkdir(parents=True, exist_ok=True)
     face = _jpg(synthetic_faces(1)[0][0])
+    from tests.badfiles import big_png, face_mosaic, many_entries_zip
+
     datasets = {
+        "a zip listing 1,900,000 entries": many_entries_zip(folder / "entries.zip", 1_900_000),
         "5,000 1x1 PNGs + a 60,000-character name (zip)": long_name_zip(folder / "long-name.zip"),
         "5 damaged entries (zip)": damaged_zip(folder / "damaged.zip", {"train/sad/Training_1.png": face}),
         "300 PNGs of 4096x4096 (zip)": huge_pixels_zip(folder / "huge-pixels.zip"),
@@ -135,6 +141,17 @@ def crafted(folder: Path) -> tuple[dict[str, Path], dict[str, Path]]:
         d.mkdir()
         (d / name).write_bytes(data)
         images[name] = d / name
+    extra = {"gray16.png": big_png(7740, 7740, "I;16"),
+             "faces.jpg": face_mosaic((PHOTOS / "obama-240p.jpg").read_bytes(), 24, (60, 75))}
+    for name, data in extra.items():
+        (folder / "extra").mkdir(exist_ok=True)
+        (folder / "extra" / name).write_bytes(data)
+        images[name] = folder / "extra" / name
+    (folder / "many").mkdir()
+    for i in range(8):  # eight 99 MB files (random bytes named .jpg)
+        with (folder / "many" / f"big{i}.jpg").open("wb") as fh:
+            for _ in range(99):
+                fh.write(os.urandom(1 << 20))
     (folder / "how").mkdir()
     (folder / "how" / ATTACK).write_bytes(b"not an image")
     images["how"] = folder / "how" / ATTACK
@@ -195,7 +212,7 @@ def run(args: argparse.Namespace) -> dict:
 
                 case(name, "Dataset", path.stat().st_size / 2**20, upload)
 
-            shown = [p for n, p in images.items() if n != "how"]
+            shown = [p for n, p in images.items() if n not in ("how", "gray16.png", "faces.jpg")]
 
             def warm_up() -> None:  # loads TensorFlow and the model: the baseline of the next case
                 page.goto(f"{url}/images")
@@ -212,6 +229,22 @@ def run(args: argparse.Namespace) -> dict:
 
             case(f"{len(shown)} crafted images at once", "Images", sum(p.stat().st_size for p in shown) / 2**20,
                  upload_images)
+
+            for name, what in (("gray16.png", "a 16-bit grey PNG of 59.9 megapixels"),
+                               ("faces.jpg", "a photo of 576 faces (a mosaic)")):
+                def upload_one(name: str = name) -> None:
+                    page.goto(f"{url}/images")
+                    settle(page)
+                    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(images[name]))
+                case(what, "Images", images[name].stat().st_size / 2**20, upload_one,
+                     "[data-testid='stMain'] [data-testid='stImage'], " + ALERTS)
+            many = sorted((tmp / "crafted" / "many").iterdir())
+
+            def upload_many() -> None:
+                page.goto(f"{url}/images")
+                settle(page)
+                page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files([str(p) for p in many])
+            case("eight 99 MB files in one upload", "Images", sum(p.stat().st_size for p in many) / 2**20, upload_many)
 
             def upload_how() -> None:
                 page.goto(f"{url}/how-it-works")

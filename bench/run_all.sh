@@ -54,6 +54,7 @@ run train_throughput --images 1920
 run distribute_throughput --images 1536
 run cold_start
 run memory --steps 20
+run train_step_memory
 run dataset_load
 run hostile_uploads
 

@@ -19,15 +19,42 @@ MAX_SEED = 2**32 - 1
 """The largest seed numpy, scikit-learn and Keras accept."""
 
 
+STEP_MEMORY_BUDGET_MB = 4096
+"""Memory one training step may take (the job's process, above the model itself): a batch whose step would take
+more is refused. Batch 4096 of course-cnn passed 9 GB on a 24 GB machine."""
+STEP_MEMORY_MB = {"course-cnn": (214.0, 5.10), "fer-net": (113.0, 3.76), "mini-xception": (159.0, 1.96),
+                  "tiny-cnn": (67.6, 0.41)}
+"""(base MB, MB per image) of one training step per architecture, float32: `python -m bench.train_step_memory
+--batch 32 128` (2026-12-05, docs/security.md)."""
+MAX_BATCH_SIZE = 4096
+
+
+def step_memory_mb(arch: str, batch_size: int) -> float:
+    """The memory one training step of `arch` at `batch_size` takes, by the measured line (STEP_MEMORY_MB)."""
+    base, per_image = STEP_MEMORY_MB[arch]
+    return base + per_image * batch_size
+
+
+def max_batch_size(arch: str) -> int:
+    """The largest power of two (at most MAX_BATCH_SIZE) whose training step of `arch` fits
+    STEP_MEMORY_BUDGET_MB."""
+    size = MAX_BATCH_SIZE
+    while size > 1 and step_memory_mb(arch, size) > STEP_MEMORY_BUDGET_MB:
+        size //= 2
+    return size
+
+
 @dataclass(frozen=True)
 class ConfigProblem:
     """Why a setting cannot be used: the TrainConfig field it is about and what is wrong, in English (the
-    app says it in the user's language from the field and kind: `train.bad_<field>[_<kind>]`)."""
+    app says it in the user's language from the field, kind and details: `train.bad_<field>_<kind>`, else
+    `train.bad_<kind>`, else `train.bad_<field>`, filled in from `details`)."""
 
     field: str
     message: str
     kind: str = ""
-    """One of several reasons about the same field (the app's key is then `train.bad_<field>_<kind>`)."""
+    """One of several reasons about the same field (the app's key: `train.bad_<field>_<kind>` or `train.bad_<kind>`)."""
+    details: dict[str, Any] = field(default_factory=dict)
 
     def __str__(self) -> str:
         return self.message
@@ -123,7 +150,14 @@ class TrainConfig:
         check(1 <= self.epochs <= 1000, "epochs", "epochs must be between 1 and 1000")
         check(0.0 <= self.time_budget_minutes <= 100_000, "time_budget_minutes",
               "time budget must be between 0 and 100000 minutes")
-        check(1 <= self.batch_size <= 4096, "batch_size", "batch size must be between 1 and 4096")
+        check(1 <= self.batch_size <= MAX_BATCH_SIZE, "batch_size", "batch size must be between 1 and 4096")
+        if self.arch in STEP_MEMORY_MB and max_batch_size(self.arch) < self.batch_size <= MAX_BATCH_SIZE:
+            limit, gb = max_batch_size(self.arch), round(step_memory_mb(self.arch, self.batch_size) / 1024, 1)
+            errors.append(ConfigProblem(
+                "batch_size", f"batch size {self.batch_size} is too large for {self.arch}: one training step would "
+                f"take about {gb} GB (at most {limit} fits the {STEP_MEMORY_BUDGET_MB // 1024} GB a step may take)",
+                "batch_memory", {"batch": self.batch_size, "arch": self.arch, "gb": gb, "limit": limit,
+                                 "budget": STEP_MEMORY_BUDGET_MB // 1024}))
         check(self.optimizer in OPTIMIZERS, "optimizer", f"optimizer must be one of {', '.join(OPTIMIZERS)}")
         check(0.0 < self.learning_rate <= 1.0, "learning_rate", "learning rate must be in (0, 1]")
         check(0.0 <= self.beta_1 < 1.0, "beta_1", "beta_1 must be in [0, 1)")

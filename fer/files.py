@@ -125,11 +125,22 @@ class Found:
     mtime_ns: int = 0
 
 
-def walk(root: Path, max_depth: int = MAX_DEPTH) -> Iterator[Found]:
+class TooManyEntries(Exception):
+    """A walk met more entries than its limit (raised as soon as it has read one past it)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"more than {limit:,} entries")
+        self.limit = limit
+
+
+def walk(root: Path, max_depth: int = MAX_DEPTH, limit: int | None = None) -> Iterator[Found]:
     """Every entry under `root` in the order of sorted(root.rglob('*')) (each folder before its contents,
     names sorted), without recursion (any depth) and without following a link; a folder `max_depth` levels
-    down is reported as 'too_deep' and not entered. Entries that vanish meanwhile are left out."""
-    stack: list[tuple[str, Iterator[os.DirEntry[str]]]] = [("", _sorted_entries(Path(root)))]
+    down is reported as 'too_deep' and not entered. Entries that vanish meanwhile are left out. Every entry
+    read counts towards `limit`: one past it raises TooManyEntries at once (a folder of millions of entries
+    costs the time of the limit, not of the folder)."""
+    seen = [0]
+    stack: list[tuple[str, Iterator[os.DirEntry[str]]]] = [("", _sorted_entries(Path(root), seen, limit))]
     while stack:
         prefix, entries = stack[-1]
         entry = next(entries, None)
@@ -149,13 +160,18 @@ def walk(root: Path, max_depth: int = MAX_DEPTH) -> Iterator[Found]:
             kind = "file" if stat.S_ISREG(st.st_mode) else "special"
         yield Found(rel, kind, st.st_size, st.st_mtime_ns)
         if kind == "dir":
-            stack.append((rel + "/", _sorted_entries(Path(entry.path))))
+            stack.append((rel + "/", _sorted_entries(Path(entry.path), seen, limit)))
 
 
-def _sorted_entries(folder: Path) -> Iterator[os.DirEntry[str]]:
+def _sorted_entries(folder: Path, seen: list[int], limit: int | None) -> Iterator[os.DirEntry[str]]:
+    entries = []
     try:
         with os.scandir(folder) as it:
-            entries = sorted(it, key=lambda e: e.name)
+            for entry in it:
+                seen[0] += 1
+                if limit is not None and seen[0] > limit:
+                    raise TooManyEntries(limit)
+                entries.append(entry)
     except OSError:
         return iter(())
-    return iter(entries)
+    return iter(sorted(entries, key=lambda e: e.name))

@@ -14,7 +14,18 @@ from fer.csvcells import cell
 from fer.i18n import decimal_sep, fmt_count, fmt_percent, plural
 from fer.labels import LABELS, display_name, hex_color
 from fer.media.annotate import annotate, display_width
-from fer.media.photo import NO_FACE, ROW_KEYS, PhotoResult, analyse_photo, result_rows, results_json
+from fer.media.photo import (
+    MAX_FACES_DRAWN,
+    MAX_PHOTOS,
+    MAX_UPLOAD_BYTES,
+    NO_FACE,
+    ROW_KEYS,
+    PhotoResult,
+    analyse_photo,
+    photos_within_limits,
+    result_rows,
+    results_json,
+)
 from fer.model.inference import FacePrediction
 from fer.vision.detection import DetectorConfig
 from fer.vision.preprocessing import IMAGE_ERROR_KINDS, ImageError
@@ -22,16 +33,40 @@ from ui.charts import show_chart, show_table
 from ui.common import ROOT, detector, get_classifier, lang, t, worded
 from ui.controls import sidebar_controls
 from ui.limits import limits_note
+from ui.server import SESSION_UPLOAD_MAX_MB
 from ui.text import plain
 
 EXAMPLES_DIR = ROOT / "data" / "examples"
 TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif"]
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def analyse(data: bytes, name: str, config: DetectorConfig, margin: float, model: str, mtime: float) -> PhotoResult:
-    """Faces of one photo, cached per bytes, detector settings, margin and model file."""
-    return analyse_photo(data, name, detector(config), get_classifier(Path(model)), margin)
+RESULTS = "img_results"
+"""session_state: {(content hash, name, detector settings, margin, model, its mtime): PhotoResult or ImageError}
+of this upload's photos: each photo analysed once, kept with the session (gone when it ends), pruned to the
+photos on the page."""
+DIGESTS = "img_digests"
+"""session_state: {uploaded file id: content hash}, so a rerun does not hash the bytes again."""
+
+
+def analyse(data: bytes, digest: str, name: str, config: DetectorConfig, margin: float, model: Path,
+            used: dict) -> PhotoResult:
+    """Faces of one photo, from this session's results when the same bytes were analysed with the same
+    settings; `used` collects the results this run shows (the rest are dropped after it)."""
+    key = (digest, name, config, margin, str(model), model.stat().st_mtime)
+    store = st.session_state.get(RESULTS, {})
+    if key not in store:
+        try:
+            store[key] = analyse_photo(data, name, detector(config), get_classifier(model), margin)
+        except ImageError as exc:
+            store[key] = exc
+    used[key] = store[key]
+    if isinstance(used[key], ImageError):
+        raise used[key]
+    return used[key]
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:32]
 
 
 def score_chart(face: FacePrediction, title: str) -> go.Figure:
@@ -50,7 +85,7 @@ def image_error(name: str, exc: ImageError) -> str:
     if exc.kind in IMAGE_ERROR_KINDS:
         d = exc.details
         return t(f"images.error_{exc.kind}", name=plain(name), w=d.get("width", "?"), h=d.get("height", "?"),
-                 limit=d.get("limit", "?"))
+                 limit=d.get("limit", "?"), mb=d.get("mb", "?"))
     return t("images.bad_file", name=plain(name), reason=plain(exc))
 
 
@@ -119,9 +154,10 @@ def png_bytes(rgb) -> bytes:
     return buf.getvalue()
 
 
-def photo_key(n: int, name: str, data: bytes) -> str:
-    """A key for one photo's widgets that follows the photo, not its place in the list."""
-    return f"{n}_{hashlib.sha1(data + name.encode()).hexdigest()[:12]}"
+def photo_key(n: int, name: str, digest: str) -> str:
+    """A key for one photo's widgets that follows the photo (its content hash and name), not its place in
+    the list."""
+    return f"{n}_{hashlib.sha1((digest + name).encode()).hexdigest()[:12]}"
 
 
 def open_in_how(name: str, data: bytes, boxes: list, face: int) -> None:
@@ -156,10 +192,11 @@ def show_summary(results: list[PhotoResult], dropped: dict[int, list[int]], box:
                    column_config={file_col: st.column_config.TextColumn(file_col, width=FILE_COLUMN_PX)})
 
 
-def show_photo(n: int, res: PhotoResult, data: bytes, show_conf: bool) -> None:
-    """One photo: its boxes (numbered), the faces to leave out, a chart per face, a link to How it works."""
+def show_photo(n: int, res: PhotoResult, data: bytes, digest: str, show_conf: bool) -> None:
+    """One photo: its boxes (numbered), the faces to leave out, a chart per face, a link to How it works; the
+    first MAX_FACES_DRAWN faces only (the table lists all)."""
     lg = lang()
-    key = photo_key(n, res.name, data)
+    key = photo_key(n, res.name, digest)
     st.subheader(plain(res.name))
     st.caption(t("images.summary", w=res.width, h=res.height, faces=plural("images.n_faces", len(res.faces), lg),
                  ms=fmt_count(1000 * res.seconds, lg)))
@@ -168,7 +205,9 @@ def show_photo(n: int, res: PhotoResult, data: bytes, show_conf: bool) -> None:
         st.info(t("images.no_face_hint"))
         st.image(res.display, width=display_width(res.display.shape[1], res.display.shape[0]))
         return
-    numbers = list(range(1, len(res.faces) + 1))
+    numbers = list(range(1, min(len(res.faces), MAX_FACES_DRAWN) + 1))
+    if len(res.faces) > MAX_FACES_DRAWN:
+        st.info(t("images.faces_capped", shown=MAX_FACES_DRAWN, n=fmt_count(len(res.faces), lg)))
     left_out = set(st.session_state.get(f"img_drop_{key}", []))
     kept = [i for i in numbers if i not in left_out]
     left, right = st.columns([3, 2])
@@ -197,36 +236,50 @@ if ctl.model_path is None:
 
 # A key of its own: the uploads stay when the language (the label) changes.
 uploads = st.file_uploader(t("images.upload"), type=TYPES, accept_multiple_files=True, key="img_upload",
-                           help=t("images.upload_help", mb=upload_limit_mb()))
+                           help=t("images.upload_help", mb=upload_limit_mb(), photos=MAX_PHOTOS,
+                                  total=MAX_UPLOAD_BYTES // 1024**2, session=SESSION_UPLOAD_MAX_MB))
 examples = sorted(EXAMPLES_DIR.glob("*.jpg"))
 if (tried := st.session_state.pop("img_try", None)) in {p.name for p in examples}:  # Home's "Try it"
     st.session_state["img_examples"] = sorted({*(st.session_state.get("img_examples") or []), tried})
 picked = st.pills(t("images.examples"), [p.name for p in examples], selection_mode="multi", key="img_examples",
                   help=t("images.examples_help")) or []
-items = [(f.name, f.getvalue()) for f in uploads or []] + [(n, (EXAMPLES_DIR / n).read_bytes()) for n in picked
-                                                  if n in {p.name for p in examples}]
+known = st.session_state.get(DIGESTS, {})
+hashes = {f.file_id: known.get(f.file_id) or content_hash(f.getvalue()) for f in uploads or []}
+st.session_state[DIGESTS] = hashes
+items = [(f.name, f.getvalue(), hashes[f.file_id]) for f in uploads or []]
+items += [(n, b, content_hash(b)) for n in picked if n in {p.name for p in examples}
+          for b in [(EXAMPLES_DIR / n).read_bytes()]]
 if not items:
     st.info(t("images.empty"))
     st.stop()
+kept = photos_within_limits([len(data) for _, data, _ in items])
+if kept < len(items):
+    st.warning(t("images.upload_capped", kept=kept, n=len(items), photos=MAX_PHOTOS,
+                 total=MAX_UPLOAD_BYTES // 1024**2))
+    items = items[:kept]
 
 results: list[PhotoResult] = []
 datas: list[bytes] = []
 model_file = ctl.model_path
 get_classifier(model_file)  # outside the cached analyse(): a fresh server's wait for the model is drawn here
+digests: list[str] = []
+used: dict = {}
 bar = st.progress(0.0, text=t("images.working", images=plural("images.n_images", len(items), lang())))
-for i, (name, data) in enumerate(items):
+for i, (name, data, digest) in enumerate(items):
     bar.progress(i / len(items), text=t("images.working_one", i=i + 1, n=len(items), name=plain(name)))
     try:
-        results.append(analyse(data, name, ctl.detector, ctl.margin, str(model_file), model_file.stat().st_mtime))
+        results.append(analyse(data, digest, name, ctl.detector, ctl.margin, model_file, used))
         datas.append(data)
+        digests.append(digest)
     except ImageError as exc:
         st.error(image_error(name, exc))
 bar.empty()
+st.session_state[RESULTS] = used  # only this upload's photos stay
 
 if results:
     summary = st.container()  # filled last, shown first: it needs the faces left out below
     dropped = {n: list(st.session_state.get(f"img_drop_{photo_key(n, r.name, d)}", []))
-               for n, (r, d) in enumerate(zip(results, datas, strict=True))}
-    for n, (res, data) in enumerate(zip(results, datas, strict=True)):
-        show_photo(n, res, data, ctl.show_confidence)
+               for n, (r, d) in enumerate(zip(results, digests, strict=True))}
+    for n, (res, data, digest) in enumerate(zip(results, datas, digests, strict=True)):
+        show_photo(n, res, data, digest, ctl.show_confidence)
     show_summary(results, {k: v for k, v in dropped.items() if v}, summary)

@@ -100,9 +100,12 @@ def start_refusal(cfg: TrainConfig) -> str | None:
 
 
 def reason(problem: ConfigProblem) -> str:
-    """A TrainConfig problem in the session's language: `train.bad_<field>`, else its English message."""
-    key = f"train.bad_{problem.field}" + (f"_{problem.kind}" if problem.kind else "")
-    return t(key) if key in i18n.catalog(lang()) else plain(problem.message)
+    """A TrainConfig problem in the session's language: `train.bad_<field>_<kind>`, else `train.bad_<kind>`, else
+    `train.bad_<field>` (filled in from its details), else its English message."""
+    keys = [f"train.bad_{problem.field}_{problem.kind}", f"train.bad_{problem.kind}"] if problem.kind else []
+    key = next((k for k in [*keys, f"train.bad_{problem.field}"] if k in i18n.catalog(lang())), None)
+    details = {k: i18n.fmt_number(v, lang(), 1) if isinstance(v, float) else v for k, v in problem.details.items()}
+    return t(key, **details) if key else plain(problem.message)
 
 
 def infeasible_text(problem: Any, lg: str) -> str:

@@ -18,11 +18,46 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
 
-def bomb_png(width: int = 100_000, height: int = 100_000) -> bytes:
-    """A PNG whose header claims width x height pixels (by default 10 gigapixels) over a few bytes of data."""
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+def bomb_png(width: int = 100_000, height: int = 100_000, color: int = 2) -> bytes:
+    """A PNG whose header claims width x height pixels (by default 10 gigapixels of RGB; `color` the PNG colour
+    type: 6 RGBA) over a few bytes of data."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, color, 0, 0, 0)
     return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", zlib.compress(b"\0" * 1000))
             + _png_chunk(b"IEND", b""))
+
+
+PNG_KINDS = {"L": (0, 8, 1), "I;16": (0, 16, 2), "LA": (4, 8, 2), "RGB": (2, 8, 3), "RGBA": (6, 8, 4),
+             "P": (3, 8, 1), "PA": (3, 8, 1)}
+"""Pillow mode a PNG decodes to: (PNG colour type, bit depth, bytes a pixel). PA: palette with transparency."""
+
+
+def big_png(width: int, height: int, mode: str = "I;16") -> bytes:
+    """Issue 42 (4): a real PNG of width x height pixels in `mode` (a key of PNG_KINDS), written row by row (a
+    ramp with a transparent stripe): 60 MP of 16-bit grey in about 130 kB, never held at full size here."""
+    color, depth, per_pixel = PNG_KINDS[mode]
+    ramp = (np.arange(width * per_pixel, dtype=np.uint32) * 7 % 256).astype(np.uint8)
+    if mode in ("LA", "RGBA"):
+        ramp.reshape(width, per_pixel)[: width // 3, -1] = 0  # the left third transparent
+    row = b"\0" + ramp.tobytes()
+    z = zlib.compressobj(9)
+    data = b"".join(z.compress(row) for _ in range(height)) + z.flush()
+    chunks = [_png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, color, 0, 0, 0))]
+    if color == 3:
+        chunks.append(_png_chunk(b"PLTE", bytes(range(256)) * 3))
+        if mode == "PA":
+            chunks.append(_png_chunk(b"tRNS", bytes(range(256))))
+    return b"\x89PNG\r\n\x1a\n" + b"".join(chunks) + _png_chunk(b"IDAT", data) + _png_chunk(b"IEND", b"")
+
+
+def face_mosaic(photo: bytes, n: int, tile: tuple[int, int] = (160, 200)) -> bytes:
+    """Issue 42 (3): a JPEG of n x n copies of a face photo, each resized to `tile` (32 x 32 tiles of 40 x 50:
+    a 1,280 x 1,600 photo of about a thousand faces at a minimum face size of 10)."""
+    face = Image.open(io.BytesIO(photo)).convert("RGB").resize(tile)
+    mosaic = Image.new("RGB", (tile[0] * n, tile[1] * n))
+    for i in range(n):
+        for j in range(n):
+            mosaic.paste(face, (i * tile[0], j * tile[1]))
+    return _save(mosaic, "JPEG", quality=85)
 
 
 def exif_rotated_jpeg(photo: bytes) -> bytes:
@@ -43,6 +78,7 @@ def bad_files(photo: bytes) -> dict[str, bytes]:
         "truncated.jpg": photo[: len(photo) // 3],
         "bomb.png": bomb_png(),
         "huge.png": bomb_png(8_000, 8_000),  # 64 megapixels: under Pillow's bomb limit, over the app's
+        "deep.png": bomb_png(7_100, 7_100, color=6),  # 50 megapixels of RGBA: 192 MB decoded, over the app's
         "sixteen_bit.png": _save(Image.fromarray((rng.random((60, 50)) * 65535).astype(np.uint16)), "PNG"),
         "rgba.png": _save(Image.new("RGBA", (40, 30), (10, 200, 10, 128)), "PNG"),
         "palette.png": _save(Image.new("RGB", (40, 30), (200, 10, 10)).convert("P"), "PNG"),
@@ -56,10 +92,11 @@ def bad_files(photo: bytes) -> dict[str, bytes]:
 
 
 ERRORS = {"notes.jpg": "not an image", "empty.jpg": "empty", "truncated.jpg": "truncated",
-          "bomb.png": "too many pixels", "huge.png": "8000x8000 pixels is too large"}
+          "bomb.png": "too many pixels", "huge.png": "8000x8000 pixels is too large",
+          "deep.png": "7100x7100 pixels of RGBA take 192 MB decoded"}
 """The files that must be refused, and words their (English, library/CLI) message must hold."""
 KINDS = {"notes.jpg": "not_image", "empty.jpg": "empty", "truncated.jpg": "damaged", "bomb.png": "bomb",
-         "huge.png": "too_large"}
+         "huge.png": "too_large", "deep.png": "too_large_decoded"}
 """fer.vision.preprocessing.ImageError.kind of each refused file."""
 
 
@@ -132,6 +169,39 @@ def one_line_csv(path, mb: int = 80):  # noqa: ANN001, ANN201
         for _ in range(mb):
             fh.write(chunk)
         fh.write("\n")
+    return path
+
+
+def many_entries_zip(path, n: int, claimed: int | None = None):  # noqa: ANN001, ANN201
+    """Issue 42 (8): a zip whose central directory lists `n` empty entries (no data; names of 1 to 6 hex digits:
+    about 52 bytes each, 2 M in 100 MB), its end record (zip64) claiming `claimed` entries (default `n`: a lying
+    record says fewer)."""
+    import struct
+    import zipfile
+
+    claimed = n if claimed is None else claimed
+    head = struct.Struct(zipfile.structCentralDir)
+    cd = b"".join(head.pack(zipfile.stringCentralDir, 20, 3, 20, 0, 0, 0, 0, 0x21, 0, 0, 0, len(b"%x" % i), 0, 0, 0,
+                            0, 0, 0)
+                  + b"%x" % i for i in range(n))
+    end64 = struct.pack(zipfile.structEndArchive64, zipfile.stringEndArchive64, 44, 45, 45, 0, 0, claimed, claimed,
+                        len(cd), 0)
+    locator = struct.pack(zipfile.structEndArchive64Locator, zipfile.stringEndArchive64Locator, 0, len(cd), 1)
+    end = struct.pack(zipfile.structEndArchive, zipfile.stringEndArchive, 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF,
+                      0xFFFFFFFF, 0)
+    with open(path, "wb") as fh:  # noqa: PTH123
+        fh.write(cd + end64 + locator + end)
+    return path
+
+
+def tiny_rows_csv(path, rows: int):  # noqa: ANN001, ANN201
+    """Issue 42 (8): a CSV of `rows` rows of 4 bytes (24.9 M rows in 100 MB asked np.empty for 53 GiB)."""
+    with open(path, "wb") as fh:  # noqa: PTH123
+        fh.write(b"emotion,pixels\n")
+        chunk = b"1,2\n" * 100_000
+        for _ in range(rows // 100_000):
+            fh.write(chunk)
+        fh.write(b"1,2\n" * (rows % 100_000))
     return path
 
 

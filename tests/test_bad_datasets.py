@@ -314,6 +314,13 @@ def data_errors(folder: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Data
                 m.setattr(fer_data, limit, value)
                 return load_dataset(good, use_cache=False)
         causes[kind] = lowered
+    rows = write(folder, "rows.csv", "emotion,pixels\n" + f"1,{CSV_ROW}\n" * 6)
+
+    def too_many_rows() -> object:
+        with monkeypatch.context() as m:
+            m.setattr(fer_data, "MAX_ENTRIES", 5)
+            return load_dataset(rows, use_cache=False)
+    causes["csv_too_many_rows"] = too_many_rows
     for kind, cause in causes.items():
         with pytest.raises(DataError) as exc:
             cause()

@@ -13,18 +13,26 @@ CI runs a few thousand cases in well under a minute. Maintainers run longer from
 
 or, through pytest, FER_FUZZ_IMAGES=200000 FER_FUZZ_DATASETS=20000 FER_FUZZ_SEED=7.
 A failure names the seed, the case number and the mutation, which reproduce it exactly.
+
+Issue 42 added: the pixel formats (16- and 32-bit grey, float, LA, RGBA, palette with transparency, CMYK; an RGBA
+header of 50 MP, refused by the bytes it decodes to), a photo of many faces, and datasets of entry counts around
+the limit (zips listing them, some with a lying end record; CSVs of tiny rows; folders with link loops and
+dangling links), the limit lowered to ENTRY_LIMIT so that each case stays small.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import os
+import shutil
 import struct
 import sys
 import tempfile
 import time
 import traceback
+import unittest.mock
 import warnings
 import zipfile
 from collections import Counter
@@ -38,6 +46,8 @@ from tests.helpers import PHOTOS, write_csv, write_zip
 
 CI_IMAGES = 1500
 CI_DATASETS = 300
+ENTRY_LIMIT = 60
+"""fer.data.dataset.MAX_ENTRIES while the fuzzer sends datasets of about this many entries (issue 42)."""
 INTERESTING32 = (0, 1, 0x7F, 0x80, 0xFF, 0x100, 0x7FFF, 0x8000, 0xFFFF, 0x10000, 0x7FFFFFFF, 0x80000000,
                  0xFFFFFFFF, 48, 4096, 65500, 100_000)
 
@@ -110,6 +120,15 @@ def image_seeds() -> dict[str, bytes]:
     seeds["seed.ras"] = struct.pack(">8I", 0x59A66A95, w, h, 8, w * h, 1, 0, 0) + small.tobytes()  # SUN raster
     seeds["seed.xpm"] = (b'/* XPM */\nstatic char *x[] = {\n"4 2 2 1",\n"a c #000000",\n"b c #FFFFFF",\n'
                          b'"abab",\n"baba"};\n')
+    from tests.badfiles import PNG_KINDS, big_png, bomb_png, face_mosaic
+
+    for mode in PNG_KINDS:  # issue 42 (4): every pixel format, converted in bands
+        seeds[f"mode-{mode.replace(';', '')}.png"] = big_png(97, 61, mode)
+    for mode in ("I", "F", "CMYK", "LA", "I;16"):
+        seeds[f"mode-{mode.replace(';', '')}.tif"] = _save(face.convert("L").convert(mode) if mode != "CMYK"
+                                                           else face.convert(mode), "TIFF")
+    seeds["deep.png"] = bomb_png(7_100, 7_100, color=6)  # 50 MP of RGBA: refused by the bytes it decodes to
+    seeds["crowd.jpg"] = face_mosaic((PHOTOS / "obama-240p.jpg").read_bytes(), 4, (80, 100))  # issue 42 (3)
     card = b"".join(k.ljust(80).encode() for k in ("SIMPLE  =                    T", "BITPIX  =                    8",
                                                     "NAXIS   =                    2", f"NAXIS1  = {w:20d}",
                                                     f"NAXIS2  = {h:20d}", "END"))
@@ -251,9 +270,33 @@ def zip_variants(base: Path, rng: np.random.Generator, out: Path) -> str:
     return ["names", "images", "duplicates", "extras"][kind]
 
 
+def entry_count_variant(rng: np.random.Generator, work: Path, limit: int) -> tuple[Path, str]:
+    """Issue 42 (8): a zip listing, a CSV of or a folder holding about `limit` entries (the limit lowered by the
+    caller), some over it, a zip's end record sometimes lying about its count."""
+    from tests.badfiles import TINY_PNG, many_entries_zip, tiny_rows_csv
+
+    n = int(rng.integers(1, 2 * limit))
+    kind = int(rng.integers(3))
+    if kind == 0:
+        claimed = n if rng.random() < 0.5 else int(rng.integers(0, 2 * limit))
+        return many_entries_zip(work / "d.zip", n, claimed), f"zip of {n} entries claiming {claimed}"
+    if kind == 1:
+        return tiny_rows_csv(work / "d.csv", n), f"CSV of {n} rows"
+    root = work / "d"
+    for i in range(n):
+        f = root / "train" / "happy" / f"s{i % 5}" / f"{i}.png"
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_bytes(TINY_PNG)
+    if rng.random() < 0.5:
+        (root / "train" / "happy" / "loop").symlink_to(root)
+        (root / "train" / "happy" / "gone.png").symlink_to(work / "nowhere")
+    return root, f"folder of {n} files"
+
+
 def fuzz_datasets(cases: int, seed: int = 0, save: Path | None = None, log: Callable[[str], None] | None = None
                   ) -> Report:
     """`cases` mutated zips and CSVs through load_dataset; see the module docstring."""
+    from fer.data import dataset as fer_data
     from fer.data.dataset import DataError, Dataset, load_dataset
 
     rng = np.random.default_rng(seed)
@@ -268,8 +311,12 @@ def fuzz_datasets(cases: int, seed: int = 0, save: Path | None = None, log: Call
         work = tmp / "work"
         for case in range(cases):
             work.mkdir()
-            kind = case % 3
-            if kind == 0:
+            kind = case % 4
+            limited = contextlib.nullcontext()
+            if kind == 3:
+                path, how = entry_count_variant(rng, work, ENTRY_LIMIT)
+                limited = unittest.mock.patch.object(fer_data, "MAX_ENTRIES", ENTRY_LIMIT)
+            elif kind == 0:
                 data, how = mutate(zip_bytes, rng, [zip_bytes])
                 path = work / "d.zip"
                 path.write_bytes(data)
@@ -284,7 +331,7 @@ def fuzz_datasets(cases: int, seed: int = 0, save: Path | None = None, log: Call
             before = sorted(p.name for p in tmp.iterdir())
             t0 = time.perf_counter()
             try:
-                with warnings.catch_warnings():
+                with warnings.catch_warnings(), limited:
                     warnings.simplefilter("ignore")
                     ds = load_dataset(path, use_cache=bool(case % 2))
                 ok = (isinstance(ds, Dataset) and ds.images.dtype == np.uint8 and ds.images.shape[1:] == (48, 48)
@@ -301,9 +348,7 @@ def fuzz_datasets(cases: int, seed: int = 0, save: Path | None = None, log: Call
             if failure and save is not None:
                 save.mkdir(parents=True, exist_ok=True)
                 (save / f"dataset-{seed}-{case}{path.suffix}").write_bytes(path.read_bytes())
-            for p in sorted(work.rglob("*"), reverse=True):
-                p.unlink() if p.is_file() else p.rmdir()
-            work.rmdir()
+            shutil.rmtree(work)
             if log and case and case % 1000 == 0:
                 log(f"{case:,} datasets: {dict(report.outcomes)}")
     return report

@@ -53,6 +53,18 @@ def test_raw_html_is_only_ever_a_constant(path: Path):
     assert not offenders, "raw HTML from a non-constant:\n" + "\n".join(offenders)
 
 
+def upload_bytes(name: str, i: int, size: int = 10) -> bytes:
+    """A small valid dataset upload for `name`'s suffix (a zip of one entry, or a CSV), distinct per `i`."""
+    import zipfile
+
+    if name.lower().endswith(".csv"):
+        return f"emotion,pixels\n{i % 7},{' '.join(['7'] * 2304)}\n".encode()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr(f"train/happy/{i}.png", bytes([i % 256]) * size)
+    return buf.getvalue()
+
+
 def test_uploaded_dataset_names_never_become_paths(tmp_path):
     from ui.data_source import save_upload
 
@@ -60,7 +72,7 @@ def test_uploaded_dataset_names_never_become_paths(tmp_path):
     names = ["../../escape.zip", "/etc/cron.d/x.zip", "a/b/../../../c.ZIP", "..\\..\\win.zip", "evil\x00.csv",
              "  .csv", "con.csv"]
     for i, name in enumerate(names):
-        saved = save_upload(io.BytesIO(f"data {i}".encode()), name, folder)
+        saved = save_upload(io.BytesIO(upload_bytes(name, i)), name, folder)
         assert saved.parent == folder and re.fullmatch(r"[0-9a-f]{32}\.(zip|csv)", saved.name), (name, saved)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["uploads"]
     assert len(list(folder.iterdir())) == len(names)
@@ -206,7 +218,7 @@ def test_the_uploads_folder_stays_under_its_cap_oldest_first(tmp_path, monkeypat
     folder = tmp_path / "uploads"
     saved = []
     for i in range(4):
-        saved.append(save_upload(io.BytesIO(bytes([i]) * 300_000), f"d{i}.zip", folder))
+        saved.append(save_upload(io.BytesIO(upload_bytes("d.zip", i, 300_000)), f"d{i}.zip", folder))
         os.utime(saved[-1], (time.time() - 100 + i, time.time() - 100 + i))
     # before each save the folder is cut to 0.5 MB (the cap less one upload at the limit): one 300 kB file
     assert sorted(folder.iterdir()) == sorted(saved[-2:])

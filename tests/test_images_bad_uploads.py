@@ -26,10 +26,12 @@ EXPECTED = {  # file: (width, height, faces) of every file that must be read
 MESSAGES = {  # words the page's message must hold for each refused file, per language
     "en": {"notes.jpg": "is not an image file", "empty.jpg": "is empty (0 bytes)",
            "truncated.jpg": "is damaged or truncated", "bomb.png": "too many pixels to open safely",
-           "huge.png": "is 8000×8000 pixels: too large (the limit is 60 megapixels)"},
+           "huge.png": "is 8000×8000 pixels: too large (the limit is 60 megapixels)",
+           "deep.png": "is 7100×7100 pixels of a kind that takes 192 MB to open: too large (the limit is 192 MB)"},
     "pt": {"notes.jpg": "não é um arquivo de imagem", "empty.jpg": "está vazio (0 bytes)",
            "truncated.jpg": "está danificado ou truncado", "bomb.png": "pixels demais para abrir com segurança",
-           "huge.png": "tem 8000×8000 pixels: grande demais (o limite é 60 megapixels)"},
+           "huge.png": "tem 8000×8000 pixels: grande demais (o limite é 60 megapixels)",
+           "deep.png": "tem 7100×7100 pixels de um tipo que ocupa 192 MB aberto: grande demais (o limite é 192 MB)"},
 }
 
 
@@ -107,7 +109,7 @@ def test_every_error_kind_has_a_message_in_every_language() -> None:
     assert set(KINDS.values()) == set(IMAGE_ERROR_KINDS)
     for lang in ("en", "pt"):
         for kind in IMAGE_ERROR_KINDS:
-            text = t(f"images.error_{kind}", lang, name="x.png", w=1, h=2, limit=3)
+            text = t(f"images.error_{kind}", lang, name="x.png", w=1, h=2, limit=3, mb=4)
             assert text.startswith("x.png ") and text != f"images.error_{kind}"
 
 

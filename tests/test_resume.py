@@ -158,3 +158,59 @@ def test_one_trainer_per_run_folder_and_no_resume_while_another_process_trains_i
     finally:
         shell.kill()
         shell.wait()
+
+
+@pytest.mark.parametrize("crash", ["kill", "disk_full"])
+def test_a_crash_between_an_epochs_history_row_and_its_state_does_not_write_the_epoch_twice(tmp_path, monkeypatch,
+                                                                                          crash):
+    """state.json is the epoch's commit point: a crash after history.csv got epoch 2's row but before
+    state.json said so (SIGKILL, or a full disk failing the checkpoint) is resumed without a second row 2."""
+    import fer.train.callbacks as callbacks
+
+    data = write_folder(tmp_path / "ds", n_per_class=20)
+    run, cfg = tmp_path / "run", config(data, 4)
+    real_write_state = callbacks.ResumeCheckpoint._write_state
+    real_save = callbacks.save_model
+
+    class Killed(BaseException):  # not an Exception: nothing in the trainer may catch a SIGKILL
+        pass
+
+    def write_state(self, epoch, *args, **kw):
+        if epoch == 2:
+            raise Killed
+        return real_write_state(self, epoch, *args, **kw)
+
+    def save_model(model, path, *args, **kw):
+        if len(rows(run)) == 2:  # epoch 2's row is in; its checkpoints are not
+            raise OSError(28, "No space left on device")
+        return real_save(model, path, *args, **kw)
+
+    if crash == "kill":
+        monkeypatch.setattr(callbacks.ResumeCheckpoint, "_write_state", write_state)
+    else:
+        monkeypatch.setattr(callbacks, "save_model", save_model)
+    with pytest.raises(Killed if crash == "kill" else OSError):
+        train(cfg, run)
+    assert [int(r["epoch"]) for r in rows(run)] == [1, 2] and state(run)["epoch"] == 1  # the crash's leftovers
+    monkeypatch.undo()
+
+    result = train(cfg, run)
+    assert [int(r["epoch"]) for r in rows(run)] == [1, 2, 3, 4]
+    assert state(run)["epoch"] == 4 and state(run)["complete"]
+    assert json.loads((run / "model.json").read_text())["epochs_trained"] == 4 and len(result.history) == 4
+
+
+def test_resuming_drops_history_rows_past_the_committed_epoch_and_repeated_rows(tmp_path):
+    from fer.train.callbacks import HISTORY_FIELDS, drop_uncommitted_history
+
+    run = tmp_path / "run"
+    run.mkdir()
+    lines = [",".join(HISTORY_FIELDS)] + [f"{e},{e}.5,0.1,0.2,0.3,0.01,{9 + e}" for e in (1, 2, 2, 3, 4)]
+    (run / "history.csv").write_text("\n".join(lines) + "\n4,0.")  # a row cut by a full disk
+    drop_uncommitted_history(run, 3)
+    assert [(int(r["epoch"]), r["seconds"]) for r in rows(run)] == [(1, "10"), (2, "11"), (3, "12")]
+    before = (run / "history.csv").stat().st_mtime_ns
+    drop_uncommitted_history(run, 3)  # nothing to drop: the file is not rewritten
+    assert (run / "history.csv").stat().st_mtime_ns == before
+    drop_uncommitted_history(run, 0)  # no committed epoch (a fresh start): no rows
+    assert rows(run) == []

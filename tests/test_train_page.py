@@ -9,11 +9,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from fer.config import TrainConfig
-from fer.i18n import t
+from fer.i18n import fmt_number, t
 from fer.jobs import launcher as jobs
 from fer.train.presets import PRESETS
 from tests.helpers import ROOT, craft, shown, write_folder
-from ui.text import plain
 
 
 @pytest.fixture
@@ -439,3 +438,17 @@ def test_the_quick_demo_says_when_its_dataset_was_switched(env, lang):
     at.selectbox(key="train_source").set_value("data/tiny").run()
     assert not at.exception, [e.value for e in at.exception]
     assert t("train.preset_other_data", lang, data="tiny") in [shown(c.value) for c in at.caption]
+
+
+@pytest.mark.parametrize("lang", ["en", "pt"])
+def test_a_batch_too_large_for_the_architecture_is_refused_with_the_reason(env, lang):
+    """Issue 42 (5): batch 4096 of course-cnn passed the form, and one step passed 9 GB."""
+    from fer.config import max_batch_size, step_memory_mb
+
+    at = open_page(lang)
+    at.selectbox(key="tf_arch").set_value("course-cnn")
+    at.number_input(key="tf_batch_size").set_value(4096)
+    errors = refused(at, env)
+    gb = fmt_number(round(step_memory_mb("course-cnn", 4096) / 1024, 1), lang, 1)
+    assert t("train.bad_batch_memory", lang, batch=4096, arch="course-cnn", gb=gb, limit=max_batch_size("course-cnn"),
+             budget=4) in errors, errors

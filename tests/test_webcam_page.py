@@ -470,3 +470,41 @@ def test_stop_shows_the_session_summary(streamer: StreamerStub, face_frame: np.n
     assert len(charts) == 2  # time per emotion and the session's timeline
     assert [b.label for b in at.get("download_button")] == ["Download CSV"]
     assert "The camera is off: these are the session's averages." in [c.value for c in at.caption]
+
+
+def test_the_session_summary_is_computed_once_per_recording(monkeypatch, streamer, face_frame):
+    """Issue 42 (9): after Stop every rerun recomputed the summary (34 s of CPU for 20,000 frames of 47 faces):
+    now once, until the records change."""
+    import av
+
+    from fer.media import session
+
+    calls = []
+    real = session.summarise
+    monkeypatch.setattr(session, "summarise", lambda recs: (calls.append(len(recs)), real(recs))[1])
+    at = run_page("en")
+    callback = streamer.calls[-1]["video_frame_callback"]
+    streamer.playing = True
+    at.run()
+
+    def frames(n):
+        for i in range(n):
+            frame = av.VideoFrame.from_ndarray(face_frame, format="rgb24")
+            frame.pts = i
+            callback(frame)
+
+    frames(3)
+    streamer.playing = False  # Stop
+    for _ in range(3):
+        at.run()
+        assert not at.exception and "Session summary" in [h.value for h in at.subheader]
+    proc = at.session_state["live_processor"]
+    assert calls == [len(proc.records())]
+    proc.reset()  # a new recording (the page's Clear button)
+    streamer.playing = True
+    at.run()
+    frames(2)  # the first frame of a recording is always analysed
+    streamer.playing = False
+    at.run()
+    at.run()
+    assert len(calls) == 2 and calls[1] == len(proc.records())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 import tempfile
 import threading
@@ -19,12 +20,12 @@ from typing import Any
 
 import streamlit as st
 
-from fer.data.dataset import Dataset, load_dataset
+from fer.data.dataset import DataError, Dataset, check_upload, load_dataset, walk_files
 from fer.data.stats import DatasetStats, describe
 from fer.files import walk
 from fer.i18n import fmt_percent
 from fer.train.presets import DATA_ENV, from_root, full_data
-from ui.common import ROOT, UPLOAD_NAMES, lang, t, worded
+from ui.common import ROOT, UPLOAD_NAMES, data_error_text, lang, t, worded
 from ui.text import plain
 
 log = logging.getLogger(__name__)
@@ -76,13 +77,18 @@ def upload_dir() -> Path:
 
 def save_upload(stream: Any, filename: str, folder: Path | None = None) -> Path:
     """Write an uploaded .zip/.csv under `folder` as <sha256 prefix><suffix>; the user's file name
-    only picks the suffix. The same content maps to the same file, so its .npz cache is reused."""
+    only picks the suffix. The same content maps to the same file, so its .npz cache is reused.
+
+    Checked first (fer.data.dataset.check_upload: a zip that is one, of at most MAX_ENTRIES entries; a CSV of
+    bounded lines and rows with emotion and pixels columns): a refused file raises DataError and takes no space.
+    Then the folder is pruned, sparing the datasets runs were trained on (`datasets_in_use`)."""
     suffix = Path(filename).suffix.lower()
     if suffix not in UPLOAD_SUFFIXES:
         raise ValueError(f"{filename}: expected a .zip or .csv file")
+    check_upload(stream, suffix, filename)
     folder = folder or upload_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    _prune(folder)
+    _prune(folder, keep=datasets_in_use())
     part = folder / f".{uuid.uuid4().hex}.part"
     h = hashlib.sha256()
     stream.seek(0)
@@ -106,15 +112,40 @@ def upload_max_bytes() -> int:
         return UPLOAD_MAX_BYTES
 
 
-def _prune(folder: Path) -> None:
+def datasets_in_use(root: Path | None = None) -> set[Path]:
+    """The resolved dataset paths that the runs under `root` (the runs folder by default) were configured with:
+    the uploads a run needs to resume or be scored again. Read through the runs' validating reader."""
+    from fer.jobs.runfiles import read_object
+    from fer.jobs.runs import runs_dir
+
+    root = runs_dir() if root is None else root
+    used: set[Path] = set()
+    try:
+        folders = [d for d in root.iterdir() if d.is_dir() and not d.is_symlink()]
+    except OSError:
+        return used
+    for d in folders:
+        data = read_object(d / "config.json")[0].get("data")
+        if isinstance(data, str) and data:
+            try:
+                used.add(from_root(data).resolve())
+            except (OSError, RuntimeError, ValueError):
+                continue
+    return used
+
+
+def _prune(folder: Path, keep: frozenset[Path] | set[Path] = frozenset()) -> None:
     """Remove uploads older than UPLOAD_MAX_AGE_S, then the oldest until the folder is under its cap with
-    room for one more upload at the server's limit."""
+    room for one more upload at the server's limit. Files in `keep` (datasets runs use) are never removed;
+    they count towards the cap (another visitor's uploads cannot push a run's dataset out)."""
     cutoff = time.time() - UPLOAD_MAX_AGE_S
     kept = []
     for p in folder.iterdir():
         try:
             st_ = p.stat()
-            if p.is_file() and st_.st_mtime < cutoff:
+            if p.resolve() in keep:
+                kept.append((math.inf, st_.st_size, p))  # last in line: never reached below
+            elif p.is_file() and st_.st_mtime < cutoff:
                 p.unlink()
             elif p.is_file():
                 kept.append((st_.st_mtime, st_.st_size, p))
@@ -122,8 +153,8 @@ def _prune(folder: Path) -> None:
             log.warning("could not remove old upload %s: %s", p, exc)
     room = upload_max_bytes() - int(st.get_option("server.maxUploadSize")) * 1024**2
     total = sum(size for _, size, _ in kept)
-    for _, size, p in sorted(kept, key=lambda k: k[0]):
-        if total <= room:
+    for mtime, size, p in sorted(kept, key=lambda k: k[0]):
+        if total <= room or mtime == math.inf:
             break
         try:
             p.unlink()
@@ -166,8 +197,16 @@ def choose_dataset(key: str, prefer_full: bool = False) -> Path:
     saved = st.session_state.get(f"{key}_upload_saved")
     if saved and saved[0] == f.file_id and Path(saved[1]).exists():
         return Path(saved[1])
+    refused = st.session_state.get(f"{key}_upload_refused")
+    if refused and refused[0] == f.file_id:  # checked once per file, not on every rerun
+        st.error(t("dataset.load_error", error=data_error_text(DataError(refused[1], refused[2], **refused[3]))))
+        st.stop()
     try:
         path = save_upload(f, f.name)
+    except DataError as exc:
+        st.session_state[f"{key}_upload_refused"] = (f.file_id, str(exc), exc.kind, dict(exc.details))
+        st.error(t("dataset.load_error", error=data_error_text(exc)))
+        st.stop()
     except (ValueError, OSError) as exc:
         st.error(t("data.upload_error", error=plain(exc)))
         st.stop()
@@ -180,9 +219,9 @@ def choose_dataset(key: str, prefer_full: bool = False) -> Path:
 def source_key(path: Path) -> tuple[str, int, int]:
     """(resolved path, size, latest mtime): changes whenever the file or a file in the folder does."""
     p = path.resolve()
-    if p.is_dir():
-        stats = [(f.size, f.mtime_ns) for f in walk(p) if f.kind == "file"]
-        return str(p), sum(s for s, _ in stats), max((m for _, m in stats), default=0)
+    if p.is_dir():  # walk_files: bounded (a DataError past MAX_ENTRIES entries), links never followed
+        found = [f for _, f in walk_files(p)]
+        return str(p), sum(f.size for f in found), max((f.mtime_ns for f in found), default=0)
     st_ = p.stat()
     return str(p), st_.st_size, st_.st_mtime_ns
 
@@ -220,10 +259,26 @@ def _loaded() -> KeyedStore:
     return KeyedStore(KEEP_LOADED)
 
 
+KEEP_REFUSED = 64
+"""Refused datasets remembered (shared by all sessions), so a rerun does not read a refused one again."""
+
+
+@st.cache_resource(show_spinner=False)
+def _refused() -> KeyedStore:
+    return KeyedStore(KEEP_REFUSED)
+
+
 def load_with_progress(path: Path) -> Dataset:
     """The parsed dataset: from memory when this server loaded it already, else loaded with a
-    progress bar (from the .npz cache when the source is unchanged). Raises fer.data.dataset.DataError."""
+    progress bar (from the .npz cache when the source is unchanged). Raises fer.data.dataset.DataError.
+
+    A refused source is remembered by its key (an upload's name is its content hash): the next rerun raises
+    the same DataError at once instead of reading it again (a 2.1 M-entry zip cost 10 s on every rerun)."""
     key = source_key(path)
+    refused = _refused().get(key)
+    if refused is not None:
+        message, kind, details = refused
+        raise DataError(message, kind, **details)
     store = _loaded()
     ds = store.get(key)
     if ds is not None:
@@ -240,6 +295,9 @@ def load_with_progress(path: Path) -> Dataset:
 
         try:
             ds = load_dataset(path, progress=progress)
+        except DataError as exc:
+            _refused().put(key, (str(exc), exc.kind, dict(exc.details)))
+            raise
         finally:
             bar.empty()
         store.put(key, ds)

@@ -17,10 +17,13 @@ process, fer.jobs.runner), so both clean-ups are switched off here, for the whol
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 def _close_matplotlib_only() -> None:
@@ -65,6 +68,110 @@ class ActivityMiddleware:
             return message
 
         await self.app(scope, receive_marked, send)
+
+
+SESSION_UPLOAD_MAX_MB = 300
+"""Bytes of uploads one browser session may hold on the server at once (every uploader of every page
+together; Streamlit keeps them in memory until the file is removed or the session ends). Streamlit's own limit
+(`server.maxUploadSize`, 100 MB) is per file only: eight 99 MB files in one upload took the server from 0.9
+to 2.6 GB."""
+UPLOAD_PREFIX = "/_stcore/upload_file/"
+
+
+def session_upload_bytes(session_id: str) -> int:
+    """Bytes of the files Streamlit holds for this session (its uploaded-file manager); 0 when unknown."""
+    from streamlit.runtime import Runtime
+
+    if not Runtime.exists():
+        return 0
+    storage = getattr(Runtime.instance().uploaded_file_mgr, "file_storage", {})
+    return sum(len(f.data) for f in dict(storage.get(session_id, {})).values())
+
+
+class UploadLimitMiddleware:
+    """ASGI middleware: an upload (PUT /_stcore/upload_file/<session>/<file>) must say its size
+    (Content-Length), and is refused (413) when the session's files already held plus the uploads in flight plus
+    this one would pass SESSION_UPLOAD_MAX_MB, before any of its body is read. The page says the limit."""
+
+    def __init__(self, app: Any, limit_mb: float | None = None) -> None:
+        self.app = app
+        self.limit = int((SESSION_UPLOAD_MAX_MB if limit_mb is None else limit_mb) * 1024**2)
+        self.in_flight: dict[str, int] = {}
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket":  # a session's connection: once it is gone for good, give memory back
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                release_memory_later()
+            return
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if scope["type"] != "http" or scope.get("method") != "PUT" or not path.startswith(UPLOAD_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        session_id = path[len(UPLOAD_PREFIX):].split("/", 1)[0]
+        headers = dict(scope.get("headers") or [])
+        try:
+            size = int(headers.get(b"content-length", b""))
+        except ValueError:
+            await _refuse(send, 411, "an upload must say its length")
+            return
+        held = session_upload_bytes(session_id) + self.in_flight.get(session_id, 0)
+        if size < 0 or held + size > self.limit:
+            log.warning("upload refused: session %s holds %d bytes, %d more would pass the %d-byte limit",
+                        session_id[:8], held, size, self.limit)
+            await _refuse(send, 413, "over this session's upload limit")
+            return
+        self.in_flight[session_id] = self.in_flight.get(session_id, 0) + size
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            left = self.in_flight.get(session_id, 0) - size
+            if left > 0:
+                self.in_flight[session_id] = left
+            else:
+                self.in_flight.pop(session_id, None)
+
+
+def release_memory() -> None:
+    """Collect garbage and hand the C heap's free pages back to the system (glibc's malloc_trim): what a closed
+    session held (its uploads, results, session state) otherwise stays in the process's resident memory."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
+def release_memory_later() -> None:
+    """`release_memory` once a disconnected session's time to reconnect (server.disconnectedSessionTTL) is over
+    and Streamlit has dropped its files and state."""
+    import asyncio
+
+    from streamlit import config
+
+    global _release_pending  # noqa: PLW0603 - one pending release for the whole server
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    if _release_pending is not None and not _release_pending.cancelled():
+        _release_pending.cancel()  # the latest close decides: one release after the last session went
+    _release_pending = loop.call_later(float(config.get_option("server.disconnectedSessionTTL")) + 5.0,
+                                       release_memory)
+
+
+_release_pending: Any = None
+
+
+async def _refuse(send: Any, status: int, text: str) -> None:
+    body = text.encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
 
 
 @asynccontextmanager

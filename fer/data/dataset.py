@@ -11,6 +11,7 @@ import io
 import itertools
 import logging
 import os
+import struct
 import threading
 import warnings
 import zipfile
@@ -18,10 +19,11 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 import numpy as np
 
-from fer.files import MAX_DEPTH, FileRefused, read_bytes, walk
+from fer.files import MAX_DEPTH, FileRefused, Found, TooManyEntries, read_bytes, walk
 from fer.labels import LABELS, label_index
 
 log = logging.getLogger(__name__)
@@ -34,7 +36,9 @@ _FOLDER_USAGE = {"train": "Training", "training": "Training", "val": "PublicTest
 MAX_ZIP_TOTAL = 2 * 1024**3  # uncompressed bytes we accept from one archive
 MAX_ZIP_RATIO = 200  # an entry compressed more than this is treated as a zip bomb
 MAX_ENTRIES = 200_000
-"""Files (zip entries, folder files) one dataset may hold; FER2013 has 35,887."""
+"""Entries one dataset may hold: zip entries (counted in the archive's central directory before any is read),
+folder entries (files and folders, counted while walking, which stops past the limit), CSV rows (counted
+before pandas parses any); FER2013 has 35,887 images."""
 MAX_NAME_CHARS = 512
 """A file whose path in the dataset is longer than this is skipped (its name shortened in the warning)."""
 MAX_FILE_BYTES = 16 * 1024**2
@@ -72,7 +76,8 @@ DATA_ERROR_KINDS = (
     "not_found", "not_a_dataset",  # the source
     "bad_zip", "zip_too_big", "zip_bomb",  # the archive
     "too_many_files", "bad_layout", "unknown_class", "too_many_pixels", "no_images",  # folder or zip contents
-    "csv_header_too_long", "csv_line_too_long", "csv_too_many_columns", "csv_empty", "bad_csv",  # the CSV file
+    "csv_header_too_long", "csv_line_too_long", "csv_too_many_columns", "csv_too_many_rows", "csv_empty",  # CSV
+    "bad_csv",
     "csv_missing_columns", "csv_no_rows",
     "bad_emotion", "unknown_emotion", "pixels_too_long", "bad_pixels", "pixel_count", "pixel_range",  # CSV rows
     "unknown_usage",
@@ -180,7 +185,7 @@ def default_cache_dir() -> Path:
 def _cache_path(path: Path, cache_dir: Path | None) -> Path:
     h = hashlib.sha1(f"v{CACHE_VERSION}:{path.resolve()}".encode())
     if path.is_dir():
-        for f in walk(path):  # any depth, links not followed (issue 42: a dangling link, a loop, 1,200 levels)
+        for f in _walk(path):  # any depth, links not followed (issue 42: a dangling link, a loop, 1,200 levels)
             h.update(f"{f.path}:{f.kind}:{f.size}:{f.mtime_ns}".encode())
     else:
         st = path.stat()
@@ -294,17 +299,82 @@ NOT_REGULAR, TOO_DEEP = -1, -2
 a FIFO or a device; a folder nested deeper than fer.files.MAX_DEPTH."""
 
 
+def _walk(root: Path, limit: int | None = None) -> Iterator[Found]:
+    """fer.files.walk of a dataset folder: every entry met (file, folder, link, anything) counts towards `limit`
+    (MAX_ENTRIES by default): past it a DataError (too_many_files) at once."""
+    limit = MAX_ENTRIES if limit is None else limit
+    try:
+        yield from walk(root, MAX_DEPTH, limit)
+    except TooManyEntries:
+        raise DataError(f"{Path(root).name}: more than {limit:,} files; a face dataset has fewer",
+                        "too_many_files", name=Path(root).name, limit=limit) from None
+
+
+def walk_files(root: Path, limit: int | None = None) -> Iterator[tuple[str, Found]]:
+    """(path relative to `root`, what fer.files.walk found) of every regular file under `root`, in sorted order,
+    bounded as `_walk` is; links are never followed, special files left out."""
+    for f in _walk(Path(root), limit):
+        if f.kind == "file":
+            yield f.path, f
+
+
 def _folder_entries(root: Path) -> Iterator[Entry]:
     """The files of a dataset folder, in sorted order, without recursion and without following links."""
-    for f in walk(root, MAX_DEPTH):
+    for f in _walk(root):
         if f.kind == "dir":
             continue
         size = {"file": f.size, "too_deep": TOO_DEEP}.get(f.kind, NOT_REGULAR)
         yield f.path, size, (lambda p=root / f.path: read_bytes(p, MAX_FILE_BYTES))
 
 
+_CD_LENGTHS = struct.Struct("<3H")
+
+
+def zip_entry_count(fh: BinaryIO, name: str, limit: int | None = None) -> int:
+    """Entries in the zip archive `fh` (files and folders), counted in its central directory before
+    `zipfile.ZipFile` reads it (which builds an object per entry: 2.1 M entries in 99 MB took 820 MB).
+
+    Raises DataError: bad_zip (no end record), too_many_files (over `limit`, MAX_ENTRIES by default: said at
+    once when the end record claims so, else found by walking the directory's headers up to the limit, since
+    zipfile reads as many entries as the directory's size holds, whatever the record claims)."""
+    limit = MAX_ENTRIES if limit is None else limit
+    too_many = DataError(f"{name}: more than {limit:,} files; a face dataset has fewer", "too_many_files",
+                         name=name, limit=limit)
+    try:
+        end = zipfile._EndRecData(fh)  # noqa: SLF001 - the end record as zipfile itself finds it
+    except OSError:
+        end = None
+    if not end:
+        raise DataError(f"{name}: not a readable zip file (no end of central directory)", "bad_zip", name=name)
+    if end[zipfile._ECD_ENTRIES_TOTAL] > limit:  # noqa: SLF001
+        raise too_many
+    size_cd = end[zipfile._ECD_SIZE]  # noqa: SLF001
+    if size_cd <= limit * zipfile.sizeCentralDir:  # too small to hold more entries than the limit
+        return int(end[zipfile._ECD_ENTRIES_TOTAL])  # noqa: SLF001
+    start = end[zipfile._ECD_LOCATION] - size_cd  # noqa: SLF001 - as zipfile._RealGetContents places it
+    if end[zipfile._ECD_SIGNATURE] == zipfile.stringEndArchive64:  # noqa: SLF001
+        start -= zipfile.sizeEndCentDir64 + zipfile.sizeEndCentDir64Locator
+    count, pos, stop = 0, start, start + size_cd
+    buf, base = b"", start  # a window of the directory, read 1 MB at a time; base: its offset in the file
+    while pos < stop:
+        if pos + zipfile.sizeCentralDir > base + len(buf):
+            fh.seek(pos)
+            buf, base = fh.read(1 << 20), pos
+        off = pos - base
+        if len(buf) < off + zipfile.sizeCentralDir or buf[off:off + 4] != zipfile.stringCentralDir:
+            raise DataError(f"{name}: not a readable zip file (bad central directory)", "bad_zip", name=name)
+        count += 1
+        if count > limit:
+            raise too_many
+        n, m, k = _CD_LENGTHS.unpack_from(buf, off + 28)  # the header's name, extra field and comment lengths
+        pos += zipfile.sizeCentralDir + n + m + k
+    return count
+
+
 def _load_zip(path: Path, progress: Progress | None) -> Dataset:
     try:
+        with path.open("rb") as fh:
+            zip_entry_count(fh, path.name)
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
         raise DataError(f"{path.name}: not a readable zip file ({exc})", "bad_zip", name=path.name) from None
@@ -473,24 +543,61 @@ def _usage_of(filename: str, split_folder: str) -> str:
 
 # ----------------------------------------------------------------------------- CSV
 def _check_csv_lines(path: Path) -> None:
-    """Refuse a CSV with a line over MAX_CSV_LINE bytes or a header of more than MAX_CSV_COLUMNS columns,
-    reading at most one line's worth at a time (before pandas holds any of it)."""
+    """Refuse a CSV with a line over MAX_CSV_LINE bytes, a header of more than MAX_CSV_COLUMNS columns or more
+    than MAX_ENTRIES rows, reading at most one line's worth at a time (before pandas holds any of it: 24.9 M
+    tiny rows in 100 MB made pandas' strings and then np.empty ask for 53 GiB)."""
     with path.open("rb") as fh:
-        row = 0
-        while line := fh.readline(MAX_CSV_LINE + 1):
-            row += 1
-            if len(line) > MAX_CSV_LINE and not line.endswith(b"\n"):
-                if row == 1:
-                    raise DataError(f"{path.name}, the header: a line longer than {MAX_CSV_LINE:,} bytes; "
-                                    "a FER2013 row is under 10 kB", "csv_header_too_long",
-                                    name=path.name, limit=MAX_CSV_LINE)
-                raise DataError(f"{path.name}, row {row}: a line longer than {MAX_CSV_LINE:,} bytes; "
-                                "a FER2013 row is under 10 kB", "csv_line_too_long",
-                                name=path.name, row=row, limit=MAX_CSV_LINE)
-            if row == 1 and line.count(b",") >= MAX_CSV_COLUMNS:
-                raise DataError(f"{path.name}: {line.count(b',') + 1:,} columns in the header; "
-                                "expected emotion,pixels[,Usage]", "csv_too_many_columns",
-                                name=path.name, columns=line.count(b",") + 1)
+        check_csv_lines(fh, path.name)
+
+
+def check_csv_lines(fh: BinaryIO, name: str) -> int:
+    """The lines of the CSV `fh` (header included), each checked as `load_csv` does (see _check_csv_lines).
+    Raises DataError."""
+    row = 0
+    while line := fh.readline(MAX_CSV_LINE + 1):
+        row += 1
+        if row > MAX_ENTRIES + 1:
+            raise DataError(f"{name}: more than {MAX_ENTRIES:,} rows; FER2013 has 35,887",
+                            "csv_too_many_rows", name=name, limit=MAX_ENTRIES)
+        if len(line) > MAX_CSV_LINE and not line.endswith(b"\n"):
+            if row == 1:
+                raise DataError(f"{name}, the header: a line longer than {MAX_CSV_LINE:,} bytes; "
+                                "a FER2013 row is under 10 kB", "csv_header_too_long",
+                                name=name, limit=MAX_CSV_LINE)
+            raise DataError(f"{name}, row {row}: a line longer than {MAX_CSV_LINE:,} bytes; "
+                            "a FER2013 row is under 10 kB", "csv_line_too_long",
+                            name=name, row=row, limit=MAX_CSV_LINE)
+        if row == 1 and line.count(b",") >= MAX_CSV_COLUMNS:
+            raise DataError(f"{name}: {line.count(b',') + 1:,} columns in the header; "
+                            "expected emotion,pixels[,Usage]", "csv_too_many_columns",
+                            name=name, columns=line.count(b",") + 1)
+    return row
+
+
+def check_upload(fh: BinaryIO, suffix: str, name: str) -> None:
+    """Refuse an uploaded .zip or .csv (`fh`, at any position; left at 0) that `load_dataset` would refuse for its
+    type or size, before it is saved: a zip must be one (its end record found) of at most MAX_ENTRIES entries;
+    a CSV's lines, columns and rows are checked as `load_csv` checks them, and its header must name emotion and
+    pixels. Reads the central directory of a zip, one line at a time of a CSV. Raises DataError."""
+    try:
+        if suffix == ".zip":
+            fh.seek(0)
+            if fh.read(2) != b"PK":
+                raise DataError(f"{name}: not a readable zip file", "bad_zip", name=name)
+            zip_entry_count(fh, name)
+            return
+        fh.seek(0)
+        header = fh.readline(MAX_CSV_LINE + 1)
+        fh.seek(0)
+        if check_csv_lines(fh, name) == 0:
+            raise DataError(f"{name}: the file is empty", "csv_empty", name=name)
+        columns = [c.strip().strip('"') for c in header.decode("utf-8", "replace").strip().split(",")]
+        missing = [c for c in ("emotion", "pixels") if c not in columns]
+        if missing:
+            raise DataError(f"{name}: missing column(s) {', '.join(missing)}; expected emotion,pixels[,Usage]",
+                            "csv_missing_columns", name=name, columns=", ".join(missing))
+    finally:
+        fh.seek(0)
 
 
 def load_csv(path: Path, progress: Progress | None = None) -> Dataset:

@@ -14,7 +14,7 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +37,11 @@ STAGES = ("convert", "detect", "crop", "classify", "draw")
 """Parts of one analysed frame timed by `LiveProcessor.last_stages` (milliseconds)."""
 MAX_RECORDS = 20_000
 """Per-frame records kept (the oldest go first): about 11 minutes at 30 analysed frames a second."""
+RECORD_BYTES, FACE_BYTES = 200, 520
+"""Memory of one FrameRecord and of each face in it (measured with tracemalloc: 185 and 507 bytes)."""
+MAX_RECORD_BYTES = 64 * 1024**2
+"""Memory the records of one session may take (`record_bytes`; the oldest go first): 20,000 records of one face
+take 14 MB, of 47 faces 480 MB (541 MB measured) were it not for this bound (2,700 such records)."""
 DEFAULT_INTERVAL_S = 1 / 30
 """Assumed camera frame interval until skipped frames have measured the real one."""
 STALE_S = 2.0
@@ -61,6 +66,11 @@ class FrameRecord:
     def main_face(self) -> FacePrediction | None:
         """The largest face, the one the timeline follows."""
         return max(self.faces, key=lambda f: f.box.w * f.box.h, default=None)
+
+
+def record_bytes(record: FrameRecord) -> int:
+    """The memory a record takes (RECORD_BYTES + FACE_BYTES a face), as MAX_RECORD_BYTES counts it."""
+    return RECORD_BYTES + FACE_BYTES * len(record.faces)
 
 
 @dataclass(frozen=True)
@@ -127,13 +137,17 @@ class LiveProcessor:
 
     def __init__(self, detector: Detector, classifier: Classifier | None, margin: float = 0.0, lang: str = "en",
                  show_confidence: bool = True, clock: Callable[[], float] = time.monotonic,
-                 max_records: int = MAX_RECORDS, max_every: int = MAX_EVERY, full_every: int = FULL_EVERY) -> None:
+                 max_records: int = MAX_RECORDS, max_every: int = MAX_EVERY, full_every: int = FULL_EVERY,
+                 max_record_bytes: int = MAX_RECORD_BYTES) -> None:
         self._lock = threading.Lock()
         self._clock = clock
         self._max_every, self._full_every = max_every, full_every
         self._tracker: TrackingDetector | None = None
         self._stages: dict[str, float] = {}
-        self._records: deque[FrameRecord] = deque(maxlen=max_records)
+        self._records: deque[FrameRecord] = deque()
+        self._max_records, self._max_record_bytes = max_records, max_record_bytes
+        self._record_bytes = 0
+        self._generation = 0
         self.configure(detector, classifier, margin, lang, show_confidence)
         self.reset()
 
@@ -157,6 +171,8 @@ class LiveProcessor:
             if self._tracker is not None:
                 self._tracker.reset()
             self._records.clear()
+            self._record_bytes = 0
+            self._generation += 1
             self._frames = 0
             self._analysed = 0
             self._every = 1
@@ -205,10 +221,24 @@ class LiveProcessor:
                 self._faces = faces
                 self._proc_s = spent if self._proc_s == 0 else 0.7 * self._proc_s + 0.3 * spent
                 self._every = self._pick_every()
-                self._records.append(FrameRecord(now - self._start, self._start_wall + (now - self._start),
-                                                 frame_no, faces))
+                self._keep(FrameRecord(now - self._start, self._start_wall + (now - self._start), frame_no, faces))
             return out
         return draw_faces(rgb, faces, lang, show_conf)
+
+    def _keep(self, record: FrameRecord) -> None:
+        """Append a record; drop the oldest past MAX_RECORDS records or MAX_RECORD_BYTES (caller holds the lock)."""
+        self._records.append(record)
+        self._record_bytes += record_bytes(record)
+        while len(self._records) > 1 and (len(self._records) > self._max_records
+                                          or self._record_bytes > self._max_record_bytes):
+            self._record_bytes -= record_bytes(self._records.popleft())
+
+    @property
+    def version(self) -> tuple[int, int]:
+        """(recording, analysed frames): changes whenever the records do, so what is computed from them (the
+        session summary, the CSV) can be kept until then."""
+        with self._lock:
+            return self._generation, self._analysed
 
     def _pick_every(self) -> int:
         """Analyse one frame in N, N = how many frame intervals one analysis takes (caller holds the lock)."""
@@ -294,26 +324,30 @@ def timeline(records: list[FrameRecord]) -> dict[str, list[float]]:
 def records_rows(records: list[FrameRecord], blank: Any = "") -> list[dict[str, Any]]:
     """One row per face per analysed frame; a frame without faces gives one row of `blank` values
     ("" for CSV; None for a table, whose numeric columns must not mix numbers and strings)."""
-    rows = []
+    return list(iter_records_rows(records, blank))
+
+
+def iter_records_rows(records: Iterable[FrameRecord], blank: Any = "") -> Iterator[dict[str, Any]]:
+    """The rows of `records_rows`, one at a time."""
     for r in records:
         base = {"time_s": round(r.t, 3),
                 "timestamp": datetime.fromtimestamp(r.wall, UTC).isoformat(timespec="milliseconds"),
                 "frame": r.frame}
         if not r.faces:
-            rows.append({**base, **dict.fromkeys(("face", "x", "y", "w", "h", "label", *LABELS), blank)})
+            yield {**base, **dict.fromkeys(("face", "x", "y", "w", "h", "label", *LABELS), blank)}
         for i, f in enumerate(r.faces, start=1):
             x, y, w, h = f.box.xywh
-            rows.append({**base, "face": i, "x": x, "y": y, "w": w, "h": h, "label": f.label,
-                         **{k: round(v, 6) for k, v in f.score_dict().items()}})
-    return rows
+            yield {**base, "face": i, "x": x, "y": y, "w": w, "h": h, "label": f.label,
+                   **{k: round(v, 6) for k, v in f.score_dict().items()}}
 
 
 def records_csv(records: list[FrameRecord], headers: dict[str, str] | None = None) -> str:
-    """The rows of `records_rows` as CSV; `headers` renames columns (e.g. translated for the user)."""
+    """The rows of `records_rows` as CSV, written one row at a time (never all rows at once); `headers` renames
+    columns (e.g. translated for the user)."""
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow([cell((headers or {}).get(k, k)) for k in CSV_KEYS])
-    for row in records_rows(records):
+    for row in iter_records_rows(records):
         writer.writerow([cell(row[k]) for k in CSV_KEYS])  # text as text in a spreadsheet (fer.csvcells)
     return buf.getvalue()
 

@@ -18,6 +18,25 @@ from fer.vision.preprocessing import crop_faces, decode_reduced, to_gray
 
 DISPLAY_MAX_SIDE = 1280
 """Photos are shown (and annotated) at most this large; detection has its own limit (DetectorConfig.max_side)."""
+MAX_PHOTOS = 20
+"""Photos analysed per upload (the Images page): 34 photos cost 37 s of CPU on every rerun when the results were
+kept in a cache of 32."""
+MAX_UPLOAD_BYTES = 100 * 1024**2
+"""Bytes of photos analysed per upload, all files together (Streamlit's own limit is 100 MB per file)."""
+MAX_FACES_DRAWN = 40
+"""Faces of one photo boxed on it and given a chart (the Images page); the table and the downloads list every
+face (a mosaic of 1,024 faces drew 1,024 charts)."""
+
+
+def photos_within_limits(sizes: Sequence[int]) -> int:
+    """How many of the first photos of an upload (their sizes in bytes, in order) are analysed: at most
+    MAX_PHOTOS, at most MAX_UPLOAD_BYTES in all."""
+    total = 0
+    for n, size in enumerate(sizes[:MAX_PHOTOS]):
+        total += size
+        if total > MAX_UPLOAD_BYTES:
+            return n
+    return min(len(sizes), MAX_PHOTOS)
 
 
 @dataclass(frozen=True, eq=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import math
@@ -13,7 +14,7 @@ from typing import Any
 
 import keras
 
-from fer.model.modelio import save_model, write_json
+from fer.model.modelio import atomic_write_bytes, save_model, write_json
 from fer.train.events import Progress, StopFlag, TrainEvent
 
 log = logging.getLogger(__name__)
@@ -65,8 +66,41 @@ class ProgressCallback(keras.callbacks.Callback):
                 self.progress(TrainEvent("epoch", epoch + 1, self.epochs, logs=values))
 
 
+def drop_uncommitted_history(run_dir: Path, epoch: int) -> None:
+    """Keep in history.csv only the rows of epochs 1..`epoch` (state.json's), once each (the last row written
+    for an epoch wins).
+
+    state.json is an epoch's commit point: its history row is appended first, then the checkpoints, then the
+    state. A crash (SIGKILL, a full disk) between the row and the state leaves a row of an epoch that the
+    resumed run trains again; without this it would be listed twice and counted in `epochs_trained`.
+    """
+    hist = Path(run_dir) / "history.csv"
+    if not hist.is_file():
+        return
+    with hist.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    kept: dict[int, dict[str, str]] = {}
+    for row in rows:
+        try:
+            n = int(float(row.get("epoch") or "nan"))
+        except (TypeError, ValueError, OverflowError):
+            continue
+        if 1 <= n <= epoch:
+            kept[n] = row
+    if len(kept) == len(rows) and [int(float(r["epoch"])) for r in rows] == sorted(kept):
+        return
+    log.info("%s: history.csv had %d rows past the committed epoch %d or repeated; kept %d",
+             hist.parent.name, len(rows) - len(kept), epoch, len(kept))
+    text = io.StringIO()
+    w = csv.DictWriter(text, fieldnames=HISTORY_FIELDS, extrasaction="ignore")
+    w.writeheader()
+    w.writerows(kept[n] for n in sorted(kept))
+    atomic_write_bytes(hist, text.getvalue().encode(), parents=False)
+
+
 class ResumeCheckpoint(keras.callbacks.Callback):
-    """Each epoch: append history.csv, save last.keras + state.json, and model.keras when best.
+    """Each epoch: append history.csv, save model.keras when best, last.keras, then state.json (the commit
+    point: on resume, history rows past its epoch are dropped, see `drop_uncommitted_history`).
 
     On a new `fit` in the same run folder it resumes from last.keras (optimizer included) and
     restores the plateau / early-stopping counters, so a killed run continues where it was.
@@ -84,6 +118,7 @@ class ResumeCheckpoint(keras.callbacks.Callback):
         state_file = self.run_dir / "state.json"
         if state_file.exists() and (self.run_dir / "last.keras").exists():
             self.state = json.loads(state_file.read_text())
+        drop_uncommitted_history(self.run_dir, self.epoch)
         self.train_seconds = float(self.state.get("train_seconds", 0.0))
         self.best = float(self.state.get("best", math.inf))
         partial = self.state.get("partial") or {}

@@ -15,9 +15,15 @@ from fer.vision.boxes import FaceBox
 MODEL_SIZE = 48
 MAX_PIXELS = 60_000_000
 """Images with more pixels than this are refused (a 12 MP photo is fine; a bomb is not)."""
+MAX_DECODED_BYTES = 192 * 1024**2
+"""Images whose decoded pixels (as Pillow holds them, after a JPEG's reduced decoding: 1 byte a pixel for grey
+and palette, 2 for 16-bit grey, 4 for RGB, RGBA, LA, 32-bit grey and the rest) take more than this are refused
+before decoding: 60 MP of grey, palette or 16-bit grey, 48 MP of colour or alpha."""
+BAND_PIXELS = 1 << 20
+"""Pixels converted to RGB at a time (`_to_rgb`): the conversion's temporaries stay a few MB whatever the image."""
 
 
-IMAGE_ERROR_KINDS = ("empty", "not_image", "too_large", "bomb", "damaged")
+IMAGE_ERROR_KINDS = ("empty", "not_image", "too_large", "too_large_decoded", "bomb", "damaged")
 """`ImageError.kind` values: the app shows a translated message per kind (images.error_<kind>)."""
 
 
@@ -74,11 +80,18 @@ def decode_reduced(data: bytes, name: str = "image", min_side: int = 0) -> Decod
             if min_side and img.format == "JPEG" and max(w, h) >= 2 * min_side:
                 f = min_side / max(w, h)
                 img.draft("RGB", (math.ceil(w * f), math.ceil(h * f)))
+            decoded = decoded_bytes(img.mode, *img.size)
+            if decoded > MAX_DECODED_BYTES:
+                mb = MAX_DECODED_BYTES // 1024**2
+                raise ImageError(f"{name}: {w}x{h} pixels of {img.mode} take {decoded / 1024**2:,.0f} MB decoded "
+                                 f"(limit {mb} MB)", "too_large_decoded", width=w, height=h, mode=img.mode,
+                                 mb=round(decoded / 1024**2), limit=mb)
             img.load()
             before = img.size
             ImageOps.exif_transpose(img, in_place=True)
             turned = img.size != before  # a quarter turn (EXIF orientation 5 to 8)
-            return Decoded(_to_rgb(img), h if turned else w, w if turned else h)
+            factor = max(img.size) // min_side if min_side and img.format != "JPEG" else 1
+            return Decoded(_to_rgb(img, factor), h if turned else w, w if turned else h)
     except ImageError:
         raise
     except UnidentifiedImageError:
@@ -91,20 +104,45 @@ def decode_reduced(data: bytes, name: str = "image", min_side: int = 0) -> Decod
                          "damaged") from None
 
 
-def _to_rgb(img: object) -> np.ndarray:
-    mode = img.mode  # type: ignore[attr-defined]
-    if mode in ("I;16", "I;16B", "I;16L", "I"):
-        arr = np.asarray(img, dtype=np.float64)
-        hi = arr.max() or 1.0
-        gray = (arr * (255.0 / (65535.0 if hi > 255 else 255.0))).clip(0, 255).astype(np.uint8)
-        return cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB)
-    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):  # type: ignore[attr-defined]
-        from PIL import Image
+def decoded_bytes(mode: str, width: int, height: int) -> int:
+    """Bytes Pillow holds for a decoded image of this mode and size (1, 2 or 4 a pixel)."""
+    per_pixel = 1 if mode in ("1", "L", "P") else 2 if mode.startswith("I;16") else 4
+    return per_pixel * width * height
 
-        rgba = img.convert("RGBA")  # type: ignore[attr-defined]
-        bg = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        img = Image.alpha_composite(bg, rgba)
-    return np.asarray(img if img.mode == "RGB" else img.convert("RGB"))  # type: ignore[attr-defined]
+
+def _to_rgb(img: object, factor: int = 1) -> np.ndarray:
+    """RGB uint8 of any Pillow mode, shrunk `factor` times (box filter, sides rounded up) when `factor` > 1.
+
+    Converted a band of rows at a time (BAND_PIXELS): a 60 MP 16-bit grey PNG took 1.5 GB more as float64 at
+    full size, RGBA, LA and palette with transparency 1.3-1.6 GB as full-size composites. 16-bit and 32-bit grey
+    are scaled to 0..255 by the image's maximum (65535 when over 255); transparent pixels are put on white."""
+    from PIL import Image
+
+    w, h = img.size  # type: ignore[attr-defined]
+    mode = img.mode  # type: ignore[attr-defined]
+    if factor <= 1 and mode == "RGB":
+        return np.asarray(img)
+    factor = max(factor, 1)
+    wide = mode in ("I;16", "I;16B", "I;16L", "I")
+    alpha = mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info)  # type: ignore[attr-defined]
+    hi = (img.getextrema()[1] or 1) if wide else 0  # type: ignore[attr-defined]
+    out = np.empty((-(-h // factor), -(-w // factor), 3), np.uint8)
+    rows = max(factor, BAND_PIXELS // max(w, 1) // factor * factor)
+    for y0 in range(0, h, rows):
+        band = img.crop((0, y0, w, min(h, y0 + rows)))  # type: ignore[attr-defined]
+        if wide:
+            arr = np.asarray(band)
+            gray = arr.clip(0, 255) if hi <= 255 else (arr * (255.0 / 65535.0)).clip(0, 255)
+            band = Image.fromarray(gray.astype(np.uint8), "L").convert("RGB")
+        elif alpha:
+            rgba = band.convert("RGBA")
+            band = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba).convert("RGB")
+        elif band.mode != "RGB":
+            band = band.convert("RGB")
+        if factor > 1:
+            band = band.reduce(factor)
+        out[y0 // factor:y0 // factor + band.size[1]] = np.asarray(band)
+    return out
 
 
 def to_gray(img: np.ndarray) -> np.ndarray:
