@@ -31,7 +31,16 @@ from fer.labels import LABELS, display_name
 from fer.model.evaluation import EvalReport, most_confident_mistakes, report_from_scores
 from fer.model.modelio import ModelCard, load_card
 from fer.train.presets import resolve_data
-from ui.common import DEFAULT_MODEL, data_error_text, get_classifier, lang, localise, t
+from ui.common import (
+    DEFAULT_MODEL,
+    data_error_text,
+    get_classifier,
+    is_active_model,
+    lang,
+    localise,
+    set_active_model,
+    t,
+)
 from ui.data_source import KeyedStore, load_with_progress
 from ui.text import plain
 
@@ -233,13 +242,11 @@ def show_mistakes(e: Entry, rep: EvalReport) -> None:
 
 
 def show_actions(e: Entry) -> None:
-    active = st.session_state.get("active_model") == str(e.model) or (
-        e.run is None and "active_model" not in st.session_state)
-    if active:
+    if is_active_model(e.model):
         st.success(t("results.is_active"))
     elif st.button(t("results.make_active"), key=f"res_active_{e.key}", help=t("results.make_active_help"),
                    type="primary"):
-        st.session_state["active_model"] = str(e.model)
+        set_active_model(e.model)
         st.rerun()
     c2, c3 = st.columns(2)
     c2.download_button(t("results.download_model"), data=e.model.read_bytes, file_name=f"{e.key}.keras",
