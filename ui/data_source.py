@@ -7,6 +7,7 @@ upload is saved under a server-controlled folder with a generated name (its cont
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
 import tempfile
@@ -24,6 +25,7 @@ from fer.data.stats import DatasetStats, describe
 from fer.i18n import fmt_percent
 from fer.train.presets import DATA_ENV, from_root, full_data
 from ui.common import ROOT, UPLOAD_NAMES, lang, t
+from ui.state import keep, kept, kept_uploader
 from ui.text import plain
 
 log = logging.getLogger(__name__)
@@ -132,23 +134,29 @@ def choose_dataset(key: str) -> Path:
     """
     options = {t("data.sample"): SAMPLE} | server_datasets()
     upload = t("data.upload")
+    kept(f"{key}_source")  # the choice and the upload stay for the session (ui.state), across pages
     name = st.selectbox(t("data.source"), [*options, upload], key=f"{key}_source")
+    keep(f"{key}_source")
     if name != upload:
         return options.get(name, SAMPLE)  # only what the server listed (the selectbox resets anything else)
-    f = st.file_uploader(t("data.upload_file"), type=[s.lstrip(".") for s in UPLOAD_SUFFIXES],
-                         key=f"{key}_upload", help=t("data.upload_help"))
+    # any file type: a file that is not a .zip or .csv is named below, in the page's language
+    f = next(iter(kept_uploader(t("data.upload_file"), f"{key}_upload", multiple=False, help=t("data.upload_help"))),
+             None)
     if f is None:
         st.info(t("data.upload_wait"))
         st.stop()
+    if Path(f.name).suffix.lower() not in UPLOAD_SUFFIXES:
+        st.error(t("data.upload_wrong_type", name=plain(f.name)))
+        st.stop()
     saved = st.session_state.get(f"{key}_upload_saved")
-    if saved and saved[0] == f.file_id and Path(saved[1]).exists():
+    if saved and saved[0] == f.id and Path(saved[1]).exists():
         return Path(saved[1])
     try:
-        path = save_upload(f, f.name)
+        path = save_upload(io.BytesIO(f.data), f.name)
     except (ValueError, OSError) as exc:
         st.error(t("data.upload_error", error=plain(exc)))
         st.stop()
-    st.session_state[f"{key}_upload_saved"] = (f.file_id, str(path))
+    st.session_state[f"{key}_upload_saved"] = (f.id, str(path))
     st.session_state.setdefault(UPLOAD_NAMES, {})[path.name] = f.name  # what a DataError names it by
     return path
 
