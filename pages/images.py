@@ -24,8 +24,7 @@ from ui.text import plain
 EXAMPLES_DIR = ROOT / "data" / "examples"
 UPLOADS = "img_upload"
 EXAMPLES = "img_examples"
-RESULTS = "img_results"
-"""Session key: {photo id: ((detector, margin, model, mtime), PhotoResult or ImageError)}."""
+RESULTS = "img_results"  # {photo id: ((detector, margin, model, mtime), PhotoResult or ImageError)}
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

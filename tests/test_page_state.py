@@ -305,3 +305,13 @@ def test_tracebacks_are_off_in_the_servers_config():
 
     with (ROOT / ".streamlit" / "config.toml").open("rb") as fh:
         assert tomllib.load(fh)["client"]["showErrorDetails"] == "none"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "pages").glob("*.py")), ids=lambda p: p.name)
+def test_no_page_draws_a_bare_string_by_magic(path):
+    """Streamlit's magic draws a page's bare string statements: a docstring under a constant showed on Images."""
+    import ast
+
+    body = ast.parse(path.read_text()).body[1:]  # the module docstring is not drawn
+    bare = [n.lineno for n in body if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)]
+    assert not bare, f"{path.name}: bare strings at lines {bare}"
