@@ -8,7 +8,8 @@ executes this file as `__main__` and routes.
 import pandas  # noqa: F401  (plotly imports it lazily; a rerun during that import breaks charts)
 import streamlit as st
 
-from ui.common import ACTIVITY, language_switch, t
+from ui.common import ACTIVITY, language_switch, sync_language, t
+from ui.guard import run_guarded
 from ui.server import ActivityMiddleware, UploadLimitMiddleware, lifespan
 from ui.warmup import import_webrtc_before_tensorflow
 
@@ -24,17 +25,18 @@ PAGES = [
 
 
 def main() -> None:
-    """One visitor's run: the page config, the language switch, the page."""
+    """One visitor's run: the language (URL, session, browser), the page config, the language switch, the page."""
     import_webrtc_before_tensorflow()
     ACTIVITY.run_started()  # the warm-up waits while pages run
     try:
+        sync_language()  # ?lang= in the URL first: it names the page title's language too
         st.set_page_config(page_title=t("app.title"), page_icon=":performing_arts:", layout="wide")
         language_switch()
         nav = st.navigation([
             st.Page(path, title=t(key), icon=icon, url_path=url, default=default)
             for path, url, key, icon, default in PAGES
         ])
-        nav.run()
+        run_guarded(nav)  # a page's error is logged and said in plain words, never a traceback
     finally:
         ACTIVITY.run_ended()
 

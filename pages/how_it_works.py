@@ -22,10 +22,10 @@ from fer.vision.preprocessing import ImageError, crop_face, decode_image, expand
 from ui.charts import show_chart, show_table
 from ui.common import ROOT, detector, get_classifier, lang, t, worded
 from ui.controls import model_choice
+from ui.state import keep, kept, kept_uploader, set_kept
 from ui.text import plain
 
 EXAMPLES_DIR = ROOT / "data" / "examples"
-TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"]
 SOURCES = ("example", "upload", "camera")
 FROM_IMAGES = "images"  # the source offered when the Images page handed over a face ("How face N was read")
 PHOTO_SHOWN_PX = 300  # about the width of a third of the page on a desktop, where the photo is shown
@@ -39,14 +39,17 @@ def explainer(path: str, mtime: float) -> Explainer:
 
 
 def read_face_source() -> tuple[str, bytes] | None:
-    """(name, bytes) of the picture the user chose, or None when there is none yet."""
+    """(name, bytes) of the picture the user chose, or None when there is none yet. The choice, the example
+    and the uploaded photo stay for the session (ui.state): back from another page, the same face is explained."""
     handoff = st.session_state.get("how_handoff")
     sources = (FROM_IMAGES, *SOURCES) if handoff else SOURCES
     if handoff and handoff.pop("new", False):  # just sent here from the Images page
-        st.session_state["how_source"] = FROM_IMAGES
+        set_kept("how_source", FROM_IMAGES)
+    if st.session_state.get(kept("how_source", SOURCES[0])) not in sources:
+        set_kept("how_source", SOURCES[0])
     names = {s: t(f"how.source_{s}") for s in sources}  # format_func: plain lookups, no session state
-    source = st.radio(t("how.source"), sources, format_func=names.__getitem__, horizontal=True,
-                      key=worded("how_source"))
+    st.radio(t("how.source"), sources, format_func=names.__getitem__, horizontal=True, key=worded("how_source"))
+    source = keep("how_source")
     if source == FROM_IMAGES:
         st.caption(t("how.from_images", name=plain(handoff["name"]), i=handoff["face"] + 1))
         return handoff["name"], handoff["data"]
@@ -56,14 +59,18 @@ def read_face_source() -> tuple[str, bytes] | None:
             st.info(t("how.no_examples"))
             return None
         names = [p.name for p in examples]
-        name = st.selectbox(t("how.example"), names, index=names.index("obama.jpg") if "obama.jpg" in names else 0,
-                            key="how_example")
+        if st.session_state.get(kept("how_example", "obama.jpg")) not in names:  # a value never offered
+            before = st.session_state.get("_kept_how_example")
+            set_kept("how_example", next(n for n in (before, "obama.jpg", names[0]) if n in names))
+        name = st.selectbox(t("how.example"), names, key="how_example")
+        keep("how_example")
         return name, (EXAMPLES_DIR / (name if name in names else names[0])).read_bytes()  # never a sent path
     if source == "upload":
-        up = st.file_uploader(t("how.upload"), type=TYPES, help=t("how.upload_help"), key="how_upload")
-    else:
-        up = st.camera_input(t("how.camera"), key="how_camera")
-    return (up.name, up.getvalue()) if up is not None else None
+        # any file type: a file that is not an image is named below, in the page's language
+        up = next(iter(kept_uploader(t("how.upload"), "how_upload", multiple=False, help=t("how.upload_help"))), None)
+        return (up.name, up.data) if up is not None else None
+    snap = st.camera_input(t("how.camera"), key="how_camera")
+    return (snap.name, snap.getvalue()) if snap is not None else None
 
 
 def boxed(rgb: np.ndarray, boxes: list[FaceBox], chosen: int) -> np.ndarray:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import pandas as pd
@@ -31,42 +30,22 @@ from fer.vision.detection import DetectorConfig
 from fer.vision.preprocessing import IMAGE_ERROR_KINDS, ImageError
 from ui.charts import show_chart, show_table
 from ui.common import ROOT, detector, get_classifier, lang, t, worded
-from ui.controls import sidebar_controls
+from ui.controls import Controls, sidebar_controls
 from ui.limits import limits_note
 from ui.server import SESSION_UPLOAD_MAX_MB
+from ui.state import Upload, clear_uploads, forget_upload, keep, kept, kept_uploader, set_kept, upload_id
 from ui.text import plain
 
 EXAMPLES_DIR = ROOT / "data" / "examples"
-TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif"]
+UPLOADS = "img_upload"
+EXAMPLES = "img_examples"
+RESULTS = "img_results"  # {photo id: ((detector, margin, model, mtime), PhotoResult or ImageError)}
 
 
-RESULTS = "img_results"
-"""session_state: {(content hash, name, detector settings, margin, model, its mtime): PhotoResult or ImageError}
-of this upload's photos: each photo analysed once, kept with the session (gone when it ends), pruned to the
-photos on the page."""
-DIGESTS = "img_digests"
-"""session_state: {uploaded file id: content hash}, so a rerun does not hash the bytes again."""
 
-
-def analyse(data: bytes, digest: str, name: str, config: DetectorConfig, margin: float, model: Path,
-            used: dict) -> PhotoResult:
-    """Faces of one photo, from this session's results when the same bytes were analysed with the same
-    settings; `used` collects the results this run shows (the rest are dropped after it)."""
-    key = (digest, name, config, margin, str(model), model.stat().st_mtime)
-    store = st.session_state.get(RESULTS, {})
-    if key not in store:
-        try:
-            store[key] = analyse_photo(data, name, detector(config), get_classifier(model), margin)
-        except ImageError as exc:
-            store[key] = exc
-    used[key] = store[key]
-    if isinstance(used[key], ImageError):
-        raise used[key]
-    return used[key]
-
-
-def content_hash(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()[:32]
+def analyse(data: bytes, name: str, config: DetectorConfig, margin: float, model: str, mtime: float) -> PhotoResult:
+    """Faces of one photo (the page keeps each photo's result in the session: `outcome`)."""
+    return analyse_photo(data, name, detector(config), get_classifier(Path(model)), margin)
 
 
 def score_chart(face: FacePrediction, title: str) -> go.Figure:
@@ -154,12 +133,6 @@ def png_bytes(rgb) -> bytes:
     return buf.getvalue()
 
 
-def photo_key(n: int, name: str, digest: str) -> str:
-    """A key for one photo's widgets that follows the photo (its content hash and name), not its place in
-    the list."""
-    return f"{n}_{hashlib.sha1((digest + name).encode()).hexdigest()[:12]}"
-
-
 def open_in_how(name: str, data: bytes, boxes: list, face: int) -> None:
     """Hand one face of a photo to the How it works page and go there."""
     st.session_state["how_handoff"] = {"name": name, "data": data, "boxes": list(boxes), "face": face, "new": True}
@@ -192,12 +165,36 @@ def show_summary(results: list[PhotoResult], dropped: dict[int, list[int]], box:
                    column_config={file_col: st.column_config.TextColumn(file_col, width=FILE_COLUMN_PX)})
 
 
-def show_photo(n: int, res: PhotoResult, data: bytes, digest: str, show_conf: bool) -> None:
+def remove_photo(uid: str) -> None:
+    """A photo's Remove button: the photo leaves the session (an upload, or an example's pick)."""
+    forget_upload(UPLOADS, uid)
+    picked = [n for n in st.session_state.get(EXAMPLES, []) or [] if example_id(n) != uid]
+    set_kept(EXAMPLES, picked)
+    st.session_state.get(RESULTS, {}).pop(uid, None)
+
+
+def clear_all() -> None:
+    """The Clear all button: every upload, example, result and face left out goes."""
+    clear_uploads(UPLOADS)
+    set_kept(EXAMPLES, [])
+    st.session_state[RESULTS] = {}
+    for k in [k for k in st.session_state if str(k).startswith(("img_drop_", "_kept_img_drop_"))]:
+        del st.session_state[k]
+
+
+def remove_button(uid: str, name: str) -> None:
+    st.button(t("images.remove"), key=f"img_remove_{uid}", icon=":material/close:", type="tertiary",
+              on_click=remove_photo, args=(uid,), help=t("images.remove_help", name=plain(name)))
+
+
+def show_photo(uid: str, res: PhotoResult, data: bytes, show_conf: bool) -> None:
     """One photo: its boxes (numbered), the faces to leave out, a chart per face, a link to How it works; the
     first MAX_FACES_DRAWN faces only (the table lists all)."""
     lg = lang()
-    key = photo_key(n, res.name, digest)
-    st.subheader(plain(res.name))
+    head, remove = st.columns([5, 1], vertical_alignment="bottom")
+    head.subheader(plain(res.name))
+    with remove:
+        remove_button(uid, res.name)
     st.caption(t("images.summary", w=res.width, h=res.height, faces=plural("images.n_faces", len(res.faces), lg),
                  ms=fmt_count(1000 * res.seconds, lg)))
     if not res.faces:
@@ -208,23 +205,57 @@ def show_photo(n: int, res: PhotoResult, data: bytes, digest: str, show_conf: bo
     numbers = list(range(1, min(len(res.faces), MAX_FACES_DRAWN) + 1))
     if len(res.faces) > MAX_FACES_DRAWN:
         st.info(t("images.faces_capped", shown=MAX_FACES_DRAWN, n=fmt_count(len(res.faces), lg)))
-    left_out = set(st.session_state.get(f"img_drop_{key}", []))
-    kept = [i for i in numbers if i not in left_out]
+    drop_key = kept(f"img_drop_{uid}", [])
+    left_out = set(st.session_state.get(drop_key) or [])
+    kept_faces = [i for i in numbers if i not in left_out]
     left, right = st.columns([3, 2])
-    drawn = annotate(res.display, [res.faces[i - 1] for i in kept], lg, show_conf, scale=res.display_scale,
-                     numbers=kept)
+    drawn = annotate(res.display, [res.faces[i - 1] for i in kept_faces], lg, show_conf, scale=res.display_scale,
+                     numbers=kept_faces)
     left.image(drawn, width=display_width(res.display.shape[1], res.display.shape[0]))
     left.download_button(t("images.download_annotated"), data=lambda: png_bytes(drawn),
                          file_name=f"{Path(res.name).stem or 'photo'}-emotions.png", mime="image/png",
-                         icon=":material/download:", key=f"img_dl_png_{key}", on_click="ignore")
-    left.pills(t("images.drop"), numbers, selection_mode="multi", key=worded(f"img_drop_{key}"),
-               format_func=lambda i: t("images.face_n", i=i), help=t("images.drop_help"))
-    for i in kept:
+                         icon=":material/download:", key=f"img_dl_png_{uid}", on_click="ignore")
+    names = {i: t("images.face_n", i=i) for i in numbers}  # format_func: plain lookups, no session state
+    left.pills(t("images.drop"), numbers, selection_mode="multi", key=worded(drop_key), format_func=names.__getitem__,
+               help=t("images.drop_help"))
+    keep(drop_key)
+    for i in kept_faces:
         face = res.faces[i - 1]
         title = t("images.face_title", i=i, label=display_name(face.label, lg), conf=fmt_percent(face.confidence, lg))
-        show_chart(score_chart(face, title), key=f"chart_{key}_{i}", where=right)
-        if right.button(t("images.explain", i=i), key=f"img_how_{key}_{i}", icon=":material/psychology:"):
+        show_chart(score_chart(face, title), key=f"chart_{uid}_{i}", where=right)
+        if right.button(t("images.explain", i=i), key=f"img_how_{uid}_{i}", icon=":material/psychology:"):
             open_in_how(res.name, data, [f.box for f in res.faces], i - 1)
+
+
+def example_id(name: str) -> str:
+    """An example's id: its file's, as if uploaded (the same photo uploaded is the same photo)."""
+    return upload_id(name, (EXAMPLES_DIR / name).read_bytes())
+
+
+def photos(uploaded: list[Upload], picked: list[str]) -> list[Upload]:
+    """The session's photos: the kept uploads, then the picked examples, each once."""
+    names = {p.name for p in sorted(EXAMPLES_DIR.glob("*.jpg"))}
+    items = {u.id: u for u in uploaded}
+    for n in picked:
+        if n in names:  # only bundled files, never a sent path
+            data = (EXAMPLES_DIR / n).read_bytes()
+            items.setdefault(upload_id(n, data), Upload(upload_id(n, data), n, data))
+    return list(items.values())
+
+
+def outcome(item: Upload, ctl: Controls, model_file: Path) -> PhotoResult | ImageError:
+    """The photo's result (or why it cannot be read) under the sidebar's settings, kept in the session: back
+    from another page, the results are there at once."""
+    settings = (ctl.detector, ctl.margin, str(model_file), model_file.stat().st_mtime)
+    done = st.session_state.setdefault(RESULTS, {})
+    if item.id in done and done[item.id][0] == settings:
+        return done[item.id][1]
+    try:
+        got: PhotoResult | ImageError = analyse(item.data, item.name, *settings)
+    except ImageError as exc:
+        got = exc
+    done[item.id] = (settings, got)
+    return got
 
 
 st.title(t("images.title"))
@@ -234,52 +265,47 @@ ctl = sidebar_controls()
 if ctl.model_path is None:
     st.stop()
 
-# A key of its own: the uploads stay when the language (the label) changes.
-uploads = st.file_uploader(t("images.upload"), type=TYPES, accept_multiple_files=True, key="img_upload",
-                           help=t("images.upload_help", mb=upload_limit_mb(), photos=MAX_PHOTOS,
-                                  total=MAX_UPLOAD_BYTES // 1024**2, session=SESSION_UPLOAD_MAX_MB))
+# Every file type is accepted: the page reads each file and names the one it cannot use, in the page's language.
+uploaded = kept_uploader(t("images.upload"), UPLOADS,
+                         help=t("images.upload_help", mb=upload_limit_mb(), photos=MAX_PHOTOS,
+                                total=MAX_UPLOAD_BYTES // 1024**2, session=SESSION_UPLOAD_MAX_MB))
 examples = sorted(EXAMPLES_DIR.glob("*.jpg"))
 if (tried := st.session_state.pop("img_try", None)) in {p.name for p in examples}:  # Home's "Try it"
-    st.session_state["img_examples"] = sorted({*(st.session_state.get("img_examples") or []), tried})
-picked = st.pills(t("images.examples"), [p.name for p in examples], selection_mode="multi", key="img_examples",
+    set_kept(EXAMPLES, sorted({*(st.session_state.get(EXAMPLES) or []), tried}))
+picked = st.pills(t("images.examples"), [p.name for p in examples], selection_mode="multi", key=kept(EXAMPLES, []),
                   help=t("images.examples_help")) or []
-known = st.session_state.get(DIGESTS, {})
-hashes = {f.file_id: known.get(f.file_id) or content_hash(f.getvalue()) for f in uploads or []}
-st.session_state[DIGESTS] = hashes
-items = [(f.name, f.getvalue(), hashes[f.file_id]) for f in uploads or []]
-items += [(n, b, content_hash(b)) for n in picked if n in {p.name for p in examples}
-          for b in [(EXAMPLES_DIR / n).read_bytes()]]
+keep(EXAMPLES)
+items = photos(uploaded, picked)
 if not items:
     st.info(t("images.empty"))
     st.stop()
-kept = photos_within_limits([len(data) for _, data, _ in items])
-if kept < len(items):
-    st.warning(t("images.upload_capped", kept=kept, n=len(items), photos=MAX_PHOTOS,
+st.button(t("images.clear_all"), key="img_clear_all", icon=":material/delete_sweep:", on_click=clear_all,
+          help=t("images.clear_all_help"))
+within = photos_within_limits([len(item.data) for item in items])
+if within < len(items):
+    st.warning(t("images.upload_capped", kept=within, n=len(items), photos=MAX_PHOTOS,
                  total=MAX_UPLOAD_BYTES // 1024**2))
-    items = items[:kept]
+    items = items[:within]
+st.session_state[RESULTS] = {k: v for k, v in st.session_state.get(RESULTS, {}).items()
+                             if k in {i.id for i in items}}  # only the photos still shown
 
-results: list[PhotoResult] = []
-datas: list[bytes] = []
 model_file = ctl.model_path
 get_classifier(model_file)  # outside the cached analyse(): a fresh server's wait for the model is drawn here
-digests: list[str] = []
-used: dict = {}
+results: list[tuple[Upload, PhotoResult]] = []
 bar = st.progress(0.0, text=t("images.working", images=plural("images.n_images", len(items), lang())))
-for i, (name, data, digest) in enumerate(items):
-    bar.progress(i / len(items), text=t("images.working_one", i=i + 1, n=len(items), name=plain(name)))
-    try:
-        results.append(analyse(data, digest, name, ctl.detector, ctl.margin, model_file, used))
-        datas.append(data)
-        digests.append(digest)
-    except ImageError as exc:
-        st.error(image_error(name, exc))
+for i, item in enumerate(items):
+    bar.progress(i / len(items), text=t("images.working_one", i=i + 1, n=len(items), name=plain(item.name)))
+    got = outcome(item, ctl, model_file)
+    if isinstance(got, ImageError):
+        st.error(image_error(item.name, got))
+        remove_button(item.id, item.name)
+    else:
+        results.append((item, got))
 bar.empty()
-st.session_state[RESULTS] = used  # only this upload's photos stay
 
 if results:
     summary = st.container()  # filled last, shown first: it needs the faces left out below
-    dropped = {n: list(st.session_state.get(f"img_drop_{photo_key(n, r.name, d)}", []))
-               for n, (r, d) in enumerate(zip(results, digests, strict=True))}
-    for n, (res, data, digest) in enumerate(zip(results, datas, digests, strict=True)):
-        show_photo(n, res, data, digest, ctl.show_confidence)
-    show_summary(results, {k: v for k, v in dropped.items() if v}, summary)
+    for item, res in results:
+        show_photo(item.id, res, item.data, ctl.show_confidence)
+    dropped = {n: list(st.session_state.get(f"img_drop_{item.id}") or []) for n, (item, _) in enumerate(results)}
+    show_summary([r for _, r in results], {k: v for k, v in dropped.items() if v}, summary)

@@ -35,7 +35,18 @@ from fer.model.evaluation import EvalReport, most_confident_mistakes, report_fro
 from fer.model.modelio import ModelCard, load_card, read_card
 from fer.train.presets import resolve_data
 from ui.charts import show_chart, show_table
-from ui.common import DEFAULT_MODEL, MODELS_DIR, data_error_text, get_classifier, lang, model_label, t, worded
+from ui.common import (
+    DEFAULT_MODEL,
+    MODELS_DIR,
+    data_error_text,
+    get_classifier,
+    is_active_model,
+    lang,
+    model_label,
+    set_active_model,
+    t,
+    worded,
+)
 from ui.data_source import KeyedStore, load_with_progress
 from ui.text import plain, plot_text
 
@@ -313,13 +324,11 @@ def shipped_mistakes(p: ShippedPredictions, true: int, pred: int, data: Path | N
 
 
 def show_actions(e: Entry) -> None:
-    active = st.session_state.get("active_model") == str(e.model) or (
-        e.model == DEFAULT_MODEL and "active_model" not in st.session_state)
-    if active:
+    if is_active_model(e.model):
         st.success(t("results.is_active"))
     elif st.button(t("results.make_active"), key=f"res_active_{e.key}", help=t("results.make_active_help"),
                    type="primary"):
-        st.session_state["active_model"] = str(e.model)
+        set_active_model(e.model)
         st.rerun()
     c2, c3 = st.columns(2)
     # the files themselves, never a link out of the runs folder (fer.files; issue 42: /etc/passwd offered)

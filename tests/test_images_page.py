@@ -41,7 +41,7 @@ def test_page_without_images_invites_upload() -> None:
     assert at.title[0].value == "Images"
     assert "Upload a photo or pick an example to start." in texts(at, "info")
     assert at.file_uploader[0].accept_multiple_files
-    assert {"jpg", "png", "webp", "bmp", "tiff"} <= {t.lstrip(".") for t in at.file_uploader[0].allowed_type}
+    assert not at.file_uploader[0].allowed_type  # any file: the page names one it cannot read (test_page_state)
     assert len(at.pills[0].options) >= 2
 
 

@@ -23,11 +23,35 @@ RUNS_DIR = Path(os.environ.get("FER_RUNS_DIR", ROOT / "runs"))
 """Training runs live here, one folder each (model.keras + model.json once a best epoch exists)."""
 
 
+LANG_PARAM = "lang"
+"""The URL's query parameter that holds the language (?lang=pt): a reload or a shared link keeps it."""
+
+
+def _url_language() -> str | None:
+    """The language the URL names (?lang=pt), when it names one this app has."""
+    code = st.query_params.get(LANG_PARAM)
+    return code if code in i18n.languages() else None
+
+
 def lang() -> str:
-    """The session's language: chosen in the sidebar, else the browser's, else English."""
+    """The session's language: the URL's (?lang=), else the one chosen in this session, else the browser's,
+    else English."""
     if "lang" not in st.session_state:
-        st.session_state["lang"] = i18n.pick_language(getattr(st.context, "locale", None))
+        st.session_state["lang"] = _url_language() or i18n.pick_language(getattr(st.context, "locale", None))
     return st.session_state["lang"]
+
+
+def sync_language() -> str:
+    """Once per run, before anything is drawn (app.py): the URL's language wins over the session's, and the
+    URL always names the session's language, so a reload, a new tab or a copied link keeps it. Streamlit
+    drops the query string when the user goes to another page; this puts it back on that page's first run."""
+    url = _url_language()
+    if url is not None:
+        st.session_state["lang"] = url
+    current = lang()
+    if st.query_params.get(LANG_PARAM) != current:
+        st.query_params[LANG_PARAM] = current
+    return current
 
 
 def t(key: str, **kwargs: Any) -> str:
@@ -82,17 +106,19 @@ def localise(fig: Any) -> Any:
     return fig
 
 
+def _switch_language() -> None:
+    """The language switch's callback: the session and the URL take the chosen language."""
+    choice = st.session_state["lang_select"]
+    st.session_state["lang"] = choice
+    st.query_params[LANG_PARAM] = choice
+
+
 def language_switch() -> None:
-    """Sidebar selector shown on every page (called from app.py)."""
+    """Sidebar selector shown on every page (called from app.py); it writes the session and the URL."""
     codes = list(i18n.languages())
-    current = lang()
-    choice = st.sidebar.selectbox(
-        t("app.language"), codes, index=codes.index(current) if current in codes else 0,
-        format_func=lambda c: i18n.languages()[c], key="lang_select",
-    )
-    if choice != current:
-        st.session_state["lang"] = choice
-        st.rerun()
+    st.session_state["lang_select"] = lang()  # follows the URL too (a link, the browser's Back)
+    st.sidebar.selectbox(t("app.language"), codes, format_func=lambda c: i18n.languages()[c], key="lang_select",
+                         on_change=_switch_language)
 
 
 def available_models() -> dict[str, Path]:
@@ -127,11 +153,31 @@ def model_label(path: Path) -> str:
         except OSError:
             return folder
     return t("common.run_name", name=name, date=i18n.fmt_date(when, lang()))
+ACTIVE_MODEL = "active_model"
+"""Session key: the path of the model the user made active (sidebar, Results' "Use this model")."""
 
 
 def active_model_path() -> Path:
-    """The model the image and webcam pages use (the default unless the user picked another)."""
-    return Path(st.session_state.get("active_model", DEFAULT_MODEL))
+    """The one active model of the session, read by Home, the sidebar, Images, Webcam, How it works and
+    Results: the one the user picked, while its file exists, else the shipped default."""
+    chosen = st.session_state.get(ACTIVE_MODEL)
+    if chosen and Path(chosen).is_file():
+        return Path(chosen)
+    return DEFAULT_MODEL
+
+
+def set_active_model(path: Path) -> None:
+    """Make `path` the session's active model (every page follows it)."""
+    st.session_state[ACTIVE_MODEL] = str(path)
+
+
+def is_active_model(path: Path) -> bool:
+    return path.resolve() == active_model_path().resolve()
+
+
+def model_name(path: Path) -> str:
+    """A model's name for people: its run folder's for a run's model.keras, else the file's stem."""
+    return path.parent.name if path.name == "model.keras" else path.stem
 
 
 @st.cache_resource(show_spinner=False)
@@ -169,7 +215,7 @@ def get_classifier(path: Path | None = None, live: bool = False) -> Any:
     try:
         return (live_classifier if live else classifier)(str(p), p.stat().st_mtime)
     except (ModelError, OSError) as exc:
-        st.error(t("common.bad_model", name=plain(p.parent.name if p.name == "model.keras" else p.stem),
+        st.error(t("common.bad_model", name=plain(model_name(p)),
                    error=plain(exc)))
         st.stop()
 

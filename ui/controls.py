@@ -1,7 +1,9 @@
 """Sidebar controls shared by the image and webcam pages: detector, face margin, model, confidence display.
 
-Values persist across pages and reruns: each widget is initialised from a plain session_state key
-that survives Streamlit's clean-up of widgets not shown on the current page.
+Values persist across pages and reruns: each widget's value is kept in a plain session_state key (by its
+on_change callback, before the run) and given back to the widget at every run. Images and Webcam draw the
+same widgets, but to Streamlit they are new widgets on each page: without this they started from their own
+defaults (the sliders' minimums) when the user went from one page to the other.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import streamlit as st
 
 from fer.i18n import fmt_number, fmt_percent
 from fer.vision.detection import DETECT_MODES, FRONTAL_CASCADES, DetectorConfig
-from ui.common import active_model_path, available_models, lang, model_label, t, worded
+from ui.common import active_model_path, available_models, lang, model_label, set_active_model, t, worded
 
 log = logging.getLogger(__name__)
 
@@ -63,12 +65,12 @@ def _whole(v: Any) -> bool:
 
 
 def _key(name: str) -> str:
-    """The widget key of control `name`, its value checked first: a kept value, or one a crafted message put in
-    the session (NaN, out of range, not an option), that the control does not offer goes back to its default,
-    so it never reaches the widget or the detector and the sender's page keeps working (issue 42)."""
+    """The widget key of control `name`, its value given back from the kept one (the user's last choice on any
+    page) and checked: a value that the control does not offer (NaN, out of range, not an option: a crafted
+    message can put one in the session) goes back to its default, so it never reaches the widget or the
+    detector and the sender's page keeps working (issue 42)."""
     widget, kept = f"ctl_{name}", f"_ctl_{name}"
-    if widget not in st.session_state:
-        st.session_state[widget] = st.session_state.get(kept, DEFAULTS.get(name))
+    st.session_state[widget] = st.session_state.get(kept, DEFAULTS.get(name))
     try:
         value = st.session_state[widget]
         valid = VALID[name](value)
@@ -82,6 +84,11 @@ def _key(name: str) -> str:
     return widget
 
 
+def _changed(name: str) -> None:
+    """A control's on_change: keep the value the user just chose."""
+    st.session_state[f"_ctl_{name}"] = st.session_state[f"ctl_{name}"]
+
+
 def _snap(name: str, options: tuple[float, ...]) -> str:
     """`_key` for a select_slider: a kept number not among `options` (an older list) moves to the nearest one;
     anything else (NaN, text) goes back to the default."""
@@ -90,6 +97,12 @@ def _snap(name: str, options: tuple[float, ...]) -> str:
         st.session_state[f"_ctl_{name}"] = min(options, key=lambda o: abs(o - kept))
         st.session_state.pop(f"ctl_{name}", None)
     return _key(name)
+
+
+def _kw(name: str, options: tuple[float, ...] | None = None) -> dict[str, Any]:
+    """A control's key (its value given back, snapped to `options` for a select_slider) and its callback."""
+    key = _snap(name, options) if options else _key(name)
+    return {"key": worded(key), "on_change": _changed, "args": (name,)}  # worded: choices keep their words
 
 
 def _keep(name: str, value: Any) -> Any:
@@ -102,23 +115,31 @@ def _name_or_key(key: str, fallback: str) -> str:
     return fallback if text == key else text
 
 
+def _pick_model() -> None:
+    """The model selectbox's callback: the chosen file becomes the session's active model."""
+    models = available_models()
+    name = st.session_state.get("ctl_model")
+    if name in models:
+        set_active_model(models[name])
+
+
 def model_choice() -> Path | None:
-    """The model selectbox; the chosen file becomes the session's active model (shared with Results)."""
+    """The model selectbox, showing the session's one active model (ui.common.active_model_path, also set by
+    Results' "Use this model"); a choice here makes the chosen file the active model."""
     models = available_models()
     if not models:
         st.sidebar.error(t("common.no_model"))
         return None
-    names = list(models)
     active = active_model_path()
-    current = next((n for n, p in models.items() if p.resolve() == active.resolve()), names[0])
-    changed_elsewhere = st.session_state.get("_ctl_model_set") != str(active)  # e.g. on the Results page
-    if st.session_state.get("ctl_model") not in models or changed_elsewhere:
-        st.session_state["ctl_model"] = current
+    current = next((n for n, p in models.items() if p.resolve() == active.resolve()), None)
+    if current is None:  # the active model is not offered (the default is missing): the first one offered
+        current = next(iter(models))
+        set_active_model(models[current])
+    st.session_state["ctl_model"] = current  # follows a choice made elsewhere (e.g. on the Results page)
     labels = {n: model_label(p) for n, p in models.items()}  # a run's name and date, not runs/<folder>
-    name = st.sidebar.selectbox(t("controls.model"), names, key=worded("ctl_model"), help=t("controls.model_help"),
-                                format_func=labels.get)
-    st.session_state["active_model"] = st.session_state["_ctl_model_set"] = str(models[name])
-    return models[name]
+    st.sidebar.selectbox(t("controls.model"), list(models), key=worded("ctl_model"), help=t("controls.model_help"),
+                         format_func=labels.get, on_change=_pick_model)
+    return models[current]
 
 
 def sidebar_controls() -> Controls:
@@ -129,24 +150,23 @@ def sidebar_controls() -> Controls:
     with sb.expander(t("controls.detection"), expanded=False):
         # format_func: a dict's bound get, so the names stay those of this run's language
         modes = {m: _name_or_key(f"controls.mode_{m}", m) for m in DETECT_MODES}
-        mode = st.selectbox(t("controls.mode"), DETECT_MODES, key=worded(_key("mode")), format_func=modes.get,
+        mode = st.selectbox(t("controls.mode"), DETECT_MODES, **_kw("mode"), format_func=modes.get,
                             help=t("controls.mode_help"))
         cascades = {c: _name_or_key(f"controls.cascade_{c}", c) for c in FRONTAL_CASCADES}
-        cascade = st.selectbox(t("controls.cascade"), FRONTAL_CASCADES, key=worded(_key("cascade")),
-                               format_func=cascades.get, help=t("controls.cascade_help"))
+        cascade = st.selectbox(t("controls.cascade"), FRONTAL_CASCADES, **_kw("cascade"), format_func=cascades.get,
+                               help=t("controls.cascade_help"))
         # select_sliders with format_func: numbers written as the page writes them (0,10 in Portuguese)
         lg = lang()
-        scale = st.select_slider(t("controls.scale_factor"), SCALE_STEPS,
-                                 key=worded(_snap("scale_factor", SCALE_STEPS)),
+        scale = st.select_slider(t("controls.scale_factor"), SCALE_STEPS, **_kw("scale_factor", SCALE_STEPS),
                                  format_func=lambda v: fmt_number(v, lg, 2), help=t("controls.scale_factor_help"))
-        neighbors = st.slider(t("controls.min_neighbors"), *NEIGHBORS, key=_key("min_neighbors"),
+        neighbors = st.slider(t("controls.min_neighbors"), *NEIGHBORS, **_kw("min_neighbors"),
                               help=t("controls.min_neighbors_help"))
-        min_size = st.slider(t("controls.min_size"), *SIZES[:2], step=SIZES[2], key=_key("min_size"),
+        min_size = st.slider(t("controls.min_size"), *SIZES[:2], step=SIZES[2], **_kw("min_size"),
                              help=t("controls.min_size_help"))
-        verify = st.toggle(t("controls.verify"), key=_key("verify"), help=t("controls.verify_help"))
-    margin = sb.select_slider(t("controls.margin"), MARGINS, key=worded(_snap("margin", MARGINS)),
+        verify = st.toggle(t("controls.verify"), **_kw("verify"), help=t("controls.verify_help"))
+    margin = sb.select_slider(t("controls.margin"), MARGINS, **_kw("margin", MARGINS),
                               format_func=lambda v: fmt_percent(v, lg, 0), help=t("controls.margin_help"))
-    show_conf = sb.toggle(t("controls.show_confidence"), key=_key("show_confidence"))
+    show_conf = sb.toggle(t("controls.show_confidence"), **_kw("show_confidence"))
     config = DetectorConfig(cascade=_keep("cascade", cascade),
                             scale_factor=round(float(_keep("scale_factor", scale)), 2),
                             min_neighbors=int(_keep("min_neighbors", neighbors)),

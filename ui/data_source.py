@@ -7,6 +7,7 @@ upload is saved under a server-controlled folder with a generated name (its cont
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import math
 import os
@@ -26,6 +27,7 @@ from fer.files import walk
 from fer.i18n import fmt_percent
 from fer.train.presets import DATA_ENV, from_root, full_data
 from ui.common import ROOT, UPLOAD_NAMES, data_error_text, lang, t, worded
+from ui.state import keep, kept, kept_uploader
 from ui.text import plain
 
 log = logging.getLogger(__name__)
@@ -181,36 +183,42 @@ def choose_dataset(key: str, prefer_full: bool = False) -> Path:
     """
     options = dataset_options()
     words = {SAMPLE_CODE: t("data.sample"), UPLOAD_CODE: t("data.upload")}
+    kept(f"{key}_source")  # the choice and the upload stay for the session (ui.state), across pages
     full = from_root(full_data())
     first = next((i for i, p in enumerate(options.values()) if p == full), 0) if prefer_full else 0
     if f"{key}_source" in st.session_state:  # the kept choice decides; an index beside it would be warned about
         first = 0
     name = st.selectbox(t("data.source"), [*options, UPLOAD_CODE], index=first, key=worded(f"{key}_source"),
                         format_func=lambda code: words.get(code, code))
+    keep(f"{key}_source")
     if name != UPLOAD_CODE:
         return options.get(name, SAMPLE)  # only what the server listed (the selectbox resets anything else)
-    f = st.file_uploader(t("data.upload_file"), type=[s.lstrip(".") for s in UPLOAD_SUFFIXES],
-                         key=f"{key}_upload", help=t("data.upload_help"))
+    # any file type: a file that is not a .zip or .csv is named below, in the page's language
+    f = next(iter(kept_uploader(t("data.upload_file"), f"{key}_upload", multiple=False, help=t("data.upload_help"))),
+             None)
     if f is None:
         st.info(t("data.upload_wait"))
         st.stop()
+    if Path(f.name).suffix.lower() not in UPLOAD_SUFFIXES:
+        st.error(t("data.upload_wrong_type", name=plain(f.name)))
+        st.stop()
     saved = st.session_state.get(f"{key}_upload_saved")
-    if saved and saved[0] == f.file_id and Path(saved[1]).exists():
+    if saved and saved[0] == f.id and Path(saved[1]).exists():
         return Path(saved[1])
     refused = st.session_state.get(f"{key}_upload_refused")
-    if refused and refused[0] == f.file_id:  # checked once per file, not on every rerun
+    if refused and refused[0] == f.id:  # checked once per file, not on every rerun
         st.error(t("dataset.load_error", error=data_error_text(DataError(refused[1], refused[2], **refused[3]))))
         st.stop()
     try:
-        path = save_upload(f, f.name)
+        path = save_upload(io.BytesIO(f.data), f.name)
     except DataError as exc:
-        st.session_state[f"{key}_upload_refused"] = (f.file_id, str(exc), exc.kind, dict(exc.details))
+        st.session_state[f"{key}_upload_refused"] = (f.id, str(exc), exc.kind, dict(exc.details))
         st.error(t("dataset.load_error", error=data_error_text(exc)))
         st.stop()
     except (ValueError, OSError) as exc:
         st.error(t("data.upload_error", error=plain(exc)))
         st.stop()
-    st.session_state[f"{key}_upload_saved"] = (f.file_id, str(path))
+    st.session_state[f"{key}_upload_saved"] = (f.id, str(path))
     st.session_state.setdefault(UPLOAD_NAMES, {})[path.name] = f.name  # what a DataError names it by
     return path
 
