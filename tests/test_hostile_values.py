@@ -122,8 +122,9 @@ def test_the_train_form_refuses_them_in_the_visitors_language(tmp_path, monkeypa
     monkeypatch.delenv("TF_CONFIG", raising=False)
     for lang in ("en", "pt"):
         at = open_page(lang)
-        for key, value in changes.items():
-            at.session_state[key] = value
+        values = dict(at.session_state["train_values"])  # what the form holds (fields hidden or not)
+        values.update({key.removeprefix("tf_"): value for key, value in changes.items()})
+        at.session_state["train_values"] = values
         submit(at)
         assert not at.exception
         errors = [e.value for e in at.error]

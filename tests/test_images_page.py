@@ -63,7 +63,7 @@ def test_upload_shows_labelled_face_chart_table_and_downloads() -> None:
     assert {"File", "Face", "Emotion", "Confidence", "Happy"} <= set(table.columns)
     assert table["Emotion"][0] in {display_name(k, "en") for k in LABELS}
     labels = [b.label for b in at.get("download_button")]
-    assert labels == ["Download CSV", "Download JSON"]
+    assert labels == ["Download CSV", "Download JSON", t("images.download_annotated", "en")]  # the photo's PNG last
     assert re.fullmatch(r"\d{1,3}\.\d%", table["Confidence"][0])  # a percent, as on the chart
     assert texts(at, "subheader") == ["All faces", "obama.jpg"]  # the summary and downloads first
     for k in LABELS:  # the seven scores as the confidence: one decimal, '<0.1%' for a tiny one (issue 39, 13)

@@ -177,7 +177,7 @@ def test_the_how_pages_upload_and_the_dataset_pages_upload_survive_other_pages(m
         for f in data.rglob("*.png"):
             zf.write(f, f.relative_to(data))
     go(at, "dataset")
-    at.selectbox(key="dataset_source").select(t("data.upload", "pt"))
+    at.selectbox(key="dataset_source").set_value("upload")  # a code, shown in words
     run(at)
     at.file_uploader(key="dataset_upload").upload("meu.zip", z.read_bytes(), "application/zip")
     run(at)
@@ -185,7 +185,7 @@ def test_the_how_pages_upload_and_the_dataset_pages_upload_survive_other_pages(m
     assert counts and t("data.upload_wait", "pt") not in texts(at, "info")
     go(at, "home")
     go(at, "dataset")
-    assert at.selectbox(key="dataset_source").value == t("data.upload", "pt")
+    assert at.selectbox(key="dataset_source").value == "upload"
     assert [m.value for m in at.metric] == counts and t("data.upload_wait", "pt") not in texts(at, "info")
 
 
