@@ -113,8 +113,10 @@ def label(e: Entry, markdown: bool = False) -> str:
     place that renders Markdown (a tab): the run's folder name through plain() (issue 42: `www.site` as a link)."""
     if e.run is None:
         return t("results.default_model", name=f"models/{e.model.name}")
-    name = model_label(e.run.path / "model.keras")
-    return t("results.run_label", name=plain(name) if markdown else name, state=t(f"results.state_{e.run.state}"))
+    shown = model_label(e.run.path / "model.keras")
+    if markdown:  # a tab renders Markdown: the name escaped (issue 42)
+        shown = plain(shown)
+    return t("results.run_label", name=shown, state=t(f"results.state_{e.run.state}"))
 
 
 @st.cache_resource(show_spinner=False)
@@ -314,7 +316,7 @@ def shipped_mistakes(p: ShippedPredictions, true: int, pred: int, data: Path | N
             st.info(t("results.mistakes_other_data", data=plain(data.name)))
         else:
             st.image(faces, width=96, caption=conf)
-    st.dataframe(pd.DataFrame({
+    show_table(pd.DataFrame({
         t("results.col_rank"): range(1, len(idx) + 1),
         t("results.col_key"): keys,
         t("results.col_pred_prob", pred=display_name(LABELS[pred], lg)): conf,

@@ -43,7 +43,8 @@ def chart_specs(at: AppTest) -> list[tuple[dict, dict]]:
 
 
 @pytest.mark.parametrize("lang", ["en", "pt"])
-def test_dataset_charts_have_no_plotly_toolbar_and_their_legends_under_the_plot(lang: str) -> None:
+def test_dataset_charts_have_no_plotly_toolbar_and_their_legends_under_the_plot(lang: str, monkeypatch) -> None:
+    monkeypatch.delenv("FER_DATA", raising=False)  # the page opens on the full FER2013 where there is one
     at = AppTest.from_file(str(ROOT / "pages" / "dataset.py"), default_timeout=120)
     at.session_state["lang"] = lang
     at.run()

@@ -276,6 +276,9 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
         raise InputError(str(exc)) from None
     _print_json({"model": args.dest, "members": list(card.members), "params": card.params, "tta_flip": card.tta_flip,
                  "zoom": card.zoom, "shift": card.shift, "metrics": card.metrics})
+    return 0
+
+
 def cmd_predictions(args: argparse.Namespace) -> int:
     from fer.jobs.export import write_predictions
     from fer.jobs.results import predictions_path
