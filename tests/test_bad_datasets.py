@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from fer.data import dataset as fer_data
 from fer.data.dataset import DATA_ERROR_KINDS, SKIPPED, DataError, Skipped, load_dataset
 from fer.data.splits import official_split, stratified_split
-from fer.i18n import catalog, languages, t
+from fer.i18n import catalog, languages, plural, t
 from tests.badfiles import (
     CSV_ROW,
     DAMAGED_ENTRIES,
@@ -389,7 +389,8 @@ def test_the_dataset_page_lists_what_was_skipped(tmp_path, monkeypatch):
     at.selectbox(key="dataset_source").select("upload").run()
     at.file_uploader(key="dataset_upload").upload("d.zip", z.read_bytes(), "application/zip").run()
     assert not at.exception, at.exception
-    assert [w.value for w in at.warning][0] == t("dataset.skipped", "pt", n="2")
+    problems = plural("dataset.n_problems", 2, "pt")
+    assert [w.value for w in at.warning][0] == t("dataset.skipped", "pt", problems=problems)
     table = next(d.value for d in at.dataframe if t("dataset.col_where", "pt") in d.value.columns)
     assert dict(zip(table[t("dataset.col_where", "pt")], table[t("dataset.col_problem", "pt")], strict=True)) == {
         "../../evil.png": t("dataset.skip_unsafe", "pt"), "train/happy/readme.txt": t("dataset.skip_not_image", "pt")}
