@@ -18,7 +18,7 @@ def test_deep_link_first_shows_app_navigation(fresh_app_url: str, page: object) 
     expect(nav).to_contain_text("How it works")
     links = [a.strip().split("\n")[-1] for a in nav.get_by_role("link").all_inner_texts()]  # after the icon name
     assert links == NAV, links
-    assert page.url.endswith("/webcam")
+    assert page.url.endswith("/webcam?lang=en")  # the page keeps its path; the language is written into the URL
     expect(page.get_by_role("heading", name="Webcam", level=1)).to_be_visible()
     expect(page.get_by_test_id("stSidebar").get_by_text("Language")).to_be_visible()  # app.py ran
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from fer.i18n import t
 from fer.jobs import launcher as jobs
 from tests.browser.browserkit import running_app, wait_for_app
 
@@ -25,7 +26,7 @@ def open_train(browser: object, url: str) -> object:
     page = context.new_page()
     page.goto(f"{url}/train")
     wait_for_app(page)
-    page.get_by_text("A tiny CNN for a few epochs on the bundled").wait_for()  # the demo preset
+    page.get_by_text(t("presets.demo_help")).wait_for()  # the demo preset
     return page
 
 
@@ -48,7 +49,8 @@ def test_two_replicas_on_one_runs_folder_share_one_job(browser, tmp_path):
             b.get_by_text(f"Training {name}").wait_for()
             b.get_by_text(re.compile(r"^Epoch \d+/30, batch [1-9]")).wait_for(timeout=90_000)
             # ... and stopped from B: both replicas show the outcome
-            b.get_by_role("button", name="Stop training").click()
+            # the live fragment redraws every second: the button may never hold still for the stability check
+            b.get_by_role("button", name="Stop training").click(force=True)
             b.get_by_text(f"Run {name} was stopped").wait_for(timeout=120_000)
             a.get_by_text(f"Run {name} was stopped").wait_for(timeout=60_000)
             assert jobs.run_info(runs / name).state == "stopped" and jobs.active_job(runs) is None

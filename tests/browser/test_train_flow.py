@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from fer.i18n import t
 from tests.browser.browserkit import wait_for_app
 
 pytestmark = pytest.mark.browser
@@ -30,17 +31,20 @@ def test_demo_preset_trains_in_the_background_and_its_confusion_matrix_shows(app
     try:
         page.goto(f"{app_url}/train")
         wait_for_app(page)
-        page.get_by_text("A tiny CNN for a few epochs on the bundled").wait_for()  # the demo preset is picked
+        page.get_by_text(t("presets.demo_help")).wait_for()  # the demo preset is picked
         page.get_by_role("button", name="Start training").click()
         page.get_by_text(re.compile(r"^Training \d{8}-\d{6}-tiny-cnn")).wait_for(timeout=60_000)
         page.get_by_role("button", name="Stop training").wait_for()
         finished = page.get_by_text(re.compile(r"Run \S+-tiny-cnn finished: test accuracy"))
         finished.wait_for(timeout=240_000)
+        run = re.search(r"Run (\S+-tiny-cnn) finished", finished.inner_text()).group(1)
         page.get_by_role("link", name="See the results").click()
         page.wait_for_url(re.compile(r"/results"))
         wait_for_app(page)
+        # Results opens on the shipped model and, in a tab beside it, the run this session trained
+        page.get_by_role("tab").last.click()  # the runs come after the shipped models
         page.get_by_role("heading", name="Evaluation on the test split").wait_for()
-        matrix = page.locator(".js-plotly-plot").filter(has_text="Confusion matrix")
+        matrix = page.locator(f".st-key-res_cmfig_{run} .js-plotly-plot").filter(has_text="Confusion matrix")
         matrix.wait_for(timeout=60_000)
         assert matrix.locator(".heatmaplayer").count() == 1
         assert matrix.get_by_text("Disgust").count() >= 1
@@ -55,7 +59,7 @@ def test_a_stopped_run_resumes_from_the_page_in_its_own_folder_and_finishes(app_
     try:
         page.goto(f"{app_url}/train")
         wait_for_app(page)
-        page.get_by_text("A tiny CNN for a few epochs on the bundled").wait_for()
+        page.get_by_text(t("presets.demo_help")).wait_for()
         page.get_by_role("button", name="Start training").click()
         # Stop once batches are being trained (stopped while loading, a run has nothing to resume)
         page.get_by_text(re.compile(r"^Epoch \d+/30, batch [1-9]")).wait_for(timeout=60_000)
