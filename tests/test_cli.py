@@ -145,9 +145,9 @@ def test_train_then_evaluate_a_tiny_model(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     assert round(json.loads(r.stdout)["accuracy"], 4) == exported["metrics"]["test"]["accuracy"]
     r = run_cli("evaluate", "--model", str(dest), "--data", str(data), "--zoom", "2", "--json")
-    assert r.returncode == 2 and "zoom must be between 1.0 and 1.5" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "--zoom: 2.0 is not between 1.0 and 1.5" in r.stderr and "Traceback" not in r.stderr
     r = run_cli("evaluate", "--model", str(dest), "--data", str(data), "--shift", "9", "--json")
-    assert r.returncode == 2 and "shift must be a whole number" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "--shift: 9 is not between 0 and 8" in r.stderr and "Traceback" not in r.stderr
     r = run_cli("export", str(tmp_path / "nowhere"), str(dest))
     assert r.returncode == 2 and "no model file" in r.stderr
 
