@@ -14,6 +14,18 @@ from tests.helpers import write_folder
 
 
 # ------------------------------------------------------------------------------------------ 8. datasets
+def refused_with_peak(path) -> tuple[DataError, int]:
+    """The DataError loading `path` raises, and the peak of memory traced while it was refused."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError) as exc:
+            load_dataset(path, use_cache=False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return exc.value, peak
+
+
 @pytest.mark.parametrize("claimed", [None, 3], ids=["honest", "lying_end_record"])
 def test_a_zip_listing_more_entries_than_the_limit_is_refused_before_zipfile_reads_its_directory(
         tmp_path, monkeypatch, claimed):
@@ -24,15 +36,9 @@ def test_a_zip_listing_more_entries_than_the_limit_is_refused_before_zipfile_rea
         raise AssertionError("zipfile.ZipFile opened a zip over the entry limit")
 
     monkeypatch.setattr(zipfile, "ZipFile", no_zipfile)
-    tracemalloc.start()
     t0 = time.process_time()
-    try:
-        with pytest.raises(DataError) as exc:
-            load_dataset(p, use_cache=False)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert exc.value.kind == "too_many_files" and exc.value.details == {"name": "many.zip", "limit": MAX_ENTRIES}
+    exc, peak = refused_with_peak(p)
+    assert exc.kind == "too_many_files" and exc.details == {"name": "many.zip", "limit": MAX_ENTRIES}
     assert peak < 8 * 2**20, f"{peak / 2**20:.1f} MiB"
     assert time.process_time() - t0 < 10  # about 0.2 s of CPU; generous for a loaded machine
 
@@ -100,14 +106,8 @@ def test_a_csv_of_more_rows_than_the_limit_is_refused_before_pandas_or_numpy_hol
     p = tiny_rows_csv(tmp_path / "rows.csv", MAX_ENTRIES + 1)
     import pandas  # noqa: F401  (load_csv imports it lazily: run alone, the import's own 25 MiB is not the CSV's)
 
-    tracemalloc.start()
-    try:
-        with pytest.raises(DataError) as exc:
-            load_dataset(p, use_cache=False)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert exc.value.kind == "csv_too_many_rows" and exc.value.details == {"name": "rows.csv", "limit": MAX_ENTRIES}
+    exc, peak = refused_with_peak(p)
+    assert exc.kind == "csv_too_many_rows" and exc.details == {"name": "rows.csv", "limit": MAX_ENTRIES}
     assert peak < 2**20, f"{peak / 2**20:.1f} MiB"
     at_limit = tiny_rows_csv(tmp_path / "ok.csv", 3)  # under the limit: on to the row checks
     with pytest.raises(DataError) as exc:
