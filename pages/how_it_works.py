@@ -170,6 +170,8 @@ with st.spinner(t("how.working")):
 top = int(np.argmax(scores))
 st.caption(t("how.model", name=plain(model_path.stem if model_path.name != "model.keras" else model_path.parent.name),
              params=fmt_count(clf.model.count_params(), lang())))
+if ex.members:
+    st.caption(t("how.ensemble_member", n=ex.members))
 
 st.header(t("how.step_input"))
 c1, c2, c3 = st.columns(3)

@@ -79,3 +79,16 @@ def test_export_and_the_command_make_one_scored_file_naming_its_members(tmp_path
     other = _member(tmp_path, "c", data, split="stratified")
     assert cli(["ensemble", str(tmp_path / "bad.keras"), a, other]) == 2
     assert "another split" in capsys.readouterr().err
+
+
+def test_an_ensemble_is_explained_through_its_first_member():
+    from fer.model.explain import Explainer
+
+    a, b = build_model("tiny-cnn"), build_model("tiny-cnn")
+    ensemble = build_ensemble([a, b])
+    ex = Explainer(ensemble)
+    assert ex.members == 2 and ex.model is a
+    face = faces(1)[0]
+    walk = ex.walk(face)
+    np.testing.assert_allclose(walk.scores, a.predict(face[None], verbose=0)[0], atol=1e-5)
+    assert Explainer(b).members == 0

@@ -129,6 +129,12 @@ class Explainer:
     def __init__(self, model: Any, cam_min_side: int = CAM_MIN_SIDE) -> None:
         import keras
 
+        members = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+        self.members = len(members)
+        """How many networks the model averages (fer.model.ensemble); 0 for a single network. An ensemble is
+        explained through its first member: each member has its own filters, maps and Grad-CAM."""
+        if members:
+            model = members[0]
         self.model = model
         layers = list(model.layers)
         kinds = [_kind(layer) for layer in layers]
