@@ -126,3 +126,22 @@ def test_the_dataset_and_train_pages_with_a_deep_folder_and_links_in_the_data_fo
     source.set_value("data/ds")
     finishes(at.run, timeout=240)
     assert not at.exception, at.exception
+
+
+def test_a_data_folder_of_too_many_entries_offers_what_was_found_before_the_limit(tmp_path, monkeypatch, caplog):
+    from ui import data_source
+
+    data_dir = tmp_path / "data"
+    write_folder(data_dir / "a", n_per_class=1)  # sorts before the crowd: found within the limit
+    crowd = data_dir / "crowd"
+    crowd.mkdir()
+    for i in range(60):
+        (crowd / f"{i:03d}.png").write_bytes(b"")
+    write_folder(data_dir / "z", n_per_class=1)  # past the limit: not walked
+    monkeypatch.setenv("FER_DATA_DIRS", str(data_dir))
+    monkeypatch.setattr(data_source, "MAX_DATA_ENTRIES", len(list((data_dir / "a").rglob("*"))) + 30)
+    found = data_source.server_datasets()
+    assert "data/a" in found and "data/z" not in found
+    assert "only the datasets found before the limit" in caplog.text
+    monkeypatch.setattr(data_source, "MAX_DATA_ENTRIES", 10_000)
+    assert {"data/a", "data/z"} <= set(data_source.server_datasets())

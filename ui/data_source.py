@@ -23,7 +23,7 @@ import streamlit as st
 
 from fer.data.dataset import DataError, Dataset, check_upload, load_dataset, walk_files
 from fer.data.stats import DatasetStats, describe
-from fer.files import walk
+from fer.files import TooManyEntries, walk
 from fer.i18n import fmt_percent
 from fer.train.presets import DATA_ENV, from_root, full_data
 from ui.common import ROOT, UPLOAD_NAMES, data_error_text, lang, t, worded
@@ -53,22 +53,29 @@ def data_dirs() -> list[Path]:
     return [d for d in dirs if d.is_dir()]
 
 
+MAX_DATA_ENTRIES = 100_000
+"""Entries read in each data folder when looking for datasets (a folder of millions costs only this many)."""
+
+
 def server_datasets() -> dict[str, Path]:
     """{display name: path} of the full FER2013 ($FER_DATA, where it exists) and of the zips, CSVs and
     train/ folders found in the data folders."""
     full = from_root(full_data())
     found: dict[str, Path] = {f"{full.name} ({DATA_ENV})": full} if full.exists() else {}
     for d in data_dirs():
-        for f in walk(d):  # any depth, links not followed (fer.files; issue 42: 1,200 levels, link loops)
-            p = d / f.path
-            if p in (SAMPLE, full) or "cache" in p.parts:
-                continue
-            if f.kind not in ("file", "dir", "link"):  # a FIFO, a device, a folder too deep to enter
-                continue
-            if (p.suffix.lower() in (".zip", ".csv") and p.name != "ferplus_votes.csv" and p.is_file()) or (
-                f.kind != "file" and (p / "train").is_dir()  # an operator's link to a dataset is followed once
-            ):
-                found[str(p.relative_to(d.parent))] = p
+        try:  # any depth, links not followed, at most MAX_DATA_ENTRIES (fer.files; issue 42: 1,200 levels, loops)
+            for f in walk(d, limit=MAX_DATA_ENTRIES):
+                p = d / f.path
+                if p in (SAMPLE, full) or "cache" in p.parts:
+                    continue
+                if f.kind not in ("file", "dir", "link"):  # a FIFO, a device, a folder too deep to enter
+                    continue
+                if (p.suffix.lower() in (".zip", ".csv") and p.name != "ferplus_votes.csv" and p.is_file()) or (
+                    f.kind != "file" and (p / "train").is_dir()  # an operator's link to a dataset is followed once
+                ):
+                    found[str(p.relative_to(d.parent))] = p
+        except TooManyEntries as e:  # what was found before the limit is offered; the rest is not walked
+            log.warning("data folder %s holds %s: only the datasets found before the limit are offered", d, e)
     return found
 
 
