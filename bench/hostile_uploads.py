@@ -148,10 +148,10 @@ def crafted(folder: Path) -> tuple[dict[str, Path], dict[str, Path]]:
         (folder / "extra" / name).write_bytes(data)
         images[name] = folder / "extra" / name
     (folder / "many").mkdir()
-    for i in range(8):  # eight 99 MB files (random bytes named .jpg)
+    for i in range(8):  # eight files of 99 MB (random bytes named .jpg), each under the 100 MB (10^8 bytes) per file
         with (folder / "many" / f"big{i}.jpg").open("wb") as fh:
             for _ in range(99):
-                fh.write(os.urandom(1 << 20))
+                fh.write(os.urandom(10**6))
     (folder / "how").mkdir()
     (folder / "how" / ATTACK).write_bytes(b"not an image")
     images["how"] = folder / "how" / ATTACK
@@ -179,6 +179,9 @@ def run(args: argparse.Namespace) -> dict:
         tmp = Path(tmp_)
         datasets, images = crafted(tmp / "crafted")
         folders = [tmp / "cache", tmp / "uploads"]
+        from streamlit import config
+
+        ttl = float(config.get_option("server.disconnectedSessionTTL"))  # the server reads the same config
         with server(tmp) as (pid, url), sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
             page = browser.new_page()
@@ -186,6 +189,8 @@ def run(args: argparse.Namespace) -> dict:
             idle_rss = _status(pid, "VmRSS") / 1024
 
             def case(name: str, where: str, mb: float, act, done: str = ALERTS) -> None:  # noqa: ANN001
+                if args.only and not name.startswith("warm-up") and args.only not in name:
+                    return
                 rss0, cpu0, t0 = _status(pid, "VmRSS") / 1024, _cpu_s(pid), time.perf_counter()
                 with Sampler(pid, folders) as s:
                     act()
@@ -257,7 +262,18 @@ def run(args: argparse.Namespace) -> dict:
             links = page.locator("[data-testid='stAlert'] a, [data-testid='stAlert'] img").count()
             browser.close()
             hwm = _status(pid, "VmHWM") / 1024
+            wait = ttl + 90
+            print(f"the browser closed: RSS every 10 s for {wait:.0f} s (the session's {ttl:.0f} s to reconnect, then "
+                  "Streamlit drops it and the server releases memory)", flush=True)
+            closed_rss = _status(pid, "VmRSS") / 1024
+            curve = []
+            for _ in range(int(wait // 10)):
+                time.sleep(10)
+                curve.append(round(_status(pid, "VmRSS") / 1024))
+            print("  RSS (MB):", " ".join(map(str, curve)), flush=True)
+            after_rss = curve[-1]
         summary = {"server_idle_rss_mb": round(idle_rss), "server_peak_rss_mb": round(hwm),
+                   "rss_when_closed_mb": round(closed_rss), "rss_after_session_gone_mb": round(after_rss),
                    "peak_disk_mb": max(r.peak_disk_mb for r in results),
                    "max_case_cpu_s": max(r.cpu_s for r in results),
                    "tracebacks": sum(r.traceback for r in results), "links_or_images_in_error_boxes": links}
@@ -267,10 +283,13 @@ def run(args: argparse.Namespace) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--only", default="", help="run only the cases whose name holds this text (and the warm-ups)")
     args = parser.parse_args()
     out = run(args)
     s = out["summary"]
-    print(f"\nserver process: {s['server_idle_rss_mb']} MB RSS after start, peak (VmHWM) {s['server_peak_rss_mb']} MB;"
+    print(f"\nserver process: {s['server_idle_rss_mb']} MB RSS after start, peak (VmHWM) {s['server_peak_rss_mb']} MB,"
+          f" {s['rss_when_closed_mb']} MB when the browser closed, {s['rss_after_session_gone_mb']} MB once its"
+          " session was gone;"
           f" peak disk (cache + uploads) {s['peak_disk_mb']} MB; most CPU for one case {s['max_case_cpu_s']} s;"
           f" tracebacks {s['tracebacks']}; links or images in the How it works error box "
           f"{s['links_or_images_in_error_boxes']}")

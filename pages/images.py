@@ -253,7 +253,7 @@ def outcome(item: Upload, ctl: Controls, model_file: Path) -> PhotoResult | Imag
     try:
         got: PhotoResult | ImageError = analyse(item.data, item.name, *settings)
     except ImageError as exc:
-        got = exc
+        got = exc.with_traceback(None)  # kept without its frames: they hold the photo's bytes
     done[item.id] = (settings, got)
     return got
 

@@ -144,3 +144,58 @@ def test_the_warm_up_starts_anyway_after_the_longest_wait() -> None:
     warm = WarmUp([Step("only", lambda: None, 1.0)])
     start_when_quiet(warm, activity, quiet_s=10.0, max_wait_s=0.3, poll_s=0.01)
     assert warm.wait(5) and warm.status().state == "ready"
+
+
+def test_sessions_past_their_time_to_reconnect_are_shut_down_with_their_uploads(monkeypatch) -> None:
+    """Streamlit's session storage forgets an expired session only lazily and never shuts it down (its uploaded
+    files stayed in memory: issue 42 (7)); ui.server.release_memory shuts such sessions down."""
+    from types import SimpleNamespace
+
+    from streamlit.runtime import Runtime
+    from streamlit.runtime.memory_session_storage import MemorySessionStorage
+    from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+    from streamlit.runtime.session_manager import SessionInfo
+    from streamlit.runtime.state import SessionState
+    from streamlit.runtime.uploaded_file_manager import UploadedFileRec
+
+    from ui.server import release_memory, shut_down_expired_sessions
+
+    files = MemoryUploadedFileManager("/_stcore/upload_file")
+    now = [0.0]
+    storage = MemorySessionStorage(ttl_seconds=120)
+    storage._cache._timer = lambda: now[0]  # the storage's clock, moved by hand
+
+    class Session:
+        def __init__(self, sid: str) -> None:
+            self.id, self.down = sid, False
+            self._session_state = SessionState()
+            self._session_state["kept"] = b"x" * 1024
+            files.add_file(sid, UploadedFileRec(f"f-{sid}", "big.jpg", "image/jpeg", b"x" * 1024))
+
+        def shutdown(self) -> None:  # as AppSession.shutdown does with its files
+            self.down = True
+            files.remove_session_files(self.id)
+
+    gone, back = Session("gone"), Session("back")
+    storage.save(SessionInfo(client=None, session=gone))
+    now[0] = 100.0
+    storage.save(SessionInfo(client=None, session=back))
+    mgr = SimpleNamespace(_session_storage=storage, _storage_lock=threading.Lock())
+    monkeypatch.setattr(Runtime, "instance", classmethod(lambda cls: SimpleNamespace(_session_mgr=mgr)))
+    now[0] = 150.0  # "gone" closed 150 s ago (past the 120 s), "back" 50 s ago: it may still reconnect
+    assert storage._cache._data.keys() == {"gone", "back"}  # expired, yet held: what leaked
+    release_memory()
+    assert gone.down and not back.down
+    assert "kept" not in gone._session_state and back._session_state["kept"]  # a shut-down session holds nothing
+    assert not files.get_files("gone", ["f-gone"]) and files.get_files("back", ["f-back"])
+    assert storage.get("back") is not None and "gone" not in storage._cache._data
+    assert shut_down_expired_sessions() == 0  # nothing left to shut down
+    now[0] = 300.0
+    assert shut_down_expired_sessions() == 1 and back.down
+
+
+def test_without_a_runtime_nothing_is_shut_down_and_nothing_breaks(monkeypatch, caplog) -> None:
+    from ui.server import shut_down_expired_sessions
+
+    assert shut_down_expired_sessions() == 0
+    assert "expired sessions not shut down" in caplog.text
