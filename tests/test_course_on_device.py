@@ -106,6 +106,10 @@ def test_train_then_import_gives_the_course_model_with_its_card_and_report(
     cli, test = json.loads(capsys.readouterr().out), report["reports"]["test"]
     assert cli["n"] == test["n"] == 28
     assert cli["accuracy"] == test["accuracy"] and cli["confusion"] == test["confusion"]
+    assert "warning" not in capsys.readouterr().err
+    # scored on an official part or on all images, a model of a split of its own is said to be flattered
+    assert fer_main(["evaluate", "--model", str(dest), "--data", str(data), "--split", "all", "--json"]) == 0
+    assert "were among its training images" in capsys.readouterr().err
 
 
 def test_an_interrupted_run_resumes_where_it_stopped(packed: tuple[Path, Path], tmp_path: Path) -> None:

@@ -386,3 +386,4 @@ def test_trained_models_are_named_by_their_run_and_date_not_a_path(tmp_path, mon
     box = at.sidebar.selectbox(key="ctl_model")
     assert box.options[0] == t("common.shipped", lang)
     assert f"tiny-cnn · {date}" in box.options and not any("runs/" in o for o in box.options)
+    assert t("common.course_model", lang) in box.options and "course-cnn" not in box.options  # issue 38: shipped

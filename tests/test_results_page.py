@@ -51,7 +51,8 @@ def open_page(lang: str, runs: Path, monkeypatch) -> AppTest:
 def test_a_finished_run_shows_curves_scores_confusion_and_mistakes(lang, runs, monkeypatch):
     at = open_page(lang, runs, monkeypatch)
     assert at.title[0].value == t("results.title", lang)
-    assert at.multiselect(key="res_pick").value == ["default"]  # the shipped model first, not the newest run
+    # the shipped models first (the default, the course's CNN), not the newest run
+    assert at.multiselect(key="res_pick").value == ["default", "models/course-cnn"]
     assert at.multiselect(key="res_pick").proto.select_all == 0  # no English "Select all" (issue 39, 14)
     at.multiselect(key="res_pick").set_value(["newer"]).run()
     metrics = json.loads((runs / "newer" / "metrics.json").read_text())["test"]
@@ -173,6 +174,7 @@ def test_the_shipped_mistakes_show_at_once_without_the_dataset_as_a_table(lang, 
     monkeypatch.setattr(results, "test_predictions", lambda *a, **k: pytest.fail("scored the dataset"))
     at = open_page(lang, runs, monkeypatch)
     assert not at.exception, [e.value for e in at.exception]
+    at.multiselect(key="res_pick").set_value(["default"]).run()  # the default's own tab (no scoring either)
     assert t("results.mistakes_no_faces", lang, data="fer2013.zip") in [shown(i.value) for i in at.info]
     assert not at.get("image") and not any(b.label == t("results.find_mistakes", lang) for b in at.button)
     keys, conf, true, pred = shipped_mistakes(lang)
@@ -191,6 +193,7 @@ def test_the_shipped_mistakes_show_their_faces_where_the_server_has_the_dataset(
     monkeypatch.setattr(results, "test_predictions", lambda *a, **k: pytest.fail("scored the dataset"))
     at = open_page("en", runs, monkeypatch)
     assert not at.exception, [e.value for e in at.exception]
+    at.multiselect(key="res_pick").set_value(["default"]).run()
     keys, conf, _, _ = shipped_mistakes("en")
     [faces] = at.get("image")
     assert [img.caption for img in faces.proto.imgs] == conf
@@ -263,3 +266,19 @@ def test_a_model_of_the_course_recipe_is_read_beside_the_course_reports_figure(t
         want = t("results.course_reference", lang, acc=fmt_percent(COURSE.test_accuracy, lang), epochs=35, ours="",
                  diff="")
         assert any(shown(c.value).startswith(want.split("(")[0][:60]) for c in at.caption), lang
+
+
+def test_the_shipped_course_cnn_shows_its_curves_beside_the_course_reports_figure(runs, monkeypatch):
+    """Issue 38: models/course-cnn.keras, the course's recipe run to its own early stop, ships with its history:
+    the Results page draws its curves and reads it beside the course's 61.8 %, without the dataset."""
+    from fer.config import COURSE
+
+    without_the_dataset(monkeypatch)
+    at = open_page("en", runs, monkeypatch)
+    at.multiselect(key="res_pick").set_value(["models/course-cnn"]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    want = t("results.course_reference", "en", acc=fmt_percent(COURSE.test_accuracy, "en"), epochs=35, ours="",
+             diff="")
+    assert any(shown(c.value).startswith(want.split("(")[0][:60]) for c in at.caption)
+    assert t("results.history_gone", "en", epochs=35, best=27) not in [shown(i.value) for i in at.info]
+    assert len(at.get("plotly_chart")) >= 2  # its loss and accuracy curves, its confusion matrix

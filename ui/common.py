@@ -19,6 +19,8 @@ from ui.warmup import Activity, Step, WarmUp, WarmUpStatus, import_webrtc_before
 
 MODELS_DIR = ROOT / "models"
 DEFAULT_MODEL = MODELS_DIR / "default.keras"
+COURSE_MODEL = MODELS_DIR / "course-cnn.keras"
+"""The course report's CNN, trained again with its recipe and split (issue 38)."""
 RUNS_DIR = Path(os.environ.get("FER_RUNS_DIR", ROOT / "runs"))
 """Training runs live here, one folder each (model.keras + model.json once a best epoch exists)."""
 
@@ -122,8 +124,9 @@ def language_switch() -> None:
 
 
 def available_models() -> dict[str, Path]:
-    """{name: path} of the shipped models (models/*.keras) and of trained runs (runs/*/model.keras)."""
-    found = {p.stem: p for p in sorted(MODELS_DIR.glob("*.keras"))}
+    """{name: path} of the shipped models (models/*.keras, the default first) and of trained runs
+    (runs/*/model.keras)."""
+    found = {p.stem: p for p in sorted(MODELS_DIR.glob("*.keras"), key=lambda p: (p != DEFAULT_MODEL, p.name))}
     if RUNS_DIR.is_dir():  # never through a link: it could lead anywhere (fer.files, issue 42)
         found |= {f"runs/{p.parent.name}": p for p in sorted(RUNS_DIR.glob("*/model.keras"))
                   if not p.parent.is_symlink() and is_regular(p)}
@@ -135,12 +138,15 @@ STAMPED = re.compile(r"(\d{8}-\d{6})-(.+)")
 
 
 def model_label(path: Path) -> str:
-    """A model as people name it, in the session's language: 'Shipped model' for models/default.keras, a
-    shipped model's file name otherwise, and a run as its name and date ('tiny-cnn · 5 Dec 2026, 18:19' for
+    """A model as people name it, in the session's language: 'Shipped model' for models/default.keras, 'The
+    course's CNN' for models/course-cnn.keras, a shipped model's file name otherwise, and a run as its name and
+    date ('tiny-cnn · 5 Dec 2026, 18:19' for
     runs/20261205-181925-tiny-cnn; a named run with the date of its model file), never a path."""
     path = Path(path)
     if path.resolve() == DEFAULT_MODEL.resolve():
         return t("common.shipped")
+    if path.resolve() == COURSE_MODEL.resolve():
+        return t("common.course_model")
     if path.name != "model.keras":
         return path.stem
     folder = path.parent.name

@@ -233,6 +233,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         idx = make_split(ds, TrainConfig.from_dict(card.config)).test
     else:
         idx = np.arange(len(ds)) if args.split == "all" else np.flatnonzero(ds.usage == args.split)
+        card = load_card(Path(args.model))
+        if card is not None and card.config.get("split", "official") != "official":
+            print(f"warning: {args.model} was trained on a split of its own ({card.split}): images of {args.split} "
+                  "were among its training images, so this score flatters it; --split card scores it on its own "
+                  "test part", file=sys.stderr)
     if len(idx) == 0:
         raise InputError(f"{args.data}: no images in split {args.split}")
     try:
