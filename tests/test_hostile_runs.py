@@ -298,7 +298,11 @@ def _contend(which: str, path: str, me: int, trials: int, start: object, done: o
 def test_a_stale_lock_is_taken_by_exactly_one_of_many_processes_starting_at_once(tmp_path, which):
     """Issue 42 (14): 2-3 holders in 14 of 40 trials with the read-stale-then-unlink scheme."""
     processes, trials = 6, 40
-    ctx = multiprocessing.get_context("spawn")  # the test process may hold TensorFlow's threads: no fork
+    # The test process may hold TensorFlow's threads: no fork. A fork server is a fresh process of its own that
+    # imports this module once and forks each contender from itself (spawn made each of the 7 processes import
+    # the test package again: ~15 s of CPU per case); each contender is still a separate process with its pid.
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload([__name__])
     lock_file = tmp_path / (jobs.LOCK_NAME if which == "job" else runlock.NAME)
     dead = ctx.Process(target=os.getpid)
     dead.start()
