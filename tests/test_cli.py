@@ -207,3 +207,15 @@ def test_a_run_can_start_from_a_trained_model_of_the_same_architecture(tmp_path)
 def test_train_refuses_bad_settings(tmp_path):
     r = run_cli("train", "--data", "data/sample", "--epochs", "0", "--out", str(tmp_path / "r"))
     assert r.returncode == 2 and "epochs" in r.stderr
+
+
+def test_a_refused_training_is_said_before_tensorflow_is_imported(tmp_path) -> None:
+    """Settings and the start model are checked first: the refusal comes in a fraction of a second, not after
+    TensorFlow's import (seconds of CPU)."""
+    code = ("import sys; from fer.cli.main import main; "
+            f"rc = main(['train', '--data', 'data/sample', '--batch-size', '0', '--out', {str(tmp_path / 'run')!r}]); "
+            "print(rc, 'tensorflow' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert out.stdout.split() == ["2", "False"], out.stderr
+    assert "batch size must be between 1 and 4096" in out.stderr
+    assert not (tmp_path / "run").exists()

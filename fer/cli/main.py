@@ -8,13 +8,16 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fer.cli.flags import add_config_args, config_from_args, given_fields
 from fer.data.dataset import USAGES, DataError
 from fer.labels import LABELS
 from fer.paths import ROOT
 from fer.train.stopping import StopOnInterrupt
+
+if TYPE_CHECKING:
+    from fer.config import TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -142,9 +145,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from fer.train.events import TrainEvent
-    from fer.train.trainer import start_problem, train
+def checked_config(args: argparse.Namespace) -> TrainConfig:
+    """The run's TrainConfig, refused (InputError) when a setting or the start model is wrong: checked before
+    TensorFlow is imported, so a refusal is said in a fraction of a second."""
+    from fer.train.trainer import start_problem
 
     cfg = config_from_args(args)
     errors = cfg.validate()
@@ -153,6 +157,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     problem = start_problem(cfg)
     if problem is not None:
         raise InputError(str(problem))
+    return cfg
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from fer.train.events import TrainEvent
+    from fer.train.trainer import train
+
+    cfg = args.cfg if getattr(args, "cfg", None) is not None else checked_config(args)
     from fer.data.dataset import load_dataset
     from fer.train.feasibility import data_problems, machine_problems
 
@@ -412,11 +424,13 @@ def main(argv: list[str] | None = None) -> int:
         args.given = given_fields(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    if args.command != "stats":
-        from fer.tfenv import import_tensorflow
-
-        import_tensorflow(training=args.command == "train", setup=_device_setup(args))
     try:
+        if args.command == "train":
+            args.cfg = checked_config(args)  # before TensorFlow (seconds to import): a refusal comes at once
+        if args.command != "stats":
+            from fer.tfenv import import_tensorflow
+
+            import_tensorflow(training=args.command == "train", setup=_device_setup(args))
         return args.func(args)
     except (InputError, DataError) as exc:
         print(f"error: {exc}", file=sys.stderr)
