@@ -19,12 +19,15 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
 from fer.files import MAX_DEPTH, FileRefused, Found, TooManyEntries, read_bytes, walk
 from fer.labels import LABELS, label_index
+
+if TYPE_CHECKING:
+    from fer.vision.detection import Detector
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +69,7 @@ SKIPPED = {
     "empty_class": "no images (empty or missing class folder)",
     "not_regular": "a link, FIFO or device, not a regular file: not read",
     "too_deep": "folder nested too deep, not entered",
+    "no_face": "no face found in the photo, skipped",
 }
 """Why a file or folder was left out, by kind (`Skipped.kind`); the words of the CLI and the logs (the app
 shows its own translation of each kind)."""
@@ -81,6 +85,7 @@ DATA_ERROR_KINDS = (
     "csv_missing_columns", "csv_no_rows",
     "bad_emotion", "unknown_emotion", "pixels_too_long", "bad_pixels", "pixel_count", "pixel_range",  # CSV rows
     "unknown_usage",
+    "too_many_photos",  # a photos dataset (fer.data.photos)
     "no_training", "stratified_test", "stratified_val",  # fer.data.splits
 )
 """Why a dataset was refused (`DataError.kind`): one per situation, so a user interface can say it in its
@@ -149,7 +154,10 @@ def _ordered_usages(usage: np.ndarray) -> list[str]:
 
 def load_dataset(source: str | os.PathLike[str], *, cache_dir: Path | None = None,
                  progress: Progress | None = None, use_cache: bool = True) -> Dataset:
-    """Load a folder, zip or CSV source, from the cache when the source is unchanged."""
+    """Load a folder, zip or CSV source, from the cache when the source is unchanged.
+
+    A folder or zip without split folders (`<emotion>/*` at its top, or under one wrapping folder) is a photos
+    dataset: each photo's largest face is found and cropped (`load_photos`), its usage 'Training'."""
     path = Path(source)
     if not path.exists():
         raise DataError(f"dataset not found: {path}", "not_found", name=path.name)
@@ -175,6 +183,16 @@ def load_dataset(source: str | os.PathLike[str], *, cache_dir: Path | None = Non
     if cache is not None:
         _write_cache(cache, ds)
     return ds
+
+
+def load_photos(source: str | os.PathLike[str], detector: Detector | None = None,
+                progress: Progress | None = None) -> Dataset:
+    """A photos dataset: a folder or zip of `<emotion>/*` photos of any size. Each photo's largest face is found
+    and cropped to 48x48 by fer.data.photos.face_crop (EXIF orientation, tilted faces); photos without a face
+    and bad files are listed in `warnings` (kinds 'no_face', 'not_image', 'undecodable', 'too_large', ...), as a
+    FER2013 folder's are. Every image's usage is 'Training' (the stratified and custom splits hold some out);
+    `sizes` are the photos' upright sizes. Not cached (load_dataset caches). Raises DataError."""
+    raise NotImplementedError
 
 
 # ----------------------------------------------------------------------------- cache

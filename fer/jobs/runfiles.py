@@ -165,3 +165,10 @@ def read_reports(run_dir: Path) -> tuple[dict[str, Any], str]:
         log.info("%s: %s", Path(run_dir).name, "; ".join(problems))
         return {}, "; ".join(problems)
     return {k: EvalReport.from_dict(v) for k, v in data.items()}, ""
+
+
+def read_before_after(run_dir: Path) -> tuple[Any, str]:
+    """(the run's fer.model.evaluation.BeforeAfter, '') from before_after.json (fer.train.trainer.BEFORE_AFTER);
+    (None, '') when the run has none (not a fine-tuning run, or not finished); (None, problem) when the file is
+    unreadable or does not hold one."""
+    raise NotImplementedError

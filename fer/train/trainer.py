@@ -39,6 +39,16 @@ log = logging.getLogger(__name__)
 
 BEST_EPOCH = "best-epoch.keras"
 """The best epoch's checkpoint, kept in the run folder when the averaged weights replace it as model.keras."""
+BEFORE_AFTER = "before_after.json"
+"""A fine-tuning run's (init_model) test photos scored by its start model and by itself
+(fer.model.evaluation.BeforeAfter), written at its end; read by fer.jobs.runfiles.read_before_after."""
+
+
+def freeze_layers(model: Any, how: str) -> int:
+    """Keep layers of `model` as they are (trainable False; BatchNormalization then also keeps its statistics) per
+    TrainConfig.freeze: 'none', 'early' (the first half of the layers with weights), 'features' (every layer with
+    weights but the last). Returns how many layers were frozen."""
+    raise NotImplementedError
 
 
 @dataclass(frozen=True)
