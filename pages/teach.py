@@ -32,20 +32,20 @@ from ui.common import ACTIVE_MODEL, DEFAULT_MODEL, is_active_model, lang, model_
 from ui.text import plain
 from ui.training import curves, progress_view
 
+# Faces each taught emotion needs: the personal preset holds 20 % of them out for the before/after and 20 % for
+# validation, so five give one of each and three to learn from. (Comments, not strings: Streamlit's magic would
+# write a bare string on the page.)
 MIN_FACES = 5
-"""Faces each taught emotion needs: the personal preset holds 20 % of them out for the before/after and 20 % for
-validation, so five give one of each and three to learn from."""
-MIN_EMOTIONS = 2
-"""Emotions a personal model needs: with one, every face would look like it."""
-MAX_PER_EMOTION = 40
-"""Photos one emotion may hold: the preset's minute is measured on 20 per emotion."""
-FACE_PX = 96
-"""The 48x48 face is shown twice its size, its pixels kept sharp."""
+MIN_EMOTIONS = 2  # with one, every face would look like it
+MAX_PER_EMOTION = 40  # photos one emotion may hold: the preset's minute is measured on 20 per emotion
+FACE_PX = 96  # the 48x48 face shown twice its size, its pixels kept sharp
+CAMERA_PX = 480  # wide enough to frame a face, short enough to leave its faces in view
 ID = "teach_id"  # session keys: the folder's id, the faces found per file, the run followed, the last messages
 CROPS = "teach_crops"
 RUN = "teach_run"
 NOTES = "teach_notes"
 CONFIRM = "teach_confirm_delete"
+SAVED = "teach_saved_uploads"  # the file ids of uploads already saved
 
 
 def session_id() -> str:
@@ -131,20 +131,23 @@ def add_photos(files: list[Any], emotion: str) -> None:
     st.session_state[NOTES] = notes
 
 
-def took_snapshot(key: str) -> None:
-    """The camera's callback: its snapshot joins the chosen emotion; a fresh camera is drawn for the next one."""
+def took_snapshot(key: str, emotion: str) -> None:
+    """The camera's callback: its snapshot joins `emotion`; a fresh camera is drawn for the next one."""
     shot = st.session_state.get(key)
     if shot is not None:
-        add_photos([shot], st.session_state["teach_emotion"])
+        add_photos([shot], emotion)
         renew("teach_camera")
 
 
-def uploaded(key: str) -> None:
-    """The uploader's callback: its photos join the chosen emotion; an empty uploader is drawn again."""
-    files = st.session_state.get(key) or []
-    if files:
-        add_photos(list(files), st.session_state["teach_emotion"])
-        renew("teach_upload")
+def uploaded(key: str, emotion: str) -> None:
+    """The uploader's callback: its new photos join `emotion`, each once (the uploader keeps showing its files,
+    which arrive one by one). A callback runs to its end even when a click elsewhere asks for a new run at once:
+    photos dropped just before another emotion is picked are not lost."""
+    saved: set[str] = st.session_state.setdefault(SAVED, set())
+    new = [f for f in st.session_state.get(key) or [] if f.file_id not in saved]
+    if new:
+        add_photos(new, emotion)
+        saved.update(f.file_id for f in new)
 
 
 def remove(path: str) -> None:
@@ -167,7 +170,11 @@ def thumbnail(path: Path) -> np.ndarray | None:
         return None
     h, w = img.shape[:2]
     scale = FACE_PX / max(h, w)
-    return cv2.cvtColor(cv2.resize(img, (max(1, int(w * scale)), max(1, int(h * scale)))), cv2.COLOR_BGR2RGB)
+    small = cv2.resize(img, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    square = np.full((FACE_PX, FACE_PX, 3), 240, np.uint8)  # as wide as a face, whatever the photo's shape
+    y, x = (FACE_PX - small.shape[0]) // 2, (FACE_PX - small.shape[1]) // 2
+    square[y:y + small.shape[0], x:x + small.shape[1]] = small
+    return cv2.cvtColor(square, cv2.COLOR_BGR2RGB)
 
 
 def gallery(files: list[TeachFile], emotion: str) -> None:
@@ -370,15 +377,17 @@ def delete_all() -> None:
     mine = {str((p / "model.keras").resolve()) for p in personal_runs(where, root)} if where.is_dir() else set()
     active = st.session_state.get(ACTIVE_MODEL)
     try:
-        freed = delete_teach(where, root)
+        gone = delete_teach(where, root)
     except OSError as exc:
         st.session_state[NOTES] = [("error", t("teach.delete_error", error=plain(exc)))]
         return
-    if active and str(Path(active).resolve()) in mine:
+    if active and str(Path(active).resolve()) in mine and not Path(active).exists():
         set_active_model(DEFAULT_MODEL)
-    for key in (CROPS, RUN, CONFIRM):
+    for key in (CROPS, RUN, CONFIRM, SAVED):
         st.session_state.pop(key, None)
-    st.session_state[NOTES] = [("success", t("teach.deleted", size=fmt_size(freed, lang())))]
+    renew("teach_upload")  # uploaders that still showed the deleted photos start empty
+    st.session_state[NOTES] = [("success", t("teach.deleted", files=plural("teach.n_files", gone.files, lang()),
+                                             size=fmt_size(gone.bytes, lang())))]
 
 
 def your_files(where: Path, running: bool) -> None:
@@ -431,12 +440,12 @@ source = st.segmented_control(t("teach.source"), list(sources), key=worded("teac
                               format_func=sources.__getitem__, required=True)
 if source == "camera":
     cam = generation("teach_camera")
-    st.camera_input(t("teach.camera_label", emotion=names[emotion]), key=cam, on_change=took_snapshot, args=(cam,),
-                    help=t("teach.camera_help"))
-else:
-    up = generation("teach_upload")
+    st.camera_input(t("teach.camera_label", emotion=names[emotion]), key=cam, on_change=took_snapshot,
+                    args=(cam, emotion), help=t("teach.camera_help"), width=CAMERA_PX)
+else:  # one uploader per emotion: each starts empty, and its files go to its own emotion
+    up = f"{generation('teach_upload')}_{emotion}"
     st.file_uploader(t("teach.upload_label", emotion=names[emotion]), key=up, accept_multiple_files=True,
-                     on_change=uploaded, args=(up,), help=t("teach.upload_help", n=MAX_PER_EMOTION))
+                     on_change=uploaded, args=(up, emotion), help=t("teach.upload_help", n=MAX_PER_EMOTION))
 for kind, text in st.session_state.pop(NOTES, []):
     getattr(st, kind)(text)
 
