@@ -9,7 +9,10 @@ from typing import Any
 
 ARCHS = ("course-cnn", "fer-net", "mini-xception", "tiny-cnn")
 """The architectures a config may name; fer.model.architectures builds each (tests/test_core.py checks both agree)."""
-SPLITS = ("official", "stratified", "custom")
+SPLITS = ("official", "stratified", "custom", "per-class")
+"""per-class: `test_fraction` of each class's images held out for the test, at least one of a class that has a few,
+and no validation (fer.data.splits.per_class_split): the split of a photos dataset of a few photos per emotion,
+where a stratified draw cannot give every class its share."""
 OPTIMIZERS = ("adam", "sgd")
 MONITORS = ("val_loss", "val_accuracy")
 SCHEDULES = ("plateau", "cosine")

@@ -180,4 +180,15 @@ def before_after(shipped: Any, personal: Any, images: np.ndarray, labels: np.nda
     """Score the held-out `images` (uint8 [N, 48, 48], true `labels`) with both models: `shipped` and `personal`
     are fer.model.inference.Classifier (anything with `.scores(images) -> [N, 7]`), each predicting as its card
     says. `names`: the two model files, as stored."""
-    raise NotImplementedError
+    labels = np.asarray(labels, np.int64)
+    k = len(LABELS)
+    n = np.bincount(labels, minlength=k)
+
+    def correct(model: Any) -> tuple[int, ...]:
+        scores = np.concatenate([model.scores(images[i:i + 256]) for i in range(0, len(images), 256)]) \
+            if len(images) else np.zeros((0, k))
+        hit = labels[scores.argmax(axis=1) == labels] if len(images) else labels[:0]
+        return tuple(int(v) for v in np.bincount(hit, minlength=k))
+
+    return BeforeAfter(tuple(int(v) for v in n), correct(shipped), correct(personal),
+                       tuple(c for c in LABELS if c in set(taught)), names[0], names[1])

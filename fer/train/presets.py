@@ -57,7 +57,7 @@ PRESETS: dict[str, TrainConfig] = {
     # A personal model from a few photos per emotion (the Teach page; `--data` a photos dataset): the shipped
     # model fine-tuned in about a minute on 2 cores, FER2013 sample faces replayed for the emotions not taught,
     # 20 % of each emotion's photos held out for the before/after. Choices measured: docs/experiments.md.
-    "personal": TrainConfig(data=SAMPLE, split="custom", test_fraction=0.2, val_fraction=0.2, arch="fer-net",
+    "personal": TrainConfig(data=SAMPLE, split="per-class", test_fraction=0.2, arch="fer-net",
                             epochs=8, batch_size=32, learning_rate=3e-4, lr_schedule="cosine",
                             early_stopping_patience=8, augment=True, aug_flip=True, aug_shift=0.1,
                             aug_rotation=10.0, aug_zoom=0.1, mixed_precision=False, seed=0, init_model=SHIPPED,
