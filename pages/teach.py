@@ -32,9 +32,9 @@ from ui.common import ACTIVE_MODEL, DEFAULT_MODEL, is_active_model, lang, model_
 from ui.text import plain
 from ui.training import curves, progress_view
 
-# Faces each taught emotion needs: the personal preset holds 20 % of them out for the before/after and 20 % for
-# validation, so five give one of each and three to learn from. (Comments, not strings: Streamlit's magic would
-# write a bare string on the page.)
+# Faces each taught emotion needs: the personal preset holds 20 % of each emotion's photos out for the
+# before/after (at least one), so five give one held out and four to learn from. (Comments, not strings:
+# Streamlit's magic would write a bare string on the page.)
 MIN_FACES = 5
 MIN_EMOTIONS = 2  # with one, every face would look like it
 MAX_PER_EMOTION = 40  # photos one emotion may hold: the preset's minute is measured on 20 per emotion
