@@ -485,7 +485,8 @@ def _from_entries(entries: Iterator[Entry], source: str, progress: Progress | No
             continue
         split_i = _split_folder(p)
         if split_i is None:
-            raise DataError(f"{name}: expected the layout train/<class>/<image> or test/<class>/<image>",
+            raise DataError(f"{name}: expected the layout train/<class>/<image> or test/<class>/<image> "
+                            "(or photos in <emotion>/ folders)",
                             "bad_layout", entry=name)
         cls = p.parts[split_i + 1]
         try:
