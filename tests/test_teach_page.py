@@ -210,7 +210,7 @@ def test_a_personal_run_end_to_end_before_after_use_it_and_delete(runs, monkeypa
     info = jobs.run_info(run)
     assert info.state == "finished", info.log_tail(40)
     ok(at.run())
-    assert [s for s in texts(at, "success") if s.startswith("Your personal model personal · ")]
+    assert [s for s in texts(at, "success") if s.startswith("Your personal model is ready: personal · ")]
     assert at.get("subheader") and t("teach.before_after", "en") in [s.value for s in at.subheader]
     metrics = {m.label: m.value for m in at.metric}
     assert re.fullmatch(r"\d+%", metrics["Shipped model"]) and re.fullmatch(r"\d+%", metrics["Your model"])
