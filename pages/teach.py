@@ -29,6 +29,7 @@ from fer.train.presets import PRESETS
 from fer.vision.preprocessing import IMAGE_ERROR_KINDS, ImageError
 from ui.charts import show_chart, show_table
 from ui.common import ACTIVE_MODEL, DEFAULT_MODEL, is_active_model, lang, model_label, set_active_model, t, worded
+from ui.state import keep, kept
 from ui.text import plain
 from ui.training import curves, progress_view
 
@@ -432,13 +433,14 @@ st.info(t("teach.privacy"), icon=":material/lock:")
 
 where = folder()
 names = {e: display_name(e, lang()) for e in LABELS}
-st.session_state.setdefault("teach_emotion", "happy")
-emotion = st.pills(t("teach.emotion"), LABELS, key=worded("teach_emotion"), format_func=names.__getitem__,
-                   required=True, help=t("teach.emotion_help"))
+# both choices are kept for the session (ui.state): back from another page, the same emotion and source
+emotion = st.pills(t("teach.emotion"), LABELS, key=worded(kept("teach_emotion", "happy")),
+                   format_func=names.__getitem__, required=True, help=t("teach.emotion_help"))
+keep("teach_emotion")
 sources = {"camera": t("teach.camera"), "upload": t("teach.upload")}
-st.session_state.setdefault("teach_source", "camera")
-source = st.segmented_control(t("teach.source"), list(sources), key=worded("teach_source"),
+source = st.segmented_control(t("teach.source"), list(sources), key=worded(kept("teach_source", "camera")),
                               format_func=sources.__getitem__, required=True)
+keep("teach_source")
 if source == "camera":
     cam = generation("teach_camera")
     st.camera_input(t("teach.camera_label", emotion=names[emotion]), key=cam, on_change=took_snapshot,

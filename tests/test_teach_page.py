@@ -158,6 +158,12 @@ def test_remove_deletes_one_photo_and_the_emotion_survives_a_language_switch(run
     ok(at.run())
     assert at.button_group(key="teach_emotion").value == "fear" and counts(at, "pt")["Medo"] == (1, 1)
     assert at.title[0].value == t("teach.title", "pt")
+    at.switch_page("pages/home.py")  # the emotion and the source are kept for the session, not only the page
+    ok(at.run())
+    at.switch_page("pages/teach.py")
+    ok(at.run())
+    assert at.button_group(key="teach_emotion").value == "fear"
+    assert at.button_group(key="teach_source").value == "upload"
 
 
 def test_delete_asks_first_then_removes_every_file(runs):
