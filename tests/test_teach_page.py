@@ -223,7 +223,9 @@ def test_a_personal_run_end_to_end_before_after_use_it_and_delete(runs, monkeypa
     table = next(d.value for d in at.dataframe if "Held out" in d.value.columns)
     assert set(table["Emotion"]) == {"Happy", "Sad"} and list(table["Held out"]) == [1, 1]  # 20 % of 5 each
     assert len(at.get("plotly_chart")) >= 1
-    assert [c for c in texts(at, "caption") if c.startswith("Scored on 2 held-out photos")]
+    honest = t("teach.honest", "en", n=plural("teach.n_held_out", 2, "en"))
+    assert honest.startswith("Scored on 2 of your photos that neither model trained on")
+    assert honest in texts(at, "caption"), texts(at, "caption")
     # Use it: the session's active model, named on the Images page
     ok(at.button(key="teach_use").click().run())
     assert Path(at.session_state["active_model"]) == run / "model.keras"
