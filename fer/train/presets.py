@@ -61,7 +61,7 @@ PRESETS: dict[str, TrainConfig] = {
                             epochs=8, batch_size=32, learning_rate=3e-4, lr_schedule="cosine",
                             early_stopping_patience=8, augment=True, aug_flip=True, aug_shift=0.1,
                             aug_rotation=10.0, aug_zoom=0.1, mixed_precision=False, seed=0, init_model=SHIPPED,
-                            freeze="early", replay=SAMPLE, replay_per_class=20, replay_classes="untaught",
+                            freeze="early", replay=SAMPLE, replay_per_class=8, replay_classes="untaught",
                             extra={"preset": "personal"}),
 }
 
