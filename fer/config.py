@@ -9,10 +9,17 @@ from typing import Any
 
 ARCHS = ("course-cnn", "fer-net", "mini-xception", "tiny-cnn")
 """The architectures a config may name; fer.model.architectures builds each (tests/test_core.py checks both agree)."""
-SPLITS = ("official", "stratified", "custom")
+SPLITS = ("official", "stratified", "custom", "per-class")
+"""per-class: `test_fraction` of each class's images held out for the test, at least one of a class that has a few,
+and no validation (fer.data.splits.per_class_split): the split of a photos dataset of a few photos per emotion,
+where a stratified draw cannot give every class its share."""
 OPTIMIZERS = ("adam", "sgd")
 MONITORS = ("val_loss", "val_accuracy")
 SCHEDULES = ("plateau", "cosine")
+FREEZES = ("none", "early", "features")
+"""What a fine-tuning run (init_model) keeps fixed: none; early (the first half of the layers with weights);
+features (every layer but the last, the classifier): fer.train.trainer.freeze_layers."""
+REPLAY_CLASSES = ("all", "untaught")
 STRATEGIES = ("none", "mirrored", "multi-worker")
 """tf.distribute strategies a run can train under (fer.train.distribute)."""
 MAX_SEED = 2**32 - 1
@@ -123,6 +130,17 @@ class TrainConfig:
     init_model: str = ""
     """A .keras model of the same architecture whose weights start the run (fine-tuning); empty
     starts from random weights. A relative path is taken from the repository root."""
+    freeze: str = "none"
+    """One of FREEZES: the layers a fine-tuning run keeps as the start model had them (BatchNormalization layers
+    of a frozen part also keep their statistics)."""
+    replay: str = ""
+    """A dataset (folder, zip or CSV; a relative path from the repository root) whose faces are added to the
+    training part only, never to validation or test: e.g. data/sample, so that a model fine-tuned on a few photos
+    of some emotions keeps what it knew of the others. Empty: none."""
+    replay_per_class: int = 0
+    """Faces of each emotion taken from `replay` (the first ones by a seeded shuffle); 0: all of them."""
+    replay_classes: str = "all"
+    """One of REPLAY_CLASSES: replay faces of every emotion, or only of the emotions the data has none of."""
     seed: int = 0
     distribute: str = "none"
     """How training spreads over devices (fer.train.distribute): none (the one device TensorFlow picks), mirrored (the
@@ -184,6 +202,11 @@ class TrainConfig:
         for name, label in (("seed", "seed"), ("test_seed", "test seed"), ("val_seed", "validation seed")):
             value = getattr(self, name)
             check(isinstance(value, int) and 0 <= value <= MAX_SEED, name, f"{label} must be between 0 and {MAX_SEED}")
+        check(self.freeze in FREEZES, "freeze", f"freeze must be one of {', '.join(FREEZES)}")
+        check(0 <= self.replay_per_class <= 100_000, "replay_per_class",
+              "replay faces per class must be between 0 and 100000")
+        check(self.replay_classes in REPLAY_CLASSES, "replay_classes",
+              f"replay classes must be one of {', '.join(REPLAY_CLASSES)}")
         check(self.distribute in STRATEGIES, "distribute",
               f"distribution strategy must be one of {', '.join(STRATEGIES)}")
         check(0 <= self.replicas <= 64, "replicas", "replicas must be between 0 and 64")

@@ -128,6 +128,18 @@ def fmt_rate(x: float, lang: str = DEFAULT_LANG) -> str:
     return f"{mantissa.replace('.', decimal_sep(lang))} × 10" + str(exp).translate(_SUPERSCRIPT)
 
 
+def fmt_size(n_bytes: int, lang: str = DEFAULT_LANG) -> str:
+    """A file's size: 900 -> '900 B', 12_345 -> '12.1 KB' ('12,1 KB'), 3_400_000 -> '3.2 MB' (units of 1024)."""
+    if n_bytes < 1000:
+        return f"{fmt_count(n_bytes, lang)} B"
+    size, unit = n_bytes / 1024, "KB"
+    for bigger in ("MB", "GB"):
+        if size < 1000:
+            break
+        size, unit = size / 1024, bigger
+    return f"{fmt_number(size, lang, 1)} {unit}"
+
+
 def fmt_duration(seconds: float, lang: str = DEFAULT_LANG) -> str:
     """A duration in words' units: 6 -> '6 s', 0.4 -> '0.4 s' ('0,4 s'), 125 -> '2 min 5 s', 8640 -> '2 h 24 min'
     (never '0.1 min')."""

@@ -7,7 +7,8 @@ from ui.common import active_model_path, lang, model_card, model_name, t
 from ui.limits import limits_note
 from ui.text import plain
 
-LINKS = [("pages/images.py", "images"), ("pages/webcam.py", "webcam"), ("pages/dataset.py", "dataset"),
+LINKS = [("pages/images.py", "images"), ("pages/webcam.py", "webcam"), ("pages/teach.py", "teach"),
+         ("pages/dataset.py", "dataset"),
          ("pages/train.py", "train"), ("pages/results.py", "results"), ("pages/how_it_works.py", "how")]
 
 TRY_PHOTO = "obama_and_biden.jpg"  # what "Try it" analyses on the Images page (data/examples); not a docstring:

@@ -30,7 +30,7 @@ from fer.vision.detection import DetectorConfig
 from fer.vision.preprocessing import IMAGE_ERROR_KINDS, ImageError
 from ui.charts import show_chart, show_table
 from ui.common import ROOT, detector, get_classifier, lang, t, worded
-from ui.controls import Controls, sidebar_controls
+from ui.controls import Controls, model_note, sidebar_controls
 from ui.limits import limits_note
 from ui.server import SESSION_UPLOAD_MAX_MB
 from ui.state import Upload, clear_uploads, forget_upload, keep, kept, kept_uploader, set_kept, upload_id
@@ -264,6 +264,7 @@ limits_note()
 ctl = sidebar_controls()
 if ctl.model_path is None:
     st.stop()
+model_note(ctl.model_path)
 
 # Every file type is accepted: the page reads each file and names the one it cannot use, in the page's language.
 uploaded = kept_uploader(t("images.upload"), UPLOADS,

@@ -12,17 +12,16 @@ import streamlit as st
 from fer import i18n
 from fer.config import MONITORS, OPTIMIZERS, SCHEDULES, SPLITS, STRATEGIES, ConfigProblem, TrainConfig
 from fer.data.dataset import DataError
-from fer.i18n import fmt_number, fmt_percent, fmt_rate
+from fer.i18n import fmt_number, fmt_percent
 from fer.jobs import launcher as jobs
-from fer.jobs.results import curve_figure
 from fer.labels import display_name
 from fer.model.architectures import ARCHITECTURES
 from fer.train.presets import PRESETS, preset_starts, resolve_data
 from fer.train.trainer import start_problem
-from ui.charts import show_chart
 from ui.common import ROOT, available_models, data_error_text, lang, t, worded
 from ui.data_source import choose_dataset, dataset_options, load_with_progress
 from ui.text import plain
+from ui.training import curves, progress_view
 
 K = "tf_"  # prefix of the form's widget keys; the rest of each key is the TrainConfig field
 FLOATS = ("test_fraction", "val_fraction", "learning_rate", "beta_1", "beta_2", "epsilon", "momentum", "lr_factor",
@@ -35,7 +34,8 @@ CHOICES = ("split", "arch", "optimizer", "lr_schedule", "lr_monitor", "init_mode
 FLAGS = ("nesterov", "class_weights", "augment", "aug_flip")
 # The precision box's stable values (what the form keeps) and the TrainConfig.mixed_precision each stands for.
 PRECISIONS = {"auto": None, "bfloat16": True, "float32": False}
-HIDDEN = ("label_smoothing", "soft_labels", "extra")
+# Fields the form does not show: a preset sets them (the personal preset its freezing and replay).
+HIDDEN = ("label_smoothing", "soft_labels", "freeze", "replay", "replay_per_class", "replay_classes", "extra")
 FIELDS = (*FLOATS, *INTS, *OPTIONAL, *CHOICES, *FLAGS)
 # Session key: {TrainConfig field: value}, what the form holds. Fields that do not apply are not drawn, and
 # Streamlit forgets the value of a widget it did not draw: the form's values live here, its widgets start from
@@ -128,71 +128,13 @@ def split_refusals(data: Path) -> list[str]:
     return [reason(p) for p in split_problems(ds.counts(), cfg)]
 
 
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "…"
-    m, s = divmod(int(round(seconds)), 60)
-    return f"{m // 60}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m}:{s:02d}"
-
-
-def time_left(p: jobs.JobProgress, cfg: TrainConfig | None) -> str:
-    """'about 1:20 left'; 'at most ...' when early stopping or a time budget may end the run sooner;
-    'measuring' until batches after the first (which also builds the graph) give a speed."""
-    if p.eta is None:
-        return t("train.eta_measuring")
-    sooner = cfg is not None and (cfg.early_stopping_patience < cfg.epochs or cfg.time_budget_minutes > 0)
-    return t("train.eta_at_most" if sooner else "train.eta_about", eta=duration(p.eta))
-
-
-def curves(info: jobs.RunInfo, key: str) -> None:
-    history = info.history()
-    if not history:
-        return
-    names = {"train": t("train.curve_train"), "val": t("train.curve_val"), "epoch": t("train.epoch"),
-             "best": "", "stop": ""}
-    cols = st.columns(2)
-    for col, metric in zip(cols, ("loss", "accuracy"), strict=True):
-        fig = curve_figure(history, metric, names | {"title": t(f"train.{metric}")})
-        show_chart(fig, key=f"{key}_{metric}", where=col)
-
-
 def live(run_path: str) -> None:
     """Progress of the running job, redrawn every second until it ends."""
     info = jobs.run_info(Path(run_path))
     if info.state != "running":
         st.rerun(scope="app")
-    p = info.progress or jobs.JobProgress("loading")
     st.subheader(t("train.running", run=plain(info.name)))
-    if p.phase == "loading" or not p.batches:
-        if p.resumed:  # where it continues and what it did before, not the last session's final batch
-            st.progress(p.fraction, text=t("train.loading_resumed", epoch=p.epoch, epochs=p.epochs,
-                                           elapsed=duration(p.elapsed)))
-        else:
-            st.progress(0.0, text=t("train.loading"))
-    elif p.phase == "evaluating":
-        st.progress(1.0 if not p.stopping else p.fraction,
-                    text=t("train.evaluating_stopped" if p.stopping else "train.evaluating",
-                           elapsed=duration(p.elapsed)))
-    else:
-        counts = dict(epoch=p.epoch, epochs=p.epochs, batch=p.batch, batches=p.batches,
-                      left=time_left(p, info.config), elapsed=duration(p.elapsed))
-        if p.budget_s:  # it usually stops well before its maximum epochs: the maximum is named as such
-            text = t("train.progress_budgeted", **counts) + t(
-                "train.progress_budget", used=duration(p.budget_used_s), budget=duration(p.budget_s))
-        else:
-            text = t("train.progress", **counts)
-        st.progress(p.fraction, text=text)
-    cols = st.columns(5)
-    # a resumed job shows its last epoch's figures until its first batch, never blanks
-    shown = [("loss", p.last_logs), ("accuracy", p.last_logs), ("val_loss", p.epoch_logs),
-             ("val_accuracy", p.epoch_logs)]
-    for col, (name, logs) in zip(cols, shown, strict=False):
-        v = logs.get(name)
-        text = "—" if v is None else fmt_percent(v, lang()) if "accuracy" in name else fmt_number(v, lang(), 3)
-        col.metric(t(f"train.m_{name}"), text)
-    lr = p.learning_rate
-    cols[4].metric(t("train.m_lr"), "—" if lr is None else fmt_rate(lr, lang()))
-    curves(info, "live")
+    progress_view(info)
     if (info.path / "stop").exists():
         st.info(t("train.stopping"))
     elif st.button(t("train.stop"), key="train_stop", type="primary"):

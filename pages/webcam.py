@@ -27,7 +27,7 @@ from fer.media.session import SessionSummary, summarise
 from ui.bars import emotion_bars
 from ui.charts import show_chart, show_table
 from ui.common import detector, get_classifier, lang, t
-from ui.controls import sidebar_controls
+from ui.controls import model_note, sidebar_controls
 from ui.text import plain
 
 TIMELINE_S = 60.0
@@ -133,6 +133,7 @@ st.caption(t("webcam.intro"))
 ctl = sidebar_controls()
 if ctl.model_path is None:
     st.stop()
+model_note(ctl.model_path)
 
 # webcam faces are large: detecting on a frame shrunk to LIVE_MAX_SIDE is several times faster
 det = detector(replace(ctl.detector, max_side=LIVE_MAX_SIDE))

@@ -271,7 +271,7 @@ def broken_datasets(folder) -> dict[str, object]:  # noqa: ANN001
         "not_a_dataset": folder / "notes.txt",
         "bad_zip": folder / "cut.zip",
         "zip_bomb": zipped("bomb.zip", {"train/happy/Training_big.png": b"\0" * (8 << 20)}, zipfile.ZIP_DEFLATED),
-        "bad_layout": zipped("flat.zip", {"happy/x.png": TINY_PNG}),
+        "bad_layout": zipped("flat.zip", {"x.png": TINY_PNG}),  # no class folder (happy/x.png: a photos dataset)
         "unknown_class": tree("bored", ["train/happy/a.png", "train/bored/b.png"]),
         "no_images": tree("empty", ["train/happy/"]),
         "csv_header_too_long": csv("header.csv", "emotion,pixels," + "x" * 20_000 + "\n"),

@@ -12,6 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from fer.data import dataset as fer_data
+from fer.data import photos as fer_photos
 from fer.data.dataset import DATA_ERROR_KINDS, SKIPPED, DataError, Skipped, load_dataset
 from fer.data.splits import official_split, stratified_split
 from fer.i18n import catalog, languages, plural, t
@@ -100,9 +101,12 @@ def test_an_unknown_class_or_a_wrong_layout_names_the_file(tmp_path):
     with pytest.raises(DataError, match=r"train/bored/b\.png: unknown class folder 'bored'; expected one of angry"):
         load_dataset(root)
     flat = tmp_path / "flat"
-    (flat / "happy").mkdir(parents=True)
-    (flat / "happy" / "x.png").write_bytes(FACE)
-    with pytest.raises(DataError, match=r"happy/x\.png: expected the layout train/<class>/<image>"):
+    (flat / "faces").mkdir(parents=True)
+    (flat / "faces" / "x.png").write_bytes(FACE)
+    with pytest.raises(DataError, match=r"faces/x\.png: expected the layout train/<class>/<image>"):
+        load_dataset(flat)
+    (flat / "faces").rename(flat / "happy")  # happy/x.png: a photos dataset (fer.data.photos), with no face in it
+    with pytest.raises(DataError, match="flat: no face found in any photo"):
         load_dataset(flat)
     empty = tmp_path / "empty"
     (empty / "train" / "happy").mkdir(parents=True)
@@ -321,6 +325,16 @@ def data_errors(folder: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Data
             m.setattr(fer_data, "MAX_ENTRIES", 5)
             return load_dataset(rows, use_cache=False)
     causes["csv_too_many_rows"] = too_many_rows
+    photos = folder / "photos"  # a photos dataset (fer.data.photos) of more photos than it may hold
+    (photos / "happy").mkdir(parents=True)
+    for i in range(2):
+        write(photos / "happy", f"{i}.jpg", "never read")
+
+    def too_many_photos() -> object:
+        with monkeypatch.context() as m:
+            m.setattr(fer_photos, "MAX_PHOTOS", 1)
+            return load_dataset(photos, use_cache=False)
+    causes["too_many_photos"] = too_many_photos
     for kind, cause in causes.items():
         with pytest.raises(DataError) as exc:
             cause()

@@ -51,8 +51,9 @@ def test_the_train_form_shows_each_fields_description(lang: str, tmp_path, monke
         at.selectbox(key=key).set_value(choice).run()
         assert not at.exception
         seen()
-    # every field on the form (the dataset has its chooser above it; soft labels and label smoothing come
-    # from the presets only)
-    assert set(helps) == set(FIELDS) - {"data", "soft_labels", "label_smoothing"}
+    # every field on the form (the dataset has its chooser above it; soft labels, label smoothing and the
+    # personal preset's freezing and replay come from the presets only)
+    assert set(helps) == set(FIELDS) - {"data", "soft_labels", "label_smoothing", "freeze", "replay",
+                                        "replay_per_class", "replay_classes"}
     for name, text in helps.items():
         assert text == i18n.t(f"config.{name}", lang), name

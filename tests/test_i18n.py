@@ -17,6 +17,7 @@ from fer.i18n import (
     fmt_number,
     fmt_percent,
     fmt_rate,
+    fmt_size,
     languages,
     plotly_separators,
     plural,
@@ -173,6 +174,9 @@ def test_one_formatter_per_kind_of_number(lang, sep):
     # durations: never '0.1 min'
     assert [fmt_duration(s, lang) for s in (6, 0.4, 42.4, 125, 3600, 8640)] == [
         "6 s", d("0.4 s"), "42 s", "2 min 5 s", "1 h", "2 h 24 min"]
+    # file sizes (the Teach page's list): bytes as a count, then one decimal of KB, MB, GB
+    assert [fmt_size(n, lang) for n in (900, 12_345, 3_400_000, 5 * 1024**3)] == [
+        "900 B", d("12.1 KB"), d("3.2 MB"), d("5.0 GB")]
     assert fmt_date(datetime(2026, 12, 5, 18, 19, 25), lang) == ("5 Dec 2026, 18:19" if lang == "en"
                                                                   else "5 dez 2026, 18:19")
 

@@ -31,7 +31,7 @@ from fer.config import TrainConfig
 from fer.i18n import catalog, languages, plotly_separators, t
 from tests.helpers import PHOTOS, ROOT, StreamerStub, write_folder
 
-PAGES = ("home", "images", "webcam", "dataset", "train", "results", "how_it_works")
+PAGES = ("home", "images", "webcam", "teach", "dataset", "train", "results", "how_it_works")
 PLACEHOLDER = re.compile(r"{(\w+)[^}]*}")
 WORD = re.compile(r"[A-Za-zÀ-ÿ]{2,}")
 SEGMENT_SPLIT = re.compile(r"\*\*|<br>|\n| · |: |=|%\{[^}]*\}|\(|\)")
@@ -222,6 +222,15 @@ def states(lang: str, page: str) -> Iterator[AppTest]:
             yield run(at)
         finally:
             STREAMER.playing = False
+    elif page == "teach":  # a face and a photo without one, their counts and files; Delete asking first
+        at.button_group(key="teach_source").set_value("upload")
+        run(at)
+        blank = cv2.imencode(".png", np.full((120, 160, 3), 128, np.uint8))[1].tobytes()
+        at.file_uploader(key="teach_upload_0_happy").set_value(
+            [("obama.jpg", (PHOTOS / "obama.jpg").read_bytes(), "image/jpeg"), ("wall.png", blank, "image/png")])
+        run(at)
+        at.button(key="teach_delete").click()
+        yield run(at)
     elif page == "train":
         at.number_input(key="tf_epochs").set_value(0)
         [start] = [b for b in at.button if b.label == t("train.start", lang)]
@@ -278,7 +287,8 @@ def test_every_page_was_seen_with_its_text(shown):
         assert pages == set(PAGES), lang
         texts = "\n".join(text for _, _, text in rows)
         for key in ("home.title", "images.title", "webcam.title", "dataset.title", "train.title", "results.title",
-                    "how.title", "images.download_csv", "results.confusion", "train.invalid", "webcam.readout",
+                    "how.title", "teach.title", "teach.privacy",
+                    "images.download_csv", "results.confusion", "train.invalid", "webcam.readout",
                     "dataset.chart_counts", "how.step_cam", "results.compare"):
             assert t(key, lang) in texts, f"{lang}: {key} not seen"
 

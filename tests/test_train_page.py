@@ -113,6 +113,17 @@ def test_a_start_model_the_server_did_not_offer_never_reaches_a_job(env, monkeyp
     assert sent not in at.selectbox(key="tf_init_model").options
 
 
+def test_the_personal_preset_keeps_its_freezing_and_replay(env):
+    """Issue 41: the fields the form does not show (freeze, replay) come from the preset into what Start runs."""
+    at = open_page("en")
+    at.selectbox(key="train_preset").set_value("personal").run()
+    assert not at.exception
+    kept = at.session_state["train_values"]
+    assert (kept["freeze"], kept["replay"], kept["replay_per_class"], kept["replay_classes"]) == (
+        "early", "data/sample", 8, "untaught")
+    assert at.selectbox(key="tf_split").value == "per-class" and kept["init_model"] == "models/default.keras"
+
+
 def test_a_preset_or_dataset_the_server_did_not_offer_is_ignored(env):
     """Issue 30 (2): a crafted `train_preset` raised KeyError in apply_preset; the dataset choice likewise
     takes only what the server listed."""

@@ -173,3 +173,12 @@ def sidebar_controls() -> Controls:
                             min_size=int(_keep("min_size", min_size)), mode=_keep("mode", mode),
                             verify_neighbors=VERIFY_NEIGHBORS if _keep("verify", verify) else 0)
     return Controls(config, float(_keep("margin", margin)), model_path, bool(_keep("show_confidence", show_conf)))
+
+
+def model_note(path: Path | None) -> None:
+    """The active model named on the page itself (a phone hides the sidebar that names it): 'Model: personal ·
+    5 Dec 2026, 23:40'."""
+    if path is not None:
+        from ui.text import plain
+
+        st.caption(t("controls.active_model", name=plain(model_label(path))))

@@ -235,6 +235,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     views = card_views(load_card(Path(args.model)), tta_flip=args.tta, zoom=args.zoom, shift=args.shift,
                        prior_correction=() if args.no_prior_correction else None)  # the card's unless given
     ds = load_dataset(args.data)
+    if args.split is None:  # FER2013's test part, else every image (a photos dataset is all Training)
+        args.split = "PrivateTest" if (ds.usage == "PrivateTest").any() else "all"
     if args.split == "card":  # the test part of the split the model was trained with, as its card says
         from fer.config import TrainConfig
         from fer.data.splits import make_split
@@ -371,9 +373,10 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("evaluate", help="score a model on one split of a dataset")
     s.add_argument("--model", default=str(DEFAULT_MODEL))
     s.add_argument("--data", required=True, help="folder, zip or CSV")
-    s.add_argument("--split", default="PrivateTest", choices=[*USAGES, "all", "card"],
+    s.add_argument("--split", default=None, choices=[*USAGES, "all", "card"],
                    help="an official part, all images, or card: the test part of the split in the model's card "
-                        "(its config's split, fractions and seeds)")
+                        "(its config's split, fractions and seeds); default PrivateTest, or all images of a "
+                        "dataset without one (a photos dataset)")
     s.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
                    help="average with the horizontally flipped face (default: as the model card says)")
     s.add_argument("--zoom", type=number(float, MIN_ZOOM, MAX_ZOOM), default=None, metavar="FACTOR",

@@ -19,12 +19,15 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
 from fer.files import MAX_DEPTH, FileRefused, Found, TooManyEntries, read_bytes, walk
 from fer.labels import LABELS, label_index
+
+if TYPE_CHECKING:
+    from fer.vision.detection import Detector
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +69,7 @@ SKIPPED = {
     "empty_class": "no images (empty or missing class folder)",
     "not_regular": "a link, FIFO or device, not a regular file: not read",
     "too_deep": "folder nested too deep, not entered",
+    "no_face": "no face found in the photo, skipped",
 }
 """Why a file or folder was left out, by kind (`Skipped.kind`); the words of the CLI and the logs (the app
 shows its own translation of each kind)."""
@@ -81,6 +85,7 @@ DATA_ERROR_KINDS = (
     "csv_missing_columns", "csv_no_rows",
     "bad_emotion", "unknown_emotion", "pixels_too_long", "bad_pixels", "pixel_count", "pixel_range",  # CSV rows
     "unknown_usage",
+    "too_many_photos",  # a photos dataset (fer.data.photos)
     "no_training", "stratified_test", "stratified_val",  # fer.data.splits
 )
 """Why a dataset was refused (`DataError.kind`): one per situation, so a user interface can say it in its
@@ -149,7 +154,10 @@ def _ordered_usages(usage: np.ndarray) -> list[str]:
 
 def load_dataset(source: str | os.PathLike[str], *, cache_dir: Path | None = None,
                  progress: Progress | None = None, use_cache: bool = True) -> Dataset:
-    """Load a folder, zip or CSV source, from the cache when the source is unchanged."""
+    """Load a folder, zip or CSV source, from the cache when the source is unchanged.
+
+    A folder or zip without split folders (`<emotion>/*` at its top, or under one wrapping folder) is a photos
+    dataset: each photo's largest face is found and cropped (`load_photos`), its usage 'Training'."""
     path = Path(source)
     if not path.exists():
         raise DataError(f"dataset not found: {path}", "not_found", name=path.name)
@@ -175,6 +183,24 @@ def load_dataset(source: str | os.PathLike[str], *, cache_dir: Path | None = Non
     if cache is not None:
         _write_cache(cache, ds)
     return ds
+
+
+def load_photos(source: str | os.PathLike[str], detector: Detector | None = None,
+                progress: Progress | None = None) -> Dataset:
+    """A photos dataset: a folder or zip of `<emotion>/*` photos of any size. Each photo's largest face is found
+    and cropped to 48x48 by fer.data.photos.face_crop (EXIF orientation, tilted faces); photos without a face
+    and bad files are listed in `warnings` (kinds 'no_face', 'not_image', 'undecodable', 'too_large', ...), as a
+    FER2013 folder's are. Every image's usage is 'Training' (the stratified and custom splits hold some out);
+    `sizes` are the photos' upright sizes. Not cached (load_dataset caches). Raises DataError."""
+    path = Path(source)
+    if not path.exists():
+        raise DataError(f"dataset not found: {path}", "not_found", name=path.name)
+    if path.is_dir():
+        return _from_entries(_folder_entries(path), str(path), progress, detector=detector, photos=True)
+    if path.suffix.lower() == ".zip":
+        return _load_zip(path, progress, detector=detector, photos=True)
+    raise DataError(f"{path.name}: not a photos dataset (expected a folder or a .zip of <emotion>/* photos)",
+                    "not_a_dataset", name=path.name)
 
 
 # ----------------------------------------------------------------------------- cache
@@ -371,7 +397,8 @@ def zip_entry_count(fh: BinaryIO, name: str, limit: int | None = None) -> int:
     return count
 
 
-def _load_zip(path: Path, progress: Progress | None) -> Dataset:
+def _load_zip(path: Path, progress: Progress | None, detector: Detector | None = None,
+              photos: bool | None = None) -> Dataset:
     try:
         with path.open("rb") as fh:
             zip_entry_count(fh, path.name)
@@ -392,7 +419,7 @@ def _load_zip(path: Path, progress: Progress | None) -> Dataset:
                                 name=path.name, entry=_short(i.filename, 80, say_length=False),
                                 ratio=i.file_size // i.compress_size)
         entries = ((i.filename, i.file_size, (lambda i=i: zf.read(i))) for i in infos)
-        return _from_entries(entries, str(path), progress, n_hint=len(infos))
+        return _from_entries(entries, str(path), progress, n_hint=len(infos), detector=detector, photos=photos)
 
 
 DAMAGED_ENTRY = (zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError, EOFError, OSError, ValueError)
@@ -408,15 +435,34 @@ def _short(text: str, keep: int = 80, say_length: bool = True) -> str:
     return f"{text[:keep]}… ({len(text):,} characters)" if say_length else text[:keep] + "…"
 
 
+def _split_folder(p: PurePosixPath) -> int | None:
+    """The index in `p.parts` of its split folder (train, test, ...: one above the class folder or higher)."""
+    return next((j for j, part in enumerate(p.parts[:-2]) if part.lower() in _FOLDER_USAGE), None)
+
+
+def _is_photos_layout(entries: list[Entry]) -> bool:
+    """Whether the images of a folder or zip are `<emotion>/*` with no split folder above them (a photos dataset):
+    some image sits in a folder named after an emotion and none is under a train/test folder."""
+    images = [PurePosixPath(name) for name, _, _ in entries
+              if len(name) <= MAX_NAME_CHARS and PurePosixPath(name).suffix.lower() in IMAGE_SUFFIXES
+              and not any(part.startswith(".") or part == "__MACOSX" for part in PurePosixPath(name).parts)]
+    if not images or any(_split_folder(p) is not None for p in images):
+        return False
+    return any(len(p.parts) >= 2 and p.parts[-2].lower() in LABELS for p in images)
+
+
 def _from_entries(entries: Iterator[Entry], source: str, progress: Progress | None,
-                  n_hint: int | None = None) -> Dataset:
-    """Decode `split/class/.../image` entries (any leading folders are skipped)."""
+                  n_hint: int | None = None, detector: Detector | None = None, photos: bool | None = None) -> Dataset:
+    """Decode `split/class/.../image` entries (any leading folders are skipped), or with `photos` (None: when
+    the entries are laid out as one, `_is_photos_layout`) `<emotion>/photo` entries through their faces."""
     import cv2
 
     entries = list(itertools.islice(entries, MAX_ENTRIES + 1))
     if len(entries) > MAX_ENTRIES:
         raise DataError(f"{Path(source).name}: more than {MAX_ENTRIES:,} files; a face dataset has fewer",
                         "too_many_files", name=Path(source).name, limit=MAX_ENTRIES)
+    if photos or (photos is None and _is_photos_layout(entries)):
+        return _from_photos(entries, source, progress, detector)
     n = n_hint or len(entries)
     images, labels, usage, keys, sizes, warnings = [], [], [], [], [], []
     per_split: dict[str, set[int]] = {}  # split folder -> classes seen in it
@@ -437,9 +483,10 @@ def _from_entries(entries: Iterator[Entry], source: str, progress: Progress | No
         if p.suffix.lower() not in IMAGE_SUFFIXES:
             warnings.append(Skipped(name, "not_image"))
             continue
-        split_i = next((j for j, part in enumerate(p.parts[:-2]) if part.lower() in _FOLDER_USAGE), None)
+        split_i = _split_folder(p)
         if split_i is None:
-            raise DataError(f"{name}: expected the layout train/<class>/<image> or test/<class>/<image>",
+            raise DataError(f"{name}: expected the layout train/<class>/<image> or test/<class>/<image> "
+                            "(or photos in <emotion>/ folders)",
                             "bad_layout", entry=name)
         cls = p.parts[split_i + 1]
         try:
@@ -497,6 +544,88 @@ def _from_entries(entries: Iterator[Entry], source: str, progress: Progress | No
     for w in warnings[:20]:
         log.warning("%s", w)
     return Dataset(np.stack(images), np.array(labels, np.int64), np.array(usage),
+                   np.array(keys, dtype=object), np.array(sizes, np.int32).reshape(-1, 2), source, tuple(warnings))
+
+
+PHOTO_SKIPS = {"empty": "undecodable", "not_image": "not_image", "too_large": "too_large",
+               "too_large_decoded": "too_large", "bomb": "too_large", "damaged": "undecodable"}
+"""The Skipped kind of a photo the Images page would refuse (fer.vision.preprocessing.ImageError.kind)."""
+
+
+def _from_photos(entries: list[Entry], source: str, progress: Progress | None,
+                 detector: Detector | None) -> Dataset:
+    """`.../<emotion>/photo` entries: each photo's largest face (fer.data.photos.face_crop), usage Training."""
+    from fer.data.photos import MAX_PHOTOS, face_crop
+    from fer.vision.preprocessing import ImageError
+
+    name_of = Path(source).name
+    images, labels, keys, sizes, warnings = [], [], [], [], []
+    seen: set[int] = set()
+    todo: list[tuple[str, int, Callable[[], bytes], int]] = []
+    for name, nbytes, read in entries:
+        if len(name) > MAX_NAME_CHARS:
+            warnings.append(Skipped(_short(name), "long_name"))
+            continue
+        p = PurePosixPath(name)
+        if p.is_absolute() or ".." in p.parts:
+            warnings.append(Skipped(name, "unsafe"))
+            continue
+        if any(part.startswith(".") or part == "__MACOSX" for part in p.parts):
+            continue
+        if nbytes in (NOT_REGULAR, TOO_DEEP):
+            warnings.append(Skipped(name, "not_regular" if nbytes == NOT_REGULAR else "too_deep"))
+            continue
+        if p.suffix.lower() not in IMAGE_SUFFIXES:
+            warnings.append(Skipped(name, "not_image"))
+            continue
+        cls = p.parts[-2] if len(p.parts) >= 2 else ""
+        try:
+            y = label_index(cls.lower())
+        except ValueError:
+            raise DataError(f"{name}: unknown class folder {cls!r}; expected one of {', '.join(LABELS)}",
+                            "unknown_class", entry=name, folder=cls, classes=", ".join(LABELS)) from None
+        seen.add(y)
+        if nbytes > MAX_FILE_BYTES:
+            warnings.append(Skipped(name, "too_large"))
+            continue
+        todo.append((name, nbytes, read, y))
+    if len(todo) > MAX_PHOTOS:
+        raise DataError(f"{name_of}: more than {MAX_PHOTOS:,} photos; each needs its face found",
+                        "too_many_photos", name=name_of, limit=MAX_PHOTOS)
+    for k, (name, _, read, y) in enumerate(todo):
+        if progress:
+            progress(k / max(len(todo), 1), f"finding the face in photo {k + 1:,} of {len(todo):,}")
+        try:
+            raw = read()
+        except FileRefused as exc:
+            log.info("%s: %s", name, exc)
+            warnings.append(Skipped(name, "not_regular"))
+            continue
+        except DAMAGED_ENTRY as exc:
+            log.info("%s: %s", name, exc)
+            warnings.append(Skipped(name, "damaged"))
+            continue
+        try:
+            face = face_crop(raw, name, detector)
+        except ImageError as exc:
+            log.info("%s", exc)
+            warnings.append(Skipped(name, PHOTO_SKIPS.get(exc.kind, "undecodable")))
+            continue
+        if face.crop is None:
+            warnings.append(Skipped(name, "no_face"))
+            continue
+        images.append(face.crop)
+        labels.append(y)
+        keys.append(name)
+        sizes.append((face.height, face.width))
+    if not images:
+        raise DataError(f"{name_of}: no face found in any photo of the <emotion>/ folders", "no_images",
+                        name=name_of)
+    if progress:
+        progress(1.0, f"{len(images):,} faces from {len(todo):,} photos")
+    for w in warnings[:20]:
+        log.warning("%s", w)
+    return Dataset(np.stack(images), np.array(labels, np.int64), np.full(len(images), "Training"),
                    np.array(keys, dtype=object), np.array(sizes, np.int32).reshape(-1, 2), source, tuple(warnings))
 
 

@@ -54,10 +54,30 @@ def stratified_split(ds: Dataset, test_fraction: float = 0.1, val_fraction: floa
     return Split(name, train, val, test, desc)
 
 
+def per_class_split(ds: Dataset, test_fraction: float = 0.2, seed: int = 42) -> Split:
+    """Per class, in a shuffle seeded by `seed`: round(test_fraction x its images) for the test, at least one when
+    it has 2 or more; the rest trains, and no image validates: a few photos per emotion (5 give 1 test and 4
+    training photos) always split, where a stratified draw needs as many test images as classes, and a handful of
+    validation photos would choose the epoch by chance (the run keeps the epoch of lowest training loss)."""
+    rng = np.random.default_rng(seed)
+    train: list[int] = []
+    test: list[int] = []
+    for c in np.unique(ds.labels).tolist():
+        idx = rng.permutation(np.flatnonzero(ds.labels == c)).tolist()
+        n_test = max(1, round(len(idx) * test_fraction)) if len(idx) >= 2 else 0
+        test.extend(idx[:n_test])
+        train.extend(idx[n_test:])
+    desc = f"per-class: test={test_fraction:g} of each class (seed {seed}), at least one image each; no validation"
+    return Split("per-class", np.array(sorted(train), np.int64), np.zeros(0, np.int64),
+                 np.array(sorted(test), np.int64), desc)
+
+
 def make_split(ds: Dataset, cfg: TrainConfig) -> Split:
     """The split a TrainConfig asks for."""
     if cfg.split == "official":
         return official_split(ds)
+    if cfg.split == "per-class":
+        return per_class_split(ds, cfg.test_fraction, cfg.test_seed)
     if cfg.split == "stratified":
         return stratified_split(ds, 0.1, 0.1, cfg.test_seed, cfg.val_seed)
     return stratified_split(ds, cfg.test_fraction, cfg.val_fraction, cfg.test_seed, cfg.val_seed,

@@ -165,3 +165,22 @@ def read_reports(run_dir: Path) -> tuple[dict[str, Any], str]:
         log.info("%s: %s", Path(run_dir).name, "; ".join(problems))
         return {}, "; ".join(problems)
     return {k: EvalReport.from_dict(v) for k, v in data.items()}, ""
+
+
+def read_before_after(run_dir: Path) -> tuple[Any, str]:
+    """(the run's fer.model.evaluation.BeforeAfter, '') from before_after.json (fer.train.trainer.BEFORE_AFTER);
+    (None, '') when the run has none (not a fine-tuning run, or not finished); (None, problem) when the file is
+    unreadable or does not hold one."""
+    from fer.model.evaluation import BeforeAfter
+    from fer.train.trainer import BEFORE_AFTER
+
+    path = Path(run_dir) / BEFORE_AFTER
+    data, problem = read_object(path, BeforeAfter)
+    if problem or not data:
+        return None, problem
+    try:
+        return BeforeAfter.from_dict(data), ""
+    except (KeyError, TypeError, ValueError) as exc:  # a field missing, or more right than held out
+        problem = f"{BEFORE_AFTER}: {exc}"
+        log.info("%s: %s", Path(run_dir).name, problem)
+        return None, problem

@@ -113,3 +113,82 @@ def most_confident_mistakes(y_true: np.ndarray, scores: np.ndarray, true_class: 
     y_pred = scores.argmax(axis=1) if y_pred is None else y_pred
     idx = np.flatnonzero((y_true == true_class) & (y_pred == pred_class))
     return idx[np.argsort(-scores[idx, pred_class], kind="stable")][:k]  # ties (float16 scores) in file order
+
+
+def seven_problem(value: Any) -> str | None:
+    """Why a per-emotion tuple does not hold one value per class (LABELS order), or None."""
+    return None if len(value) == len(LABELS) else f"has {len(value)} values, not {len(LABELS)}"
+
+
+def taught_problem(value: Any) -> str | None:
+    """Why a list of emotion names names something that is not one of the seven, or None."""
+    bad = [v for v in value if v not in LABELS]
+    return f"names {bad[:3]}, not emotions" if bad else None
+
+
+@dataclass(frozen=True)
+class BeforeAfter:
+    """Two models scored on the same held-out photos: the start (shipped) model and the one fine-tuned from it.
+
+    Per emotion, in LABELS order: `n` held-out photos, and how many of them each model named right (its recall,
+    the emotion's accuracy). `taught`: the emotions the fine-tuning set had photos of (the others were kept, not
+    taught). Written by the trainer at the end of a fine-tuning run as before_after.json
+    (fer.jobs.runfiles.read_before_after); the metadata says what a file may hold (fer.schema)."""
+
+    n: tuple[int, ...] = field(metadata=bounds(0, MAX_COUNT) | checked(seven_problem))
+    before_correct: tuple[int, ...] = field(metadata=bounds(0, MAX_COUNT) | checked(seven_problem))
+    after_correct: tuple[int, ...] = field(metadata=bounds(0, MAX_COUNT) | checked(seven_problem))
+    taught: tuple[str, ...] = field(default=(), metadata=checked(taught_problem))
+    before_model: str = ""
+    """The start model's file, as the run's config names it (TrainConfig.init_model)."""
+    after_model: str = ""
+    """The fine-tuned model's file (the run's model.keras)."""
+
+    def __post_init__(self) -> None:
+        for name in ("n", "before_correct", "after_correct"):
+            if (why := seven_problem(getattr(self, name))) is not None:
+                raise ValueError(f"{name} {why}")
+        if any(b > n or a > n for n, b, a in zip(self.n, self.before_correct, self.after_correct, strict=True)):
+            raise ValueError("more photos named right than held out")
+
+    @property
+    def total(self) -> int:
+        return sum(self.n)
+
+    def recall(self, which: str) -> tuple[float | None, ...]:
+        """Per emotion, the share of its held-out photos `which` ('before' or 'after') named right; None for an
+        emotion with no held-out photo."""
+        correct = self.before_correct if which == "before" else self.after_correct
+        return tuple(c / n if n else None for c, n in zip(correct, self.n, strict=True))
+
+    def accuracy(self, which: str) -> float | None:
+        """The share of every held-out photo `which` ('before' or 'after') named right; None with none."""
+        correct = self.before_correct if which == "before" else self.after_correct
+        return sum(correct) / self.total if self.total else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> BeforeAfter:
+        return cls(tuple(d["n"]), tuple(d["before_correct"]), tuple(d["after_correct"]), tuple(d.get("taught", ())),
+                   d.get("before_model", ""), d.get("after_model", ""))
+
+
+def before_after(shipped: Any, personal: Any, images: np.ndarray, labels: np.ndarray,
+                 taught: Sequence[str] = (), names: tuple[str, str] = ("", "")) -> BeforeAfter:
+    """Score the held-out `images` (uint8 [N, 48, 48], true `labels`) with both models: `shipped` and `personal`
+    are fer.model.inference.Classifier (anything with `.scores(images) -> [N, 7]`), each predicting as its card
+    says. `names`: the two model files, as stored."""
+    labels = np.asarray(labels, np.int64)
+    k = len(LABELS)
+    n = np.bincount(labels, minlength=k)
+
+    def correct(model: Any) -> tuple[int, ...]:
+        scores = np.concatenate([model.scores(images[i:i + 256]) for i in range(0, len(images), 256)]) \
+            if len(images) else np.zeros((0, k))
+        hit = labels[scores.argmax(axis=1) == labels] if len(images) else labels[:0]
+        return tuple(int(v) for v in np.bincount(hit, minlength=k))
+
+    return BeforeAfter(tuple(int(v) for v in n), correct(shipped), correct(personal),
+                       tuple(c for c in LABELS if c in set(taught)), names[0], names[1])

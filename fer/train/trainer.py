@@ -39,6 +39,37 @@ log = logging.getLogger(__name__)
 
 BEST_EPOCH = "best-epoch.keras"
 """The best epoch's checkpoint, kept in the run folder when the averaged weights replace it as model.keras."""
+BEFORE_AFTER = "before_after.json"
+"""A fine-tuning run's (init_model) test photos scored by its start model and by itself
+(fer.model.evaluation.BeforeAfter), written at its end; read by fer.jobs.runfiles.read_before_after."""
+
+
+def freeze_layers(model: Any, how: str) -> int:
+    """Keep layers of `model` as they are (trainable False; BatchNormalization then also keeps its statistics) per
+    TrainConfig.freeze: 'none', 'early' (the first half of the layers with weights), 'features' (every layer with
+    weights but the last). Returns how many layers were frozen."""
+    weighted = [layer for layer in model.layers if layer.weights]
+    count = {"none": 0, "early": len(weighted) // 2, "features": len(weighted) - 1}[how]
+    for layer in weighted[:count]:
+        layer.trainable = False
+    return count
+
+
+def replay_faces(cfg: TrainConfig, taught: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The faces (uint8 [N, 48, 48]) and labels of `cfg.replay` that a run adds to its training part: per emotion
+    (every one, or with replay_classes 'untaught' those not in `taught`, the label indices the data has),
+    `replay_per_class` of them (0: all) in a shuffle seeded by cfg.seed."""
+    from fer.train.presets import from_root
+
+    ds = load_dataset(from_root(cfg.replay))
+    rng = np.random.default_rng(cfg.seed)
+    keep = set(range(NUM_CLASSES)) - (set(np.unique(taught).tolist()) if cfg.replay_classes == "untaught" else set())
+    idx = []
+    for c in sorted(keep):
+        mine = rng.permutation(np.flatnonzero(ds.labels == c))
+        idx.append(mine[:cfg.replay_per_class] if cfg.replay_per_class else mine)
+    chosen = np.sort(np.concatenate(idx)) if idx else np.zeros(0, np.int64)
+    return ds.images[chosen], ds.labels[chosen]
 
 
 @dataclass(frozen=True)
@@ -125,7 +156,15 @@ def _train(cfg: TrainConfig, run_dir: Path, dataset: Dataset | None, progress: P
         table = np.ones(NUM_CLASSES, np.float32)
         table[present] = cw
         weights = table[ds.labels[train_idx]]
-    train_data = TrainBatches(ds.images[train_idx], targets[train_idx], cfg, weights)
+    train_images, train_targets = ds.images[train_idx], targets[train_idx]
+    if cfg.replay:  # faces the run keeps seeing, never validated or tested on
+        more, more_labels = replay_faces(cfg, ds.labels)
+        log.info("replaying %d faces of %s", len(more), cfg.replay)
+        train_images = np.concatenate([train_images, more])
+        train_targets = np.concatenate([train_targets, np.eye(NUM_CLASSES, dtype=train_targets.dtype)[more_labels]])
+        if weights is not None:
+            weights = np.concatenate([weights, np.ones(len(more), weights.dtype)])
+    train_data = TrainBatches(train_images, train_targets, cfg, weights)
     val_data = None
     if len(split.val):
         val_data = dist.dataset(eval_batches(ds.images[split.val], targets[split.val], cfg, dist.replicas))
@@ -179,6 +218,8 @@ def _train(cfg: TrainConfig, run_dir: Path, dataset: Dataset | None, progress: P
     correction = prior_correction(ds.labels[train_idx], targets[train_idx])
     card = finish_run(run_dir, cfg, ds, split, history, resume.train_seconds, time.time() - t0, correction,
                       notes, dist.describe(), precision)
+    if cfg.init_model and len(split.test):
+        write_before_after(run_dir, cfg, ds, split)
     stopped_early = bool(callbacks[1].stopped_epoch) if hasattr(callbacks[1], "stopped_epoch") else False
     if progress:
         progress(TrainEvent("done", len(history), cfg.epochs, message="finished"))
@@ -265,6 +306,7 @@ def _compiled(cfg: TrainConfig) -> Any:
     model = build_model(cfg.arch, l2=cfg.l2, dropout=cfg.dropout)
     if cfg.init_model:
         start_from(model, cfg)
+        freeze_layers(model, cfg.freeze)
     model.compile(optimizer=_optimizer(cfg),
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
                   metrics=["accuracy"])
@@ -317,6 +359,22 @@ def finish_run(run_dir: Path, cfg: TrainConfig, ds: Dataset, split: Split,
     write_json(run_dir / "model.json", card.to_dict())
     log.info("run %s: %s (this session %.0f s)", run_dir, json.dumps(metrics.get("test", {})), session_seconds)
     return card
+
+
+def write_before_after(run_dir: Path, cfg: TrainConfig, ds: Dataset, split: Split) -> None:
+    """Score the test part with the start model (cfg.init_model) and the run's model, each as its card says, and
+    write before_after.json (fer.model.evaluation.BeforeAfter)."""
+    from fer.model.evaluation import before_after
+    from fer.model.inference import Classifier
+    from fer.train.presets import from_root
+
+    start, mine = Classifier.from_file(from_root(cfg.init_model)), Classifier.from_file(run_dir / "model.keras")
+    result = before_after(start, mine, ds.images[split.test], ds.labels[split.test],
+                          taught=[LABELS[c] for c in np.unique(ds.labels[split.train]).tolist()],
+                          names=(cfg.init_model, str(run_dir / "model.keras")))
+    write_json(run_dir / BEFORE_AFTER, result.to_dict())
+    log.info("before/after on %d test images: %s -> %s", result.total, result.accuracy("before"),
+             result.accuracy("after"))
 
 
 def _cpus() -> int:
