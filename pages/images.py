@@ -10,7 +10,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from fer.csvcells import cell
-from fer.i18n import decimal_sep, fmt_count, fmt_percent, plural
+from fer.i18n import fmt_count, fmt_percent, plural
 from fer.labels import LABELS, display_name, hex_color
 from fer.media.annotate import annotate, display_width
 from fer.media.photo import (
@@ -31,6 +31,7 @@ from fer.vision.preprocessing import IMAGE_ERROR_KINDS, ImageError
 from ui.charts import show_chart, show_table
 from ui.common import ROOT, detector, get_classifier, lang, t, worded
 from ui.controls import Controls, sidebar_controls
+from ui.downloads import csv_text as localised_csv
 from ui.limits import limits_note
 from ui.server import SESSION_UPLOAD_MAX_MB
 from ui.state import Upload, clear_uploads, forget_upload, keep, kept, kept_uploader, set_kept, upload_id
@@ -115,11 +116,8 @@ def csv_frame(rows: list[dict]) -> pd.DataFrame:
 
 
 def csv_text(rows: list[dict]) -> str:
-    """The CSV download in the language's numbers: probabilities as plain decimals with six digits (never
-    '3.6e-05'); with a decimal comma (Portuguese), fields are separated by ';' as its spreadsheets expect."""
-    comma = decimal_sep(lang()) == ","
-    return csv_frame(rows).to_csv(index=False, float_format="%.6f", sep=";" if comma else ",",
-                                  decimal=decimal_sep(lang()))
+    """The CSV download in the language's numbers (ui.downloads.csv_text)."""
+    return localised_csv(csv_frame(rows))
 
 
 def png_bytes(rgb) -> bytes:
