@@ -70,8 +70,9 @@ def image_error(name: str, exc: ImageError) -> str:
 
 
 def upload_limit_mb() -> int:
-    """The server's upload limit per file (server.maxUploadSize in .streamlit/config.toml)."""
-    return int(st.get_option("server.maxUploadSize"))
+    """The limit per photo: the server's (server.maxUploadSize in .streamlit/config.toml, 200 MB for videos),
+    at most the Images page's own 100 MB (MAX_UPLOAD_BYTES)."""
+    return min(int(st.get_option("server.maxUploadSize")), MAX_UPLOAD_BYTES // 1024**2)
 
 
 def headers() -> dict[str, str]:
@@ -264,7 +265,7 @@ if ctl.model_path is None:
     st.stop()
 
 # Every file type is accepted: the page reads each file and names the one it cannot use, in the page's language.
-uploaded = kept_uploader(t("images.upload"), UPLOADS,
+uploaded = kept_uploader(t("images.upload"), UPLOADS, max_upload_size=upload_limit_mb(),
                          help=t("images.upload_help", mb=upload_limit_mb(), photos=MAX_PHOTOS,
                                 total=MAX_UPLOAD_BYTES // 1024**2, session=SESSION_UPLOAD_MAX_MB))
 examples = sorted(EXAMPLES_DIR.glob("*.jpg"))

@@ -34,6 +34,7 @@ from ui.charts import probability_timeline, show_chart, show_table
 from ui.common import ROOT, detector, get_classifier, lang, t
 from ui.controls import Controls, sidebar_controls
 from ui.downloads import csv_text
+from ui.server import SESSION_UPLOAD_MAX_MB
 from ui.text import plain
 from ui.video_jobs import JOBS, JobHandle, Work
 
@@ -241,7 +242,8 @@ if ctl.model_path is None:
     st.stop()
 
 types = ", ".join(VIDEO_TYPES)
-limits = t("videos.limits", mb=MAX_MB, minutes=fmt_number(MAX_VIDEO_S / 60, lang(), 0), types=types)
+limits = t("videos.limits", mb=MAX_MB, minutes=fmt_number(MAX_VIDEO_S / 60, lang(), 0), types=types,
+           session=SESSION_UPLOAD_MAX_MB)
 # Every file type is accepted: the page reads the file and says what is wrong with it, in the page's language.
 uploaded = st.file_uploader(t("videos.upload"), key=uploader_key(), max_upload_size=MAX_MB, help=limits)
 st.caption(limits)
