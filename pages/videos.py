@@ -134,18 +134,23 @@ def skip_text(res: VideoResult) -> str:
     return t("videos.skip", every=res.analysed_every, n=fmt_count(res.analysed, lang()))
 
 
-def csv_download(res: VideoResult) -> str:
-    """The per-frame CSV in the session's language: translated headers, the English key beside the emotion's
-    name, the language's decimal separator (ui.downloads)."""
+def csv_headers() -> dict[str, str]:
+    """The CSV's translated headers (read in the page's run: the download itself runs outside it)."""
+    keys = ("time_s", "frame", "person", "x", "y", "w", "h", "label", "emotion")
+    return {k: t(f"videos.col_{k}") for k in keys} | {k: display_name(k, lang()) for k in LABELS}
+
+
+def csv_download(res: VideoResult, headers: dict[str, str], lg: str) -> str:
+    """The per-frame CSV in language `lg`: translated headers, the English key beside the emotion's name, the
+    language's decimal separator (ui.downloads). Called when the button is pressed, outside the page's run."""
     frame = pd.read_csv(io.StringIO(video_csv(res)), keep_default_na=False, na_values=[""])
     for k in CSV_INTS:
         if k in frame:
             frame[k] = frame[k].astype("Int64")
     if "label" in frame:
         frame.insert(frame.columns.get_loc("label") + 1, "emotion",
-                     [display_name(v, lang()) if isinstance(v, str) and v in LABELS else "" for v in frame["label"]])
-    names = {k: t(f"videos.col_{k}") for k in ("time_s", "frame", "person", "x", "y", "w", "h", "label", "emotion")}
-    return csv_text(frame.rename(columns=names | {k: display_name(k, lang()) for k in LABELS}))
+                     [display_name(v, lg) if isinstance(v, str) and v in LABELS else "" for v in frame["label"]])
+    return csv_text(frame.rename(columns=headers), lg)
 
 
 def people_chart(people: tuple[PersonSummary, ...]) -> go.Figure:
@@ -189,7 +194,9 @@ def downloads(res: VideoResult, name: str, where: DeltaGenerator) -> None:
     if annotated is not None:
         where.download_button(t("videos.download_video"), data=annotated.read_bytes, file_name=f"{stem}-emotions.mp4",
                               mime="video/mp4", icon=":material/download:", key="vid_dl_mp4", on_click="ignore")
-    where.download_button(t("videos.download_csv"), data=lambda: csv_download(res), file_name=f"{stem}-frames.csv",
+    headers, lg = csv_headers(), lang()
+    where.download_button(t("videos.download_csv"), data=lambda: csv_download(res, headers, lg),
+                          file_name=f"{stem}-frames.csv",
                           mime="text/csv", icon=":material/download:", key="vid_dl_csv", on_click="ignore")
     where.download_button(t("videos.download_json"), data=lambda: video_json(res), file_name=f"{stem}-frames.json",
                           mime="application/json", icon=":material/download:", key="vid_dl_json", on_click="ignore")
