@@ -204,8 +204,10 @@ def probe_video(path: Path) -> VideoInfo:
     return probe(Path(path))
 
 
-def output_size(info: VideoInfo, max_side: int = OUT_MAX_SIDE) -> tuple[int, int]:
-    """The upright size frames are analysed and written at: at most `max_side`, both sides even (yuv420p)."""
+def output_size(info: VideoInfo, max_side: int | None = None) -> tuple[int, int]:
+    """The upright size frames are analysed and written at: at most `max_side` (OUT_MAX_SIDE), both sides even
+    (yuv420p)."""
+    max_side = max_side or OUT_MAX_SIDE
     factor = min(1.0, max_side / max(info.width, info.height))
     w, h = max(2, round(info.width * factor)), max(2, round(info.height * factor))
     return w - w % 2, h - h % 2

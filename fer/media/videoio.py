@@ -136,6 +136,8 @@ def probe(path: Path) -> VideoInfo:
     with container:
         if not VIDEO_FORMATS & set(container.format.name.split(",")):
             raise _refuse_unreadable(path, None)
+        if not container.streams:  # a container with nothing in it: a recording stopped at once
+            raise VideoError("the video has no frames (zero length)", "no_frames")
         if not container.streams.video:
             has_audio = bool(container.streams.audio)
             raise VideoError("the file has no video stream" + (" (sound only)" if has_audio else ""),
@@ -232,6 +234,8 @@ class FrameReader:
             try:
                 packet = next(packets)
             except StopIteration:
+                if self.stream.frames and index < self.stream.frames - 1:  # the index promised more: cut off
+                    self.truncated = True
                 return
             except av.FFmpegError as exc:
                 log.info("video demuxing stopped: %s", exc)
