@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import io
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -15,20 +15,22 @@ from streamlit.delta_generator import DeltaGenerator
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from fer import i18n
+from fer.csvcells import cell
 from fer.i18n import fmt_count, fmt_duration, fmt_number, fmt_percent
 from fer.labels import LABELS, display_name, hex_color
-from fer.media.live import LIVE_MAX_SIDE
 from fer.media.video import (
+    CSV_KEYS,
     MAX_VIDEO_BYTES,
     MAX_VIDEO_S,
+    VIDEO_MAX_SIDE,
     VIDEO_TYPES,
     PersonSummary,
     VideoError,
     VideoProgress,
     VideoResult,
     analyse_video,
-    video_csv,
     video_json,
+    video_rows,
 )
 from ui.charts import probability_timeline, show_chart, show_table
 from ui.common import ROOT, detector, get_classifier, lang, t
@@ -89,7 +91,7 @@ def start(kind: str, name: str, source: bytes | Path, ctl: Controls) -> None:
     data = source if isinstance(source, bytes) else source.read_bytes()
     key = job_key(hashlib.sha1(data).hexdigest(), ctl, model)
     clf = get_classifier(model, live=True)  # the app's cached classifier: one view per face, as the webcam
-    det = detector(replace(ctl.detector, max_side=LIVE_MAX_SIDE))  # detection on a shrunk copy, as the webcam
+    det = detector(replace(ctl.detector, max_side=VIDEO_MAX_SIDE))  # the app's cached one, shrunk as video needs
     lg = lang()
 
     def work(w: Work) -> VideoResult:
@@ -106,17 +108,18 @@ def start(kind: str, name: str, source: bytes | Path, ctl: Controls) -> None:
         old.release()
 
 
-def error_text(exc: VideoError) -> str:
-    """Why a clip cannot be analysed, in the session's language (video.error.<kind>), numbers written as the
-    language writes them."""
+def worded_values(values: dict[str, Any]) -> dict[str, str]:
+    """Values for a catalog sentence: numbers as the session's language writes them, text made plain."""
     lg = lang()
-    values = {k: fmt_number(v, lg, 0 if isinstance(v, int) else 1)
-              if isinstance(v, int | float) and not isinstance(v, bool) else plain(v)
-              for k, v in exc.details.items()}
-    key = f"video.error.{exc.kind}"
-    if key not in i18n.catalog(lg):
+    return {k: fmt_count(v, lg) if isinstance(v, int) else fmt_number(v, lg, 1)
+            if isinstance(v, float) else plain(v) for k, v in values.items() if not isinstance(v, bool)}
+
+
+def error_text(exc: VideoError) -> str:
+    """Why a clip cannot be analysed, in the session's language (video.error.<kind>)."""
+    if exc.key not in i18n.catalog(lang()):
         return t("videos.bad_file", reason=plain(exc))
-    return t(key, **values)
+    return t(exc.key, **worded_values(exc.details))
 
 
 def progress_text(p: VideoProgress) -> str:
@@ -127,11 +130,18 @@ def progress_text(p: VideoProgress) -> str:
     return f"{done} · {left}"
 
 
-def skip_text(res: VideoResult) -> str:
-    """How many frames were analysed: every one, or one in N with the faces followed in between."""
-    if res.analysed_every <= 1:
-        return t("videos.every_frame", n=fmt_count(res.analysed, lang()))
-    return t("videos.skip", every=res.analysed_every, n=fmt_count(res.analysed, lang()))
+NOTE_BOX = {"video.note.stopped": "info", "video.note.truncated": "warning", "video.note.no_faces": "warning"}
+"""How each of VideoResult.notes() is shown (the others as captions)."""
+
+
+def show_notes(res: VideoResult) -> None:
+    """What to know about the result (fer.media.video.VideoResult.notes): the frames analysed (one in N, faces
+    followed in between), Stop, a truncated file, no face, a smaller annotated video."""
+    notes = res.notes()
+    if not any(key == "video.note.every" for key, _ in notes):
+        st.caption(t("videos.every_frame", n=fmt_count(res.analysed, lang())))
+    for key, values in notes:
+        getattr(st, NOTE_BOX.get(key, "caption"))(t(key, **worded_values(values)))
 
 
 def csv_headers() -> dict[str, str]:
@@ -143,14 +153,12 @@ def csv_headers() -> dict[str, str]:
 def csv_download(res: VideoResult, headers: dict[str, str], lg: str) -> str:
     """The per-frame CSV in language `lg`: translated headers, the English key beside the emotion's name, the
     language's decimal separator (ui.downloads). Called when the button is pressed, outside the page's run."""
-    frame = pd.read_csv(io.StringIO(video_csv(res)), keep_default_na=False, na_values=[""])
+    frame = pd.DataFrame(video_rows(res, blank=None), columns=list(CSV_KEYS))
     for k in CSV_INTS:
-        if k in frame:
-            frame[k] = frame[k].astype("Int64")
-    if "label" in frame:
-        frame.insert(frame.columns.get_loc("label") + 1, "emotion",
-                     [display_name(v, lg) if isinstance(v, str) and v in LABELS else "" for v in frame["label"]])
-    return csv_text(frame.rename(columns=headers), lg)
+        frame[k] = frame[k].astype("Int64")
+    frame.insert(frame.columns.get_loc("label") + 1, "emotion",
+                 [display_name(v, lg) if v in LABELS else "" for v in frame["label"]])
+    return csv_text(frame.map(cell).rename(columns=headers), lg)
 
 
 def people_chart(people: tuple[PersonSummary, ...]) -> go.Figure:
@@ -209,18 +217,12 @@ def show_result(res: VideoResult, name: str) -> None:
     st.caption(t("videos.info", w=info.width, h=info.height, fps=fmt_number(info.fps, lg, 1),
                  duration=fmt_duration(info.duration_s, lg), frames=fmt_count(res.frames_done, lg),
                  seconds=fmt_duration(res.elapsed_s, lg)))
-    st.caption(skip_text(res))
-    if res.stopped:
-        last = res.records[-1].t if res.records else 0.0
-        st.info(t("videos.stopped_note", at=fmt_duration(last, lg), total=fmt_duration(info.duration_s, lg)))
-    if res.truncated:
-        st.warning(t("videos.truncated"))
+    show_notes(res)
     video, side = st.columns([3, 2])
     if res.annotated is not None and res.annotated.is_file():
         video.video(str(res.annotated))
     downloads(res, name, side)
-    if not res.people:
-        st.warning(t("videos.no_people"))
+    if not res.people:  # the notes said so
         return
     st.subheader(t("videos.people", n=len(res.people)))
     people_table(res.people)

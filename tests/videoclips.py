@@ -40,6 +40,8 @@ def face_tile(index: int) -> np.ndarray:
 def face_boxes(size: tuple[int, int], faces: int, t: float, move: int = 6) -> list[tuple[int, int, int]]:
     """(x, y, side) of each pasted tile at time `t` in an upright frame of `size` (width, height)."""
     w, h = size
+    if not faces:
+        return []
     side = int(min(w / faces, h) * 0.8)
     out = []
     for i in range(faces):
@@ -105,6 +107,8 @@ def make_clip(path: Path, *, seconds: float = 1.0, fps: float = 30, size: tuple[
                 out.mux(packet)
         for packet in vs.encode():
             out.mux(packet)
+        if n == 0:  # no frame: the header alone (a zero-length clip)
+            out.start_encoding()
         if aus is not None:
             samples = int(seconds * 44100)
             done = 0
