@@ -130,8 +130,8 @@ def progress_text(p: VideoProgress) -> str:
     return f"{done} · {left}"
 
 
+# how each of VideoResult.notes() is shown (the others as captions)
 NOTE_BOX = {"video.note.stopped": "info", "video.note.truncated": "warning", "video.note.no_faces": "warning"}
-"""How each of VideoResult.notes() is shown (the others as captions)."""
 
 
 def show_notes(res: VideoResult) -> None:
