@@ -361,8 +361,15 @@ def analyse_video(path: Path, detector: Detector, classifier: Classifier, *, out
             tick = now
             last_t = t
             report()
+        if frames_done == 0 and not stopped:  # the first frame decoded once (probe) but not in sequence
+            raise VideoError("the file is damaged: its video does not decode", "broken")
         if last is not None:
             credit(last, last_t + 1 / fps)
+        if writer is not None and frames_done == 0:  # stopped before the first frame: no video to give
+            writer.abort()
+            writer = None
+            tmp.unlink(missing_ok=True)  # type: ignore[union-attr]
+            out = None
         if writer is not None:
             writer.close(audio_until=last_t + 1 / fps if (stopped or reader.truncated) else math.inf)
             tmp.replace(Path(out))  # type: ignore[union-attr]
