@@ -350,3 +350,22 @@ def test_a_truncated_download_that_still_reads_keeps_the_frames_before_the_cut(t
 def test_a_missing_file_is_an_os_error_not_a_video_error(tmp_path):
     with pytest.raises(FileNotFoundError):
         probe_video(tmp_path / "nope.mp4")
+
+
+def test_the_drawing_carried_onto_the_next_frames_is_the_one_drawn_on_the_analysed_frame():
+    from fer.media.live import draw_faces
+    from fer.model.inference import FacePrediction
+
+    faces = (FacePrediction(FaceBox(40, 50, 80, 80), (0.1, 0, 0, 0.8, 0.1, 0, 0)),
+             FacePrediction(FaceBox(200, 60, 70, 70), (0, 0, 0.7, 0, 0.3, 0, 0)))
+    plain, later = draw_frame((320, 240), 2, 0.0), draw_frame((320, 240), 2, 0.5)
+    drawn = draw_faces(plain, faces, "pt", numbers=[1, None])
+    overlay = video.Overlay.of(plain, drawn)
+    assert np.array_equal(overlay.on(plain), drawn)
+    carried = overlay.on(later)
+    mask = np.zeros(plain.shape[:2], bool)
+    h, w = overlay.mask.shape[:2]
+    mask[overlay.y0:overlay.y0 + h, overlay.x0:overlay.x0 + w] = overlay.mask[..., 0]
+    assert np.array_equal(carried[mask], drawn[mask]) and np.array_equal(carried[~mask], later[~mask])
+    assert mask.sum() > 2 * 4 * 70  # two boxes and their labels at least
+    assert video.Overlay.of(plain, plain).on(later) is not later

@@ -130,7 +130,7 @@ def probe(path: Path) -> VideoInfo:
                          "too_large", mb=math.ceil(size / 1024**2), limit_mb=MAX_VIDEO_BYTES // 1024**2)
     av = _av()
     try:
-        container = av.open(str(path))
+        container = av.open(str(path), metadata_errors="replace")
     except av.FFmpegError as exc:
         raise _refuse_unreadable(path, exc) from None
     with container:
@@ -144,6 +144,9 @@ def probe(path: Path) -> VideoInfo:
                              "no_video_stream", audio=has_audio)
         vs = container.streams.video[0]
         cc = vs.codec_context
+        if cc is None:  # no decoder for its codec (or a damaged header that names none)
+            raise VideoError("the video's codec cannot be read (the file is damaged, or in a format this app cannot "
+                             "read)", "broken")
         w, h = int(cc.width or 0), int(cc.height or 0)
         if w * h > MAX_VIDEO_PIXELS:
             raise VideoError(f"the video is {w}x{h} pixels: over the limit of {MAX_VIDEO_PIXELS / 1e6:.1f} megapixels",
@@ -205,7 +208,7 @@ class FrameReader:
 
     def __init__(self, path: Path, size: tuple[int, int], rotation: int) -> None:
         av = _av()
-        self._container = av.open(str(path))
+        self._container = av.open(str(path), metadata_errors="replace")
         self.stream = self._container.streams.video[0]
         self.stream.thread_type = "AUTO"
         self.rotation = rotation
@@ -296,12 +299,17 @@ class AnnotatedWriter:
 
     def _open_audio(self, source: Path) -> None:
         av = _av()
-        self._audio_in = av.open(str(source))
+        self._audio_in = av.open(str(source), metadata_errors="replace")
         if not self._audio_in.streams.audio:
             self._audio_in.close()
             self._audio_in = None
             return
         ain = self._audio_in.streams.audio[0]
+        if ain.codec_context is None or not ain.codec_context.sample_rate:  # no decoder: the video goes without
+            log.info("audio left out: its codec cannot be read")
+            self._audio_in.close()
+            self._audio_in = None
+            return
         self._remux = ain.codec_context.name in REMUX_AUDIO
         if self._remux:
             self._as = self._out.add_stream_from_template(ain)
@@ -335,27 +343,30 @@ class AnnotatedWriter:
                 self._pending = packet
                 return
             self._pending = None
-            if self._remux:
-                if packet.dts is None:
-                    continue
-                packet.stream = self._as
-                self._out.mux(packet)
-            else:
-                try:
-                    frames = packet.decode()
-                except av.FFmpegError:
-                    continue
-                for frame in frames:
-                    for rf in self._resampler.resample(frame):
-                        self._out.mux(self._as.encode(rf))
+            try:
+                if self._remux:
+                    if packet.dts is None:
+                        continue
+                    packet.stream = self._as
+                    self._out.mux(packet)
+                else:
+                    for frame in packet.decode():
+                        for rf in self._resampler.resample(frame):
+                            self._out.mux(self._as.encode(rf))
+            except (av.FFmpegError, ValueError) as exc:  # damaged sound: skipped, the picture goes on
+                log.info("an audio packet was skipped: %s", exc)
 
     def _finish_audio(self) -> None:
         if self._audio_in is None:
             return
-        if not self._remux:
-            for rf in self._resampler.resample(None):
-                self._out.mux(self._as.encode(rf))
-            self._out.mux(self._as.encode(None))
+        av = _av()
+        try:
+            if not self._remux:
+                for rf in self._resampler.resample(None):
+                    self._out.mux(self._as.encode(rf))
+                self._out.mux(self._as.encode(None))
+        except (av.FFmpegError, ValueError) as exc:
+            log.info("the end of the audio was skipped: %s", exc)
         self._audio_in.close()
         self._audio_in = None
 
