@@ -169,22 +169,22 @@ def people_chart(people: tuple[PersonSummary, ...]) -> go.Figure:
                             marker_color=hex_color(k), hovertemplate="%{x:.1f} s<extra>%{fullData.name}</extra>")
                      for k in LABELS])
     fig.update_layout(barmode="stack", title=t("videos.time_per_emotion"), height=130 + 40 * len(people),
-                      margin={"l": 10, "r": 10, "t": 40, "b": 10}, showlegend=True,
+                      margin={"l": 10, "r": 10, "t": 40, "b": 10}, showlegend=True, legend={"traceorder": "normal"},
                       xaxis={"title": t("videos.seconds")}, yaxis={"autorange": "reversed"})
     return fig
 
 
 def people_table(people: tuple[PersonSummary, ...]) -> None:
+    """One row per person: the dominant emotion, its share of the person's time (a percent as fer.i18n writes
+    it), how long and when they were in view."""
     lg = lang()
-    share_col = t("videos.col_share")
     rows = [{t("videos.col_person"): t("videos.person_n", n=p.person),
              t("videos.col_dominant"): display_name(p.dominant, lg),
-             share_col: p.seconds[p.dominant] / p.total_s if p.total_s else 0.0,
+             t("videos.col_share"): fmt_percent(p.seconds[p.dominant] / p.total_s if p.total_s else 0.0, lg),
              t("videos.col_seen"): fmt_duration(p.total_s, lg),
              t("videos.col_when"): t("videos.from_to", start=fmt_duration(p.first_s, lg),
                                      end=fmt_duration(p.last_s, lg))} for p in people]
-    share = st.column_config.ProgressColumn(share_col, min_value=0.0, max_value=1.0, format="percent")
-    show_table(pd.DataFrame(rows), hide_index=True, column_config={share_col: share})
+    show_table(pd.DataFrame(rows), hide_index=True)
 
 
 def person_timeline(res: VideoResult, person: PersonSummary) -> go.Figure:
