@@ -17,6 +17,7 @@ PAGES = [
     ("pages/home.py", "home", "nav.home", ":material/home:", True),
     ("pages/images.py", "images", "nav.images", ":material/image:", False),
     ("pages/webcam.py", "webcam", "nav.webcam", ":material/videocam:", False),
+    ("pages/videos.py", "videos", "nav.videos", ":material/movie:", False),
     ("pages/teach.py", "teach", "nav.teach", ":material/school:", False),
     ("pages/dataset.py", "dataset", "nav.dataset", ":material/dataset:", False),
     ("pages/train.py", "train", "nav.train", ":material/model_training:", False),

@@ -10,7 +10,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from fer.csvcells import cell
-from fer.i18n import decimal_sep, fmt_count, fmt_percent, plural
+from fer.i18n import fmt_count, fmt_percent, plural
 from fer.labels import LABELS, display_name, hex_color
 from fer.media.annotate import annotate, display_width
 from fer.media.photo import (
@@ -31,6 +31,7 @@ from fer.vision.preprocessing import IMAGE_ERROR_KINDS, ImageError
 from ui.charts import show_chart, show_table
 from ui.common import ROOT, detector, get_classifier, lang, t, worded
 from ui.controls import Controls, model_note, sidebar_controls
+from ui.downloads import csv_text as localised_csv
 from ui.limits import limits_note
 from ui.server import SESSION_UPLOAD_MAX_MB
 from ui.state import Upload, clear_uploads, forget_upload, keep, kept, kept_uploader, set_kept, upload_id
@@ -69,8 +70,9 @@ def image_error(name: str, exc: ImageError) -> str:
 
 
 def upload_limit_mb() -> int:
-    """The server's upload limit per file (server.maxUploadSize in .streamlit/config.toml)."""
-    return int(st.get_option("server.maxUploadSize"))
+    """The limit per photo: the server's (server.maxUploadSize in .streamlit/config.toml, 200 MB for videos),
+    at most the Images page's own 100 MB (MAX_UPLOAD_BYTES)."""
+    return min(int(st.get_option("server.maxUploadSize")), MAX_UPLOAD_BYTES // 1024**2)
 
 
 def headers() -> dict[str, str]:
@@ -115,11 +117,8 @@ def csv_frame(rows: list[dict]) -> pd.DataFrame:
 
 
 def csv_text(rows: list[dict]) -> str:
-    """The CSV download in the language's numbers: probabilities as plain decimals with six digits (never
-    '3.6e-05'); with a decimal comma (Portuguese), fields are separated by ';' as its spreadsheets expect."""
-    comma = decimal_sep(lang()) == ","
-    return csv_frame(rows).to_csv(index=False, float_format="%.6f", sep=";" if comma else ",",
-                                  decimal=decimal_sep(lang()))
+    """The CSV download in the language's numbers (ui.downloads.csv_text)."""
+    return localised_csv(csv_frame(rows))
 
 
 def png_bytes(rgb) -> bytes:
@@ -267,7 +266,7 @@ if ctl.model_path is None:
 model_note(ctl.model_path)
 
 # Every file type is accepted: the page reads each file and names the one it cannot use, in the page's language.
-uploaded = kept_uploader(t("images.upload"), UPLOADS,
+uploaded = kept_uploader(t("images.upload"), UPLOADS, max_upload_size=upload_limit_mb(),
                          help=t("images.upload_help", mb=upload_limit_mb(), photos=MAX_PHOTOS,
                                 total=MAX_UPLOAD_BYTES // 1024**2, session=SESSION_UPLOAD_MAX_MB))
 examples = sorted(EXAMPLES_DIR.glob("*.jpg"))

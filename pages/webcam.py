@@ -11,7 +11,7 @@ import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from fer.i18n import fmt_count, fmt_number, fmt_percent
-from fer.labels import LABELS, display_name, hex_color
+from fer.labels import LABELS, display_name
 from fer.media.live import (
     CSV_KEYS,
     LIVE_MAX_SIDE,
@@ -25,7 +25,7 @@ from fer.media.live import (
 )
 from fer.media.session import SessionSummary, summarise
 from ui.bars import emotion_bars
-from ui.charts import show_chart, show_table
+from ui.charts import probability_timeline, seconds_per_emotion, show_chart, show_table
 from ui.common import detector, get_classifier, lang, t
 from ui.controls import model_note, sidebar_controls
 from ui.text import plain
@@ -60,22 +60,12 @@ def timeline_chart(records: list[FrameRecord], title: str, window_s: float | Non
     else:
         end = cols["t"][-1] if cols["t"] else 0.0
         x, xaxis = [v - end for v in cols["t"]], {"title": t("webcam.seconds_ago"), "range": [-window_s, 0]}
-    fig = go.Figure([go.Scatter(x=x, y=cols[k], name=display_name(k, lang()), mode="lines",
-                                line={"color": hex_color(k)}) for k in LABELS])
-    fig.update_layout(title=title, height=380, margin={"l": 10, "r": 10, "t": 40, "b": 10}, xaxis=xaxis,
-                      yaxis={"title": t("webcam.probability"), "range": [0, 1], "tickformat": ".0%"})
-    return fig
+    return probability_timeline(x, cols, title, xaxis, t("webcam.probability"))
 
 
 def emotion_time_chart(summary: SessionSummary) -> go.Figure:
     """Seconds the main face showed each emotion, one bar per emotion in its colour."""
-    names = [display_name(k, lang()) for k in LABELS]
-    secs = [summary.seconds_per_label[k] for k in LABELS]
-    fig = go.Figure(go.Bar(x=names, y=secs, marker_color=[hex_color(k) for k in LABELS],
-                           text=[fmt_number(v, lang(), 1) for v in secs], textposition="outside", cliponaxis=False))
-    fig.update_layout(title=t("webcam.time_per_emotion"), height=300, margin={"l": 10, "r": 10, "t": 40, "b": 10},
-                      yaxis={"title": t("webcam.seconds")})
-    return fig
+    return seconds_per_emotion(summary.seconds_per_label, t("webcam.time_per_emotion"), t("webcam.seconds"))
 
 
 def fps_text(fps: float | None) -> str:

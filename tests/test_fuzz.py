@@ -14,6 +14,10 @@ CI runs a few thousand cases in well under a minute. Maintainers run longer from
 or, through pytest, FER_FUZZ_IMAGES=200000 FER_FUZZ_DATASETS=20000 FER_FUZZ_SEED=7.
 A failure names the seed, the case number and the mutation, which reproduce it exactly.
 
+Issue 40 added videos: tiny clips (mp4 with sound, mov turned as phones record, mkv, avi, a variable frame
+rate) and the bad files of tests/test_video.py, mutated the same way, through `fer.media.video.analyse_video` with
+an annotated copy: a VideoResult or fer.media.video.VideoError, and no temporary file left beside the output.
+
 Issue 42 added: the pixel formats (16- and 32-bit grey, float, LA, RGBA, palette with transparency, CMYK; an RGBA
 header of 50 MP, refused by the bytes it decodes to), a photo of many faces, and datasets of entry counts around
 the limit (zips listing them, some with a lying end record; CSVs of tiny rows; folders with link loops and
@@ -46,6 +50,7 @@ from tests.helpers import PHOTOS, write_csv, write_zip
 
 CI_IMAGES = 1500
 CI_DATASETS = 300
+CI_VIDEOS = 60
 ENTRY_LIMIT = 60
 """fer.data.dataset.MAX_ENTRIES while the fuzzer sends datasets of about this many entries (issue 42)."""
 INTERESTING32 = (0, 1, 0x7F, 0x80, 0xFF, 0x100, 0x7FFF, 0x8000, 0xFFFF, 0x10000, 0x7FFFFFFF, 0x80000000,
@@ -212,6 +217,67 @@ def fuzz_images(cases: int, seed: int = 0, save: Path | None = None, log: Callab
             (save / f"image-{seed}-{case}-{name}").write_bytes(data)
         if log and case and case % 10_000 == 0:
             log(f"{case:,} images: {dict(report.outcomes)}")
+    return report
+
+
+# ------------------------------------------------------------------------------------------ videos
+def video_seeds(work: Path) -> dict[str, bytes]:
+    """{file name: bytes}: tiny valid clips in several containers and the bad files of tests/test_video.py."""
+    from tests.test_video import bad_videos
+    from tests.videoclips import make_clip
+
+    clips = {"sound.mp4": {"audio": True}, "phone.mov": {"rotation": 90}, "clip.mkv": {},
+             "clip.avi": {"codec": "mpeg4"}, "vfr.mp4": {"vfr": True}}
+    work.mkdir(parents=True, exist_ok=True)
+    seeds = {name: make_clip(work / name, seconds=0.4, size=(160, 120), **kw).read_bytes()
+             for name, kw in clips.items()}
+    for path, _ in bad_videos(work).values():
+        seeds.setdefault(path.name, path.read_bytes())
+    return seeds
+
+
+def fuzz_videos(cases: int, seed: int = 0, save: Path | None = None, log: Callable[[str], None] | None = None
+                ) -> Report:
+    """`cases` mutated video files through analyse_video with an annotated copy; see the module docstring."""
+    from fer.media.video import VideoError, VideoResult, analyse_video
+    from fer.vision.detection import Detector
+
+    detector, clf = Detector(), UniformClassifier()
+    rng = np.random.default_rng(seed)
+    report = Report()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        seeds = video_seeds(work / "seeds")
+        names, blobs = list(seeds), list(seeds.values())
+        for case in range(cases):
+            k = case % len(names)
+            data, how = mutate(blobs[k], rng, blobs)
+            name = names[k] if rng.random() < 0.8 else "renamed.mp4"  # the name's extension is not trusted
+            label = f"seed {seed} case {case} ({names[k]}, {how})"
+            folder = work / f"case{case}"
+            folder.mkdir()
+            src, out = folder / name, folder / "annotated.mp4"
+            src.write_bytes(data)
+            t0 = time.perf_counter()
+            try:
+                res = analyse_video(src, detector, clf, out=out, every=3)
+                ok = isinstance(res, VideoResult) and res.frames_done > 0 and out.is_file()
+                outcome, failure = ("result", None) if ok else ("bad result", "a malformed VideoResult")
+            except VideoError as exc:
+                outcome, failure = f"VideoError {exc.kind}", None
+            except Exception as exc:  # noqa: BLE001 - this is what the fuzzer looks for
+                outcome = f"CRASH {type(exc).__name__}"
+                failure = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=-3)}"
+            left = sorted(p.name for p in folder.iterdir() if p.name not in (name, "annotated.mp4"))
+            if left and not failure:
+                outcome, failure = "file left", f"temporary files left behind: {left}"
+            report.add(label, time.perf_counter() - t0, outcome, failure)
+            if failure and save is not None:
+                save.mkdir(parents=True, exist_ok=True)
+                (save / f"video-{seed}-{case}-{name}").write_bytes(data)
+            shutil.rmtree(folder)
+            if log and case and case % 1_000 == 0:
+                log(f"{case:,} videos: {dict(report.outcomes)}")
     return report
 
 
@@ -586,6 +652,12 @@ def test_fuzzed_images_give_a_result_or_an_image_error():
     assert report.outcomes["result"] > 0 and sum(v for k, v in report.outcomes.items() if k.startswith("ImageError"))
 
 
+def test_fuzzed_videos_give_a_result_or_a_video_error_and_leave_no_file():
+    report = fuzz_videos(_env_int("FER_FUZZ_VIDEOS", CI_VIDEOS), _env_int("FER_FUZZ_SEED", 0))
+    assert not report.failures, f"{len(report.failures)} failures:\n" + "\n".join(report.failures[:10])
+    assert report.outcomes["result"] > 0 and sum(v for k, v in report.outcomes.items() if k.startswith("VideoError"))
+
+
 def test_the_image_seeds_cover_every_format_pillow_writes_and_some_it_only_reads():
     from PIL import Image
 
@@ -621,9 +693,11 @@ def test_folder_datasets_with_fifos_and_links_give_a_dataset_or_a_data_error():
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description="Fuzz uploads (images, dataset zips and CSVs); see the docstring.")
+    parser = argparse.ArgumentParser(description="Fuzz uploads (images, dataset zips and CSVs, videos); see the "
+                                                 "docstring.")
     parser.add_argument("--images", type=int, default=CI_IMAGES)
     parser.add_argument("--datasets", type=int, default=CI_DATASETS)
+    parser.add_argument("--videos", type=int, default=CI_VIDEOS)
     parser.add_argument("--run-folders", type=int, default=CI_RUN_FOLDERS)
     parser.add_argument("--dataset-folders", type=int, default=CI_DATASET_FOLDERS)
     parser.add_argument("--seed", type=int, default=0)
@@ -634,7 +708,8 @@ def main() -> int:
     logging.basicConfig(level=logging.ERROR)  # the loader's warnings about skipped files are expected here
     os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
     failed = 0
-    for what, run, n in (("images", fuzz_images, args.images), ("datasets", fuzz_datasets, args.datasets)):
+    for what, run, n in (("images", fuzz_images, args.images), ("datasets", fuzz_datasets, args.datasets),
+                         ("videos", fuzz_videos, args.videos)):
         t0 = time.perf_counter()
         report = run(n, args.seed, args.save, print)
         print(f"{what}: {n:,} cases in {time.perf_counter() - t0:.1f} s, slowest {report.slowest[0]:.2f} s "

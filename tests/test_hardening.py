@@ -26,7 +26,7 @@ def config() -> dict:
 
 def test_the_server_config_is_deliberate():
     server = config()["server"]
-    assert server["maxUploadSize"] == 100  # MB per file: the full FER2013 zip (62 MB) fits
+    assert server["maxUploadSize"] == 200  # MB per file: a video of the Videos page's 200 MB fits
     assert server["enableXsrfProtection"] is True
     assert server["enableCORS"] is True  # Streamlit needs CORS protection on for XSRF protection to apply
     assert server.get("enableStaticServing", False) is False

@@ -31,7 +31,7 @@ from fer.config import TrainConfig
 from fer.i18n import catalog, languages, plotly_separators, t
 from tests.helpers import PHOTOS, ROOT, StreamerStub, write_folder
 
-PAGES = ("home", "images", "webcam", "teach", "dataset", "train", "results", "how_it_works")
+PAGES = ("home", "images", "webcam", "videos", "teach", "dataset", "train", "results", "how_it_works")
 PLACEHOLDER = re.compile(r"{(\w+)[^}]*}")
 WORD = re.compile(r"[A-Za-zÀ-ÿ]{2,}")
 SEGMENT_SPLIT = re.compile(r"\*\*|<br>|\n| · |: |=|%\{[^}]*\}|\(|\)")

@@ -13,11 +13,14 @@ small space above every table is where it goes instead.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import streamlit as st
 
-from ui.common import localise
+from fer.i18n import fmt_number
+from fer.labels import LABELS, display_name, hex_color
+from ui.common import lang, localise
 
 CONFIG: dict[str, Any] = {"displayModeBar": False, "displaylogo": False}
 """Plotly's configuration for every chart: its toolbar hidden."""
@@ -55,3 +58,29 @@ def show_table(data: Any, where: Any = None, **kwargs: Any) -> Any:
     target = where if where is not None else st
     target.space("small")
     return target.dataframe(data, **kwargs)
+
+
+def probability_timeline(x: Sequence[float], cols: Mapping[str, Sequence[float]], title: str, xaxis: dict[str, Any],
+                         y_title: str, height: int = 380) -> Any:
+    """The seven probabilities of one face over time, a line per emotion in its colour (NaN: no face then):
+    the Webcam page's live and session timelines and the Videos page's one per person."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure([go.Scatter(x=list(x), y=list(cols[k]), name=display_name(k, lang()), mode="lines",
+                                line={"color": hex_color(k)}) for k in LABELS])
+    fig.update_layout(title=title, height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10}, xaxis=xaxis,
+                      yaxis={"title": y_title, "range": [0, 1], "tickformat": ".0%"})
+    return fig
+
+
+def seconds_per_emotion(seconds: Mapping[str, float], title: str, y_title: str, height: int = 300) -> Any:
+    """Seconds a face showed each emotion, one bar per emotion in its colour (Webcam's session summary)."""
+    import plotly.graph_objects as go
+
+    names = [display_name(k, lang()) for k in LABELS]
+    secs = [seconds[k] for k in LABELS]
+    fig = go.Figure(go.Bar(x=names, y=secs, marker_color=[hex_color(k) for k in LABELS],
+                           text=[fmt_number(v, lang(), 1) for v in secs], textposition="outside", cliponaxis=False))
+    fig.update_layout(title=title, height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                      yaxis={"title": y_title})
+    return fig

@@ -73,8 +73,8 @@ class ActivityMiddleware:
 SESSION_UPLOAD_MAX_MB = 300
 """Bytes of uploads one browser session may hold on the server at once (every uploader of every page
 together; Streamlit keeps them in memory until the file is removed or the session ends). Streamlit's own limit
-(`server.maxUploadSize`, 100 MB) is per file only: eight 99 MB files in one upload took the server from 0.9
-to 2.6 GB."""
+(`server.maxUploadSize`, 200 MB: the Videos page's largest video) is per file only: eight 99 MB files in one
+upload took the server from 0.9 to 2.6 GB."""
 UPLOAD_PREFIX = "/_stcore/upload_file/"
 
 

@@ -1,4 +1,4 @@
-"""`python -m fer`: models, predict, stats, train, evaluate, export, predictions."""
+"""`python -m fer`: models, predict, video, stats, train, evaluate, export, predictions."""
 
 from __future__ import annotations
 
@@ -99,6 +99,71 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(results)
     return EXIT_INPUT if failed else 0
+
+
+class ProgressBar:
+    """A one-line bar on a terminal (stderr), redrawn in place: frames done of the total, share and ETA; nothing
+    when stderr is not a terminal (a pipe or a log file gets only the result)."""
+
+    WIDTH = 30
+
+    def __init__(self, stream: Any = None) -> None:
+        self.stream = stream or sys.stderr
+        self.live = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.drawn = False
+
+    def __call__(self, p: Any) -> None:
+        if not self.live:
+            return
+        share = min(1.0, p.frames_done / p.frames_total) if p.frames_total else 0.0
+        filled = round(share * self.WIDTH)
+        eta = f" · ETA {p.eta_s:.0f} s" if p.eta_s is not None else ""
+        self.stream.write(f"\r[{'#' * filled}{'.' * (self.WIDTH - filled)}] {p.frames_done}/{p.frames_total} "
+                          f"frames · {p.analysed} analysed · {share:.0%}{eta}\033[K")
+        self.stream.flush()
+        self.drawn = True
+
+    def done(self) -> None:
+        if self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def cmd_video(args: argparse.Namespace) -> int:
+    from fer.i18n import fmt_duration, t
+    from fer.media.video import VideoError, analyse_video, video_csv, video_json
+    from fer.vision.detection import Detector, DetectorConfig
+
+    detector = Detector(DetectorConfig(mode=args.detect))
+    classifier = _load_classifier(Path(args.model)).single_view()  # one view per face, as the webcam
+    bar = ProgressBar()
+    try:
+        result = analyse_video(Path(args.input), detector, classifier, out=Path(args.out) if args.out else None,
+                               progress=bar, every=args.every)
+    except VideoError as exc:
+        raise InputError(f"{args.input}: {exc}") from None
+    finally:
+        bar.done()
+    if args.csv:
+        Path(args.csv).write_text(video_csv(result), encoding="utf-8")
+    if args.json:
+        print(video_json(result))
+        return 0
+    info = result.info
+    print(f"{args.input}: {info.width}x{info.height}, {info.fps:g} fps, {fmt_duration(info.duration_s)}, "
+          f"{result.frames_done} frames, {result.analysed} analysed (one in {result.analysed_every}), "
+          f"in {fmt_duration(result.elapsed_s)}")
+    for p in result.people:
+        top = sorted(((s, k) for k, s in p.seconds.items() if s > 0), reverse=True)[:3]
+        times = ", ".join(f"{k} {s:.1f} s" for s, k in top)
+        print(f"person {p.person}: {p.dominant} (seen {p.first_s:.1f}-{p.last_s:.1f} s; {times})")
+    for key, values in result.notes():
+        print(t(key, "en", **values))
+    if result.annotated:
+        print(f"annotated video: {result.annotated}")
+    if args.csv:
+        print(f"per-frame CSV: {args.csv}")
+    return 0
 
 
 def _load_classifier(path: Path) -> Any:
@@ -351,6 +416,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="extra border around each face, fraction of its size, {}-{}".format(*MARGIN_RANGE))
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_predict)
+
+    s = sub.add_parser("video", help="follow every face through a video file: per-person emotions, an annotated copy")
+    s.add_argument("input", metavar="IN", help="a video file (mp4, mov, webm, avi, mkv; up to 200 MB and 10 minutes)")
+    s.add_argument("--out", metavar="FILE.mp4", help="write the annotated video (H.264 mp4, the audio kept) here")
+    s.add_argument("--csv", metavar="FILE.csv", help="write one row per face per analysed frame here")
+    s.add_argument("--json", action="store_true", help="print the whole result as JSON")
+    s.add_argument("--every", type=number(int, 1, 1000), default=None, metavar="N",
+                   help="analyse one frame in N (default: as many as keep up with the video's own speed)")
+    s.add_argument("--model", default=str(DEFAULT_MODEL))
+    s.add_argument("--detect", choices=DETECT_MODES, default=DetectorConfig().mode,
+                   help="upright: frontal faces as they are; rotated: also tilted faces; all: also side faces")
+    s.set_defaults(func=cmd_video)
 
     s = sub.add_parser("stats", help="counts per split and class, imbalance, image sizes, duplicates")
     s.add_argument("--data", required=True, help="folder, zip or CSV")

@@ -140,12 +140,13 @@ EDGE = (20, 20, 20)
 
 
 def annotate(rgb: np.ndarray, faces: Sequence[FacePrediction], lang: str = "en", show_confidence: bool = True,
-             scale: float = 1.0, numbers: Sequence[int] | None = None) -> np.ndarray:
+             scale: float = 1.0, numbers: Sequence[int | None] | None = None) -> np.ndarray:
     """A copy of an RGB uint8 image with every face boxed and labelled in its emotion's colour.
 
     `scale` maps the faces' boxes onto this image (e.g. the factor from `fit` when drawing on a
     downscaled copy). Faces found rotated (`box.angle != 0`) get a turned box. `numbers`: the
-    number written before each face's label (as in the page's table); none by default. Labels are
+    number written before each face's label (as in the page's table; None: none for that face); none by
+    default. Labels are
     `label_size` tall, whatever the size of the face.
     """
     if rgb.ndim == 2:

@@ -14,7 +14,7 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -287,10 +287,9 @@ class LiveProcessor:
         return recs
 
 
-def analyse_frame(rgb: np.ndarray, detector: Detector | TrackingDetector, classifier: Classifier, margin: float = 0.0,
-                  lang: str = "en", show_confidence: bool = True,
-                  ) -> tuple[tuple[FacePrediction, ...], np.ndarray, dict[str, float]]:
-    """Detect, classify (all faces in one batch) and draw one frame: (faces, drawn frame, ms per stage)."""
+def find_faces(rgb: np.ndarray, detector: Detector | TrackingDetector, classifier: Classifier, margin: float = 0.0,
+               ) -> tuple[tuple[FacePrediction, ...], dict[str, float]]:
+    """Detect and classify (all faces in one batch) the faces of one RGB frame: (faces, ms per stage)."""
     t0 = time.perf_counter()
     gray = to_gray(rgb)
     boxes = detector.detect(gray)
@@ -300,17 +299,27 @@ def analyse_frame(rgb: np.ndarray, detector: Detector | TrackingDetector, classi
     scores = classifier.scores(crops) if boxes else []
     faces = tuple(FacePrediction(b, tuple(float(v) for v in s)) for b, s in zip(boxes, scores, strict=True))
     t3 = time.perf_counter()
+    return faces, {"detect": 1000 * (t1 - t0), "crop": 1000 * (t2 - t1), "classify": 1000 * (t3 - t2)}
+
+
+def analyse_frame(rgb: np.ndarray, detector: Detector | TrackingDetector, classifier: Classifier, margin: float = 0.0,
+                  lang: str = "en", show_confidence: bool = True,
+                  ) -> tuple[tuple[FacePrediction, ...], np.ndarray, dict[str, float]]:
+    """Detect, classify (all faces in one batch) and draw one frame: (faces, drawn frame, ms per stage)."""
+    faces, stages = find_faces(rgb, detector, classifier, margin)
+    t3 = time.perf_counter()
     out = draw_faces(rgb, faces, lang, show_confidence)
-    t4 = time.perf_counter()
-    return faces, out, {"detect": 1000 * (t1 - t0), "crop": 1000 * (t2 - t1), "classify": 1000 * (t3 - t2),
-                        "draw": 1000 * (t4 - t3)}
+    stages["draw"] = 1000 * (time.perf_counter() - t3)
+    return faces, out, stages
 
 
 def draw_faces(rgb: np.ndarray, faces: tuple[FacePrediction, ...], lang: str = "en",
-               show_confidence: bool = True) -> np.ndarray:
-    """The frame with every face boxed and labelled '1 · Happy 87%', numbered in the order of `faces`:
-    the readout beside the video names them 'Face 1', 'Face 2' in that order."""
-    return annotate(rgb, faces, lang, show_confidence, numbers=range(1, len(faces) + 1))
+               show_confidence: bool = True, numbers: Sequence[int | None] | None = None) -> np.ndarray:
+    """The frame with every face boxed and labelled '1 · Happy 87%', numbered in the order of `faces` (the
+    readout beside the video names them 'Face 1', 'Face 2' in that order) or by `numbers` (a video file's
+    people; None: no number)."""
+    shown = range(1, len(faces) + 1) if numbers is None else numbers
+    return annotate(rgb, faces, lang, show_confidence, numbers=shown)
 
 
 def timeline(records: list[FrameRecord]) -> dict[str, list[float]]:

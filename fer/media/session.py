@@ -10,16 +10,12 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
-import numpy as np
-
 from fer.labels import LABELS
 from fer.media.live import DEFAULT_INTERVAL_S, FrameRecord
-from fer.vision.boxes import FaceBox
+from fer.vision.tracking import MATCH_DISTANCE, FaceFollower
 
 MAX_GAP_S = 1.0
 """An analysed frame stands for the time until the next one, at most this long (a pause is not a mood)."""
-MATCH_DISTANCE = 0.75
-"""A face continues a track when its centre is within this many face sizes of the track's last box."""
 MIN_SHARE = 0.05
 """Faces seen in fewer than this share of the analysed frames are left out (detector flicker)."""
 
@@ -70,39 +66,15 @@ def frame_weights(records: list[FrameRecord]) -> list[float]:
 
 
 def follow_faces(records: list[FrameRecord]) -> list[list[tuple[int, int]]]:
-    """Tracks of faces: each a list of (record index, face index), greedily matched by nearest centre.
-
-    Per frame, the distances of every face to every track seen in the previous frame are one numpy array, and
-    only the pairs within MATCH_DISTANCE are sorted (47 faces a frame over 20,000 frames took 34 s as Python
-    pairs); the result is the same as sorting every pair."""
+    """Tracks of faces: each a list of (record index, face index), matched from frame to frame by nearest
+    centre (fer.vision.tracking.FaceFollower: a track must be in the previous analysed frame)."""
     tracks: list[list[tuple[int, int]]] = []
-    last: list[FaceBox] = []
-    active: list[int] = []  # track numbers seen in the previous frame
+    follower = FaceFollower(MATCH_DISTANCE)
     for ri, rec in enumerate(records):
-        order = sorted(range(len(rec.faces)), key=lambda fi: rec.faces[fi].box.x)
-        taken_faces: set[int] = set()
-        taken_tracks: set[int] = set()
-        if order and active:
-            faces = np.array([rec.faces[fi].box.center for fi in order], float)
-            prev = np.array([last[k].center for k in active], float)
-            size = np.array([max(last[k].w, last[k].h, 1) for k in active], float)
-            dist = np.hypot(*(faces[:, None, :] - prev[None, :, :]).transpose(2, 0, 1)) / size[None, :]
-            rows, cols = np.nonzero(dist <= MATCH_DISTANCE)  # row-major: faces in `order`, tracks in `active`
-            for j in np.argsort(dist[rows, cols], kind="stable"):
-                fi, k = order[rows[j]], active[cols[j]]
-                if fi not in taken_faces and k not in taken_tracks:
-                    tracks[k].append((ri, fi))
-                    taken_faces.add(fi)
-                    taken_tracks.add(k)
-        for fi in order:
-            if fi not in taken_faces:
-                tracks.append([(ri, fi)])
-                last.append(rec.faces[fi].box)
-                taken_tracks.add(len(tracks) - 1)
-        for k in taken_tracks:
-            ri_, fi_ = tracks[k][-1]
-            last[k] = records[ri_].faces[fi_].box
-        active = sorted(taken_tracks)
+        ids = follower.update([f.box for f in rec.faces])
+        tracks.extend([] for _ in range(len(follower) - len(tracks)))
+        for fi in sorted(range(len(ids)), key=lambda fi: rec.faces[fi].box.x):
+            tracks[ids[fi]].append((ri, fi))
     return tracks
 
 
