@@ -12,7 +12,9 @@ little, H.264). Two paths per clip:
   (Python, TensorFlow and the model loaded) and the analysis time it reports.
 
 fps = frames read / seconds; analysed = share of those frames detected and classified (the rest carry the
-boxes); realtime = clip seconds / seconds taken (1.0 or more: at least as fast as the clip plays).
+boxes); realtime = clip seconds / seconds taken (1.0 or more: at least as fast as the clip plays); CPU s: CPU
+time of the process and its threads (the cli: of the whole command), which other load on the machine does not
+inflate: at or under the clip's length, one core keeps up with it.
 
 `--ferpkg PYTHON`: also run the PyPI `fer` package's `Video.analyze` (frequency 1, annotated video saved) on the
 same clips with that interpreter (a separate virtual environment: its import name `fer` is this project's too).
@@ -64,17 +66,25 @@ def function_path(clip: Path, out: Path, classifier: Any, every: int | None) -> 
             "realtime": round(r.info.duration_s / wall, 2)}
 
 
+def _children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def cli_path(clip: Path, out: Path, every: int | None) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "fer", "video", str(clip), "--out", str(out), "--json"]
     cmd += ["--every", str(every)] if every else []
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), _children_cpu()
     p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=3600, check=False)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, _children_cpu() - cpu0
     if p.returncode:
         return {"error": p.stderr.strip().splitlines()[-1] if p.stderr.strip() else f"exit {p.returncode}"}
     doc = json.loads(p.stdout)
     frames, analysed, duration = doc["frames_done"], doc["analysed"], doc["info"]["duration_s"]
-    return {"seconds": round(wall, 2), "analysis_s": doc["elapsed_s"], "frames": frames, "analysed": analysed,
+    return {"seconds": round(wall, 2), "cpu_s": round(cpu, 2), "analysis_s": doc["elapsed_s"], "frames": frames,
+            "analysed": analysed,
             "every": doc["analysed_every"], "people": len(doc["people"]),
             "fps": round(frames / doc["elapsed_s"], 1), "analysed_share": round(analysed / frames, 3),
             "realtime": round(duration / doc["elapsed_s"], 2), "realtime_whole_command": round(duration / wall, 2)}
@@ -82,18 +92,19 @@ def cli_path(clip: Path, out: Path, every: int | None) -> dict[str, Any]:
 
 def ferpkg_path(python: str, clip: Path, outdir: Path, duration: float) -> dict[str, Any]:
     outdir.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), _children_cpu()
     try:
         p = subprocess.run([python, "-c", FERPKG_SCRIPT, str(clip), str(outdir)], capture_output=True, text=True,
                            cwd=outdir, timeout=3600, check=False)
     except OSError as exc:
         return {"error": str(exc)}
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, _children_cpu() - cpu0
     if p.returncode:
         tail = p.stderr.strip().splitlines()
         return {"error": tail[-1] if tail else f"exit {p.returncode}"}
     doc = json.loads(p.stdout.strip().splitlines()[-1])
-    return {"seconds": round(wall, 2), "analysis_s": round(doc["analyse_s"], 2), "frames": doc["frames"],
+    return {"seconds": round(wall, 2), "cpu_s": round(cpu, 2), "analysis_s": round(doc["analyse_s"], 2),
+            "frames": doc["frames"],
             "analysed_share": 1.0, "fps": round(doc["frames"] / doc["analyse_s"], 1),
             "realtime": round(duration / doc["analyse_s"], 2), "realtime_whole_command": round(duration / wall, 2)}
 
@@ -129,12 +140,12 @@ def main() -> None:
             for name, r in paths.items():
                 results.append({"size": f"{w}x{h}", "faces": args.faces, "clip_s": args.seconds, "path": name, **r})
                 rows.append([f"{w}x{h}", name, r.get("frames", "-"), r.get("fps", "-"), r.get("analysed_share", "-"),
-                             r.get("every", "-"), r.get("realtime", "-"), r.get("seconds", "-"),
+                             r.get("every", "-"), r.get("realtime", "-"), r.get("seconds", "-"), r.get("cpu_s", "-"),
                              r.get("error", "")])
                 if not args.json:
                     print(f"  {w}x{h} {name}: {r}", file=sys.stderr)
     emit({"machine": machine(), "fps_clip": 30, "results": results}, args.json, rows,
-         ["clip", "path", "frames", "fps", "analysed", "every", "realtime", "seconds", "error"])
+         ["clip", "path", "frames", "fps", "analysed", "every", "realtime", "seconds", "CPU s", "error"])
 
 
 if __name__ == "__main__":

@@ -369,3 +369,20 @@ def test_the_drawing_carried_onto_the_next_frames_is_the_one_drawn_on_the_analys
     assert np.array_equal(carried[mask], drawn[mask]) and np.array_equal(carried[~mask], later[~mask])
     assert mask.sum() > 2 * 4 * 70  # two boxes and their labels at least
     assert video.Overlay.of(plain, plain).on(later) is not later
+
+
+def test_a_person_hidden_for_under_a_second_keeps_their_number(tmp_path, detector, monkeypatch):
+    calls = []
+
+    def blinking(rgb, *args):  # noqa: ANN001, ANN202 - sees nothing on frames 8 to 20 (0.4 s turned away)
+        calls.append(1)
+        return ((), {}) if 8 <= len(calls) <= 20 else find_faces(rgb, *args)
+
+    from fer.media.live import find_faces
+
+    monkeypatch.setattr(video, "find_faces", blinking)
+    clip = make_clip(tmp_path / "c.mp4", seconds=1.5, size=(160, 120), faces=1)
+    r = analyse_video(clip, detector, StandIn(), every=1)
+    assert [p.person for p in r.people] == [1]
+    assert not r.records[10].faces and r.records[-1].faces[0].person == 1
+    assert video._keep(30, 1) == 29 and video._keep(30, 3) == 9 and video._keep(1, 10) == 0

@@ -268,6 +268,11 @@ class Overlay:
         return out
 
 
+def _keep(fps: float, every: int) -> int:
+    """Analysed frames a person may be missing from and keep their number: those of KEEP_S seconds."""
+    return max(0, round(KEEP_S * fps / every) - 1)
+
+
 def _choose_every(costs: list[tuple[float, float]], fps: float) -> int:
     """One frame in N analysed so that the work keeps up with the clip: `costs` are (analysis, everything
     else) seconds of the measured frames; N frames take N * else + analysis, at most N frame intervals."""
@@ -303,7 +308,7 @@ def analyse_video(path: Path, detector: Detector, classifier: Classifier, *, out
         detector = Detector(replace(detector.config, max_side=VIDEO_MAX_SIDE))
     tracker = TrackingDetector(detector)
     fps = info.fps
-    follower = FaceFollower(keep=0)
+    follower = FaceFollower()
     person_of: dict[int, int] = {}
     spans: dict[int, _Span] = {}
     records = _Records()
@@ -311,6 +316,7 @@ def analyse_video(path: Path, detector: Detector, classifier: Classifier, *, out
     writer: AnnotatedWriter | None = None
     reader = FrameReader(path, size, info.rotation)
     chosen = every or 1
+    follower.keep = _keep(fps, chosen)
     costs: list[tuple[float, float]] = []
     analysed = frames_done = 0
     stopped = False
@@ -396,6 +402,7 @@ def analyse_video(path: Path, detector: Detector, classifier: Classifier, *, out
                 costs.append((analysis, now - tick - analysis))
                 if analysed == MEASURE:
                     chosen = _choose_every(costs, fps)
+                    follower.keep = _keep(fps, chosen)
                     log.info("video: analysing one frame in %d (%.0f ms an analysis, %.0f ms the rest a frame)",
                              chosen, 1000 * costs[-1][0], 1000 * costs[-1][1])
             tick = now
