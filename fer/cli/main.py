@@ -130,7 +130,6 @@ class ProgressBar:
 
 
 def cmd_video(args: argparse.Namespace) -> int:
-    from fer.i18n import fmt_duration, t
     from fer.media.video import VideoError, analyse_video, video_csv, video_json
     from fer.vision.detection import Detector, DetectorConfig
 
@@ -150,15 +149,15 @@ def cmd_video(args: argparse.Namespace) -> int:
         print(video_json(result))
         return 0
     info = result.info
-    print(f"{args.input}: {info.width}x{info.height}, {info.fps:g} fps, {fmt_duration(info.duration_s)}, "
+    print(f"{args.input}: {info.width}x{info.height}, {info.fps:g} fps, {info.duration_s:.1f} s, "
           f"{result.frames_done} frames, {result.analysed} analysed (one in {result.analysed_every}), "
-          f"in {fmt_duration(result.elapsed_s)}")
+          f"in {result.elapsed_s:.1f} s")
     for p in result.people:
         top = sorted(((s, k) for k, s in p.seconds.items() if s > 0), reverse=True)[:3]
         times = ", ".join(f"{k} {s:.1f} s" for s, k in top)
         print(f"person {p.person}: {p.dominant} (seen {p.first_s:.1f}-{p.last_s:.1f} s; {times})")
-    for key, values in result.notes():
-        print(t(key, "en", **values))
+    for key, values in result.notes():  # the CLI stays English and untranslated: the note's name and figures
+        print(f"note: {key.rsplit('.', 1)[-1].replace('_', ' ')}" + "".join(f", {k} {v}" for k, v in values.items()))
     if result.annotated:
         print(f"annotated video: {result.annotated}")
     if args.csv:
