@@ -27,9 +27,9 @@ from fer.media.photo import (
 )
 from fer.model.inference import FacePrediction
 from fer.vision.detection import DetectorConfig
-from fer.vision.preprocessing import IMAGE_ERROR_KINDS, ImageError
+from fer.vision.preprocessing import ImageError
 from ui.charts import show_chart, show_table
-from ui.common import ROOT, detector, get_classifier, lang, t, worded
+from ui.common import ROOT, detector, get_classifier, image_error, lang, t, worded
 from ui.controls import Controls, model_note, sidebar_controls
 from ui.downloads import csv_text as localised_csv
 from ui.limits import limits_note
@@ -60,13 +60,6 @@ def score_chart(face: FacePrediction, title: str) -> go.Figure:
     return fig
 
 
-def image_error(name: str, exc: ImageError) -> str:
-    """The translated message for an unusable upload, specific to what is wrong with it."""
-    if exc.kind in IMAGE_ERROR_KINDS:
-        d = exc.details
-        return t(f"images.error_{exc.kind}", name=plain(name), w=d.get("width", "?"), h=d.get("height", "?"),
-                 limit=d.get("limit", "?"), mb=d.get("mb", "?"))
-    return t("images.bad_file", name=plain(name), reason=plain(exc))
 
 
 def upload_limit_mb() -> int:

@@ -26,9 +26,19 @@ from fer.jobs.runfiles import read_before_after
 from fer.jobs.teach import TeachFile, add_snapshot, delete_teach, personal_runs, remove_snapshot, teach_dir, teach_files
 from fer.labels import LABELS, display_name
 from fer.train.presets import PRESETS
-from fer.vision.preprocessing import IMAGE_ERROR_KINDS, ImageError
+from fer.vision.preprocessing import ImageError
 from ui.charts import show_chart, show_table
-from ui.common import ACTIVE_MODEL, DEFAULT_MODEL, is_active_model, lang, model_label, set_active_model, t, worded
+from ui.common import (
+    ACTIVE_MODEL,
+    DEFAULT_MODEL,
+    image_error,
+    is_active_model,
+    lang,
+    model_label,
+    set_active_model,
+    t,
+    worded,
+)
 from ui.state import keep, kept
 from ui.text import plain
 from ui.training import curves, progress_view
@@ -68,13 +78,6 @@ def renew(key: str) -> None:
     st.session_state[key + "_gen"] = st.session_state.get(key + "_gen", 0) + 1
 
 
-def image_error(name: str, exc: ImageError) -> str:
-    """Why a file is not a usable photo, with the Images page's words."""
-    if exc.kind in IMAGE_ERROR_KINDS:
-        d = exc.details
-        return t(f"images.error_{exc.kind}", name=plain(name), w=d.get("width", "?"), h=d.get("height", "?"),
-                 limit=d.get("limit", "?"), mb=d.get("mb", "?"))
-    return t("images.bad_file", name=plain(name), reason=plain(exc))
 
 
 def snapshots(where: Path) -> dict[str, list[TeachFile]]:

@@ -15,6 +15,7 @@ from fer.data.dataset import DATA_ERROR_KINDS, DataError
 from fer.files import is_regular
 from fer.model.modelio import ModelCard, load_card
 from fer.paths import ROOT
+from fer.vision.preprocessing import IMAGE_ERROR_KINDS, ImageError
 from ui.warmup import Activity, Step, WarmUp, WarmUpStatus, import_webrtc_before_tensorflow, wait_with_progress
 
 MODELS_DIR = ROOT / "models"
@@ -279,3 +280,13 @@ def detector(config: Any) -> Any:
 def model_card(path: Path) -> ModelCard | None:
     return load_card(path)
 
+
+def image_error(name: str, exc: ImageError) -> str:
+    """The translated message for an unusable upload, specific to what is wrong with it (Images, Teach)."""
+    from ui.text import plain
+
+    if exc.kind in IMAGE_ERROR_KINDS:
+        d = exc.details
+        return t(f"images.error_{exc.kind}", name=plain(name), w=d.get("width", "?"), h=d.get("height", "?"),
+                 limit=d.get("limit", "?"), mb=d.get("mb", "?"))
+    return t("images.bad_file", name=plain(name), reason=plain(exc))
