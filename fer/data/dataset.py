@@ -451,6 +451,27 @@ def _is_photos_layout(entries: list[Entry]) -> bool:
     return any(len(p.parts) >= 2 and p.parts[-2].lower() in LABELS for p in images)
 
 
+def _image_entry(name: str, nbytes: int, warnings: list[Skipped]) -> PurePosixPath | None:
+    """The path of a dataset entry that may be an image, or None: a name too long, unsafe, not a regular file,
+    too deep or not an image is skipped with its reason in `warnings`; hidden files and __MACOSX silently."""
+    if len(name) > MAX_NAME_CHARS:
+        warnings.append(Skipped(_short(name), "long_name"))
+        return None
+    p = PurePosixPath(name)
+    if p.is_absolute() or ".." in p.parts:
+        warnings.append(Skipped(name, "unsafe"))
+        return None
+    if any(part.startswith(".") or part == "__MACOSX" for part in p.parts):
+        return None
+    if nbytes in (NOT_REGULAR, TOO_DEEP):
+        warnings.append(Skipped(name, "not_regular" if nbytes == NOT_REGULAR else "too_deep"))
+        return None
+    if p.suffix.lower() not in IMAGE_SUFFIXES:
+        warnings.append(Skipped(name, "not_image"))
+        return None
+    return p
+
+
 def _from_entries(entries: Iterator[Entry], source: str, progress: Progress | None,
                   n_hint: int | None = None, detector: Detector | None = None, photos: bool | None = None) -> Dataset:
     """Decode `split/class/.../image` entries (any leading folders are skipped), or with `photos` (None: when
@@ -468,20 +489,8 @@ def _from_entries(entries: Iterator[Entry], source: str, progress: Progress | No
     per_split: dict[str, set[int]] = {}  # split folder -> classes seen in it
     budget = MAX_DECODE_PIXELS
     for k, (name, nbytes, read) in enumerate(entries):
-        if len(name) > MAX_NAME_CHARS:
-            warnings.append(Skipped(_short(name), "long_name"))
-            continue
-        p = PurePosixPath(name)
-        if p.is_absolute() or ".." in p.parts:
-            warnings.append(Skipped(name, "unsafe"))
-            continue
-        if any(part.startswith(".") or part == "__MACOSX" for part in p.parts):
-            continue
-        if nbytes in (NOT_REGULAR, TOO_DEEP):
-            warnings.append(Skipped(name, "not_regular" if nbytes == NOT_REGULAR else "too_deep"))
-            continue
-        if p.suffix.lower() not in IMAGE_SUFFIXES:
-            warnings.append(Skipped(name, "not_image"))
+        p = _image_entry(name, nbytes, warnings)
+        if p is None:
             continue
         split_i = _split_folder(p)
         if split_i is None:
@@ -563,20 +572,8 @@ def _from_photos(entries: list[Entry], source: str, progress: Progress | None,
     seen: set[int] = set()
     todo: list[tuple[str, int, Callable[[], bytes], int]] = []
     for name, nbytes, read in entries:
-        if len(name) > MAX_NAME_CHARS:
-            warnings.append(Skipped(_short(name), "long_name"))
-            continue
-        p = PurePosixPath(name)
-        if p.is_absolute() or ".." in p.parts:
-            warnings.append(Skipped(name, "unsafe"))
-            continue
-        if any(part.startswith(".") or part == "__MACOSX" for part in p.parts):
-            continue
-        if nbytes in (NOT_REGULAR, TOO_DEEP):
-            warnings.append(Skipped(name, "not_regular" if nbytes == NOT_REGULAR else "too_deep"))
-            continue
-        if p.suffix.lower() not in IMAGE_SUFFIXES:
-            warnings.append(Skipped(name, "not_image"))
+        p = _image_entry(name, nbytes, warnings)
+        if p is None:
             continue
         cls = p.parts[-2] if len(p.parts) >= 2 else ""
         try:
