@@ -41,7 +41,7 @@ from ui.common import (
 )
 from ui.state import keep, kept
 from ui.text import plain
-from ui.training import curves, progress_view
+from ui.training import curves, progress_view, start_run
 
 # Faces each taught emotion needs: the personal preset holds 20 % of each emotion's photos out for the
 # before/after (at least one), so five give one held out and four to learn from. (Comments, not strings:
@@ -257,16 +257,7 @@ def run_name() -> str:
 def train() -> None:
     """Start the personal run on this session's photos, in the background, and follow it."""
     cfg = replace(PRESETS["personal"], data=str(folder()))
-    try:
-        info = jobs.start_job(cfg, name=run_name())
-    except jobs.BusyError as exc:
-        st.error(t("train.busy", run=plain(exc.run)))
-        return
-    except jobs.JobError as exc:
-        st.error(t("train.start_error", error=plain(exc)))
-        return
-    st.session_state[RUN] = str(info.path)
-    st.rerun()
+    start_run(lambda: jobs.start_job(cfg, name=run_name()), RUN)
 
 
 def live(run_path: str) -> None:

@@ -21,7 +21,7 @@ from fer.train.trainer import start_problem
 from ui.common import ROOT, available_models, data_error_text, lang, t, worded
 from ui.data_source import choose_dataset, dataset_options, load_with_progress
 from ui.text import plain
-from ui.training import curves, progress_view
+from ui.training import curves, progress_view, start_run
 
 K = "tf_"  # prefix of the form's widget keys; the rest of each key is the TrainConfig field
 FLOATS = ("test_fraction", "val_fraction", "learning_rate", "beta_1", "beta_2", "epsilon", "momentum", "lr_factor",
@@ -175,16 +175,7 @@ def resume_label(info: jobs.RunInfo, markdown: bool = False) -> str:
 
 def launch(start: Callable[[], jobs.RunInfo]) -> None:
     """Start or resume a job with `start` and follow it on this page; say why when it cannot start."""
-    try:
-        info = start()
-    except jobs.BusyError as exc:
-        st.error(t("train.busy", run=plain(exc.run)))
-        return
-    except jobs.JobError as exc:
-        st.error(t("train.start_error", error=plain(exc)))
-        return
-    st.session_state["train_run"] = str(info.path)
-    st.rerun()
+    start_run(start, "train_run")
 
 
 def resume(info: jobs.RunInfo) -> None:

@@ -3,6 +3,8 @@ last batch and epoch, the loss and accuracy curves. The pages add their own butt
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 
 from fer.config import TrainConfig
@@ -86,3 +88,20 @@ def progress_view(info: jobs.RunInfo, key: str = "live") -> None:
     progress_bar(info)
     progress_figures(info)
     curves(info, key)
+
+
+def start_run(start: Callable[[], jobs.RunInfo], key: str) -> None:
+    """Start or resume a job with `start`, keep its folder in st.session_state[key] and rerun to follow it; say
+    why when it cannot start (another run holds the machine, or the job would not launch). Train and Teach."""
+    from ui.text import plain
+
+    try:
+        info = start()
+    except jobs.BusyError as exc:
+        st.error(t("train.busy", run=plain(exc.run)))
+        return
+    except jobs.JobError as exc:
+        st.error(t("train.start_error", error=plain(exc)))
+        return
+    st.session_state[key] = str(info.path)
+    st.rerun()
