@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from bench.common import machine
 from fer.labels import LABELS
 
 SCENE = (480, 640)
@@ -153,7 +155,17 @@ def main() -> None:
     p.add_argument("--skip", type=int, default=0, help="leave out the grid's first SKIP variants (measured before)")
     p.add_argument("--cached", action="store_true", help="load the photo sets from the cache (faces not timed)")
     p.add_argument("--grid-only", action="store_true", help="only the grid (the preset's own rows measured before)")
+    p.add_argument("--json", action="store_true", help="the table on stderr, its rows as JSON on stdout at the end")
     args = p.parse_args()
+    out = sys.stderr if args.json else sys.stdout
+    rows: list[dict[str, object]] = []
+
+    def show(name: str, seconds: tuple[float, float], acc: float, recall: dict[str, float | None],
+             taught: set[str]) -> None:
+        print(row(name, seconds, acc, recall, taught), file=out, flush=True)
+        rows.append({"model": name, "wall_s": round(seconds[0], 1), "cpu_s": round(seconds[1], 1),
+                     "accuracy": round(acc, 4), "recall": recall, "taught": sorted(taught)})
+
     if args.make:
         print(json.dumps({k: str(v) for k, v in make_sets(args.make).items()}))
         return
@@ -166,20 +178,20 @@ def main() -> None:
         loaded[n] = load_dataset(sets[n], use_cache=args.cached or n == "test")  # the teaching sets' faces timed
         photos = len(loaded[n]) + sum(w.kind == "no_face" for w in loaded[n].warnings)
         print(f"{n}: {photos} photos, {len(loaded[n])} faces found in {time.perf_counter() - t0:.1f} s "
-              f"({time.process_time() - c0:.1f} s CPU)", flush=True)
+              f"({time.process_time() - c0:.1f} s CPU)", file=out, flush=True)
     test = loaded["test"]
     head = "| model | fine-tuning | test accuracy | taught emotions (mean recall) | kept emotions | " + \
         " | ".join(LABELS) + " |"
-    print("\n" + head + "\n|" + "---|" * (head.count("|") - 1))
+    print("\n" + head + "\n|" + "---|" * (head.count("|") - 1), file=out)
     acc, rec = score(from_root(SHIPPED), test.images, test.labels)
-    print(row("shipped", (0.0, 0.0), acc, rec, {"happy", "sad", "surprise"}), flush=True)
+    show("shipped", (0.0, 0.0), acc, rec, {"happy", "sad", "surprise"})
     shipped_views = {"tta_flip": True, "zoom": 1.05, "shift": 4}  # models/default.json's views, not its correction
 
     def report(name: str, seconds: tuple[float, float], model: Path, taught: set[str]) -> None:
         acc, rec = score(model, test.images, test.labels)
-        print(row(name, seconds, acc, rec, taught), flush=True)
+        show(name, seconds, acc, rec, taught)
         acc, rec = score(model, test.images, test.labels, **shipped_views)
-        print(row(f"{name}, the shipped card's views", seconds, acc, rec, taught), flush=True)
+        show(f"{name}, the shipped card's views", seconds, acc, rec, taught)
 
     for n in ("teach-7", "teach-3"):
         taught = {LABELS[c] for c in np.unique(loaded[n].labels).tolist()}
@@ -190,6 +202,8 @@ def main() -> None:
             for i, change in enumerate(GRID[args.skip:], start=args.skip):
                 wall, cpu, model = finetune(change, sets[n], root / f"grid-{i}", loaded[n])
                 report(f"{n}, {change}", (wall, cpu), model, taught)
+    if args.json:
+        print(json.dumps({"rows": rows, "machine": machine()}, indent=2))
 
 
 if __name__ == "__main__":

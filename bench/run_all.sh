@@ -58,6 +58,7 @@ run memory --steps 20
 run train_step_memory
 run dataset_load
 run hostile_uploads
+run personal
 
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/machine.txt"
 echo "results in $out"

@@ -184,12 +184,12 @@ def thumbnail(path: Path) -> np.ndarray | None:
 
 def gallery(files: list[TeachFile], emotion: str) -> None:
     """The chosen emotion's photos: each one's face (or 'no face'), with a Remove button."""
-    name = display_name(emotion, lang())
+    label = display_name(emotion, lang())  # a catalog word, not a user's text
     if not files:
-        st.info(t("teach.none_yet", emotion=name))
+        st.info(t("teach.none_yet", emotion=label))
         return
     faces = sum(1 for f in files if (c := crop_of(f)) is not None and c.found)
-    st.caption(t("teach.gallery", emotion=name, photos=plural("images.n_photos", len(files), lang()),
+    st.caption(t("teach.gallery", emotion=label, photos=plural("images.n_photos", len(files), lang()),
                  faces=plural("images.n_faces", faces, lang())))
     with st.container(horizontal=True, gap="small"):
         for i, f in enumerate(files, start=1):
@@ -204,7 +204,7 @@ def gallery(files: list[TeachFile], emotion: str) -> None:
                     st.caption(t("teach.no_face", i=i))
                 st.button(t("teach.remove"), key=f"teach_rm_{f.path.parent.name}_{f.path.name}",
                           icon=":material/close:", type="tertiary", on_click=remove, args=(str(f.path),),
-                          help=t("teach.remove_help", i=i, emotion=name))
+                          help=t("teach.remove_help", i=i, emotion=label))
 
 
 def face_counts(found: dict[str, list[TeachFile]]) -> dict[str, int]:

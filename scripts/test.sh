@@ -13,4 +13,6 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 python -m pip install -q -r requirements-dev.txt -e .  # -e .: the `fer` command (pyproject.toml)
 python -m ruff check .
-python -m pytest -q -rs "$@"  # -rs: each skipped test and why (e.g. the full FER2013 not configured)
+# -rs: each skipped test and why (e.g. the full FER2013 not configured). -n: two pytest workers (pytest-xdist), each
+# test file on one of them; one worker left a 2-core machine half idle (docs/benchmarks.md, "Test suite time").
+python -m pytest -q -rs -n "${FER_TEST_WORKERS:-2}" --dist loadfile "$@"

@@ -1,9 +1,12 @@
 """Plain test helpers (paths, synthetic FER2013-like datasets); fixtures live in conftest.py."""
 
+import contextlib
 import io
+import logging
 import os
 import time
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -122,3 +125,50 @@ def wait_for(cond: Any, timeout: float = 120.0, what: str = "condition", poll_s:
     while not cond():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(poll_s)
+
+
+@dataclass(frozen=True)
+class CliRun:
+    """What a `fer` command gave: its exit code and what it printed (as subprocess.CompletedProcess names them)."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_fer(*args: str | Path, env: dict[str, str] | None = None) -> CliRun:
+    """`python -m fer ARGS` run in this process, from the repository's root, with `env` added to the environment.
+
+    The same `fer.cli.main.main` as the console script, its exit code, stdout and stderr (its log lines included);
+    TensorFlow is imported once for the whole suite instead of once a command (8-10 s of CPU each: the suite's
+    cost, docs/benchmarks.md). The console script itself, the refusal before TensorFlow's import, distributed
+    training and killed processes keep a real process in their own tests."""
+    from fer.cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    handler = logging.StreamHandler(err)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.INFO if "--verbose" in args or "-v" in args else logging.WARNING)
+    root_logger, saved_level = logging.getLogger(), logging.getLogger().level
+    saved_env = {k: os.environ.get(k) for k in env or {}}
+    cwd = Path.cwd()
+    try:
+        os.environ.update(env or {})
+        os.chdir(ROOT)
+        root_logger.addHandler(handler)
+        root_logger.setLevel(min(saved_level or logging.WARNING, handler.level))
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main([str(a) for a in args])
+            except SystemExit as exc:  # argparse's usage errors (2) and --help (0)
+                code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+    finally:
+        root_logger.removeHandler(handler)
+        root_logger.setLevel(saved_level)
+        os.chdir(cwd)
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return CliRun(int(code or 0), out.getvalue(), err.getvalue())

@@ -9,8 +9,7 @@ from fer.model.inference import Classifier, predict_faces
 from fer.vision.detection import Detector
 from fer.vision.preprocessing import IMAGE_ERROR_KINDS, ImageError, decode_image
 from tests.badfiles import ERRORS, KINDS, bad_files, hostile_images
-from tests.helpers import PHOTOS
-from tests.test_cli import run_cli
+from tests.helpers import PHOTOS, run_fer
 
 PHOTO = (PHOTOS / "obama.jpg").read_bytes()
 FILES = bad_files(PHOTO)
@@ -50,7 +49,7 @@ def test_cli_processes_good_files_and_exits_2_on_bad_ones(tmp_path):
         paths.append(str(p))
     good = tmp_path / "face.jpg"
     good.write_bytes(PHOTO)
-    r = run_cli("predict", *paths, str(good), "--json")
+    r = run_fer("predict", *paths, str(good), "--json")
     assert r.returncode == 2
     assert "Traceback" not in r.stderr
     errors = [line for line in r.stderr.splitlines() if line.startswith("error:")]
@@ -63,11 +62,11 @@ def test_cli_processes_good_files_and_exits_2_on_bad_ones(tmp_path):
 
 
 def test_cli_missing_file_and_bad_model(tmp_path):
-    r = run_cli("predict", str(tmp_path / "nope.jpg"))
+    r = run_fer("predict", str(tmp_path / "nope.jpg"))
     assert r.returncode == 2 and "cannot read" in r.stderr and "Traceback" not in r.stderr
     fake = tmp_path / "m.keras"
     fake.write_text("not a model")
-    r = run_cli("predict", str(PHOTOS / "obama.jpg"), "--model", str(fake))
+    r = run_fer("predict", str(PHOTOS / "obama.jpg"), "--model", str(fake))
     assert r.returncode == 2 and "not a readable Keras model" in r.stderr and "Traceback" not in r.stderr
 
 
@@ -99,7 +98,7 @@ def test_the_cli_reports_crafted_images_and_still_predicts_the_others(tmp_path):
     for name, data in HOSTILE.items():
         (tmp_path / name).write_bytes(data)
         paths.append(str(tmp_path / name))
-    r = run_cli("predict", *paths, str(PHOTOS / "obama.jpg"), "--json")
+    r = run_fer("predict", *paths, str(PHOTOS / "obama.jpg"), "--json")
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     errors = [line for line in r.stderr.splitlines() if line.startswith("error:")]
     assert sorted(e.split(":")[1].strip() for e in errors) == sorted(set(HOSTILE) - {"tall.png"})

@@ -1,4 +1,5 @@
-"""`python -m fer` as users and other tools call it (real subprocesses)."""
+"""`python -m fer` as users and other tools call it: `fer.cli.main.main` run in this process (tests.helpers.run_fer),
+the console script and the refusal before TensorFlow's import in real processes."""
 
 import csv
 import json
@@ -12,12 +13,7 @@ import pytest
 
 from fer.labels import LABELS
 from fer.model.modelio import load_model
-from tests.helpers import FER_ZIP, ROOT, needs_full_data, write_folder
-
-
-def run_cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "fer", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT)
+from tests.helpers import FER_ZIP, ROOT, needs_full_data, run_fer, write_folder
 
 
 def test_the_installed_fer_command_runs_from_any_folder(tmp_path):
@@ -30,7 +26,7 @@ def test_the_installed_fer_command_runs_from_any_folder(tmp_path):
 
 
 def test_models_lists_course_cnn_with_its_parameter_count():
-    r = run_cli("models", "--json")
+    r = run_fer("models", "--json")
     assert r.returncode == 0, r.stderr
     rows = {m["name"]: m["params"] for m in json.loads(r.stdout)}
     assert rows["course-cnn"] == 5905863
@@ -39,7 +35,7 @@ def test_models_lists_course_cnn_with_its_parameter_count():
 
 @needs_full_data
 def test_stats_on_the_real_zip():
-    r = run_cli("stats", "--data", str(FER_ZIP), "--json")
+    r = run_fer("stats", "--data", str(FER_ZIP), "--json")
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     totals = {k: v["total"] for k, v in out["splits"].items()}
@@ -51,7 +47,7 @@ def test_stats_on_the_real_zip():
 def test_predict_finds_the_face_and_reports_an_unreadable_file(face_photo, tmp_path):
     text = tmp_path / "notes.txt"
     text.write_text("not an image")
-    r = run_cli("predict", str(face_photo), str(text), "--json")
+    r = run_fer("predict", str(face_photo), str(text), "--json")
     assert r.returncode == 2
     assert "Traceback" not in r.stderr
     err_lines = [line for line in r.stderr.splitlines() if line.startswith("error:")]
@@ -69,14 +65,14 @@ def test_predict_finds_the_face_and_reports_an_unreadable_file(face_photo, tmp_p
 def test_predict_on_a_text_file_alone_exits_2_with_one_line(tmp_path):
     text = tmp_path / "x.jpg"
     text.write_text("hello")
-    r = run_cli("predict", str(text))
+    r = run_fer("predict", str(text))
     assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and "x.jpg" in r.stderr
 
 
 def test_bad_dataset_exits_2_without_traceback(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("emotion,Usage\n1,Training\n")
-    r = run_cli("stats", "--data", str(bad))
+    r = run_fer("stats", "--data", str(bad))
     assert r.returncode == 2 and "missing column" in r.stderr and "Traceback" not in r.stderr
 
 
@@ -84,7 +80,7 @@ def test_bad_dataset_exits_2_without_traceback(tmp_path):
 def test_train_then_evaluate_a_tiny_model(tmp_path):
     data = write_folder(tmp_path / "ds", n_per_class=12)
     out = tmp_path / "run"
-    r = run_cli("train", "--data", str(data), "--arch", "tiny-cnn", "--epochs", "2", "--batch-size", "16",
+    r = run_fer("train", "--data", str(data), "--arch", "tiny-cnn", "--epochs", "2", "--batch-size", "16",
                 "--split", "official", "--learning-rate", "0.01", "--mixed-precision", "--report-every", "0.001",
                 "--out", str(out))
     assert r.returncode == 0, r.stderr[-2000:]
@@ -95,7 +91,7 @@ def test_train_then_evaluate_a_tiny_model(tmp_path):
     assert card["arch"] == "tiny-cnn" and card["epochs_trained"] == 2 and card["config"]["epochs"] == 2
     assert "official" in card["split"] and "test" in card["metrics"]
     assert " onednn=on" in card["machine"]  # `train` asks for oneDNN kernels (fer.tfenv)
-    r = run_cli("evaluate", "--model", str(out / "model.keras"), "--data", str(data),
+    r = run_fer("evaluate", "--model", str(out / "model.keras"), "--data", str(data),
                 "--split", "PrivateTest", "--json")
     assert r.returncode == 0, r.stderr[-2000:]
     rep = json.loads(r.stdout)
@@ -105,7 +101,7 @@ def test_train_then_evaluate_a_tiny_model(tmp_path):
     # Export with flip averaging and shifted views: weights only, computing in float32, the card
     # re-scored, and evaluate follows the card.
     dest = tmp_path / "exported.keras"
-    r = run_cli("export", str(out), str(dest), "--tta", "--zoom", "1.05", "--shift", "2", "--notes", "test export")
+    r = run_fer("export", str(out), str(dest), "--tta", "--zoom", "1.05", "--shift", "2", "--notes", "test export")
     assert r.returncode == 0, r.stderr[-2000:]
     exported = json.loads(dest.with_suffix(".json").read_text())
     assert exported["tta_flip"] is True and exported["zoom"] == 1.05 and exported["notes"] == "test export"
@@ -130,25 +126,25 @@ def test_train_then_evaluate_a_tiny_model(tmp_path):
     cm = [[int(((preds.labels == i) & (preds.predicted == j)).sum()) for j in range(7)] for i in range(7)]
     assert cm == test["confusion"]
     again = tmp_path / "again.keras"  # exporting an exported model keeps the history
-    assert run_cli("export", str(dest), str(again)).returncode == 0
+    assert run_fer("export", str(dest), str(again)).returncode == 0
     assert json.loads(again.with_suffix(".report.json").read_text())["history"] == report["history"]
     again.with_suffix(".predictions.npz").unlink()  # `fer predictions` writes them for a model shipped without
-    r = run_cli("predictions", str(again))
+    r = run_fer("predictions", str(again))
     assert r.returncode == 0, r.stderr[-2000:]
     assert json.loads(r.stdout)["n"] == 84
     remade = load_predictions(again)
     assert remade.keys == preds.keys and (remade.predicted == preds.predicted).all()
     assert np.allclose(remade.scores.astype(float), preds.scores.astype(float), atol=2e-3)
-    r = run_cli("predictions", str(tmp_path / "nowhere.keras"))
+    r = run_fer("predictions", str(tmp_path / "nowhere.keras"))
     assert r.returncode == 2 and "Traceback" not in r.stderr
-    r = run_cli("evaluate", "--model", str(dest), "--data", str(data), "--split", "PrivateTest", "--json")
+    r = run_fer("evaluate", "--model", str(dest), "--data", str(data), "--split", "PrivateTest", "--json")
     assert r.returncode == 0, r.stderr[-2000:]
     assert round(json.loads(r.stdout)["accuracy"], 4) == exported["metrics"]["test"]["accuracy"]
-    r = run_cli("evaluate", "--model", str(dest), "--data", str(data), "--zoom", "2", "--json")
+    r = run_fer("evaluate", "--model", str(dest), "--data", str(data), "--zoom", "2", "--json")
     assert r.returncode == 2 and "--zoom: 2.0 is not between 1.0 and 1.5" in r.stderr and "Traceback" not in r.stderr
-    r = run_cli("evaluate", "--model", str(dest), "--data", str(data), "--shift", "9", "--json")
+    r = run_fer("evaluate", "--model", str(dest), "--data", str(data), "--shift", "9", "--json")
     assert r.returncode == 2 and "--shift: 9 is not between 0 and 8" in r.stderr and "Traceback" not in r.stderr
-    r = run_cli("export", str(tmp_path / "nowhere"), str(dest))
+    r = run_fer("export", str(tmp_path / "nowhere"), str(dest))
     assert r.returncode == 2 and "no model file" in r.stderr
 
 
@@ -159,7 +155,7 @@ def test_stats_counts_writes_the_counts_the_dataset_page_ships(tmp_path):
     from fer.data.stats import describe, load_counts
 
     data = write_folder(tmp_path / "ds", n_per_class=3)
-    r = run_cli("stats", "--data", str(data), "--counts")
+    r = run_fer("stats", "--data", str(data), "--counts")
     assert r.returncode == 0, r.stderr[-2000:]
     (tmp_path / "counts.json").write_text(r.stdout)
     counts = load_counts(tmp_path / "counts.json")
@@ -171,14 +167,14 @@ def test_stats_counts_writes_the_counts_the_dataset_page_ships(tmp_path):
 def test_cosine_schedule_decays_the_rate_each_epoch_and_is_recorded(tmp_path):
     data = write_folder(tmp_path / "ds", n_per_class=6)
     out = tmp_path / "run"
-    r = run_cli("train", "--data", str(data), "--arch", "tiny-cnn", "--epochs", "3", "--batch-size", "16",
+    r = run_fer("train", "--data", str(data), "--arch", "tiny-cnn", "--epochs", "3", "--batch-size", "16",
                 "--learning-rate", "0.004", "--lr-schedule", "cosine", "--out", str(out))
     assert r.returncode == 0, r.stderr[-2000:]
     with (out / "history.csv").open() as fh:
         rates = [float(row["learning_rate"]) for row in csv.DictReader(fh)]
     assert rates == pytest.approx([0.004, 0.003, 0.001], rel=1e-4)
     assert json.loads((out / "model.json").read_text())["config"]["lr_schedule"] == "cosine"
-    r = run_cli("train", "--data", str(data), "--lr-schedule", "step", "--out", str(tmp_path / "r2"))
+    r = run_fer("train", "--data", str(data), "--lr-schedule", "step", "--out", str(tmp_path / "r2"))
     assert r.returncode == 2 and "schedule" in r.stderr
 
 
@@ -186,9 +182,9 @@ def test_a_run_can_start_from_a_trained_model_of_the_same_architecture(tmp_path)
     data = write_folder(tmp_path / "ds", n_per_class=6)
     first, second = tmp_path / "first", tmp_path / "second"
     common = ("--data", str(data), "--arch", "tiny-cnn", "--batch-size", "16", "--epochs", "1")
-    assert run_cli("train", *common, "--learning-rate", "0.01", "--out", str(first)).returncode == 0
+    assert run_fer("train", *common, "--learning-rate", "0.01", "--out", str(first)).returncode == 0
     # learning rate ~0: the second run keeps the first run's trained kernels
-    r = run_cli("train", *common, "--learning-rate", "1e-12", "--init-model", str(first / "model.keras"),
+    r = run_fer("train", *common, "--learning-rate", "1e-12", "--init-model", str(first / "model.keras"),
                 "--out", str(second))
     assert r.returncode == 0, r.stderr[-2000:]
     a, b = (json.loads((d / "model.json").read_text()) for d in (first, second))
@@ -196,16 +192,16 @@ def test_a_run_can_start_from_a_trained_model_of_the_same_architecture(tmp_path)
     kernels = [[w for w in load_model(d / "model.keras").get_weights() if w.ndim == 4] for d in (first, second)]
     assert kernels[0] and all(np.allclose(x, y, atol=1e-6) for x, y in zip(*kernels, strict=True))
     assert a["config"]["init_model"] == ""
-    r = run_cli("train", *common[:2], "--arch", "fer-net", "--epochs", "1", "--init-model",
+    r = run_fer("train", *common[:2], "--arch", "fer-net", "--epochs", "1", "--init-model",
                 str(first / "model.keras"), "--out", str(tmp_path / "third"))
     assert r.returncode == 2 and "it is a tiny-cnn model; its layers do not match the fer-net architecture" in r.stderr
-    r = run_cli("train", *common, "--init-model", str(tmp_path / "nothing.keras"), "--out", str(tmp_path / "4"))
+    r = run_fer("train", *common, "--init-model", str(tmp_path / "nothing.keras"), "--out", str(tmp_path / "4"))
     assert r.returncode == 2 and "nothing.keras: there is no such file" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "third").exists() and not (tmp_path / "4").exists()  # refused before the run began
 
 
 def test_train_refuses_bad_settings(tmp_path):
-    r = run_cli("train", "--data", "data/sample", "--epochs", "0", "--out", str(tmp_path / "r"))
+    r = run_fer("train", "--data", "data/sample", "--epochs", "0", "--out", str(tmp_path / "r"))
     assert r.returncode == 2 and "epochs" in r.stderr
 
 

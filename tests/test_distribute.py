@@ -16,7 +16,7 @@ from fer.config import TrainConfig
 from fer.jobs import launcher as jobs
 from fer.model.modelio import load_model
 from fer.train.distribute import DistributeError, read_tf_config
-from tests.helpers import ROOT, wait_for
+from tests.helpers import ROOT, run_fer, wait_for
 
 SAMPLE = ROOT / "data" / "sample"
 JOB_FILES = {"job.json", "progress.json", "train.log", "stop"}
@@ -225,10 +225,9 @@ def test_two_workers_on_loopback_train_one_run_that_only_the_chief_writes_and_it
 
 
 @pytest.mark.slow
-def test_multi_worker_without_tf_config_says_what_is_missing(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
-    r = subprocess.run([sys.executable, "-m", "fer", "train", "--data", str(SAMPLE), "--arch", "tiny-cnn", "--epochs",
-                        "1", "--distribute", "multi-worker", "--out", str(tmp_path / "run")],
-                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+def test_multi_worker_without_tf_config_says_what_is_missing(tmp_path, monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    r = run_fer("train", "--data", SAMPLE, "--arch", "tiny-cnn", "--epochs", "1", "--distribute", "multi-worker",
+                "--out", tmp_path / "run")
     assert r.returncode == 2 and "multi-worker training needs TF_CONFIG" in r.stderr
     assert not (tmp_path / "run").exists()

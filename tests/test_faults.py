@@ -14,7 +14,7 @@ import pytest
 from fer.config import TrainConfig
 from fer.jobs import launcher as jobs
 from fer.model.modelio import ModelCard, ModelError, atomic_write_bytes, load_model, os_problem, save_model, write_json
-from tests.helpers import ROOT, shown, write_folder
+from tests.helpers import ROOT, run_fer, shown, write_folder
 
 ENOSPC = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
@@ -136,9 +136,8 @@ def test_the_train_page_says_why_a_job_cannot_start(tmp_path, monkeypatch):
 def test_the_cli_reports_an_unwritable_output_folder_in_one_line(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    r = subprocess.run([sys.executable, "-m", "fer", "train", "--data", str(ROOT / "data" / "sample"),
-                        "--arch", "tiny-cnn", "--epochs", "1", "--out", str(blocker / "run")],
-                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    r = run_fer("train", "--data", ROOT / "data" / "sample", "--arch", "tiny-cnn", "--epochs", "1",
+                "--out", blocker / "run")
     assert r.returncode == 1, r.stderr
     assert "Traceback" not in r.stderr
     assert r.stderr.strip().splitlines()[-1] == f"error: {blocker / 'run'}: a part of this path is a file, not a folder"

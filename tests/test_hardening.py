@@ -129,7 +129,7 @@ def test_plain_renders_a_user_string_as_itself_on_one_line(name):
 
 UI_SOURCES = sorted([*(ROOT / "pages").glob("*.py"), *(ROOT / "ui").glob("*.py")])
 USER_TEXT = re.compile(r"\bexc\b|\.error\b|^name$")  # an exception, a job's error, an uploaded file's name
-ESCAPING = {"plain", "data_error_text"}
+ESCAPING = {"plain", "data_error_text", "worded_values"}  # worded_values: plain() on each text value
 """plain, and ui.common.data_error_text, which puts a DataError's strings through plain (tested below)."""
 PLAIN_TEXT_KEYS = {"common.run_name"}
 """Translations used only as plain text (ui.common.model_label: widget options, plotly through plot_text); a caller
@@ -218,6 +218,13 @@ def test_a_selectbox_value_the_server_did_not_offer_is_never_used(page, key, sen
     assert "passwd" not in caplog.text
 
 
+def beyond_the_upload_limit(mb: float) -> str:
+    """A $FER_UPLOAD_MAX_MB of the server's upload limit (.streamlit/config.toml) plus `mb`."""
+    import streamlit as st
+
+    return str(int(st.get_option("server.maxUploadSize")) + mb)
+
+
 def test_the_uploads_folder_stays_under_its_cap_oldest_first(tmp_path, monkeypatch):
     """Issue 30: disk bounded. Each saved upload leaves room for one more at the server's upload limit."""
     import os
@@ -225,7 +232,7 @@ def test_the_uploads_folder_stays_under_its_cap_oldest_first(tmp_path, monkeypat
 
     from ui.data_source import save_upload
 
-    monkeypatch.setenv("FER_UPLOAD_MAX_MB", "100.5")  # the limit (100 MB) plus room for one 300 kB upload
+    monkeypatch.setenv("FER_UPLOAD_MAX_MB", beyond_the_upload_limit(0.5))  # room for one 300 kB upload
     folder = tmp_path / "uploads"
     saved = []
     for i in range(4):

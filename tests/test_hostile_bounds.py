@@ -399,12 +399,12 @@ def test_another_visitors_uploads_never_prune_a_dataset_a_run_was_trained_on(tmp
     import io
     import json
 
-    from tests.test_hardening import upload_bytes
+    from tests.test_hardening import beyond_the_upload_limit, upload_bytes
     from ui.data_source import datasets_in_use, save_upload
 
     runs, folder = tmp_path / "runs", tmp_path / "uploads"
     monkeypatch.setenv("FER_RUNS_DIR", str(runs))
-    monkeypatch.setenv("FER_UPLOAD_MAX_MB", "100.7")  # room for two 300 kB uploads besides one at the limit
+    monkeypatch.setenv("FER_UPLOAD_MAX_MB", beyond_the_upload_limit(0.7))  # two 300 kB uploads besides one at the limit
     a = save_upload(io.BytesIO(upload_bytes("a.zip", 0, 300_000)), "a.zip", folder)
     os.utime(a, (time.time() - 48 * 3600,) * 2)  # two days old: past the 24 h age too
     (runs / "run-a").mkdir(parents=True)

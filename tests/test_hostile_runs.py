@@ -142,7 +142,6 @@ def test_a_model_report_with_invalid_values_is_left_out_with_its_reason(tmp_path
 
 def results_page(root: Path, monkeypatch: pytest.MonkeyPatch, pick: list[str] | None = None) -> AppTest:
     monkeypatch.setenv("FER_RUNS_DIR", str(root))
-    monkeypatch.setattr(ui.common, "RUNS_DIR", root)
     at = AppTest.from_file(str(ROOT / "pages" / "results.py"), default_timeout=120)
     at.session_state["lang"] = "en"
     if pick is not None:
@@ -241,7 +240,6 @@ def test_the_train_page_with_a_fifo_as_job_json_and_lock(tmp_path, monkeypatch):
     os.mkfifo(run / "job.json")
     os.mkfifo(root / jobs.LOCK_NAME)
     monkeypatch.setenv("FER_RUNS_DIR", str(root))
-    monkeypatch.setattr(ui.common, "RUNS_DIR", root)
     at = AppTest.from_file(str(ROOT / "pages" / "train.py"), default_timeout=120)
     at.session_state["lang"] = "en"
     at.session_state["train_run"] = str(run)
@@ -264,7 +262,7 @@ def test_a_linked_model_or_run_folder_is_never_offered(tmp_path, monkeypatch):
     runs = {r.name: r for r in list_runs(root)}
     assert set(runs) == {"linked-model", "good"}  # a linked folder is not a run
     assert not runs["linked-model"].has_model and runs["good"].has_model
-    monkeypatch.setattr(ui.common, "RUNS_DIR", root)
+    monkeypatch.setenv("FER_RUNS_DIR", str(root))
     assert set(ui.common.available_models()) >= {"runs/good"}
     assert not {"runs/linked-model", "runs/linked-folder"} & set(ui.common.available_models())
     at = results_page(root, monkeypatch)

@@ -5,8 +5,6 @@ boundary (`error: ...`, exit 2), How it works with a huge faceless image and cra
 import io
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,14 +12,13 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-import ui.common
 from fer.config import TrainConfig
 from fer.csvcells import cell
 from fer.data.dataset import load_dataset
 from fer.i18n import t
 from fer.media.live import records_csv
 from fer.train.feasibility import data_problems, machine_problems
-from tests.helpers import ROOT, shown
+from tests.helpers import ROOT, run_fer, shown
 from tests.test_hostile_runs import make_run
 from ui.text import plot_text
 
@@ -39,7 +36,6 @@ def test_run_names_are_text_on_the_results_page_tabs_and_in_the_plotly_legend(tm
     for name in EVIL:
         make_run(root, name)
     monkeypatch.setenv("FER_RUNS_DIR", str(root))
-    monkeypatch.setattr(ui.common, "RUNS_DIR", root)
     at = AppTest.from_file(str(ROOT / "pages" / "results.py"), default_timeout=120)
     at.session_state["lang"] = "en"
     at.session_state["res_pick"] = EVIL
@@ -57,7 +53,6 @@ def test_a_run_name_is_text_on_the_train_page_heading(tmp_path, monkeypatch):
     root = tmp_path / "runs"
     run = make_run(root, "www.evil-site.com", {"job.json": '{"state": "failed", "pid": 1, "error": "boom"}'})
     monkeypatch.setenv("FER_RUNS_DIR", str(root))
-    monkeypatch.setattr(ui.common, "RUNS_DIR", root)
     at = AppTest.from_file(str(ROOT / "pages" / "train.py"), default_timeout=120)
     at.session_state["lang"] = "en"
     at.session_state["train_run"] = str(run)
@@ -135,21 +130,16 @@ def test_the_train_form_refuses_them_in_the_visitors_language(tmp_path, monkeypa
 
 
 # ----------------------------------------------------------------------------------- 18: the CLI's one boundary
-def fer(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "fer", *args], capture_output=True, text=True, cwd=ROOT,
-                          timeout=timeout)
-
-
 @pytest.mark.parametrize("flags", [["--scale-factor", "1.0"], ["--min-size", "0"], ["--min-neighbors", "-1"],
                                    ["--cascade", "nope"], ["--margin", "nan"], ["--margin", "inf"],
                                    ["--margin", "1e400"], ["--scale-factor", "x"]])
 def test_fer_predict_refuses_a_bad_flag_with_error_and_exit_2(flags, face_photo):
-    r = fer("predict", str(face_photo), *flags)
+    r = run_fer("predict", str(face_photo), *flags)
     assert r.returncode == 2 and "error: argument " + flags[0] in r.stderr and "Traceback" not in r.stderr
 
 
 def test_fer_train_refuses_a_training_fraction_too_small_for_the_data(tmp_path):
-    r = fer("train", "--data", "data/sample", "--arch", "tiny-cnn", "--epochs", "1", "--train-fraction", "0.001",
+    r = run_fer("train", "--data", "data/sample", "--arch", "tiny-cnn", "--epochs", "1", "--train-fraction", "0.001",
             "--out", str(tmp_path / "run"))
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-2000:]
     assert r.stderr.startswith("error: a training fraction of 0.001 keeps 0 of the 283 training images")
@@ -214,7 +204,6 @@ def test_an_unknown_results_pick_is_dropped(tmp_path, monkeypatch):
     root = tmp_path / "runs"
     make_run(root, "good")
     monkeypatch.setenv("FER_RUNS_DIR", str(root))
-    monkeypatch.setattr(ui.common, "RUNS_DIR", root)
     at = AppTest.from_file(str(ROOT / "pages" / "results.py"), default_timeout=120)
     at.session_state["lang"] = "en"
     at.session_state["res_pick"] = ["good", "no-such-run", Path("/etc/passwd")]

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import ui.common
 from fer.i18n import fmt_number, fmt_percent, t
 from fer.labels import LABELS, display_name
 from tests.helpers import PHOTOS, ROOT, shown
@@ -183,7 +182,7 @@ def test_mini_xception_without_dense_layers(tmp_path: Path, monkeypatch: pytest.
     run = tmp_path / "runs" / "mx"
     model = build_model("mini-xception")
     save_model(model, run / "model.keras", ModelCard(arch="mini-xception", params=int(model.count_params())))
-    monkeypatch.setattr(ui.common, "RUNS_DIR", tmp_path / "runs")
+    monkeypatch.setenv("FER_RUNS_DIR", str(tmp_path / "runs"))
     at = run_page("pt", active=run / "model.keras")
     assert not at.exception
     assert not at.error
@@ -204,7 +203,7 @@ def test_a_model_with_shifted_views_says_so(tmp_path: Path, monkeypatch: pytest.
     run = tmp_path / "runs" / "shifted"
     model = build_model("tiny-cnn")
     save_model(model, run / "model.keras", ModelCard(arch="tiny-cnn", params=int(model.count_params()), shift=2))
-    monkeypatch.setattr(ui.common, "RUNS_DIR", tmp_path / "runs")
+    monkeypatch.setenv("FER_RUNS_DIR", str(tmp_path / "runs"))
     at = run_page("en", active=run / "model.keras")
     assert not at.exception
     assert not at.error

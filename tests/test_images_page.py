@@ -375,12 +375,11 @@ def test_trained_models_are_named_by_their_run_and_date_not_a_path(tmp_path, mon
     """Issue 39 (14): the model box listed 'runs/20261205-181925-tiny-cnn'."""
     import shutil
 
-    import ui.common
 
     run = tmp_path / "runs" / "20261205-181925-tiny-cnn"
     run.mkdir(parents=True)
     shutil.copy(ROOT / "models" / "default.keras", run / "model.keras")
-    monkeypatch.setattr(ui.common, "RUNS_DIR", tmp_path / "runs")
+    monkeypatch.setenv("FER_RUNS_DIR", str(tmp_path / "runs"))
     at = run_page(lang)
     assert not at.exception
     box = at.sidebar.selectbox(key="ctl_model")

@@ -13,7 +13,7 @@ from fer.config import TrainConfig
 from fer.jobs import launcher as jobs
 from fer.model.modelio import load_model
 from fer.train.presets import PRESETS, preset, resolve_data
-from tests.helpers import wait_for, write_folder
+from tests.helpers import run_fer, wait_for, write_folder
 
 pytestmark = pytest.mark.slow
 
@@ -135,15 +135,8 @@ def test_an_invalid_config_or_a_broken_dataset_fails_clearly(tmp_path, runs):
 
 
 def test_the_cli_trains_a_preset_with_explicit_flags_overriding_it(tmp_path):
-    import subprocess
-    import sys
-
-    from tests.helpers import ROOT
-
     out = tmp_path / "run"
-    r = subprocess.run([sys.executable, "-m", "fer", "train", "--preset", "demo", "--epochs", "1", "--out", str(out)],
-                       capture_output=True, text=True, timeout=300, cwd=ROOT,
-                       env=os.environ.copy())
+    r = run_fer("train", "--preset", "demo", "--epochs", "1", "--out", out)
     assert r.returncode == 0, r.stderr[-2000:]
     cfg = json.loads((out / "model.json").read_text())["config"]
     assert cfg["epochs"] == 1 and cfg["arch"] == "tiny-cnn" and cfg["augment"] is True and cfg["batch_size"] == 32

@@ -238,7 +238,6 @@ def one_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize("lang", ["en", "pt"])
 def test_use_this_model_on_results_is_the_model_of_every_page(lang, one_run, monkeypatch):
     monkeypatch.setenv("FER_RUNS_DIR", str(one_run))
-    monkeypatch.setattr(ui.common, "RUNS_DIR", one_run)
     at = open_app(lang, monkeypatch)
     card = load_card(ROOT / "models" / "default.keras")
     assert active_caption(at, lang) == t("home.model", lang, name="default", arch=card.arch,

@@ -14,7 +14,7 @@ from fer.jobs.runfiles import read_before_after
 from fer.labels import LABELS
 from fer.model.evaluation import BeforeAfter, before_after
 from fer.train.presets import preset
-from tests.test_cli import run_cli
+from tests.helpers import run_fer
 from tests.test_photos_dataset import small, write_photos
 
 
@@ -33,8 +33,8 @@ def tiny_photos(root: Path) -> Path:
 def test_personal_preset_end_to_end_through_the_command_line(tmp_path):
     data = tiny_photos(tmp_path / "teach" / "s1")
     run = tmp_path / "runs" / "mine"
-    r = run_cli("train", "--data", str(data), "--preset", "personal", "--epochs", "1", "--replay-per-class", "2",
-                "--out", str(run), "--report-every", "0", timeout=900)
+    r = run_fer("train", "--data", str(data), "--preset", "personal", "--epochs", "1", "--replay-per-class", "2",
+                "--out", str(run), "--report-every", "0")
     assert r.returncode == 0, r.stderr[-3000:]
     card = json.loads((run / "model.json").read_text())
     assert card["config"]["init_model"] == "models/default.keras" and card["config"]["freeze"] == "early"
@@ -47,13 +47,13 @@ def test_personal_preset_end_to_end_through_the_command_line(tmp_path):
     assert card["metrics"]["test"]["n"] == 3
     assert round(result.accuracy("after"), 4) == card["metrics"]["test"]["accuracy"]  # the same model, same photos
 
-    r = run_cli("evaluate", "--model", str(run / "model.keras"), "--data", str(data), "--json", timeout=600)
+    r = run_fer("evaluate", "--model", str(run / "model.keras"), "--data", str(data), "--json")
     assert r.returncode == 0, r.stderr[-3000:]
     rep = json.loads(r.stdout)
     assert rep["split"] == "all" and rep["n"] == 9
     assert {k: v["support"] for k, v in rep["per_class"].items() if v["support"]} == {"happy": 3, "sad": 3,
                                                                                       "surprise": 3}
-    r = run_cli("stats", "--data", str(data), "--json")
+    r = run_fer("stats", "--data", str(data), "--json")
     assert r.returncode == 0, r.stderr[-3000:]
     assert json.loads(r.stdout)["splits"]["Training"]["classes"] == dict.fromkeys(LABELS, 0) | {
         "happy": 3, "sad": 3, "surprise": 3}

@@ -163,12 +163,11 @@ def test_a_hostile_model_card_is_ignored_with_a_reason(tmp_path, tiny_model_path
 def test_predict_runs_a_model_whose_card_is_a_list(tmp_path, tiny_model_path):
     import shutil
 
-    from tests.helpers import PHOTOS
-    from tests.test_cli import run_cli
+    from tests.helpers import PHOTOS, run_fer
 
     model = tmp_path / "m.keras"
     shutil.copyfile(tiny_model_path, model)
     (tmp_path / "m.json").write_text("[1, 2]")
-    r = run_cli("predict", str(PHOTOS / "obama.jpg"), "--model", str(model))
+    r = run_fer("predict", str(PHOTOS / "obama.jpg"), "--model", str(model))
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
     assert "expected a JSON object, found list [1, 2]" in r.stderr and "face 1" in r.stdout

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import ui.common
 from fer.config import TrainConfig
 from fer.i18n import t
 from fer.jobs import launcher as jobs
@@ -55,7 +54,6 @@ def runs(tmp_path, monkeypatch, tiny_model_path) -> Path:
     make_run(root, "good", "job.json", '{"state": "stopped", "pid": 1}', tiny_model_path)
     (root / jobs.LOCK_NAME).write_text("[]")
     monkeypatch.setenv("FER_RUNS_DIR", str(root))
-    monkeypatch.setattr(ui.common, "RUNS_DIR", root)
     return root
 
 

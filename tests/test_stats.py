@@ -1,9 +1,6 @@
 """fer.data.stats on datasets with known answers, on the real FER2013 zip, and through `python -m fer stats`."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +9,7 @@ import pytest
 from fer.data.dataset import Dataset, load_dataset
 from fer.data.stats import describe, duplicate_groups, imbalance
 from fer.labels import LABELS
-from tests.helpers import FER_ZIP, ROOT, needs_full_data, write_folder
+from tests.helpers import FER_ZIP, ROOT, CliRun, needs_full_data, run_fer, write_folder
 
 A, D, F, H, S, U, N = range(7)  # angry disgust fear happy sad surprise neutral
 
@@ -158,10 +155,8 @@ def test_real_zip_quirks_match_its_readme(real_stats):
     assert imb.class_weights["disgust"] == pytest.approx(28709 / (7 * 436))
 
 
-def run_cli(*args: str, cache: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "FER_CACHE_DIR": str(cache)}
-    return subprocess.run([sys.executable, "-m", "fer", "stats", *args], capture_output=True, text=True,
-                          timeout=300, cwd=ROOT, env=env)
+def run_cli(*args: str, cache: Path) -> CliRun:
+    return run_fer("stats", *args, env={"FER_CACHE_DIR": str(cache)})
 
 
 @needs_full_data

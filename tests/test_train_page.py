@@ -22,6 +22,7 @@ def env(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("FER_RUNS_DIR", str(runs))
     monkeypatch.setenv("FER_DATA_DIRS", str(data))
     yield runs
+    monkeypatch.undo()  # a test's fake job (follow) is not a process to wait for: the real launcher looks
     job = jobs.active_job(runs)
     if job is not None:
         jobs.stop_job(job.path, wait_s=120)

@@ -10,13 +10,13 @@ import av
 from fer.cli.main import ProgressBar
 from fer.labels import LABELS
 from fer.media.video import VideoProgress
-from tests.test_cli import run_cli
+from tests.helpers import run_fer
 from tests.videoclips import make_clip
 
 
 def test_video_prints_a_summary_per_person_and_writes_the_video_and_the_csv(tmp_path):
     clip = make_clip(tmp_path / "two.mp4", seconds=1, size=(320, 200), faces=2, audio=True)
-    r = run_cli("video", str(clip), "--out", str(tmp_path / "annotated.mp4"), "--csv", str(tmp_path / "f.csv"),
+    r = run_fer("video", str(clip), "--out", str(tmp_path / "annotated.mp4"), "--csv", str(tmp_path / "f.csv"),
                 "--every", "2")
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
@@ -34,7 +34,7 @@ def test_video_prints_a_summary_per_person_and_writes_the_video_and_the_csv(tmp_
 
 def test_video_json_is_the_whole_result(tmp_path):
     clip = make_clip(tmp_path / "one.mkv", seconds=0.5, size=(160, 120), faces=1)
-    r = run_cli("video", str(clip), "--json", "--every", "1")
+    r = run_fer("video", str(clip), "--json", "--every", "1")
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     assert doc["frames_done"] == doc["analysed"] == 15 and doc["analysed_every"] == 1
@@ -45,7 +45,7 @@ def test_video_json_is_the_whole_result(tmp_path):
 def test_a_file_that_is_not_a_video_is_one_line_and_exit_code_2(tmp_path):
     fake = tmp_path / "holiday.mp4"
     fake.write_text("not a video at all\n")
-    r = run_cli("video", str(fake))
+    r = run_fer("video", str(fake))
     assert r.returncode == 2 and "Traceback" not in r.stderr
     errors = [line for line in r.stderr.splitlines() if line.startswith("error:")]
     assert errors == [f"error: {fake}: not a video file (or in a format this app cannot read)"]

@@ -70,6 +70,14 @@ def finish(at: AppTest, timeout: float = 300) -> AppTest:
     return run(at)
 
 
+def some_frames_done(at: AppTest, frames: int = 5) -> None:
+    """Wait until the session's analysis has done `frames` frames (it must still be running then)."""
+    deadline = time.monotonic() + 120
+    while (job(at).progress is None or job(at).progress.frames_done < frames) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert job(at).running, "the 20 s clip was analysed before Stop could be pressed"
+
+
 def texts(at: AppTest, kind: str) -> list[str]:
     return [shown(e.value) for e in getattr(at, kind)]
 
@@ -174,10 +182,7 @@ def test_a_file_that_is_not_a_video_gets_one_message_in_the_page_language(lang: 
 def test_stop_keeps_what_was_analysed(clips: dict[str, bytes]) -> None:
     at = run_page("en")
     run(at.file_uploader[0].upload("long.mp4", clips["long"], "video/mp4"))
-    deadline = time.monotonic() + 120
-    while (job(at).progress is None or job(at).progress.frames_done < 5) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert job(at).running, "the 20 s clip was analysed before Stop could be pressed"
+    some_frames_done(at)
     run(at.button(key="vid_stop").click())
     finish(at)
     res = job(at).result
@@ -193,6 +198,7 @@ def test_a_second_tab_with_the_same_clip_finds_the_running_analysis(clips: dict[
     run(second.file_uploader[0].upload("same-clip.mp4", clips["long"], "video/mp4"))
     assert job(second) is job(first) and JOBS.running() == 1  # one analysis, shown in both tabs
     assert second.get("progress") and not texts(second, "warning")
+    some_frames_done(first)  # a Stop before the first frame would leave no video to show
     run(first.button(key="vid_stop").click())
     finish(second)
     assert job(second).result.stopped and len(second.get("video")) == 1

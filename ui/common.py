@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import datetime
 from pathlib import Path
@@ -13,6 +12,7 @@ import streamlit as st
 from fer import i18n
 from fer.data.dataset import DATA_ERROR_KINDS, DataError
 from fer.files import is_regular
+from fer.jobs.runs import runs_dir
 from fer.model.modelio import ModelCard, load_card
 from fer.paths import ROOT
 from fer.vision.preprocessing import IMAGE_ERROR_KINDS, ImageError
@@ -22,8 +22,6 @@ MODELS_DIR = ROOT / "models"
 DEFAULT_MODEL = MODELS_DIR / "default.keras"
 COURSE_MODEL = MODELS_DIR / "course-cnn.keras"
 """The course report's CNN, trained again with its recipe and split (issue 38)."""
-RUNS_DIR = Path(os.environ.get("FER_RUNS_DIR", ROOT / "runs"))
-"""Training runs live here, one folder each (model.keras + model.json once a best epoch exists)."""
 
 
 LANG_PARAM = "lang"
@@ -128,8 +126,9 @@ def available_models() -> dict[str, Path]:
     """{name: path} of the shipped models (models/*.keras, the default first) and of trained runs
     (runs/*/model.keras)."""
     found = {p.stem: p for p in sorted(MODELS_DIR.glob("*.keras"), key=lambda p: (p != DEFAULT_MODEL, p.name))}
-    if RUNS_DIR.is_dir():  # never through a link: it could lead anywhere (fer.files, issue 42)
-        found |= {f"runs/{p.parent.name}": p for p in sorted(RUNS_DIR.glob("*/model.keras"))
+    runs = runs_dir()  # read at call time: the same folder the jobs write to (fer.jobs.runs)
+    if runs.is_dir():  # never through a link: it could lead anywhere (fer.files, issue 42)
+        found |= {f"runs/{p.parent.name}": p for p in sorted(runs.glob("*/model.keras"))
                   if not p.parent.is_symlink() and is_regular(p)}
     return found
 

@@ -57,6 +57,7 @@ class VideoJob:
         self._error: Exception | None = None
         self._crash: str | None = None
         self._done = threading.Event()
+        self._settled = threading.Event()  # set after the end was handled (the folder dropped if nobody holds it)
         self._holders = 0
         self._thread: threading.Thread | None = None
 
@@ -98,8 +99,9 @@ class VideoJob:
         self.stop_event.set()
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until the analysis has ended; False on timeout."""
-        return self._done.wait(timeout)
+        """Block until the analysis has ended and its end was handled (its files removed if nobody holds it);
+        False on timeout."""
+        return self._settled.wait(timeout)
 
     # -- the thread ----------------------------------------------------------------------------------
     def _report(self, progress: Any) -> None:
@@ -123,7 +125,10 @@ class VideoJob:
                 self._crash = ref
         finally:
             self._done.set()
-            on_end()
+            try:
+                on_end()
+            finally:
+                self._settled.set()
 
 
 class JobHandle:

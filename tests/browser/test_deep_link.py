@@ -4,7 +4,7 @@ import pytest
 
 from tests.browser.browserkit import wait_for_app
 
-NAV = ["Home", "Images", "Webcam", "Dataset", "Train", "Results", "How it works"]
+NAV = ["Home", "Images", "Webcam", "Videos", "Teach", "Dataset", "Train", "Results", "How it works"]
 
 
 @pytest.mark.browser
