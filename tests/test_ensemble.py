@@ -92,3 +92,42 @@ def test_an_ensemble_is_explained_through_its_first_member():
     walk = ex.walk(face)
     np.testing.assert_allclose(walk.scores, a.predict(face[None], verbose=0)[0], atol=1e-5)
     assert Explainer(b).members == 0
+
+
+def onehot(classes: list[int]) -> np.ndarray:
+    return np.eye(7)[classes]
+
+
+def test_members_are_chosen_greedily_while_the_average_gains():
+    from fer.model.ensemble import Pick, choose_greedily
+
+    y = np.array([0, 1, 2, 3])
+    scores = {"a": onehot([0, 1, 2, 0]) * 0.9,  # 3 of 4 right: the best alone
+              "b": onehot([0, 5, 5, 3]) * 0.5 + onehot([0, 1, 2, 3]) * 0.45,  # 2 of 4; its second choices help a
+              "c": onehot([6, 6, 6, 6])}  # 0 of 4: adds nothing
+    picks = choose_greedily(scores, y)
+    assert picks == (Pick("a", 0.75), Pick("b", 1.0))
+    assert choose_greedily(scores, y, max_members=1) == (Pick("a", 0.75),)
+    assert choose_greedily({}, y) == ()
+    # a second equal candidate does not gain: the choice stops at the first
+    assert choose_greedily({"a": scores["a"], "a2": scores["a"].copy()}, y) == (Pick("a", 0.75),)
+
+
+def test_the_choice_script_scores_on_public_test_only(tmp_path, capsys, monkeypatch):
+    from scripts.choose_ensemble import main as choose
+
+    data = write_folder(tmp_path / "data", n_per_class=2)
+    for name in ("one", "two"):
+        model = build_model("tiny-cnn")
+        save_model(model, tmp_path / f"{name}.keras", ModelCard(arch="tiny-cnn", params=int(model.count_params())))
+    read = []
+    import fer.data.dataset
+
+    real = fer.data.dataset.load_dataset
+    monkeypatch.setattr(fer.data.dataset, "load_dataset", lambda *a, **k: read.append(a) or real(*a, **k))
+    assert choose([str(tmp_path / "one.keras"), str(tmp_path / "two.keras"), "--data", str(data), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["split"] == "PublicTest" and out["n"] == 14  # write_folder: one PublicTest image per face
+    assert set(out["alone"]) == {str(tmp_path / "one.keras"), str(tmp_path / "two.keras")}
+    assert 1 <= len(out["chosen"]) <= 2 and out["chosen"][0]["accuracy"] == max(out["alone"].values())
+    assert out["views"] == {"tta_flip": True, "zoom": 1.05, "shift": 4}  # the shipped card's views

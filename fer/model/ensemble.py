@@ -8,7 +8,8 @@ Everything else a card says about predicting (mirror, zoom, shifted views) appli
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -67,3 +68,36 @@ def build_ensemble(members: Sequence[Any], name: str = "ensemble") -> Any:
         outs.append(m(inp))
     out = outs[0] if len(outs) == 1 else keras.layers.Average(name="scores", dtype="float32")(outs)
     return keras.Model(inp, out, name=name)
+
+
+@dataclass(frozen=True)
+class Pick:
+    """One step of a greedy choice of members: the member added and the accuracy of the average so far."""
+
+    member: str
+    accuracy: float
+
+
+def choose_greedily(scores: Mapping[str, np.ndarray], labels: np.ndarray, max_members: int | None = None
+                    ) -> tuple[Pick, ...]:
+    """Members chosen by forward selection on one split's probabilities ({name: [N, 7]}) and true labels: the
+    best member alone, then each time the member whose probabilities, averaged in, raise the accuracy most;
+    it stops when none raises it (or at `max_members`). Ties go to the name given first."""
+    if not scores:
+        return ()
+    labels = np.asarray(labels)
+
+    def accuracy(total: np.ndarray) -> float:
+        return float((total.argmax(axis=1) == labels).mean())
+
+    left = dict(scores)
+    total = np.zeros_like(next(iter(left.values())), dtype=np.float64)
+    picks: list[Pick] = []
+    while left and (max_members is None or len(picks) < max_members):
+        best = max(left, key=lambda name: accuracy(total + left[name]))  # the sum ranks as the average does
+        acc = accuracy(total + left[best])
+        if picks and acc <= picks[-1].accuracy:
+            break
+        total += left.pop(best)
+        picks.append(Pick(best, acc))
+    return tuple(picks)
