@@ -187,13 +187,20 @@ def people_table(people: tuple[PersonSummary, ...]) -> None:
     show_table(pd.DataFrame(rows), hide_index=True)
 
 
+def timeline_title(person: PersonSummary) -> str:
+    """'Person 1: mostly Happy (80% of the time)': above the chart, where it wraps on a phone (a plotly title is
+    cut at the chart's width)."""
+    share = person.seconds[person.dominant] / person.total_s if person.total_s else 0.0
+    return t("videos.timeline_title", n=person.person, label=display_name(person.dominant, lang()),
+             share=fmt_percent(share, lang(), 0))
+
+
 def person_timeline(res: VideoResult, person: PersonSummary) -> go.Figure:
     cols = res.timeline(person.person)
-    share = person.seconds[person.dominant] / person.total_s if person.total_s else 0.0
-    title = t("videos.timeline_title", n=person.person, label=display_name(person.dominant, lang()),
-              share=fmt_percent(share, lang(), 0))
     xaxis = {"title": t("videos.seconds_into"), "range": [0, max(res.info.duration_s, 0.1)]}
-    return probability_timeline(cols["t"], cols, title, xaxis, t("videos.probability"), height=300)
+    fig = probability_timeline(cols["t"], cols, None, xaxis, t("videos.probability"), height=300)
+    fig.update_layout(margin={"t": 10})
+    return fig
 
 
 def downloads(res: VideoResult, name: str, where: DeltaGenerator) -> None:
@@ -231,6 +238,7 @@ def show_result(res: VideoResult, name: str) -> None:
     if len(res.people) > MAX_PEOPLE_CHARTED:
         st.caption(t("videos.people_capped", shown=MAX_PEOPLE_CHARTED, n=len(res.people)))
     for person in res.people[:MAX_PEOPLE_CHARTED]:
+        st.markdown(f"**{timeline_title(person)}**")
         show_chart(person_timeline(res, person), key=f"vid_timeline_{person.person}")
 
 

@@ -139,7 +139,7 @@ def test_the_example_clip_end_to_end(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(charts) == 1 + 3  # seconds per emotion of everyone, then one timeline per person
     timeline = json.loads(charts[1].proto.spec)
     assert [d["name"] for d in timeline["data"]] == [display_name(k, "en") for k in LABELS]
-    assert timeline["layout"]["title"]["text"].startswith("Person 1: mostly ")
+    assert [m.value for m in at.markdown if m.value.startswith("**Person 1: mostly ")]  # above it: wraps on a phone
     assert len(at.get("video")) == 1
     assert any(c.startswith(("Every frame analysed", "One frame in ")) for c in texts(at, "caption"))  # the skip
     mp4 = downloads.get("clip-emotions.mp4")

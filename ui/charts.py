@@ -60,8 +60,8 @@ def show_table(data: Any, where: Any = None, **kwargs: Any) -> Any:
     return target.dataframe(data, **kwargs)
 
 
-def probability_timeline(x: Sequence[float], cols: Mapping[str, Sequence[float]], title: str, xaxis: dict[str, Any],
-                         y_title: str, height: int = 380) -> Any:
+def probability_timeline(x: Sequence[float], cols: Mapping[str, Sequence[float]], title: str | None,
+                         xaxis: dict[str, Any], y_title: str, height: int = 380) -> Any:
     """The seven probabilities of one face over time, a line per emotion in its colour (NaN: no face then):
     the Webcam page's live and session timelines and the Videos page's one per person."""
     import plotly.graph_objects as go
