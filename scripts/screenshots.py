@@ -1,7 +1,7 @@
 """A screenshot of every page of the real app, in English and Portuguese, on a desktop and a phone.
 
     python -m scripts.screenshots [--out screenshots] [--langs en pt] [--sizes desktop phone]
-                                  [--pages home images webcam teach dataset train results how-it-works]
+                                  [--pages home images webcam videos teach dataset train results how-it-works]
 
 Starts `streamlit run app.py` on a free port (runs and uploads in a temporary folder, so Results
 shows what a first visitor sees: the shipped model), opens each page in Debian's Chromium through
@@ -30,7 +30,7 @@ from tests.browser.browserkit import (
     write_y4m,
 )
 
-PAGES = ("home", "images", "webcam", "teach", "dataset", "train", "results", "how-it-works")
+PAGES = ("home", "images", "webcam", "videos", "teach", "dataset", "train", "results", "how-it-works")
 SIZES = {"desktop": {"width": 1366, "height": 800}, "phone": {"width": 390, "height": 844}}
 LOCALES = {"en": "en-US", "pt": "pt-BR"}
 IMAGES = ("obama_and_biden.jpg", "obama-1080p.jpg", "obama_partial_face.jpg")
@@ -60,6 +60,13 @@ def visit(page: object, url: str, name: str, lang: str) -> None:
         face = page.get_by_text(re.compile(r"^(Face|Rosto) 1: "))  # type: ignore[attr-defined]
         expect(face.first).to_be_visible(timeout=90_000)
         time.sleep(6)  # a few seconds of the timeline
+    elif name == "videos":  # the bundled example clip analysed: its people, their timelines, the annotated video
+        from fer.i18n import t
+
+        page.get_by_role("button", name=t("videos.example", lang)).click()  # type: ignore[attr-defined]
+        expect(page.get_by_role("heading", name=re.compile(t("videos.timelines", lang)))).to_be_visible(  # type: ignore[attr-defined]
+            timeout=300_000)
+        expect(page.get_by_test_id("stVideo")).to_be_visible(timeout=60_000)  # type: ignore[attr-defined]
     elif name == "teach":  # three photos for the emotion chosen first (Happy): their faces, the counts, the files
         page.get_by_role("radio", name="Fotos" if lang == "pt" else "Photos", exact=True).click()  # type: ignore[attr-defined]
         settle(page, 0.5)
