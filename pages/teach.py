@@ -31,6 +31,7 @@ from ui.charts import show_chart, show_table
 from ui.common import (
     ACTIVE_MODEL,
     DEFAULT_MODEL,
+    TEACH_ID,
     image_error,
     is_active_model,
     lang,
@@ -52,7 +53,7 @@ MAX_PER_EMOTION = 40  # photos one emotion may hold: the preset's minute is meas
 FACE_PX = 96  # the 48x48 face shown twice its size, its pixels kept sharp
 BEFORE_COLOR, AFTER_COLOR = "#9e9e9e", "#1e88e5"  # the shipped model in grey, the personal one in blue
 CAMERA_PX = 480  # wide enough to frame a face, short enough to leave its faces in view
-ID = "teach_id"  # session keys: the folder's id, the faces found per file, the run followed, the last messages
+ID = TEACH_ID  # session keys: the folder's id, the faces found per file, the run followed, the last messages
 CROPS = "teach_crops"
 RUN = "teach_run"
 NOTES = "teach_notes"

@@ -587,12 +587,12 @@ def test_following_many_faces_gives_the_same_tracks_in_a_fraction_of_the_time():
         faces = tuple(FacePrediction(FaceBox(int(30 * x + rng.integers(-8, 9)), int(100 + rng.integers(-8, 9)), 40, 40),
                                      tuple(rng.dirichlet(np.ones(7)).tolist())) for x in xs)
         records.append(FrameRecord(i / 30, 1e9 + i / 30, i + 1, faces))
-    t0 = time.process_time()
+    t0 = time.thread_time()
     fast = follow_faces(records)
-    t_fast = time.process_time() - t0
-    t0 = time.process_time()
+    t_fast = time.thread_time() - t0
+    t0 = time.thread_time()
     slow = _reference_follow(records)
-    t_slow = time.process_time() - t0
+    t_slow = time.thread_time() - t0
     assert fast == slow and len(fast) >= 47
     assert t_fast < t_slow / 2, (t_fast, t_slow)
     assert len(summarise(records).faces) >= 40

@@ -146,9 +146,10 @@ def test_the_warm_up_starts_anyway_after_the_longest_wait() -> None:
     assert warm.wait(5) and warm.status().state == "ready"
 
 
-def test_sessions_past_their_time_to_reconnect_are_shut_down_with_their_uploads(monkeypatch) -> None:
+def test_sessions_past_their_time_to_reconnect_are_shut_down_with_their_uploads(monkeypatch, tmp_path) -> None:
     """Streamlit's session storage forgets an expired session only lazily and never shuts it down (its uploaded
-    files stayed in memory: issue 42 (7)); ui.server.release_memory shuts such sessions down."""
+    files stayed in memory: issue 42 (7)); ui.server.release_memory shuts such sessions down, and deletes their
+    Teach photos, which nobody can reach any more (issue 41: a reload left them on the server)."""
     from types import SimpleNamespace
 
     from streamlit.runtime import Runtime
@@ -158,8 +159,11 @@ def test_sessions_past_their_time_to_reconnect_are_shut_down_with_their_uploads(
     from streamlit.runtime.state import SessionState
     from streamlit.runtime.uploaded_file_manager import UploadedFileRec
 
+    from fer.jobs.teach import teach_dir
+    from ui.common import TEACH_ID
     from ui.server import release_memory, shut_down_expired_sessions
 
+    monkeypatch.setenv("FER_RUNS_DIR", str(tmp_path / "runs"))
     files = MemoryUploadedFileManager("/_stcore/upload_file")
     now = [0.0]
     storage = MemorySessionStorage(ttl_seconds=120)
@@ -170,6 +174,10 @@ def test_sessions_past_their_time_to_reconnect_are_shut_down_with_their_uploads(
             self.id, self.down = sid, False
             self._session_state = SessionState()
             self._session_state["kept"] = b"x" * 1024
+            self._session_state[TEACH_ID] = f"teach{sid}"
+            self.photo = teach_dir(tmp_path / "runs", f"teach{sid}") / "happy" / "snap.jpg"
+            self.photo.parent.mkdir(parents=True)
+            self.photo.write_bytes(b"a face")
             files.add_file(sid, UploadedFileRec(f"f-{sid}", "big.jpg", "image/jpeg", b"x" * 1024))
 
         def shutdown(self) -> None:  # as AppSession.shutdown does with its files
@@ -187,11 +195,13 @@ def test_sessions_past_their_time_to_reconnect_are_shut_down_with_their_uploads(
     release_memory()
     assert gone.down and not back.down
     assert "kept" not in gone._session_state and back._session_state["kept"]  # a shut-down session holds nothing
+    assert not gone.photo.parent.parent.exists() and back.photo.is_file()  # its Teach photos went with it
     assert not files.get_files("gone", ["f-gone"]) and files.get_files("back", ["f-back"])
     assert storage.get("back") is not None and "gone" not in storage._cache._data
     assert shut_down_expired_sessions() == 0  # nothing left to shut down
     now[0] = 300.0
     assert shut_down_expired_sessions() == 1 and back.down
+    assert not back.photo.exists() and (tmp_path / "runs" / "teach").is_dir()
 
 
 def test_without_a_runtime_nothing_is_shut_down_and_nothing_breaks(monkeypatch, caplog) -> None:

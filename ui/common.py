@@ -161,6 +161,9 @@ def model_label(path: Path) -> str:
     return t("common.run_name", name=name, date=i18n.fmt_date(when, lang()))
 ACTIVE_MODEL = "active_model"
 """Session key: the path of the model the user made active (sidebar, Results' "Use this model")."""
+TEACH_ID = "teach_id"
+"""Session key: the id of the session's Teach folder (runs/teach/<id>); ui.server deletes that folder when the
+session has expired (a reload starts a new session that cannot reach it)."""
 
 
 def active_model_path() -> Path:

@@ -167,6 +167,7 @@ def shut_down_expired_sessions() -> int:
         return 0
     for session_id, info in expired:
         try:
+            forget_teach_photos(info.session._session_state)
             info.session.shutdown()  # its uploaded files go with it
             # and its state (kept uploads, results, widget values): Streamlit's runtime loop and its
             # `_current_app_session` context variable still point at the last session they served, which kept
@@ -177,6 +178,22 @@ def shut_down_expired_sessions() -> int:
     if expired:
         log.info("shut down %d expired session(s)", len(expired))
     return len(expired)
+
+
+def forget_teach_photos(state: Any) -> None:
+    """Delete the Teach photos of a session that is gone for good: nobody can reach them any more (a reload is a
+    new session with a folder of its own), and the page promises they stay only until their owner deletes them.
+    The personal models made from them stay, as every run does."""
+    from fer.jobs.runs import runs_dir
+    from fer.jobs.teach import delete_teach, teach_dir
+    from ui.common import TEACH_ID
+
+    teach_id = state[TEACH_ID] if TEACH_ID in state else None
+    if isinstance(teach_id, str) and teach_id.isalnum():
+        folder = teach_dir(runs_dir(), teach_id)
+        if folder.is_dir() and not folder.is_symlink():
+            delete_teach(folder)
+            log.info("deleted the Teach photos of an expired session (%s)", teach_id[:8])
 
 
 def release_memory_later() -> None:
