@@ -49,6 +49,7 @@ run webcam_app --faces 3
 BENCH_NAME=webcam_app_client_nice run webcam_app --faces 3 --client-nice 10
 run images_path --repeat 5
 run video_file --seconds 10
+run video_app --seconds 10 --repeat 2
 run detect_rotated --step 15 --repeat 5
 run false_faces
 run train_throughput --images 1920
