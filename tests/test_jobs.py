@@ -255,6 +255,33 @@ def test_the_time_left_is_measured_after_the_first_batch(tmp_path, monkeypatch):
     assert json.loads((tmp_path / "progress.json").read_text())["eta"] is None  # scoring: no batches left
 
 
+def test_a_loading_job_reports_the_share_of_its_dataset_read(tmp_path, monkeypatch):
+    """A photos dataset's faces are found one photo at a time: the Train and Teach pages show how far the job
+    has read (fer.data.dataset's progress callback), written at most twice a second."""
+    import fer.jobs.runner as jr
+    from fer.jobs.runfiles import read_object
+    from fer.jobs.runs import JobProgress
+
+    def read_progress(run: Path) -> JobProgress:
+        found, problem = read_object(run / "progress.json", JobProgress)
+        assert not problem, problem
+        return JobProgress.from_dict(found)
+
+    clock = [100.0]
+    monkeypatch.setattr(jr.time, "monotonic", lambda: clock[0])
+    writer = jr.ProgressWriter(tmp_path, epochs=2, control=jr.StopControl(tmp_path))
+    writer.starting()
+    assert read_progress(tmp_path).loaded == 0.0 and read_progress(tmp_path).phase == "loading"
+    writer.loading(0.25, "finding the face in photo 5 of 20")
+    assert read_progress(tmp_path).loaded == 0.25
+    writer.loading(0.3, "6 of 20")  # the same moment: not written again
+    assert read_progress(tmp_path).loaded == 0.25
+    clock[0] += 0.6
+    writer.loading(0.5, "10 of 20")
+    writer.loading(1.0, "done")  # the end is always written
+    assert read_progress(tmp_path).loaded == 1.0
+
+
 def resumable_folder(path: Path, epochs: int = 33, skip: int = 3, seconds: float = 600.0) -> Path:
     """A run folder as a stop leaves it: `epochs` recorded, `skip` batches of the next one done."""
     path.mkdir(parents=True, exist_ok=True)

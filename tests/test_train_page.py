@@ -433,6 +433,15 @@ def test_a_resumed_job_shows_where_it_continues_and_its_last_figures_while_it_lo
 
 
 @pytest.mark.parametrize("lang", ["en", "pt"])
+def test_a_loading_job_shows_the_share_of_its_dataset_read(env, tmp_path, monkeypatch, lang):
+    from fer.i18n import fmt_percent
+
+    at = follow(lang, jobs.JobProgress("loading", epochs=8, loaded=0.4), tmp_path, monkeypatch)
+    [bar] = at.get("progress")
+    assert bar.proto.text == t("train.loading_share", lang, share=fmt_percent(0.4, lang, 0)) and bar.proto.value == 40
+
+
+@pytest.mark.parametrize("lang", ["en", "pt"])
 def test_a_stopped_job_scoring_its_best_checkpoint_does_not_say_training_is_done(env, tmp_path, monkeypatch, lang):
     p = jobs.JobProgress("evaluating", epoch=12, epochs=100, batch=3, batches=8, elapsed=95.0, stopping=True)
     at = follow(lang, p, tmp_path, monkeypatch)

@@ -51,6 +51,8 @@ def progress_bar(info: jobs.RunInfo) -> None:
         if p.resumed:  # where it continues and what it did before, not the last session's final batch
             st.progress(p.fraction, text=t("train.loading_resumed", epoch=p.epoch, epochs=p.epochs,
                                            elapsed=duration(p.elapsed)))
+        elif p.loaded > 0:  # the share of the dataset read (a photos dataset: faces found one photo at a time)
+            st.progress(p.loaded, text=t("train.loading_share", share=fmt_percent(p.loaded, lang(), 0)))
         else:
             st.progress(0.0, text=t("train.loading"))
     elif p.phase == "evaluating":

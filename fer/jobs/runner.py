@@ -82,6 +82,9 @@ class ProgressWriter:
         self.epoch_logs: dict[str, float] = {}
         self.budget_s = 0.0
         """The run's time budget in training seconds (0: none)."""
+        self.loading_at = (0, 0)
+        """(epoch, batch) the job continues at, said while it loads."""
+        self._loading_written = -1.0
         self.used_s = 0.0
         """Training seconds the run used in earlier sessions."""
         self.resumed = False
@@ -100,9 +103,20 @@ class ProgressWriter:
         self.epoch_logs = dict(start["epoch_logs"])
         self.resumed = bool(start["resumed"])
         self.start_epoch, self.start_batch = max(int(start["epoch"]) - 1, 0), int(start["batch"])
-        self.write("loading", int(start["epoch"]), int(start["batch"]))
+        self.loading_at = (int(start["epoch"]), int(start["batch"]))
+        self.write("loading", *self.loading_at)
 
-    def write(self, phase: str, epoch: int = 0, batch: int = 0, logs: dict[str, float] | None = None) -> None:
+    def loading(self, fraction: float, message: str = "") -> None:
+        """fer.data.dataset's progress callback while the job loads its dataset: the share read so far, written
+        at most twice a second (a loader reports every image)."""
+        now = time.monotonic()
+        if fraction < 1.0 and now - self._loading_written < 0.5:
+            return
+        self._loading_written = now
+        self.write("loading", *self.loading_at, loaded=min(max(float(fraction), 0.0), 1.0))
+
+    def write(self, phase: str, epoch: int = 0, batch: int = 0, logs: dict[str, float] | None = None,
+              loaded: float = 0.0) -> None:
         now = time.monotonic()
         session = now - self.t0 if self.t0 is not None else 0.0
         elapsed = self.used_s + session
@@ -124,7 +138,8 @@ class ProgressWriter:
                                    "batch": batch, "batches": self.batches, "elapsed": round(elapsed, 2),
                                    "eta": None if eta is None else round(eta, 1), "logs": logs,
                                    "epoch_logs": self.epoch_logs, "learning_rate": lr, "resumed": self.resumed,
-                                   "stopping": self.control.requested, **budget}, parents=False)
+                                   "stopping": self.control.requested, "loaded": round(loaded, 3), **budget},
+                       parents=False)
         except FileNotFoundError:
             raise _Vanished() from None
 
@@ -186,7 +201,7 @@ def run_job(run_dir: Path) -> int:
         writer.epochs = cfg.epochs
         writer.budget_s = max(cfg.time_budget_s, 0.0)
         log.info("job %s (pid %d): loading %s", run_dir.name, os.getpid(), cfg.data)
-        ds = load_dataset(cfg.data)
+        ds = load_dataset(cfg.data, progress=writer.loading)
         if control.should_stop():
             raise _Stopped()
         from fer.train.feasibility import data_problems

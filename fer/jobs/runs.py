@@ -57,6 +57,9 @@ class JobProgress:
     """This session of the job continues a run that trained before (`epoch`, `batch`: where it continues)."""
     stopping: bool = False
     """A stop was asked for: 'evaluating' then scores the best checkpoint of a run cut short, not a finished one."""
+    loaded: float = field(default=0.0, metadata=bounds(0, 1))
+    """While 'loading': the share of the dataset read so far (a photos dataset's faces are found one photo at a
+    time: a minute or more for a few hundred photos)."""
 
     @property
     def last_logs(self) -> dict[str, float]:
