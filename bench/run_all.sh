@@ -59,6 +59,7 @@ run memory --steps 20
 run train_step_memory
 run dataset_load
 run hostile_uploads
+run session_summary
 run personal
 
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/machine.txt"

@@ -76,6 +76,7 @@ class FaceFollower:
         self._last: list[FaceBox] = []
         self._seen: list[int] = []  # the frame each track was last seen in
         self._hits: list[int] = []
+        self._live: list[int] = []  # tracks that may still continue, ascending: only these are looked at
         self._frame = -1
 
     def __len__(self) -> int:
@@ -93,7 +94,8 @@ class FaceFollower:
         `match_distance` are sorted (47 faces a frame over 20,000 frames took 34 s as Python pairs); the
         result is the same as sorting every pair."""
         self._frame += 1
-        active = [k for k, seen in enumerate(self._seen) if self._frame - seen <= self.keep + 1]
+        # every track ever was scanned here: 20,000 frames of 47 faces (118,580 tracks) took 54 s
+        active = [k for k in self._live if self._frame - self._seen[k] <= self.keep + 1]
         order = sorted(range(len(boxes)), key=lambda fi: boxes[fi].x)
         track_of: dict[int, int] = {}
         taken: set[int] = set()
@@ -118,4 +120,5 @@ class FaceFollower:
             self._last[k] = boxes[fi]
             self._seen[k] = self._frame
             self._hits[k] += 1
+        self._live = sorted(set(active) | set(track_of.values()))
         return [track_of[fi] for fi in range(len(boxes))]
