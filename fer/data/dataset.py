@@ -472,6 +472,20 @@ def _image_entry(name: str, nbytes: int, warnings: list[Skipped]) -> PurePosixPa
     return p
 
 
+def _read_entry(name: str, read: Callable[[], bytes], warnings: list[Skipped]) -> bytes | None:
+    """An entry's bytes, or None with the reason added to `warnings`: replaced by a link or a FIFO since it was
+    listed, or damaged (a zip member's bad CRC, a short read)."""
+    try:
+        return read()
+    except FileRefused as exc:
+        log.info("%s: %s", name, exc)
+        warnings.append(Skipped(name, "not_regular"))
+    except DAMAGED_ENTRY as exc:
+        log.info("%s: %s", name, exc)
+        warnings.append(Skipped(name, "damaged"))
+    return None
+
+
 def _from_entries(entries: Iterator[Entry], source: str, progress: Progress | None,
                   n_hint: int | None = None, detector: Detector | None = None, photos: bool | None = None) -> Dataset:
     """Decode `split/class/.../image` entries (any leading folders are skipped), or with `photos` (None: when
@@ -507,15 +521,8 @@ def _from_entries(entries: Iterator[Entry], source: str, progress: Progress | No
         if nbytes > MAX_FILE_BYTES:
             warnings.append(Skipped(name, "too_large"))
             continue
-        try:
-            raw = read()
-        except FileRefused as exc:  # replaced by a link or a FIFO since it was listed
-            log.info("%s: %s", name, exc)
-            warnings.append(Skipped(name, "not_regular"))
-            continue
-        except DAMAGED_ENTRY as exc:
-            log.info("%s: %s", name, exc)
-            warnings.append(Skipped(name, "damaged"))
+        raw = _read_entry(name, read, warnings)
+        if raw is None:
             continue
         claimed = _claimed_size(raw)
         if claimed is None:
@@ -592,15 +599,8 @@ def _from_photos(entries: list[Entry], source: str, progress: Progress | None,
     for k, (name, _, read, y) in enumerate(todo):
         if progress:
             progress(k / max(len(todo), 1), f"finding the face in photo {k + 1:,} of {len(todo):,}")
-        try:
-            raw = read()
-        except FileRefused as exc:
-            log.info("%s: %s", name, exc)
-            warnings.append(Skipped(name, "not_regular"))
-            continue
-        except DAMAGED_ENTRY as exc:
-            log.info("%s: %s", name, exc)
-            warnings.append(Skipped(name, "damaged"))
+        raw = _read_entry(name, read, warnings)
+        if raw is None:
             continue
         try:
             face = face_crop(raw, name, detector)
