@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     args = p.parse_args(argv)
     import_tensorflow()
-    views_card = load_card(args.views)
+    shared = card_views(load_card(args.views))  # one set of views for every member, as an ensemble predicts
     ds = load_dataset(args.data)
     idx = np.flatnonzero(ds.usage == "PublicTest")
     if len(idx) == 0:
@@ -52,14 +52,14 @@ def main(argv: list[str] | None = None) -> int:
     for path in args.candidates:
         f = member_file(path)
         t0 = time.perf_counter()
-        views = card_views(views_card, prior_correction=card_views(load_card(f))["prior_correction"])
-        scores[str(path)] = predict_scores(load_model(f), x, **views)
+        own = card_views(load_card(f))["prior_correction"]  # folded into the member's weights by `fer ensemble`
+        scores[str(path)] = predict_scores(load_model(f), x, **{**shared, "prior_correction": own})
         alone[str(path)] = float((scores[str(path)].argmax(axis=1) == y).mean())
         if not args.json:
             print(f"{path}: PublicTest {alone[str(path)]:.2%} alone ({time.perf_counter() - t0:.0f} s)", flush=True)
     picks = choose_greedily(scores, y)
-    result = {"split": "PublicTest", "n": int(len(idx)), "views": {k: v for k, v in card_views(views_card).items()
-                                                                  if k != "prior_correction"},
+    result = {"split": "PublicTest", "n": int(len(idx)),
+              "views": {k: v for k, v in shared.items() if k != "prior_correction"},
               "alone": alone, "chosen": [{"member": pk.member, "accuracy": pk.accuracy} for pk in picks]}
     if args.json:
         print(json.dumps(result, indent=2))
