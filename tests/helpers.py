@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from unittest import mock
 
 import cv2
 import numpy as np
@@ -143,21 +144,18 @@ def run_fer(*args: str | Path, env: dict[str, str] | None = None) -> CliRun:
     TensorFlow is imported once for the whole suite instead of once a command (8-10 s of CPU each: the suite's
     cost, docs/benchmarks.md). The console script itself, the refusal before TensorFlow's import, distributed
     training and killed processes keep a real process in their own tests."""
-    from fer.cli.main import main
+    from fer.cli.main import LOG_FORMAT, main
 
     out, err = io.StringIO(), io.StringIO()
     handler = logging.StreamHandler(err)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
     handler.setLevel(logging.INFO if "--verbose" in args or "-v" in args else logging.WARNING)
     root_logger, saved_level = logging.getLogger(), logging.getLogger().level
-    saved_env = {k: os.environ.get(k) for k in env or {}}
-    cwd = Path.cwd()
+    root_logger.addHandler(handler)
+    root_logger.setLevel(min(saved_level or logging.WARNING, handler.level))
     try:
-        os.environ.update(env or {})
-        os.chdir(ROOT)
-        root_logger.addHandler(handler)
-        root_logger.setLevel(min(saved_level or logging.WARNING, handler.level))
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        with (contextlib.chdir(ROOT), mock.patch.dict(os.environ, env or {}), contextlib.redirect_stdout(out),
+              contextlib.redirect_stderr(err)):
             try:
                 code = main([str(a) for a in args])
             except SystemExit as exc:  # argparse's usage errors (2) and --help (0)
@@ -165,10 +163,4 @@ def run_fer(*args: str | Path, env: dict[str, str] | None = None) -> CliRun:
     finally:
         root_logger.removeHandler(handler)
         root_logger.setLevel(saved_level)
-        os.chdir(cwd)
-        for k, v in saved_env.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     return CliRun(int(code or 0), out.getvalue(), err.getvalue())

@@ -497,12 +497,15 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
+"""How the command line writes its log lines on stderr."""
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "train":
         args.given = given_fields(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format=LOG_FORMAT)
     try:
         if args.command == "train":
             args.cfg = checked_config(args)  # before TensorFlow (seconds to import): a refusal comes at once
