@@ -45,6 +45,11 @@ QUEUE: tuple[PlannedRun, ...] = (
     PlannedRun("member-mini-xception", ("--preset", "one-stage", "--arch", "mini-xception", "--seed", "7"),
                "Ensemble member that differs by its architecture: mini-xception, one-stage recipe. Chosen into "
                "the ensemble on PublicTest only."),
+    PlannedRun("member-ferplus", ("--preset", "one-stage", "--soft-labels", "1", "--epochs", "40",
+                                  "--time-budget-minutes", "0", "--seed", "8"),
+               "Ensemble member that differs by its labels: fer-net trained on the FER+ vote distributions alone, "
+               "a cosine over 40 epochs (not a time budget, so the day's other work costs it time, not epochs). "
+               "Chosen into the ensemble on PublicTest only."),
 )
 
 
