@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -124,6 +125,7 @@ def finetune(cfg_changes: dict, data: Path, out: Path, dataset=None) -> tuple[fl
     from fer.train.trainer import train
 
     cfg = preset("personal").replace(data=str(data), **cfg_changes)
+    shutil.rmtree(out, ignore_errors=True)  # a run folder left by an earlier measurement would be resumed, not trained
     t0, c0 = time.perf_counter(), time.process_time()
     result = train(cfg, out, dataset=dataset)
     return time.perf_counter() - t0, time.process_time() - c0, result.model_path
@@ -138,9 +140,9 @@ GRID = ({"freeze": "none"}, {"replay": ""}, {"replay_classes": "all"}, {"replay_
 def row(name: str, seconds: tuple[float, float], acc: float, recall: dict[str, float | None], taught: set[str]) -> str:
     taught_r = [v for k, v in recall.items() if k in taught and v is not None]
     kept_r = [v for k, v in recall.items() if k not in taught and v is not None]
-    mean = (lambda xs: sum(xs) / len(xs) if xs else float("nan"))  # noqa: E731
-    return (f"| {name} | {seconds[0]:.0f} s ({seconds[1]:.0f} s CPU) | {acc:.1%} | {mean(taught_r):.1%} | "
-            f"{mean(kept_r):.1%} | " + " | ".join("-" if recall[c] is None else f"{recall[c]:.0%}" for c in LABELS)
+    mean = (lambda xs: f"{sum(xs) / len(xs):.1%}" if xs else "-")  # noqa: E731  (no kept emotion when all 7 are taught)
+    return (f"| {name} | {seconds[0]:.0f} s ({seconds[1]:.0f} s CPU) | {acc:.1%} | {mean(taught_r)} | "
+            f"{mean(kept_r)} | " + " | ".join("-" if recall[c] is None else f"{recall[c]:.0%}" for c in LABELS)
             + " |")
 
 
