@@ -141,6 +141,12 @@ class TrainConfig:
     """Faces of each emotion taken from `replay` (the first ones by a seeded shuffle); 0: all of them."""
     replay_classes: str = "all"
     """One of REPLAY_CLASSES: replay faces of every emotion, or only of the emotions the data has none of."""
+    teacher: str = ""
+    """Distillation: a file of a teacher's probabilities on the training images (`fer teacher`), mixed into the
+    training targets by `teacher_weight`; a relative path is taken from the repository root. Empty: none."""
+    teacher_weight: float = 1.0
+    """Where `teacher` is set: the teacher's share of each training target (0..1); the rest is the label (mixed
+    with FER+ votes as `soft_labels` says)."""
     seed: int = 0
     distribute: str = "none"
     """How training spreads over devices (fer.train.distribute): none (the one device TensorFlow picks), mirrored (the
@@ -207,6 +213,7 @@ class TrainConfig:
               "replay faces per class must be between 0 and 100000")
         check(self.replay_classes in REPLAY_CLASSES, "replay_classes",
               f"replay classes must be one of {', '.join(REPLAY_CLASSES)}")
+        check(0.0 <= self.teacher_weight <= 1.0, "teacher_weight", "the teacher's share must be between 0 and 1")
         check(self.distribute in STRATEGIES, "distribute",
               f"distribution strategy must be one of {', '.join(STRATEGIES)}")
         check(0 <= self.replicas <= 64, "replicas", "replicas must be between 0 and 64")

@@ -34,8 +34,9 @@ CHOICES = ("split", "arch", "optimizer", "lr_schedule", "lr_monitor", "init_mode
 FLAGS = ("nesterov", "class_weights", "augment", "aug_flip")
 # The precision box's stable values (what the form keeps) and the TrainConfig.mixed_precision each stands for.
 PRECISIONS = {"auto": None, "bfloat16": True, "float32": False}
-# Fields the form does not show: a preset sets them (the personal preset its freezing and replay).
-HIDDEN = ("label_smoothing", "soft_labels", "freeze", "replay", "replay_per_class", "replay_classes", "extra")
+# Fields the form does not show: a preset sets them (the personal preset its freezing and replay; a teacher file).
+HIDDEN = ("label_smoothing", "soft_labels", "freeze", "replay", "replay_per_class", "replay_classes", "teacher",
+          "teacher_weight", "extra")
 FIELDS = (*FLOATS, *INTS, *OPTIONAL, *CHOICES, *FLAGS)
 # Session key: {TrainConfig field: value}, what the form holds. Fields that do not apply are not drawn, and
 # Streamlit forgets the value of a widget it did not draw: the form's values live here, its widgets start from

@@ -52,8 +52,9 @@ def test_the_train_form_shows_each_fields_description(lang: str, tmp_path, monke
         assert not at.exception
         seen()
     # every field on the form (the dataset has its chooser above it; soft labels, label smoothing and the
-    # personal preset's freezing and replay come from the presets only)
+    # personal preset's freezing and replay come from the presets only; a teacher file from `fer teacher`, for
+    # the command line's runs)
     assert set(helps) == set(FIELDS) - {"data", "soft_labels", "label_smoothing", "freeze", "replay",
-                                        "replay_per_class", "replay_classes"}
+                                        "replay_per_class", "replay_classes", "teacher", "teacher_weight"}
     for name, text in helps.items():
         assert text == i18n.t(f"config.{name}", lang), name

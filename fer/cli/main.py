@@ -259,13 +259,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     from fer.model.modelio import ModelError
     from fer.train.distribute import DistributeError
     from fer.train.runlock import RunBusyError
+    from fer.train.teacher import TeacherError
 
     stop = StopOnInterrupt()
     try:
         with stop:
             result = train(cfg, Path(args.out), dataset=dataset, progress=progress, should_stop=stop.requested)
-    except (ModelError, RunBusyError, DistributeError) as exc:  # the start model does not fit; another process
-        raise InputError(str(exc)) from None  # trains there; the strategy cannot run here
+    except (ModelError, RunBusyError, DistributeError, TeacherError) as exc:  # the start model does not fit;
+        raise InputError(str(exc)) from None  # another process trains there; the strategy cannot run here; no teacher
     print(f"model: {result.model_path}")
     _print_json(result.card.metrics)
     return 0
@@ -359,6 +360,28 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
         raise InputError(str(exc)) from None
     _print_json({"model": args.dest, "members": list(card.members), "params": card.params, "tta_flip": card.tta_flip,
                  "zoom": card.zoom, "shift": card.shift, "metrics": card.metrics})
+    return 0
+
+
+def cmd_teacher(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from fer.data.dataset import load_dataset
+    from fer.model.modelio import ModelError
+    from fer.train.teacher import compute_targets
+
+    ds = load_dataset(args.data)
+    try:
+        targets = compute_targets([Path(m) for m in args.models], ds, part=args.part,
+                                  progress=lambda done, total: print(f"teacher: {done} of {total} models",
+                                                                     file=sys.stderr, flush=True))
+    except (ModelError, ValueError) as exc:
+        raise InputError(str(exc)) from None
+    targets.save(Path(args.dest))
+    agree = float((targets.probs.argmax(axis=1) == ds.labels[np.isin(ds.paths, targets.keys)]).mean())
+    _print_json({"teacher": args.dest, "members": list(targets.members), "part": targets.part,
+                 "images": len(targets.keys), "bytes": Path(args.dest).stat().st_size,
+                 "agrees_with_labels": round(agree, 4)})
     return 0
 
 
@@ -490,6 +513,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--shift", type=int, default=None, metavar="PIXELS", help="as for export")
     s.add_argument("--notes", default=None, help="a note stored in the model card")
     s.set_defaults(func=cmd_ensemble)
+    s = sub.add_parser("teacher", help="store models' averaged probabilities on a dataset's training images, the "
+                                       "targets a student is distilled from (TrainConfig.teacher)")
+    s.add_argument("dest", help="the .npz file to write")
+    s.add_argument("models", nargs="+", help=".keras files with cards (each predicts as its card says)")
+    s.add_argument("--data", required=True, help="the dataset the student trains on")
+    s.add_argument("--part", default="Training",
+                   help="the images' usage to compute them on (default Training; empty: every image)")
+    s.set_defaults(func=cmd_teacher)
     s = sub.add_parser("predictions", help="write a model's test-split predictions beside it (the Results page's "
                                            "most confident mistakes without scoring; export writes them too)")
     s.add_argument("model", help="a .keras file with its card, e.g. models/default.keras")

@@ -100,9 +100,16 @@ def _subsample(ds: Dataset, idx: np.ndarray, fraction: float, seed: int) -> np.n
 
 def training_targets(ds: Dataset, split: Split, cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
     """The indices of the images trained on (split.train, cut to cfg.train_fraction) and the targets
-    [N, 7] of every image: one-hot, mixed with the FER+ votes beside the data where cfg asks."""
+    [N, 7] of every image: one-hot, mixed with the FER+ votes beside the data where cfg asks, and the images
+    trained on mixed with a teacher's probabilities where cfg names one (distillation)."""
     train_idx = _subsample(ds, split.train, cfg.train_fraction, cfg.seed)
-    return train_idx, soft_targets(ds, Path(cfg.data).parent / "ferplus_votes.csv", cfg.soft_labels)
+    targets = soft_targets(ds, Path(cfg.data).parent / "ferplus_votes.csv", cfg.soft_labels)
+    if cfg.teacher:
+        from fer.train.presets import from_root
+        from fer.train.teacher import load_targets, mix_teacher
+
+        targets = mix_teacher(targets, ds.paths, train_idx, load_targets(from_root(cfg.teacher)), cfg.teacher_weight)
+    return train_idx, targets
 
 
 def train(cfg: TrainConfig, run_dir: Path, *, dataset: Dataset | None = None,
