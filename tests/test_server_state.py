@@ -234,7 +234,7 @@ def _reachable(root: Any) -> Iterator[Any]:
 
 
 def test_a_shut_down_session_reaches_none_of_its_uploads() -> None:
-    """Streamlit's runtime keeps the last session it served referenced after it is gone (issue 42 (7): 283 MB of
+    """Streamlit's runtime keeps the last session it served referenced after it is gone (issue 42 (7): 270 MB of
     uploads stayed): once shut down (ui.server.shut_down_session), nothing that session object reaches may hold an
     upload's bytes. Before: the widgets' callbacks (the Images page's functions) kept the page's last namespace,
     with its photos, and a refused photo's kept error kept the frames of the run that refused it."""

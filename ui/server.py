@@ -182,7 +182,7 @@ def shut_down_session(session: Any) -> None:
     `Runtime._loop_coroutine`, streamlit/runtime/runtime.py) after it is gone, so whatever that session object
     reaches stays in memory until another session is served. `SessionState.clear()` empties the values but not
     the widgets' metadata: each widget's callback (a page function) kept its page's last namespace alive, and
-    with it that run's uploads (283 MB after eight 99 MB files, issue 42 (7)); fragments (page functions too)
+    with it that run's uploads (+270 MB after eight 99 MB files, issue 42 (7)); fragments (page functions too)
     are kept the same way. Both go here; the Teach photos nobody can reach any more are deleted."""
     state = session._session_state
     forget_teach_photos(state)
