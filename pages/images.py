@@ -245,7 +245,7 @@ def outcome(item: Upload, ctl: Controls, model_file: Path) -> PhotoResult | Imag
     try:
         got: PhotoResult | ImageError = analyse(item.data, item.name, *settings)
     except ImageError as exc:
-        got = exc.with_traceback(None)  # kept without its frames: they hold the photo's bytes
+        got = exc.detached()  # kept without the frames that raised it: they hold the photo and the run
     done[item.id] = (settings, got)
     return got
 

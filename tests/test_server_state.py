@@ -1,7 +1,10 @@
 """TensorFlow's state survives Streamlit's reruns (ui.server), and the warm-up's progress (ui.warmup)."""
 
 import gc
+import sys
 import threading
+import types
+from collections.abc import Iterator
 from typing import Any
 
 import av
@@ -12,7 +15,9 @@ import streamlit_webrtc
 from streamlit.runtime.scriptrunner import script_runner
 from streamlit.testing.v1 import AppTest
 
-from tests.helpers import ROOT, StreamerStub
+from fer.i18n import t
+from fer.vision.preprocessing import ImageError
+from tests.helpers import PHOTOS, ROOT, StreamerStub
 from ui.server import keep_tensorflow_state
 from ui.warmup import Step, WarmUp
 
@@ -209,3 +214,54 @@ def test_without_a_runtime_nothing_is_shut_down_and_nothing_breaks(monkeypatch, 
 
     assert shut_down_expired_sessions() == 0
     assert "expired sessions not shut down" in caplog.text
+
+
+def _reachable(root: Any) -> Iterator[Any]:
+    """Every object reachable from `root` through references, without entering classes, modules or their
+    namespaces (the app's code, shared by every session), except a page script's own namespace (pages/: the
+    names of one run of one session)."""
+    pages = str(ROOT / "pages")
+    shared = {id(vars(m)) for m in list(sys.modules.values())
+              if m is not None and not str(getattr(m, "__file__", "") or "").startswith(pages)}
+    seen, todo = {id(root)}, [root]
+    while todo:
+        obj = todo.pop()
+        yield obj
+        for ref in gc.get_referents(obj):
+            if id(ref) not in seen and not isinstance(ref, type | types.ModuleType) and id(ref) not in shared:
+                seen.add(id(ref))
+                todo.append(ref)
+
+
+def test_a_shut_down_session_reaches_none_of_its_uploads() -> None:
+    """Streamlit's runtime keeps the last session it served referenced after it is gone (issue 42 (7): 270 MB of
+    uploads stayed): once shut down (ui.server.shut_down_session), nothing that session object reaches may hold an
+    upload's bytes. Before: the widgets' callbacks (the Images page's functions) kept the page's last namespace,
+    with its photos, and a refused photo's kept error kept the frames of the run that refused it."""
+    from streamlit.runtime.fragment import MemoryFragmentStorage
+
+    from ui.server import shut_down_session
+
+    marker = b"issue-42-item-7 " + bytes(range(256))
+    at = AppTest.from_file(str(ROOT / "pages" / "images.py"), default_timeout=300)
+    at.session_state["lang"] = "en"
+    at.run()
+    at.file_uploader[0].set_value([("notes.jpg", marker + b" not an image", "image/jpeg"),
+                                   ("obama.jpg", (PHOTOS / "obama.jpg").read_bytes(), "image/jpeg")])
+    at.run()
+    assert not at.exception and at.error  # the refused file is said, the photo is shown
+    assert any(t("images.clear_all", "en") == b.label for b in at.button)  # a callback of the page is registered
+    state = at._session_state._state
+    kept_errors = [got for _, got in state["img_results"].values() if isinstance(got, ImageError)]
+    assert len(kept_errors) == 1
+    assert not any(isinstance(o, types.FrameType) for o in _reachable(kept_errors[0])), \
+        "a kept error holds the frames of the run that raised it"
+
+    down: list[bool] = []
+    session = types.SimpleNamespace(id="s", _session_state=state, _fragment_storage=MemoryFragmentStorage(),
+                                    shutdown=lambda: down.append(True))
+    shut_down_session(session)
+    gc.collect()
+    assert down == [True]
+    holding = [type(o).__name__ for o in _reachable(session) if isinstance(o, bytes | bytearray) and marker in o]
+    assert not holding, f"a shut-down session still reaches the upload's bytes ({holding})"

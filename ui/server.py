@@ -152,9 +152,9 @@ def shut_down_expired_sessions() -> int:
 
     Streamlit (1.67) keeps a disconnected session in a TTL cache that forgets it only lazily, when another
     session is stored, and never calls its `shutdown()`: so its uploaded files (held by the runtime's uploaded
-    file manager) and its session state stayed in memory for good. The state is cleared too: the runtime still
-    references the last session it served. Eight 99 MB uploads left the server 550 MB
-    larger after their session was gone (`python -m bench.hostile_uploads --only eight`, issue 42 (7))."""
+    file manager) and its session state stayed in memory for good (`shut_down_session`). Eight 99 MB uploads left
+    the server 550 MB larger after their session was gone (`python -m bench.hostile_uploads --only eight`, issue
+    42 (7))."""
     from streamlit.runtime import Runtime
 
     try:
@@ -167,17 +167,33 @@ def shut_down_expired_sessions() -> int:
         return 0
     for session_id, info in expired:
         try:
-            forget_teach_photos(info.session._session_state)
-            info.session.shutdown()  # its uploaded files go with it
-            # and its state (kept uploads, results, widget values): Streamlit's runtime loop and its
-            # `_current_app_session` context variable still point at the last session they served, which kept
-            # a closed session's whole state alive until another session came
-            info.session._session_state.clear()
+            shut_down_session(info.session)
         except Exception:  # noqa: BLE001 - one session's shutdown must not stop the others'
             log.exception("session %s did not shut down", str(session_id)[:8])
     if expired:
         log.info("shut down %d expired session(s)", len(expired))
     return len(expired)
+
+
+def shut_down_session(session: Any) -> None:
+    """Shut one session down for good (`AppSession.shutdown`: its uploaded files go) and drop what it still holds.
+
+    Streamlit's runtime loop keeps the last session it served referenced (the loop variable of
+    `Runtime._loop_coroutine`, streamlit/runtime/runtime.py) after it is gone, so whatever that session object
+    reaches stays in memory until another session is served. `SessionState.clear()` empties the values but not
+    the widgets' metadata: each widget's callback (a page function) kept its page's last namespace alive, and
+    with it that run's uploads (+270 MB after eight 99 MB files, issue 42 (7)); fragments (page functions too)
+    are kept the same way. Both go here; the Teach photos nobody can reach any more are deleted."""
+    state = session._session_state
+    forget_teach_photos(state)
+    session.shutdown()
+    state.clear()  # kept uploads, results, widget values
+    widgets = getattr(state, "_new_widget_state", None)  # Streamlit's WStates
+    if widgets is not None:
+        widgets.widget_metadata.clear()  # callbacks: the page functions, holding their page's last names
+    fragments = getattr(session, "_fragment_storage", None)
+    if fragments is not None:
+        fragments.clear()
 
 
 def forget_teach_photos(state: Any) -> None:

@@ -39,6 +39,14 @@ class ImageError(ValueError):
         self.kind = kind
         self.details = details
 
+    def detached(self) -> ImageError:
+        """This error fit to be kept after it was caught (the Images page keeps a refused photo's error): without
+        its traceback, nor the exception it replaced (`raise ... from None` only hides that one: it stays as
+        `__context__`, with its traceback). Those frames hold the photo's bytes and the names of the page run
+        that read it, the run's whole namespace included, for as long as the error is kept."""
+        self.__context__ = self.__cause__ = None
+        return self.with_traceback(None)
+
 
 @dataclass(frozen=True, eq=False)
 class Decoded:
