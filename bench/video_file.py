@@ -1,7 +1,8 @@
 """Video files: frames per second, share of frames analysed and realtime factor of `fer.media.video.analyse_video`.
 
     python -m bench.video_file [--seconds 10] [--sizes 640x480 1920x1080] [--faces 3] [--every N]
-                               [--no-cli] [--ferpkg /tmp/venv-ferpkg/bin/python] [--json]
+                               [--no-cli] [--ferpkg /root/venv-ferpkg/bin/python [--ferpkg-every N ...]]
+                               [--json]
 
 Each clip is made by tests/videoclips.make_clip (30 fps, `--faces` faces from the public-domain photos moving a
 little, H.264). Two paths per clip:
@@ -16,8 +17,12 @@ boxes); realtime = clip seconds / seconds taken (1.0 or more: at least as fast a
 time of the process and its threads (the cli: of the whole command), which other load on the machine does not
 inflate: at or under the clip's length, one core keeps up with it.
 
-`--ferpkg PYTHON`: also run the PyPI `fer` package's `Video.analyze` (frequency 1, annotated video saved) on the
-same clips with that interpreter (a separate virtual environment: its import name `fer` is this project's too).
+`--ferpkg PYTHON`: also run the PyPI `fer` package's `Video.analyze` on the same clip files with that interpreter (a
+separate virtual environment, since its import name `fer` is this project's too: bench/ferpkg_venv.sh builds one),
+in the same invocation so that both meet the same load: `FER(mtcnn=False)` (its defaults otherwise: the Haar
+cascade, the quantized TFLite model), annotated video saved, no frames saved, at `frequency` 1 (its default: every
+frame) and at the one in N the function path chose (`--ferpkg-every` to pick others). Its seconds and CPU s are
+of `analyze` alone, after the model is loaded, like the function path's; the whole command's are kept beside.
 """
 
 from __future__ import annotations
@@ -37,15 +42,34 @@ from bench.common import ROOT, emit, machine
 FERPKG_SCRIPT = textwrap.dedent("""
     import json, sys, time
     t0 = time.perf_counter()
-    from fer import FER, Video
-    detector = FER(mtcnn=False)
+    try:
+        from fer import FER, Video  # its README's import; 25.10.3's fer/__init__.py no longer exports them
+    except ImportError:
+        from fer.classes import Video
+        from fer.fer import FER
+    import cv2, fer, tensorflow
+    detector = FER(mtcnn=False)  # its default: the Haar cascade and the quantized TFLite model
+    analysed, faces = 0, 0
+    detect = detector.detect_emotions
+    def counted(frame, *args, **kwargs):
+        global analysed, faces
+        found = detect(frame, *args, **kwargs)
+        analysed, faces = analysed + 1, faces + len(found)
+        return found
+    detector.detect_emotions = counted
     loaded = time.perf_counter()
     video = Video(sys.argv[1], outdir=sys.argv[2])
-    raw = video.analyze(detector, display=False, frequency=1, save_video=True, annotate_frames=True,
-                        zip_images=False, save_frames=False)
+    frames = int(video.cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    cpu0, t1 = time.process_time(), time.perf_counter()
+    video.analyze(detector, display=False, frequency=int(sys.argv[3]), save_video=True, annotate_frames=True,
+                  zip_images=False, save_frames=False)
     done = time.perf_counter()
-    print(json.dumps({"load_s": loaded - t0, "analyse_s": done - loaded, "frames": len(raw)}))
+    print(json.dumps({"load_s": loaded - t0, "analyse_s": done - t1, "analyse_cpu_s": time.process_time() - cpu0,
+                      "frames": frames, "analysed": analysed, "faces": faces, "versions": {
+                          "fer": fer.__version__, "opencv": cv2.__version__, "tensorflow": tensorflow.__version__}}))
 """)
+"""Run by the other interpreter as `python -I -c FERPKG_SCRIPT CLIP OUTDIR FREQUENCY`: one `Video.analyze`, its
+annotated video written (mp4v, as the package does), no frames saved; prints one JSON line."""
 
 
 def size_arg(text: str) -> tuple[int, int]:
@@ -90,12 +114,15 @@ def cli_path(clip: Path, out: Path, every: int | None) -> dict[str, Any]:
             "realtime": round(duration / doc["elapsed_s"], 2), "realtime_whole_command": round(duration / wall, 2)}
 
 
-def ferpkg_path(python: str, clip: Path, outdir: Path, duration: float) -> dict[str, Any]:
+def ferpkg_path(python: str, clip: Path, outdir: Path, duration: float, frequency: int) -> dict[str, Any]:
+    """The PyPI package's `Video(clip).analyze(FER(mtcnn=False), frequency=...)` in a subprocess of `python`.
+    fps: the clip's frames over the analysis seconds (with frequency N it reads only every Nth frame, seeking, and
+    its annotated video holds only those); CPU s: of the analysis (its threads too), as the function path's."""
     outdir.mkdir(parents=True, exist_ok=True)
     t0, cpu0 = time.perf_counter(), _children_cpu()
     try:
-        p = subprocess.run([python, "-c", FERPKG_SCRIPT, str(clip), str(outdir)], capture_output=True, text=True,
-                           cwd=outdir, timeout=3600, check=False)
+        p = subprocess.run([python, "-I", "-c", FERPKG_SCRIPT, str(clip), str(outdir), str(frequency)],
+                           capture_output=True, text=True, cwd=outdir, timeout=3600, check=False)
     except OSError as exc:
         return {"error": str(exc)}
     wall, cpu = time.perf_counter() - t0, _children_cpu() - cpu0
@@ -103,10 +130,13 @@ def ferpkg_path(python: str, clip: Path, outdir: Path, duration: float) -> dict[
         tail = p.stderr.strip().splitlines()
         return {"error": tail[-1] if tail else f"exit {p.returncode}"}
     doc = json.loads(p.stdout.strip().splitlines()[-1])
-    return {"seconds": round(wall, 2), "cpu_s": round(cpu, 2), "analysis_s": round(doc["analyse_s"], 2),
-            "frames": doc["frames"],
-            "analysed_share": 1.0, "fps": round(doc["frames"] / doc["analyse_s"], 1),
-            "realtime": round(duration / doc["analyse_s"], 2), "realtime_whole_command": round(duration / wall, 2)}
+    frames, analysed, seconds = doc["frames"], doc["analysed"], doc["analyse_s"]
+    return {"seconds": round(seconds, 2), "cpu_s": round(doc["analyse_cpu_s"], 2),
+            "whole_command_s": round(wall, 2), "whole_command_cpu_s": round(cpu, 2), "frames": frames,
+            "analysed": analysed, "every": frequency, "faces_per_analysed": round(doc["faces"] / max(1, analysed), 2),
+            "fps": round(frames / seconds, 1), "analysed_share": round(analysed / frames, 3),
+            "realtime": round(duration / seconds, 2), "realtime_whole_command": round(duration / wall, 2),
+            "versions": doc["versions"]}
 
 
 def main() -> None:
@@ -117,6 +147,9 @@ def main() -> None:
     p.add_argument("--every", type=int, default=None, help="analyse one frame in N (default: chosen from the cost)")
     p.add_argument("--no-cli", action="store_true", help="skip the `python -m fer video` path")
     p.add_argument("--ferpkg", metavar="PYTHON", help="an interpreter with the PyPI `fer` package installed")
+    p.add_argument("--ferpkg-every", type=int, nargs="+", metavar="N",
+                   help="the package's `frequency` values to run (default: 1, its default, and the one in N that"
+                        " the function path chose)")
     p.add_argument("--model", default=str(ROOT / "models" / "default.keras"))
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
@@ -136,7 +169,10 @@ def main() -> None:
             if not args.no_cli:
                 paths["cli"] = cli_path(clip, work / "cli.mp4", args.every)
             if args.ferpkg:
-                paths["fer (PyPI) Video"] = ferpkg_path(args.ferpkg, clip, work / "ferpkg", args.seconds)
+                chosen = paths["function"].get("every") or 1
+                for n in args.ferpkg_every or sorted({1, chosen}):
+                    paths[f"fer (PyPI) Video, frequency {n}"] = ferpkg_path(args.ferpkg, clip, work / f"ferpkg-{n}",
+                                                                            args.seconds, n)
             for name, r in paths.items():
                 results.append({"size": f"{w}x{h}", "faces": args.faces, "clip_s": args.seconds, "path": name, **r})
                 rows.append([f"{w}x{h}", name, r.get("frames", "-"), r.get("fps", "-"), r.get("analysed_share", "-"),
