@@ -45,6 +45,13 @@ QUEUE: tuple[PlannedRun, ...] = (
     PlannedRun("member-mini-xception", ("--preset", "one-stage", "--arch", "mini-xception", "--seed", "7"),
                "Ensemble member that differs by its architecture: mini-xception, one-stage recipe. Chosen into "
                "the ensemble on PublicTest only."),
+    PlannedRun("student", ("--preset", "one-stage", "--teacher", "models/teacher.npz", "--teacher-weight", "0.5",
+                           "--epochs", "40", "--time-budget-minutes", "0", "--seed", "9"),
+               "The webcam's single network, distilled: fer-net, one-stage recipe, each training target half the "
+               "teacher's probabilities (models/teacher.npz: the three fer-nets in the history of "
+               "models/default.keras, within a point of the best on PublicTest, averaged, each with its card's "
+               "views), a cosine over 40 epochs. Shipped for the webcam if its PublicTest with one view beats "
+               "the shipped model's one view; PrivateTest read once after that choice."),
     PlannedRun("member-ferplus", ("--preset", "one-stage", "--soft-labels", "1", "--epochs", "40",
                                   "--time-budget-minutes", "0", "--seed", "8"),
                "Ensemble member that differs by its labels: fer-net trained on the FER+ vote distributions alone, "
