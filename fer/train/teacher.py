@@ -8,6 +8,7 @@ matched by key, so the student learns what the ensemble says, with one network a
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from fer.data.dataset import Dataset
+from fer.files import FileRefused, read_bytes
 from fer.labels import NUM_CLASSES
 
 log = logging.getLogger(__name__)
@@ -71,17 +73,18 @@ def compute_targets(models: Sequence[Path], ds: Dataset, part: str = "Training",
 
 
 def load_targets(path: Path) -> TeacherTargets:
-    """A file written by `TeacherTargets.save`, checked (shapes, finite probabilities summing to 1, unique keys);
-    TeacherError naming what is wrong."""
+    """A file written by `TeacherTargets.save`, read as every file the project reads (a regular file, no link,
+    within MAX_TEACHER_BYTES: fer.files.read_bytes) and checked (shapes, finite probabilities summing to 1, unique
+    keys); TeacherError naming what is wrong."""
     try:
-        if not path.is_file():
-            raise TeacherError(f"teacher file {path} not found")
-        if path.stat().st_size > MAX_TEACHER_BYTES:
-            raise TeacherError(f"teacher file {path} is larger than {MAX_TEACHER_BYTES // 1024**2} MB")
-        with np.load(path, allow_pickle=False) as f:
+        data = read_bytes(path, MAX_TEACHER_BYTES)
+    except FileNotFoundError:
+        raise TeacherError(f"teacher file {path} not found") from None
+    except (OSError, FileRefused) as exc:
+        raise TeacherError(f"teacher file {path} cannot be read: {exc}") from None
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as f:
             keys, probs, about = f["keys"], f["probs"].astype(np.float32), json.loads(str(f["about"]))
-    except TeacherError:
-        raise
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise TeacherError(f"teacher file {path} cannot be read: {exc}") from None
     if probs.ndim != 2 or probs.shape[1] != NUM_CLASSES or keys.shape != (len(probs),):
@@ -90,9 +93,9 @@ def load_targets(path: Path) -> TeacherTargets:
         raise TeacherError(f"teacher file {path}: probabilities must be finite, non-negative and sum to 1")
     if len(np.unique(keys)) != len(keys):
         raise TeacherError(f"teacher file {path}: an image appears twice")
-    members = about.get("members", []) if isinstance(about, dict) else []
+    about = about if isinstance(about, dict) else {}
     return TeacherTargets(keys.astype(str), probs / probs.sum(axis=1, keepdims=True),
-                          tuple(str(m) for m in members), str(about.get("part", "")) if isinstance(about, dict) else "")
+                          tuple(str(m) for m in about.get("members", [])), str(about.get("part", "")))
 
 
 def mix_teacher(targets: np.ndarray, keys: np.ndarray, rows: np.ndarray, teacher: TeacherTargets,
