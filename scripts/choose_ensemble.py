@@ -1,19 +1,24 @@
-"""Choose an ensemble's members on PublicTest only (issue 38): each candidate scored alone, then members added
-greedily while the averaged probabilities gain (fer.model.ensemble.choose_greedily). PrivateTest is not read.
+"""Choose an ensemble's members on PublicTest only (issue 38): each candidate scored alone, then every subset of
+at most --max-members candidates averaged, the best kept (fer.model.ensemble.subset_accuracies; ties go to
+fewer members). PrivateTest is not read.
 
-    python -m scripts.choose_ensemble --data "$FER_DATA" A.keras B.keras runs/C ...
+    python -m scripts.choose_ensemble --data "$FER_DATA" --cache ~/fer-runs/scores A.keras B.keras runs/C ...
 
 Every candidate is scored as it would predict inside an ensemble: its own prior correction (folded into its
 weights by `fer ensemble`) and the views of one card for all (`--views`, the shipped model's by default: an
-ensemble predicts with one set of views). Then build the chosen one with `python -m fer ensemble DEST M1 M2 ...`
-and read its PrivateTest once with `python -m fer evaluate --model DEST --data "$FER_DATA" --split PrivateTest`.
+ensemble predicts with one set of views). `--cache DIR` keeps each candidate's PublicTest probabilities (named
+by the file, its size and time and the views), so adding a candidate later scores only the new one. Then build
+the chosen one with `python -m fer ensemble DEST M1 M2 ...` and read its PrivateTest once with
+`python -m fer evaluate --model DEST --data "$FER_DATA" --split PrivateTest`.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -26,9 +31,24 @@ def member_file(path: Path) -> Path:
     return path / "model.keras" if path.is_dir() else path
 
 
+def cached_scores(cache: Path | None, f: Path, views: dict, compute: Callable[[], np.ndarray]) -> np.ndarray:
+    """`compute()`, or what it returned before for the same file (path, size, time) and views, kept in `cache`."""
+    if cache is None:
+        return compute()
+    st = f.resolve().stat()
+    key = json.dumps([str(f.resolve()), st.st_size, st.st_mtime_ns, views], sort_keys=True, default=str)
+    path = cache / f"{hashlib.sha256(key.encode()).hexdigest()[:20]}.npy"
+    if path.is_file():
+        return np.load(path)
+    out = compute()
+    cache.mkdir(parents=True, exist_ok=True)
+    np.save(path, out)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     from fer.data.dataset import load_dataset
-    from fer.model.ensemble import choose_greedily
+    from fer.model.ensemble import subset_accuracies
     from fer.model.evaluation import predict_scores
     from fer.model.inference import card_views
     from fer.model.modelio import load_card, load_model
@@ -39,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", type=Path, required=True, help="FER2013 (its PublicTest part is used)")
     p.add_argument("--views", type=Path, default=ROOT / "models" / "default.keras",
                    help="the model whose card's views (mirror, zoom, shift) every candidate is scored with")
+    p.add_argument("--max-members", type=int, default=3,
+                   help="the most members an ensemble may have (3: fer-net with the shipped card's ten views takes "
+                        "15-17 ms a face, and the ensemble must stay within 60 ms)")
+    p.add_argument("--cache", type=Path, help="a folder that keeps each candidate's PublicTest probabilities")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     args = p.parse_args(argv)
     import_tensorflow()
@@ -52,21 +76,32 @@ def main(argv: list[str] | None = None) -> int:
     for path in args.candidates:
         f = member_file(path)
         t0 = time.perf_counter()
-        own = card_views(load_card(f))["prior_correction"]  # folded into the member's weights by `fer ensemble`
-        scores[str(path)] = predict_scores(load_model(f), x, **{**shared, "prior_correction": own})
+        views = {**shared, "prior_correction": card_views(load_card(f))["prior_correction"]}  # its own correction,
+        # folded into the member's weights by `fer ensemble`
+        scores[str(path)] = cached_scores(args.cache, f, views, lambda f=f, views=views: predict_scores(
+            load_model(f), x, **views))
         alone[str(path)] = float((scores[str(path)].argmax(axis=1) == y).mean())
         if not args.json:
             print(f"{path}: PublicTest {alone[str(path)]:.2%} alone ({time.perf_counter() - t0:.0f} s)", flush=True)
-    picks = choose_greedily(scores, y)
+    ranked = subset_accuracies(scores, y, args.max_members)
+    best = ranked[0]
+    lead = max(alone, key=alone.get)  # the best candidate alone
+    agree = {k: float((v.argmax(axis=1) == scores[lead].argmax(axis=1)).mean()) for k, v in scores.items()}
     result = {"split": "PublicTest", "n": int(len(idx)),
               "views": {k: v for k, v in shared.items() if k != "prior_correction"},
-              "alone": alone, "chosen": [{"member": pk.member, "accuracy": pk.accuracy} for pk in picks]}
+              "alone": alone, "agreement_with_best_alone": agree,
+              "chosen": {"members": list(best.members), "accuracy": best.accuracy},
+              "subsets": [{"members": list(c.members), "accuracy": c.accuracy} for c in ranked[:10]]}
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    print("chosen, in order (PublicTest accuracy of the average so far):")
-    for i, pk in enumerate(picks, start=1):
-        print(f"  {i}. {pk.member}: {pk.accuracy:.2%}")
+    print(f"answers shared with {lead}:")
+    for k, v in agree.items():
+        print(f"  {k}: {v:.1%}")
+    print(f"best subsets of at most {args.max_members} (PublicTest accuracy of the average):")
+    for c in ranked[:10]:
+        print(f"  {c.accuracy:.2%}  " + " + ".join(c.members))
+    print(f"chosen: {' + '.join(best.members)} ({best.accuracy:.2%})")
     return 0
 
 

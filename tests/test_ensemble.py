@@ -98,19 +98,38 @@ def onehot(classes: list[int]) -> np.ndarray:
     return np.eye(7)[classes]
 
 
-def test_members_are_chosen_greedily_while_the_average_gains():
-    from fer.model.ensemble import Pick, choose_greedily
+def soft(label: int, p: float, wrong: int | None = None, q: float = 0.0) -> np.ndarray:
+    """Probabilities: `p` on `label`, `q` on the class `wrong`, the rest spread over the other classes."""
+    out = np.zeros(7)
+    out[label] = p
+    if wrong is not None:
+        out[wrong] = q
+    rest = [k for k in range(7) if out[k] == 0]
+    out[rest] = (1 - p - q) / len(rest)
+    return out
+
+
+def test_every_subset_is_scored_and_the_best_comes_first():
+    from fer.model.ensemble import Choice, subset_accuracies
 
     y = np.array([0, 1, 2, 3])
-    scores = {"a": onehot([0, 1, 2, 0]) * 0.9,  # 3 of 4 right: the best alone
-              "b": onehot([0, 5, 5, 3]) * 0.5 + onehot([0, 1, 2, 3]) * 0.45,  # 2 of 4; its second choices help a
-              "c": onehot([6, 6, 6, 6])}  # 0 of 4: adds nothing
-    picks = choose_greedily(scores, y)
-    assert picks == (Pick("a", 0.75), Pick("b", 1.0))
-    assert choose_greedily(scores, y, max_members=1) == (Pick("a", 0.75),)
-    assert choose_greedily({}, y) == ()
-    # a second equal candidate does not gain: the choice stops at the first
-    assert choose_greedily({"a": scores["a"], "a2": scores["a"].copy()}, y) == (Pick("a", 0.75),)
+    # on each of the first three faces one model is confidently wrong and the other two only lean to the truth:
+    # each alone 3 of 4, each pair 2 of 4 (the confident mistake outweighs one leaning answer), all three 4 of 4.
+    # A greedy choice would stop at the first member; the subsets find the three.
+    scores = {"a": np.stack([soft(0, 0.35), soft(1, 0.35), soft(2, 0.2, 4, 0.7), soft(3, 0.9)]),
+              "b": np.stack([soft(0, 0.2, 6, 0.7), soft(1, 0.4), soft(2, 0.35), soft(3, 0.9)]),
+              "c": np.stack([soft(0, 0.4), soft(1, 0.2, 5, 0.7), soft(2, 0.4), soft(3, 0.9)])}
+    ranked = subset_accuracies(scores, y)
+    assert len(ranked) == 7  # 2^3 - 1 subsets
+    assert ranked[0] == Choice(("a", "b", "c"), 1.0)
+    assert [c.accuracy for c in ranked] == sorted((c.accuracy for c in ranked), reverse=True)
+    assert ranked[1:4] == [Choice(("a",), 0.75), Choice(("b",), 0.75), Choice(("c",), 0.75)]  # fewer first
+    assert {c.accuracy for c in ranked if len(c.members) == 2} == {0.5}
+    # at most two members: the best is then one alone, the first given
+    assert subset_accuracies(scores, y, max_members=2)[0] == Choice(("a",), 0.75)
+    # a copy of "a" adds nothing: the tie goes to the single member
+    assert subset_accuracies({"a": scores["a"], "a2": scores["a"].copy()}, y)[0] == Choice(("a",), 0.75)
+    assert subset_accuracies({}, y) == []
 
 
 def test_the_choice_script_scores_on_public_test_only(tmp_path, capsys, monkeypatch):
@@ -129,5 +148,29 @@ def test_the_choice_script_scores_on_public_test_only(tmp_path, capsys, monkeypa
     out = json.loads(capsys.readouterr().out)
     assert out["split"] == "PublicTest" and out["n"] == 14  # write_folder: one PublicTest image per face
     assert set(out["alone"]) == {str(tmp_path / "one.keras"), str(tmp_path / "two.keras")}
-    assert 1 <= len(out["chosen"]) <= 2 and out["chosen"][0]["accuracy"] == max(out["alone"].values())
+    assert out["chosen"]["accuracy"] >= max(out["alone"].values())  # one member alone is a subset too
+    assert out["chosen"] == out["subsets"][0] and len(out["subsets"]) == 3
     assert out["views"] == {"tta_flip": True, "zoom": 1.05, "shift": 4}  # the shipped card's views
+
+
+def test_the_choice_script_keeps_each_candidates_scores_in_its_cache(tmp_path, capsys, monkeypatch):
+    from scripts.choose_ensemble import main as choose
+
+    data = write_folder(tmp_path / "data", n_per_class=2)
+    model = build_model("tiny-cnn")
+    save_model(model, tmp_path / "one.keras", ModelCard(arch="tiny-cnn", params=int(model.count_params())))
+    argv = [str(tmp_path / "one.keras"), "--data", str(data), "--cache", str(tmp_path / "cache"), "--json"]
+    assert choose(argv) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert len(list((tmp_path / "cache").glob("*.npy"))) == 1
+    import fer.model.evaluation
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("scored again although its scores were kept")
+
+    monkeypatch.setattr(fer.model.evaluation, "predict_scores", refuse)
+    assert choose(argv) == 0
+    assert json.loads(capsys.readouterr().out)["alone"] == first["alone"]
+    # other views are other scores: not taken from the cache
+    with pytest.raises(AssertionError, match="scored again"):
+        choose(argv + ["--views", str(tmp_path / "one.keras")])

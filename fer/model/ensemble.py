@@ -7,6 +7,7 @@ Everything else a card says about predicting (mirror, zoom, shifted views) appli
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -71,33 +72,30 @@ def build_ensemble(members: Sequence[Any], name: str = "ensemble") -> Any:
 
 
 @dataclass(frozen=True)
-class Pick:
-    """One step of a greedy choice of members: the member added and the accuracy of the average so far."""
+class Choice:
+    """The members an ensemble is made of, in the order given, and the accuracy of their average."""
 
-    member: str
+    members: tuple[str, ...]
     accuracy: float
 
 
-def choose_greedily(scores: Mapping[str, np.ndarray], labels: np.ndarray, max_members: int | None = None
-                    ) -> tuple[Pick, ...]:
-    """Members chosen by forward selection on one split's probabilities ({name: [N, 7]}) and true labels: the
-    best member alone, then each time the member whose probabilities, averaged in, raise the accuracy most;
-    it stops when none raises it (or at `max_members`). Ties go to the name given first."""
-    if not scores:
-        return ()
+def subset_accuracies(scores: Mapping[str, np.ndarray], labels: np.ndarray, max_members: int | None = None
+                      ) -> list[Choice]:
+    """Every subset of the candidates ({name: probabilities [N, 7]}, at most `max_members` of them) and the
+    accuracy of its averaged probabilities on `labels`, best first; ties go to fewer members, then to the
+    subset whose names come first in the order given. Exhaustive: 2^n - 1 subsets, so meant for the handful of
+    candidates one trains on this machine (a greedy choice stops too early: two fer-nets averaged can score
+    under the best alone while all three score above it)."""
+    names = list(scores)
+    if len(names) > 16:
+        raise ValueError(f"{len(names)} candidates: at most 16 (every subset is scored)")
     labels = np.asarray(labels)
-
-    def accuracy(total: np.ndarray) -> float:
-        return float((total.argmax(axis=1) == labels).mean())
-
-    left = dict(scores)
-    total = np.zeros_like(next(iter(left.values())), dtype=np.float64)
-    picks: list[Pick] = []
-    while left and (max_members is None or len(picks) < max_members):
-        best = max(left, key=lambda name: accuracy(total + left[name]))  # the sum ranks as the average does
-        acc = accuracy(total + left[best])
-        if picks and acc <= picks[-1].accuracy:
-            break
-        total += left.pop(best)
-        picks.append(Pick(best, acc))
-    return tuple(picks)
+    top = max_members or len(names)
+    found: list[tuple[float, int, int, Choice]] = []
+    for size in range(1, min(top, len(names)) + 1):
+        for rank, combo in enumerate(itertools.combinations(names, size)):
+            total = np.sum([scores[n] for n in combo], axis=0)  # the sum ranks as the average does
+            acc = float((total.argmax(axis=1) == labels).mean())
+            found.append((-acc, size, rank, Choice(combo, acc)))
+    found.sort(key=lambda f: f[:3])
+    return [f[3] for f in found]
