@@ -63,6 +63,11 @@ QUEUE: tuple[PlannedRun, ...] = (
                "65.59 % with one view against the shipped model's 66.8 %). Shipped for the webcam if its PublicTest "
                "with one view (zoom 1.05, its prior correction) beats the shipped model's one view; PrivateTest "
                "read once after that choice."),
+    PlannedRun("member-course-cnn", ("--preset", "one-stage", "--arch", "course-cnn", "--mixed-precision",
+                                     "--epochs", "40", "--time-budget-minutes", "0", "--seed", "11"),
+               "Ensemble member that differs by its architecture and width: the course's CNN (5.9 M parameters, "
+               "five times fer-net's) trained with the one-stage recipe (augmentation, FER+ votes mixed in, a "
+               "cosine over 40 epochs), bfloat16 where native. Chosen into the ensemble on PublicTest only."),
 )
 
 
