@@ -155,11 +155,12 @@ def main() -> None:
     args = p.parse_args()
 
     from fer.model.inference import Classifier
+    from fer.model.modelio import one_view_model
     from fer.tfenv import import_tensorflow
     from tests.videoclips import make_clip
 
     import_tensorflow()
-    classifier = Classifier.from_file(args.model).single_view()
+    classifier = Classifier.from_file(one_view_model(Path(args.model))).single_view()
     results, rows = [], []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

@@ -116,13 +116,14 @@ def outside_app(bgr: list[Any], model: Path) -> dict[str, Any]:
 
     from fer.media.live import LIVE_MAX_SIDE, LiveProcessor
     from fer.model.inference import Classifier
+    from fer.model.modelio import one_view_model
     from fer.tfenv import import_tensorflow
     from fer.vision.detection import Detector, DetectorConfig
     from ui.common import one_thread_per_op
 
     import_tensorflow(setup=one_thread_per_op)  # TensorFlow as the app sets it up: the same work
     proc = LiveProcessor(Detector(DetectorConfig(max_side=LIVE_MAX_SIDE)),
-                         Classifier.from_file(model).single_view(), max_every=1)
+                         Classifier.from_file(one_view_model(model)).single_view(), max_every=1)
     frames = [av.VideoFrame.from_ndarray(f, format="bgr24").reformat(format="yuv420p") for f in bgr]
     for f in frames[:5]:
         proc.callback(f)

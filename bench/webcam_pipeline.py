@@ -73,6 +73,7 @@ def main() -> None:
     from fer.media.live import STAGES
     from fer.model.architectures import ARCHITECTURES, build_model
     from fer.model.inference import Classifier
+    from fer.model.modelio import one_view_model
     from fer.tfenv import import_tensorflow
     from fer.vision.tracking import FULL_EVERY
 
@@ -89,7 +90,7 @@ def main() -> None:
     args = p.parse_args()
     import_tensorflow()
 
-    default = Classifier.from_file(args.model).single_view()  # as the webcam page: one view per face
+    default = Classifier.from_file(one_view_model(Path(args.model))).single_view()  # as the webcam page
     streams: dict[int, list[Any]] = {}
     composed: dict[int, int] = {}
     for n in args.faces:

@@ -16,11 +16,12 @@ from fer.i18n import fmt_count, fmt_number, fmt_percent
 from fer.labels import LABELS, display_name, hex_color
 from fer.media.annotate import PREVIEW_MAX_SIDE, numbered_boxes, preview
 from fer.model.explain import Explainer, GradCam, enlarge, first_layer_filters, model_anatomy, normalise, overlay, tile
+from fer.paths import ROOT
 from fer.vision.boxes import FaceBox
 from fer.vision.detection import DetectorConfig
 from fer.vision.preprocessing import ImageError, crop_face, decode_image, expand_box, to_gray
 from ui.charts import show_chart, show_table
-from ui.common import ROOT, detector, get_classifier, lang, t, worded
+from ui.common import detector, get_classifier, lang, t, worded
 from ui.controls import model_choice
 from ui.state import keep, kept, kept_uploader, set_kept
 from ui.text import plain

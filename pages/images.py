@@ -26,10 +26,11 @@ from fer.media.photo import (
     results_json,
 )
 from fer.model.inference import FacePrediction
+from fer.paths import ROOT
 from fer.vision.detection import DetectorConfig
 from fer.vision.preprocessing import ImageError
 from ui.charts import show_chart, show_table
-from ui.common import ROOT, detector, get_classifier, image_error, lang, t, worded
+from ui.common import detector, get_classifier, image_error, lang, t, worded
 from ui.controls import Controls, model_note, sidebar_controls
 from ui.downloads import csv_text as localised_csv
 from ui.limits import limits_note

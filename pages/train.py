@@ -16,9 +16,10 @@ from fer.i18n import fmt_number, fmt_percent
 from fer.jobs import launcher as jobs
 from fer.labels import display_name
 from fer.model.architectures import ARCHITECTURES
+from fer.paths import ROOT
 from fer.train.presets import PRESETS, preset_starts, resolve_data
 from fer.train.trainer import start_problem
-from ui.common import ROOT, available_models, data_error_text, lang, t, worded
+from ui.common import available_models, data_error_text, lang, t, worded
 from ui.data_source import choose_dataset, dataset_options, load_with_progress
 from ui.text import plain
 from ui.training import curves, progress_view, start_run

@@ -32,9 +32,10 @@ from fer.media.video import (
     video_json,
     video_rows,
 )
+from fer.paths import ROOT
 from ui.charts import probability_timeline, show_chart, show_table
-from ui.common import ROOT, detector, get_classifier, lang, t
-from ui.controls import Controls, sidebar_controls
+from ui.common import detector, get_classifier, lang, t
+from ui.controls import Controls, model_note, sidebar_controls
 from ui.downloads import csv_text
 from ui.server import SESSION_UPLOAD_MAX_MB
 from ui.text import plain
@@ -257,6 +258,7 @@ st.caption(t("videos.intro"))
 ctl = sidebar_controls()
 if ctl.model_path is None:
     st.stop()
+model_note(ctl.model_path, live=True)
 
 types = ", ".join(VIDEO_TYPES)
 limits = t("videos.limits", mb=MAX_MB, minutes=fmt_number(MAX_VIDEO_S / 60, lang(), 0), types=types,

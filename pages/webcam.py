@@ -123,7 +123,7 @@ st.caption(t("webcam.intro"))
 ctl = sidebar_controls()
 if ctl.model_path is None:
     st.stop()
-model_note(ctl.model_path)
+model_note(ctl.model_path, live=True)
 
 # webcam faces are large: detecting on a frame shrunk to LIVE_MAX_SIDE is several times faster
 det = detector(replace(ctl.detector, max_side=LIVE_MAX_SIDE))

@@ -13,13 +13,11 @@ from fer import i18n
 from fer.data.dataset import DATA_ERROR_KINDS, DataError
 from fer.files import is_regular
 from fer.jobs.runs import runs_dir
-from fer.model.modelio import ModelCard, load_card
-from fer.paths import ROOT
+from fer.model.modelio import ModelCard, load_card, one_view_model
+from fer.paths import DEFAULT_MODEL, MODELS_DIR, WEBCAM_MODEL
 from fer.vision.preprocessing import IMAGE_ERROR_KINDS, ImageError
 from ui.warmup import Activity, Step, WarmUp, WarmUpStatus, import_webrtc_before_tensorflow, wait_with_progress
 
-MODELS_DIR = ROOT / "models"
-DEFAULT_MODEL = MODELS_DIR / "default.keras"
 COURSE_MODEL = MODELS_DIR / "course-cnn.keras"
 """The course report's CNN, trained again with its recipe and split (issue 38)."""
 
@@ -147,6 +145,8 @@ def model_label(path: Path) -> str:
         return t("common.shipped")
     if path.resolve() == COURSE_MODEL.resolve():
         return t("common.course_model")
+    if path.resolve() == WEBCAM_MODEL.resolve():
+        return t("common.webcam_model")
     if path.name != "model.keras":
         return path.stem
     folder = path.parent.name
@@ -210,7 +210,8 @@ def live_classifier(path: str, mtime: float) -> Any:
 
 
 def get_classifier(path: Path | None = None, live: bool = False) -> Any:
-    """The classifier of a model file (the active model by default); `live`: the webcam's, one view per face.
+    """The classifier of a model file (the active model by default); `live`: the webcam's, one view per face
+    (for the shipped model its single network, models/webcam.keras, when shipped).
 
     Waits for the server's warm-up first (TensorFlow's import), with words and a progress bar: call it
     once outside any `st.cache_*` function before calling it inside one, so the wait is drawn on the page.
@@ -221,6 +222,8 @@ def get_classifier(path: Path | None = None, live: bool = False) -> Any:
 
     wait_with_progress(WARM_UP, warm_up_text)
     p = Path(path or active_model_path())
+    if live:
+        p = one_view_model(p)  # the shipped model's own single network, when shipped (models/webcam.keras)
     try:
         return (live_classifier if live else classifier)(str(p), p.stat().st_mtime)
     except (ModelError, OSError) as exc:
@@ -235,9 +238,9 @@ def _load_default_model() -> None:
     from fer.vision.detection import DetectorConfig
 
     if DEFAULT_MODEL.exists():
-        mtime = DEFAULT_MODEL.stat().st_mtime
-        classifier(str(DEFAULT_MODEL), mtime)
-        live_classifier(str(DEFAULT_MODEL), mtime)
+        classifier(str(DEFAULT_MODEL), DEFAULT_MODEL.stat().st_mtime)
+        live = one_view_model(DEFAULT_MODEL)
+        live_classifier(str(live), live.stat().st_mtime)
     detector(DetectorConfig())
     detector(DetectorConfig(max_side=LIVE_MAX_SIDE))
 

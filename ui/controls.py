@@ -175,10 +175,13 @@ def sidebar_controls() -> Controls:
     return Controls(config, float(_keep("margin", margin)), model_path, bool(_keep("show_confidence", show_conf)))
 
 
-def model_note(path: Path | None) -> None:
+def model_note(path: Path | None, live: bool = False) -> None:
     """The active model named on the page itself (a phone hides the sidebar that names it): 'Model: personal ·
-    5 Dec 2026, 23:40'."""
+    5 Dec 2026, 23:40'. `live`: a page that looks once at each face (Webcam, Videos) also says when the shipped
+    model's own single network does that (fer.model.modelio.one_view_model)."""
     if path is not None:
+        from fer.model.modelio import one_view_model
         from ui.text import plain
 
-        st.caption(t("controls.active_model", name=plain(model_label(path))))
+        key = "controls.live_model" if live and one_view_model(path) != Path(path) else "controls.active_model"
+        st.caption(t(key, name=plain(model_label(path))))

@@ -25,8 +25,9 @@ from fer.data.dataset import DataError, Dataset, check_upload, load_dataset, wal
 from fer.data.stats import DatasetStats, describe
 from fer.files import TooManyEntries, walk
 from fer.i18n import fmt_percent
+from fer.paths import ROOT
 from fer.train.presets import DATA_ENV, from_root, full_data
-from ui.common import ROOT, UPLOAD_NAMES, data_error_text, lang, t, worded
+from ui.common import UPLOAD_NAMES, data_error_text, lang, t, worded
 from ui.state import keep, kept, kept_uploader
 from ui.text import plain
 

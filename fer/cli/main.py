@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from fer.cli.flags import add_config_args, config_from_args, given_fields
 from fer.data.dataset import USAGES, DataError
 from fer.labels import LABELS
-from fer.paths import ROOT
+from fer.paths import DEFAULT_MODEL
 from fer.train.stopping import StopOnInterrupt
 
 if TYPE_CHECKING:
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = ROOT / "models" / "default.keras"
 EXIT_INPUT = 2
 
 
@@ -131,10 +130,11 @@ class ProgressBar:
 
 def cmd_video(args: argparse.Namespace) -> int:
     from fer.media.video import VideoError, analyse_video, video_csv, video_json
+    from fer.model.modelio import one_view_model
     from fer.vision.detection import Detector, DetectorConfig
 
     detector = Detector(DetectorConfig(mode=args.detect))
-    classifier = _load_classifier(Path(args.model)).single_view()  # one view per face, as the webcam
+    classifier = _load_classifier(one_view_model(Path(args.model))).single_view()  # one view a face, as the webcam
     bar = ProgressBar()
     try:
         result = analyse_video(Path(args.input), detector, classifier, out=Path(args.out) if args.out else None,

@@ -14,6 +14,7 @@ from typing import Any
 from fer.files import FileRefused, read_text
 from fer.labels import LABELS, NUM_CLASSES
 from fer.model.priors import check_prior_correction
+from fer.paths import DEFAULT_MODEL, WEBCAM_MODEL
 from fer.schema import MAX_COUNT, bounds, checked, number_problem
 
 log = logging.getLogger(__name__)
@@ -226,6 +227,18 @@ def load_card(model_path: Path) -> ModelCard | None:
     """The card beside a model file, or None when there is none or it cannot be used (read_card, with a
     warning naming the problem): the model then predicts without the card's settings."""
     return read_card(model_path)[0]
+
+
+def one_view_model(path: Path) -> Path:
+    """The model file that looks once at each face for the model `path` (the webcam, videos): the shipped
+    webcam network (models/webcam.keras, when shipped) for the shipped model, else `path` itself."""
+    path = Path(path)
+    try:
+        if path.resolve() == DEFAULT_MODEL.resolve() and WEBCAM_MODEL.is_file() and not WEBCAM_MODEL.is_symlink():
+            return WEBCAM_MODEL
+    except OSError:
+        pass
+    return path
 
 
 def load_model(path: Path) -> Any:
