@@ -19,7 +19,8 @@ import io
 import statistics
 import time
 
-from bench.common import PHOTOS, ROOT, emit, machine, twelve_megapixels
+from bench.common import PHOTOS, emit, machine, twelve_megapixels
+from fer.paths import DEFAULT_MODEL
 
 STAGES = ("decode", "detect", "classify", "display", "annotate")
 
@@ -46,7 +47,7 @@ def main() -> None:
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--repeat", type=int, default=5)
-    p.add_argument("--model", default=str(ROOT / "models" / "default.keras"))
+    p.add_argument("--model", default=str(DEFAULT_MODEL))
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
     import_tensorflow()

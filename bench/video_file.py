@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import ROOT, emit, machine
+from fer.paths import DEFAULT_MODEL
 
 FERPKG_SCRIPT = textwrap.dedent("""
     import json, sys, time
@@ -150,7 +151,7 @@ def main() -> None:
     p.add_argument("--ferpkg-every", type=int, nargs="+", metavar="N",
                    help="the package's `frequency` values to run (default: 1, its default, and the one in N that"
                         " the function path chose)")
-    p.add_argument("--model", default=str(ROOT / "models" / "default.keras"))
+    p.add_argument("--model", default=str(DEFAULT_MODEL))
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import emit, machine, summary_ms, webcam_frames
-from fer.paths import ROOT
+from fer.paths import DEFAULT_MODEL
 from tests.browser.browserkit import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -147,7 +147,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         video = write_y4m_frames(bgr, Path(tmp) / "faces.y4m")
         app = in_app(video, args.warmup, args.seconds, Path(tmp), args.client_nice)
-    outside = outside_app(bgr, ROOT / "models" / "default.keras")
+    outside = outside_app(bgr, DEFAULT_MODEL)
     ratio = round(app["readout_analysis_ms"] / outside["analysis_ms"], 2)
     out = {"machine": machine(), "frame": "640x480", "faces": args.faces, "client_nice": args.client_nice,
            "in_app": app, "outside_app": outside,

@@ -25,7 +25,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, emit, machine, summary_ms, webcam_frames
+from bench.common import emit, machine, summary_ms, webcam_frames
+from fer.paths import DEFAULT_MODEL
 
 SETTINGS = ("default", "alt", "alt2", "alt_tree", "rotated", "all")
 """A frontal cascade name (upright mode) or a detection mode (default cascade)."""
@@ -82,7 +83,7 @@ def main() -> None:
     p.add_argument("--faces", type=int, nargs="*", default=[1, 3], choices=[1, 3])
     p.add_argument("--settings", nargs="*", default=list(SETTINGS), choices=SETTINGS)
     p.add_argument("--archs", nargs="*", default=list(ARCHITECTURES), choices=list(ARCHITECTURES))
-    p.add_argument("--model", default=str(ROOT / "models" / "default.keras"))
+    p.add_argument("--model", default=str(DEFAULT_MODEL))
     p.add_argument("--full-every", type=int, default=FULL_EVERY,
                    help="a full detection scan every N frames, faces re-found near the last ones in between "
                         "(1: full scan on every frame)")

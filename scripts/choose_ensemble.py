@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fer.paths import ROOT
+from fer.paths import DEFAULT_MODEL
 
 
 def member_file(path: Path) -> Path:
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("candidates", nargs="+", type=Path, help="model files or run folders")
     p.add_argument("--data", type=Path, required=True, help="FER2013 (its PublicTest part is used)")
-    p.add_argument("--views", type=Path, default=ROOT / "models" / "default.keras",
+    p.add_argument("--views", type=Path, default=DEFAULT_MODEL,
                    help="the model whose card's views (mirror, zoom, shift) every candidate is scored with")
     p.add_argument("--max-members", type=int, default=3,
                    help="the most members an ensemble may have (3: fer-net with the shipped card's ten views takes "

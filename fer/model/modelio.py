@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fer.files import FileRefused, read_text
+from fer.files import FileRefused, is_regular, read_text
 from fer.labels import LABELS, NUM_CLASSES
 from fer.model.priors import check_prior_correction
 from fer.paths import DEFAULT_MODEL, WEBCAM_MODEL
@@ -234,11 +234,10 @@ def one_view_model(path: Path) -> Path:
     webcam network (models/webcam.keras, when shipped) for the shipped model, else `path` itself."""
     path = Path(path)
     try:
-        if path.resolve() == DEFAULT_MODEL.resolve() and WEBCAM_MODEL.is_file() and not WEBCAM_MODEL.is_symlink():
-            return WEBCAM_MODEL
-    except OSError:
-        pass
-    return path
+        shipped = path.resolve() == DEFAULT_MODEL.resolve()
+    except (OSError, RuntimeError):  # a link loop
+        return path
+    return WEBCAM_MODEL if shipped and is_regular(WEBCAM_MODEL) else path
 
 
 def load_model(path: Path) -> Any:
