@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-ARCHS = ("course-cnn", "fer-net", "mini-xception", "tiny-cnn")
+ARCHS = ("course-cnn", "fer-net", "res-net", "mini-xception", "tiny-cnn")
 """The architectures a config may name; fer.model.architectures builds each (tests/test_core.py checks both agree)."""
 SPLITS = ("official", "stratified", "custom", "per-class")
 """per-class: `test_fraction` of each class's images held out for the test, at least one of a class that has a few,
@@ -29,10 +29,10 @@ MAX_SEED = 2**32 - 1
 STEP_MEMORY_BUDGET_MB = 4096
 """Memory one training step may take (the job's process, above the model itself): a batch whose step would take
 more is refused. Batch 4096 of course-cnn passed 9 GB on a 24 GB machine."""
-STEP_MEMORY_MB = {"course-cnn": (214.0, 5.10), "fer-net": (113.0, 3.76), "mini-xception": (159.0, 1.96),
-                  "tiny-cnn": (67.6, 0.41)}
+STEP_MEMORY_MB = {"course-cnn": (214.0, 5.10), "fer-net": (113.0, 3.76), "res-net": (201.0, 3.69),
+                  "mini-xception": (159.0, 1.96), "tiny-cnn": (67.6, 0.41)}
 """(base MB, MB per image) of one training step per architecture, float32: `python -m bench.train_step_memory
---batch 32 128` (2026-12-05, docs/security.md)."""
+--batch 32 128` (2026-12-05; res-net 2026-12-06, docs/security.md)."""
 MAX_BATCH_SIZE = 4096
 
 

@@ -68,6 +68,12 @@ QUEUE: tuple[PlannedRun, ...] = (
                "Ensemble member that differs by its architecture and width: the course's CNN (5.9 M parameters, "
                "five times fer-net's) trained with the one-stage recipe (augmentation, FER+ votes mixed in, a "
                "cosine over 40 epochs), bfloat16 where native. Chosen into the ensemble on PublicTest only."),
+    PlannedRun("member-res-net", ("--preset", "one-stage", "--arch", "res-net", "--mixed-precision",
+                                  "--epochs", "36", "--time-budget-minutes", "0", "--seed", "12"),
+               "Ensemble member that differs by its architecture: a small ResNet (2.8 M parameters, basic residual "
+               "blocks, 13 convolutions against fer-net's 8) with the one-stage recipe, a cosine over 36 epochs "
+               "(about 310 s an epoch in bfloat16 with augmentation: two working days). Chosen into the ensemble "
+               "on PublicTest only."),
 )
 
 

@@ -29,6 +29,26 @@ def test_course_cnn_has_exactly_the_course_parameter_count():
     assert len(conv) == 8 and conv[0].padding == "valid" and conv[0].kernel_regularizer is not None
 
 
+def test_res_net_adds_each_block_input_back():
+    """Six basic blocks (two per stage), each ending in an Add of its two convolutions and its shortcut; the
+    first block of a stage widens its input through a 1x1 convolution, the second adds it unchanged."""
+    import keras
+
+    m = build_model("res-net")
+    assert m.count_params() == 2_763_687
+    adds = [layer for layer in m.layers if isinstance(layer, keras.layers.Add)]
+    assert len(adds) == 6
+    projections = [layer for layer in m.layers if isinstance(layer, keras.layers.Conv2D)
+                   and layer.kernel_size == (1, 1)]
+    assert [p.filters for p in projections] == [64, 128, 256]
+    # the second block's shortcut is the first block's output itself: its sum after ReLU, unchanged
+    x = np.random.default_rng(1).integers(0, 255, (1, 48, 48, 1)).astype("float32")
+    shortcut = keras.Model(m.inputs, adds[1].input[1])(x)
+    first_sum = keras.Model(m.inputs, adds[0].output)(x)
+    assert shortcut.shape == (1, 24, 24, 64)
+    np.testing.assert_array_equal(np.asarray(shortcut), np.maximum(np.asarray(first_sum), 0))
+
+
 @pytest.mark.parametrize("name", sorted(ARCHITECTURES))
 def test_every_architecture_maps_faces_to_probabilities(name):
     m = build_model(name)

@@ -24,6 +24,10 @@ SHAPES: dict[str, dict[str, Any]] = {
                 "blocks": [(48, 48, 32), (24, 24, 64), (12, 12, 128), (6, 6, 256)],
                 "pooled": [(24, 24, 32), (12, 12, 64), (6, 6, 128)],
                 "vector": ("global_average", 256), "dense": (7,)},
+    "res-net": {"first": (48, 48, 32), "filters": (32, 3, 3),
+                "blocks": [(48, 48, 32), (24, 24, 64), (12, 12, 128), (6, 6, 256)],
+                "pooled": [(24, 24, 32), (12, 12, 64), (6, 6, 128)],
+                "vector": ("global_average", 256), "dense": (7,)},
     "mini-xception": {"first": (46, 46, 8), "filters": (8, 3, 3),
                       "blocks": [(44, 44, 16), (22, 22, 32), (11, 11, 64), (6, 6, 128), (3, 3, 7)],
                       "pooled": [(22, 22, 16), (11, 11, 32), (6, 6, 64), (3, 3, 128)],
@@ -124,7 +128,7 @@ def test_grad_cam_is_a_heatmap_that_depends_on_the_class(arch: str, face: np.nda
     assert float(np.abs(cams[0].heatmap - cams[1].heatmap).mean()) > 0.02, "heatmap ignores the target class"
 
 
-@pytest.mark.parametrize("arch", ["fer-net", "tiny-cnn", "default"])
+@pytest.mark.parametrize("arch", ["fer-net", "res-net", "tiny-cnn", "default"])
 def test_grad_cam_equals_cam_for_global_pooling_then_dense(arch: str, face: np.ndarray, explainers: dict) -> None:
     """With global average pooling + one dense layer, Grad-CAM on the last convolution reduces to CAM:
     relu(maps @ W[:, c])."""
@@ -243,14 +247,21 @@ def test_grad_cam_maps_of_two_emotions_of_a_confident_face_differ(name: str) -> 
 
 
 def test_grad_cam_reads_a_fine_layer_unless_a_strided_convolution_follows(explainers: dict) -> None:
-    """12 x 12 maps on fer-net (not its 6 x 6 last convolution); the last convolution on mini-xception,
-    whose strided shortcuts must not be differentiated (fer.model.explain's note on oneDNN)."""
+    """12 x 12 maps on fer-net (not its 6 x 6 last convolution) and res-net (a residual block's output); the last
+    convolution on mini-xception, whose strided shortcuts must not be differentiated (fer.model.explain's note
+    on oneDNN)."""
     from fer.model.explain import CAM_MIN_SIDE
 
     assert explainers["default"].cam_layer == "activation_5"  # the ReLU after fer-net's 6th convolution
     face = np.full((48, 48), 128, np.uint8)
     assert explainers["default"].grad_cam(face, 0).grid == (CAM_MIN_SIDE, CAM_MIN_SIDE)
     assert explainers["mini-xception"].grad_cam(face, 0).grid == (3, 3)
+    # res-net: no convolution inside a residual block can cut the network (its shortcut goes around it): the
+    # last 12 x 12 block's output, the ReLU after its sum
+    res = explainers["res-net"]
+    layer = res.model.get_layer(res.cam_layer)
+    assert type(layer).__name__ == "Activation" and type(layer.input._keras_history.operation).__name__ == "Add"
+    assert res.grad_cam(face, 0).grid == (CAM_MIN_SIDE, CAM_MIN_SIDE)
 
 
 if __name__ == "__main__":

@@ -87,6 +87,45 @@ def build_fer_net(l2: float | None = None, dropout: float | None = None,
     return keras.Model(inp, out, name="fer_net")
 
 
+def _basic_block(x: Any, layers: Any, filters: int, reg: Any) -> Any:
+    """He et al.'s basic residual block: two conv-BN, the input added back (through a 1x1 conv-BN where the
+    width changes), then ReLU."""
+    short = x
+    if x.shape[-1] != filters:
+        short = layers.Conv2D(filters, 1, use_bias=False, kernel_regularizer=reg)(x)
+        short = layers.BatchNormalization()(short)
+    x = _conv_bn(x, layers, filters, reg)
+    x = layers.Conv2D(filters, 3, padding="same", use_bias=False, kernel_regularizer=reg)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.Add()([x, short])
+    return layers.Activation("relu")(x)
+
+
+def build_res_net(l2: float | None = None, dropout: float | None = None,
+                  widths: tuple[int, ...] = (64, 128, 256), blocks: int = 2) -> Any:
+    """A small ResNet for 48x48 faces: a 32-map stem at full size, then `blocks` basic residual blocks per
+    stage at 24, 12 and 6 pixels (max pooling between stages, so each stage's input is a pooled map),
+    global pooling. About 2.8 M parameters and 0.23 GMAC per face: an ensemble member that differs from
+    fer-net by its shortcuts and depth (13 convolutions against 8).
+    """
+    import keras
+    from keras import layers, regularizers
+
+    reg = regularizers.l2(1e-4 if l2 is None else l2) if (l2 is None or l2 > 0) else None
+    inp = keras.Input(INPUT_SHAPE, name="pixels")
+    x = layers.Rescaling(1 / 255.0)(inp)
+    x = _conv_bn(x, layers, 32, reg)
+    for i, w in enumerate(widths):
+        x = layers.MaxPooling2D(2)(x)
+        x = layers.Dropout(dropout if dropout is not None else 0.1 * (i + 1))(x)
+        for _ in range(blocks):
+            x = _basic_block(x, layers, w, reg)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(dropout if dropout is not None else 0.4)(x)
+    out = layers.Dense(NUM_CLASSES, activation="softmax", dtype="float32", name="scores")(x)
+    return keras.Model(inp, out, name="res_net")
+
+
 def build_mini_xception(l2: float | None = None, dropout: float | None = None) -> Any:
     """Arriaga et al. (2017) mini-Xception: depthwise-separable residual blocks, ~60k parameters."""
     import keras
@@ -143,6 +182,7 @@ ARCHITECTURES: dict[str, Architecture] = {
         Architecture("course-cnn", "The course report's CNN (5.9 M parameters)", build_course_cnn),
         Architecture("fer-net", "Compact VGG-style CNN with global pooling, fast on CPUs (1.2 M)",
                      build_fer_net),
+        Architecture("res-net", "Small ResNet: basic residual blocks, global pooling (2.8 M)", build_res_net),
         Architecture("mini-xception", "Arriaga et al. mini-Xception, separable convolutions (60 k)",
                      build_mini_xception),
         Architecture("tiny-cnn", "A very small CNN for quick demos and tests (25 k)", build_tiny_cnn),

@@ -167,8 +167,12 @@ class Explainer:
         # Grad-CAM runs two halves: up to the chosen convolution, then (taped) from it to the softmax. Only
         # the top half is differentiated: TF 2.21's oneDNN input gradient of a strided 1x1 convolution
         # on a small batch corrupts memory, and mini-xception's shortcuts are such convolutions (so a
-        # layer with a strided convolution after it is never chosen).
-        for i in _cam_candidates(layers, kinds, convs, cam_min_side):
+        # layer with a strided convolution after it is never chosen). A residual block's maps are its sum (Add)
+        # after the activation: a convolution inside the block has a shortcut around it, so the block's output
+        # is where Grad-CAM can cut the network in two.
+        points = [i for i, (layer, k) in enumerate(zip(layers, kinds, strict=True))
+                  if k == "conv" or isinstance(layer, keras.layers.Add)]
+        for i in _cam_candidates(layers, kinds, points, cam_min_side):
             self._cam_name, cam_tensor = _activated(layers, kinds, i)
             try:
                 self._top = keras.Model(cam_tensor, [head.input, model.outputs[0]], name="gradcam_top")
@@ -225,15 +229,15 @@ class Explainer:
         return self._cam_name
 
 
-def _cam_candidates(layers: list[Any], kinds: list[str], convs: list[int], min_side: int) -> list[int]:
-    """Conv layer indices to try for Grad-CAM, best first: the deepest whose maps are at least `min_side`
-    a side and after which no strided convolution comes, then the last convolution."""
+def _cam_candidates(layers: list[Any], kinds: list[str], points: list[int], min_side: int) -> list[int]:
+    """Layer indices (convolutions, residual sums) to try for Grad-CAM, best first: those whose maps are at
+    least `min_side` a side and after which no strided convolution comes, deepest first, then the last one."""
     def strided(layer: Any) -> bool:
         return any(int(s) > 1 for s in np.atleast_1d(getattr(layer, "strides", 1)))
 
     after_last_strided = max((i for i, k in enumerate(kinds) if k == "conv" and strided(layers[i])), default=-1)
-    fine = [i for i in convs if i > after_last_strided and min(_shape(layers[i].output)[:2]) >= min_side]
-    return [*fine[-1:], convs[-1]]
+    fine = [i for i in points if i > after_last_strided and min(_shape(layers[i].output)[:2]) >= min_side]
+    return [*fine[::-1], points[-1]]
 
 
 def _batch(face: np.ndarray) -> np.ndarray:
