@@ -47,7 +47,10 @@ def cached_scores(cache: Path | None, f: Path, views: dict, compute: Callable[[]
 
 
 def main(argv: list[str] | None = None) -> int:
+    from sklearn.metrics import f1_score, recall_score
+
     from fer.data.dataset import load_dataset
+    from fer.labels import LABELS
     from fer.model.ensemble import subset_accuracies
     from fer.model.evaluation import predict_scores
     from fer.model.inference import card_views
@@ -87,10 +90,15 @@ def main(argv: list[str] | None = None) -> int:
     best = ranked[0]
     lead = max(alone, key=alone.get)  # the best candidate alone
     agree = {k: float((v.argmax(axis=1) == scores[lead].argmax(axis=1)).mean()) for k, v in scores.items()}
+    chosen_pred = np.sum([scores[m] for m in best.members], axis=0).argmax(axis=1)
+    recall = dict(zip(LABELS, (float(r) for r in recall_score(y, chosen_pred, labels=range(len(LABELS)),
+                                                                average=None, zero_division=0)), strict=True))
+    macro_f1 = float(f1_score(y, chosen_pred, labels=range(len(LABELS)), average="macro", zero_division=0))
     result = {"split": "PublicTest", "n": int(len(idx)),
               "views": {k: v for k, v in shared.items() if k != "prior_correction"},
               "alone": alone, "agreement_with_best_alone": agree,
-              "chosen": {"members": list(best.members), "accuracy": best.accuracy},
+              "chosen": {"members": list(best.members), "accuracy": best.accuracy, "macro_f1": macro_f1,
+                         "recall": recall},
               "subsets": [{"members": list(c.members), "accuracy": c.accuracy} for c in ranked[:10]]}
     if args.json:
         print(json.dumps(result, indent=2))
@@ -101,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"best subsets of at most {args.max_members} (PublicTest accuracy of the average):")
     for c in ranked[:10]:
         print(f"  {c.accuracy:.2%}  " + " + ".join(c.members))
-    print(f"chosen: {' + '.join(best.members)} ({best.accuracy:.2%})")
+    print(f"chosen: {' + '.join(best.members)} ({best.accuracy:.2%}, macro F1 {macro_f1:.3f})")
+    print("  recall: " + ", ".join(f"{k} {v:.2f}" for k, v in recall.items()))
     return 0
 
 

@@ -149,7 +149,14 @@ def test_the_choice_script_scores_on_public_test_only(tmp_path, capsys, monkeypa
     assert out["split"] == "PublicTest" and out["n"] == 14  # write_folder: one PublicTest image per face
     assert set(out["alone"]) == {str(tmp_path / "one.keras"), str(tmp_path / "two.keras")}
     assert out["chosen"]["accuracy"] >= max(out["alone"].values())  # one member alone is a subset too
-    assert out["chosen"] == out["subsets"][0] and len(out["subsets"]) == 3
+    assert {k: out["chosen"][k] for k in ("members", "accuracy")} == out["subsets"][0] and len(out["subsets"]) == 3
+    # the other goal (Fear and Disgust recall), per class, of the chosen average on the same images
+    from fer.labels import LABELS
+
+    recall = out["chosen"]["recall"]
+    assert list(recall) == list(LABELS) and all(0.0 <= r <= 1.0 for r in recall.values())
+    right = sum(recall[k] * 2 for k in LABELS)  # write_folder: two PublicTest images per class
+    assert right == pytest.approx(out["chosen"]["accuracy"] * out["n"])
     assert out["views"] == {"tta_flip": True, "zoom": 1.05, "shift": 4}  # the shipped card's views
 
 
