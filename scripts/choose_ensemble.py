@@ -47,12 +47,9 @@ def cached_scores(cache: Path | None, f: Path, views: dict, compute: Callable[[]
 
 
 def main(argv: list[str] | None = None) -> int:
-    from sklearn.metrics import f1_score, recall_score
-
     from fer.data.dataset import load_dataset
-    from fer.labels import LABELS
     from fer.model.ensemble import subset_accuracies
-    from fer.model.evaluation import predict_scores
+    from fer.model.evaluation import predict_scores, report_from_scores
     from fer.model.inference import card_views
     from fer.model.modelio import load_card, load_model
     from fer.tfenv import import_tensorflow
@@ -90,10 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     best = ranked[0]
     lead = max(alone, key=alone.get)  # the best candidate alone
     agree = {k: float((v.argmax(axis=1) == scores[lead].argmax(axis=1)).mean()) for k, v in scores.items()}
-    chosen_pred = np.sum([scores[m] for m in best.members], axis=0).argmax(axis=1)
-    recall = dict(zip(LABELS, (float(r) for r in recall_score(y, chosen_pred, labels=range(len(LABELS)),
-                                                                average=None, zero_division=0)), strict=True))
-    macro_f1 = float(f1_score(y, chosen_pred, labels=range(len(LABELS)), average="macro", zero_division=0))
+    chosen = report_from_scores(y, np.mean([scores[m] for m in best.members], axis=0), "PublicTest")
+    recall = {k: v.recall for k, v in chosen.per_class.items()}
+    macro_f1 = chosen.macro_f1
     result = {"split": "PublicTest", "n": int(len(idx)),
               "views": {k: v for k, v in shared.items() if k != "prior_correction"},
               "alone": alone, "agreement_with_best_alone": agree,
