@@ -57,6 +57,13 @@ def build_course_cnn(l2: float | None = None, dropout: float | None = None) -> A
     return keras.Model(inp, out, name="course_cnn")
 
 
+def _weight_decay(l2: float | None) -> Any:
+    """The convolutions' L2 regulariser of fer-net and res-net: 1e-4 unless `l2` says otherwise, none at 0."""
+    from keras import regularizers
+
+    return regularizers.l2(1e-4 if l2 is None else l2) if (l2 is None or l2 > 0) else None
+
+
 def _conv_bn(x: Any, layers: Any, filters: int, reg: Any) -> Any:
     x = layers.Conv2D(filters, 3, padding="same", use_bias=False, kernel_regularizer=reg)(x)
     x = layers.BatchNormalization()(x)
@@ -70,9 +77,9 @@ def build_fer_net(l2: float | None = None, dropout: float | None = None,
     About 1.2 M parameters and 0.12 GMAC per face (the course CNN needs 0.39 GMAC).
     """
     import keras
-    from keras import layers, regularizers
+    from keras import layers
 
-    reg = regularizers.l2(1e-4 if l2 is None else l2) if (l2 is None or l2 > 0) else None
+    reg = _weight_decay(l2)
     inp = keras.Input(INPUT_SHAPE, name="pixels")
     x = layers.Rescaling(1 / 255.0)(inp)
     for i, w in enumerate(widths):
@@ -109,9 +116,9 @@ def build_res_net(l2: float | None = None, dropout: float | None = None,
     fer-net by its shortcuts and depth (13 convolutions against 8).
     """
     import keras
-    from keras import layers, regularizers
+    from keras import layers
 
-    reg = regularizers.l2(1e-4 if l2 is None else l2) if (l2 is None or l2 > 0) else None
+    reg = _weight_decay(l2)
     inp = keras.Input(INPUT_SHAPE, name="pixels")
     x = layers.Rescaling(1 / 255.0)(inp)
     x = _conv_bn(x, layers, 32, reg)
