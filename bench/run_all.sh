@@ -51,6 +51,7 @@ run images_path --repeat 5
 run video_file --seconds 10
 run video_app --seconds 10 --repeat 2
 run detect_rotated --step 15 --repeat 5
+run eye_leveling --step 15
 run false_faces
 run train_throughput --images 1920
 run distribute_throughput --images 1536
