@@ -1,5 +1,6 @@
 """The prior correction: computed from the training labels and soft targets, stored in the model card,
-applied by the classifier, written by training and export, ignored by `evaluate --no-prior-correction`."""
+applied by the classifier, written by training and export, ignored by `evaluate --no-prior-correction`; and the
+recall floors export adds to it (`fer export --recall-floor`)."""
 
 import json
 import math
@@ -14,7 +15,7 @@ from fer.labels import LABELS
 from fer.model.architectures import build_model
 from fer.model.inference import Classifier
 from fer.model.modelio import ModelCard, load_card, save_model
-from fer.model.priors import check_prior_correction, prior_correction
+from fer.model.priors import check_prior_correction, prior_correction, recall_offsets
 from fer.train.pipeline import FERPLUS_COLUMNS
 from tests.helpers import write_folder
 
@@ -83,6 +84,70 @@ def test_a_card_with_a_malformed_correction_is_unreadable_and_nothing_is_correct
     assert Classifier.from_file(path).prior_correction == ()
 
 
+def _shy_scores(rng, n=700):
+    """Labels and probabilities of a model that knows every class but calls Disgust (1) and Fear (2) too rarely:
+    their true class gets a smaller score than on the others."""
+    labels = rng.integers(0, 7, n)
+    logits = rng.normal(0.0, 1.0, (n, 7))
+    logits[np.arange(n), labels] += np.where(np.isin(labels, (1, 2)), 0.6, 2.0)
+    p = np.exp(logits)
+    return labels, p / p.sum(axis=1, keepdims=True)
+
+
+def _recall(p, labels, offsets, c):
+    pred = (np.log(p) + offsets).argmax(axis=1)
+    return float(np.mean(pred[labels == c] == c)), float(np.mean(pred == labels))
+
+
+def test_recall_offsets_lift_the_shy_classes_to_their_floors_and_leave_the_others():
+    labels, p = _shy_scores(np.random.default_rng(1))
+    before = [_recall(p, labels, np.zeros(7), c)[0] for c in (1, 2)]
+    assert max(before) < 0.45
+    offsets = recall_offsets(p, labels, {1: 0.45, 2: 0.45})
+    assert len(offsets) == 7 and offsets[1] > 0 and offsets[2] > 0
+    assert [offsets[c] for c in (0, 3, 4, 5, 6)] == [0.0] * 5
+    for c in (1, 2):
+        assert _recall(p, labels, offsets, c)[0] >= 0.45
+    # the most accurate of the offsets that reach both floors: every other step of the grid that reaches them
+    # is no more accurate
+    acc = _recall(p, labels, offsets, 1)[1]
+    for a in np.arange(0, 3.01, 0.1):
+        for b in np.arange(0, 3.01, 0.1):
+            other = np.zeros(7)
+            other[1], other[2] = a, b
+            if all(_recall(p, labels, other, c)[0] >= 0.45 for c in (1, 2)):
+                assert _recall(p, labels, other, 1)[1] <= acc + 1e-12
+
+
+def test_a_floor_already_reached_needs_no_offset():
+    labels, p = _shy_scores(np.random.default_rng(2))
+    assert recall_offsets(p, labels, {LABELS.index("happy"): 0.5}) == (0.0,) * 7
+
+
+@pytest.mark.parametrize("floors, why", [({1: 1.0, 2: 1.0}, "no offsets up to 3"), ({}, "one to three classes"),
+                                         ({0: 0.5, 1: 0.5, 2: 0.5, 3: 0.5}, "one to three classes"),
+                                         ({7: 0.5}, "one of 7 classes"), ({1: 0.0}, "a share in (0, 1]"),
+                                         ({5: 0.5}, "no image of that class")])
+def test_recall_floors_that_cannot_be_met_or_make_no_sense_are_refused(floors, why):
+    labels = np.array([1, 2, 0, 0])  # the first two look the same: both cannot be recalled
+    p = np.array([[0.2, 0.4, 0.4, 0, 0, 0, 0], [0.2, 0.4, 0.4, 0, 0, 0, 0],
+                  [0.8, 0.1, 0.1, 0, 0, 0, 0], [0.8, 0.1, 0.1, 0, 0, 0, 0]]) + 1e-3
+    with pytest.raises(ValueError, match=why.replace("(", r"\(").replace(")", r"\)")):
+        recall_offsets(p, labels, floors)
+
+
+def test_the_card_keeps_its_class_offsets(tmp_path):
+    model = build_model("tiny-cnn")
+    path = tmp_path / "m.keras"
+    offsets = (0.0, 1.0, 0.4, 0.0, 0.0, 0.0, 0.0)
+    save_model(model, path, ModelCard(arch="tiny-cnn", params=int(model.count_params()), prior_correction=offsets,
+                                      class_offsets=offsets))
+    assert load_card(path).class_offsets == offsets
+    card = json.loads(path.with_suffix(".json").read_text())
+    path.with_suffix(".json").write_text(json.dumps({**card, "class_offsets": [1e300] * 7}))
+    assert load_card(path) is None
+
+
 def _with_votes(root):
     """A synthetic dataset folder whose FER+ votes (beside it, as for the zip) call every training face half neutral."""
     data = write_folder(root / "data", n_per_class=6)
@@ -126,6 +191,25 @@ def test_training_with_soft_labels_writes_the_correction_and_scores_with_it(tmp_
     assert dropped.metrics["test"]["accuracy"] == pytest.approx(plain["accuracy"], abs=1e-4)
     assert main(["export", str(tmp_path / "plain.keras"), str(tmp_path / "again.keras"), "--prior-correction"]) == 0
     assert json.loads(capsys.readouterr().out)["prior_correction"] == pytest.approx(list(want), abs=1e-4)
+
+    # Recall floors: offsets chosen on the validation split (PublicTest), added into the correction, stored in the
+    # card, and the card's validation recall reaches the floor; a recomputed correction drops them again.
+    floored = tmp_path / "floored.keras"
+    assert main(["export", str(tmp_path / "run"), str(floored), "--recall-floor", "disgust=1"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    offsets = out["class_offsets"]
+    assert len(offsets) == 7 and offsets[LABELS.index("disgust")] > 0
+    assert [v for i, v in enumerate(offsets) if i != LABELS.index("disgust")] == [0.0] * 6
+    assert out["prior_correction"] == pytest.approx(list(np.add(card.prior_correction, offsets)), abs=1e-3)
+    assert out["metrics"]["validation"]["recall"]["disgust"] == 1.0
+    assert load_card(floored).class_offsets == tuple(offsets)
+    assert main(["export", str(floored), str(tmp_path / "unfloored.keras"), "--prior-correction"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["class_offsets"] == [] and out["prior_correction"] == pytest.approx(list(want), abs=1e-4)
+    with pytest.raises(SystemExit) as exc:
+        main(["export", str(floored), str(tmp_path / "bad.keras"), "--recall-floor", "joy=0.5"])
+    assert exc.value.code == 2
+    assert "EMOTION one of angry" in capsys.readouterr().err
 
 
 @pytest.mark.slow

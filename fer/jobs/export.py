@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -172,15 +173,19 @@ def as_float32(model: object, card: ModelCard) -> object | None:
 
 def export_model(src: Path, dest: Path, tta_flip: bool | None = None, notes: str | None = None,
                  zoom: float | None = None, prior_correction: bool | None = None,
-                 shift: int | None = None) -> ModelCard:
+                 shift: int | None = None, recall_floors: Mapping[str, float] | None = None) -> ModelCard:
     """Save `src`'s model without optimizer state to `dest` (.keras) with its card, and its report
     (history, full validation and test reports: fer.jobs.results.ModelReport) and its test predictions
     (fer.jobs.results.ShippedPredictions) beside them.
 
     `prior_correction`: True computes it from the run's training data (fer.model.priors), False drops it,
-    None keeps the card's. A mixed-precision model is saved computing in float32. Changing the
-    precision, `tta_flip`, `zoom`, `shift` or the prior correction re-scores the card's metrics the new way
-    (this loads the run's dataset), so the card always describes how the model predicts.
+    None keeps the card's. `recall_floors` ({"fear": 0.45, ...}): offsets added to those classes'
+    log-probabilities, chosen on the validation split (fer.model.priors.recall_offsets), so that each is recalled
+    on at least that share of its validation images; stored as the card's `class_offsets`, added into its prior
+    correction (a recomputed or dropped correction drops the old offsets). A mixed-precision model is saved
+    computing in float32. Changing the precision, `tta_flip`, `zoom`, `shift` or the prior correction re-scores
+    the card's metrics the new way (this loads the run's dataset), so the card always describes how the model
+    predicts.
     """
     from fer.model.inference import card_views
 
@@ -193,12 +198,25 @@ def export_model(src: Path, dest: Path, tta_flip: bool | None = None, notes: str
     f32 = as_float32(model, card)
     data = TrainingData(card)
     views = card_views(card, tta_flip=tta_flip, zoom=zoom, shift=shift)
+    offsets = card.class_offsets
     if prior_correction is not None:
         views["prior_correction"] = training_prior_correction(data) if prior_correction else ()
+        offsets = ()
+    model = f32 if f32 is not None else model
+    if recall_floors:
+        base = views["prior_correction"]
+        if offsets:  # the card's correction without its old offsets
+            base = tuple(round(b - o, 4) for b, o in zip(base, offsets, strict=True))
+        offsets = floor_offsets(model, dataclasses.replace(card, **{**views, "prior_correction": base}), data,
+                                recall_floors)
+        views["prior_correction"] = tuple(round(b + o, 4) for b, o in zip(base or (0.0,) * len(offsets), offsets,
+                                                                           strict=True))
+        log.info("recall floors %s: offsets %s", dict(recall_floors), offsets)
     history = source_history(src)  # read before `dest` may overwrite the source's report
     rescored = f32 is not None or views != {k: getattr(card, k) for k in views}
+    if offsets != card.class_offsets:
+        changes["class_offsets"] = offsets
     if rescored:
-        model = f32 if f32 is not None else model
         log.info("re-scoring %s (float32, %s)", path, views)
     scores = split_scores(model, dataclasses.replace(card, **views), data)  # the report's and the predictions'
     reports = reports_from(scores, data)
@@ -215,6 +233,25 @@ def export_model(src: Path, dest: Path, tta_flip: bool | None = None, notes: str
 
         shipped_predictions(scores, data).save(predictions_path(Path(dest)))
     return card
+
+
+def floor_offsets(model: object, card: ModelCard, data: TrainingData, floors: Mapping[str, float]
+                  ) -> tuple[float, ...]:
+    """fer.model.priors.recall_offsets for `floors` (class name: share), on the card's validation split, the
+    model predicting as the card says."""
+    from fer.labels import LABELS
+    from fer.model.evaluation import predict_scores
+    from fer.model.priors import recall_offsets
+
+    unknown = sorted(set(floors) - set(LABELS))
+    if unknown:
+        raise ValueError(f"recall floors: {', '.join(unknown)} not among {', '.join(LABELS)}")
+    _, ds, split = data.loaded
+    if not len(split.val):
+        raise ValueError(f"recall floors are chosen on the validation split, and {card.split or 'this split'} has none")
+    scores = predict_scores(model, ds.images[split.val], tta_flip=card.tta_flip, zoom=card.zoom,
+                            prior_correction=card.prior_correction, shift=card.shift)
+    return recall_offsets(scores, ds.labels[split.val], {LABELS.index(k): v for k, v in floors.items()})
 
 
 SPLIT_FIELDS = ("data", "split", "test_fraction", "val_fraction", "test_seed", "val_seed")

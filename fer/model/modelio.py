@@ -102,18 +102,23 @@ class ModelCard:
     prior_correction: tuple[float, ...] = ()
     """Added to the log-probabilities, which are then normalised again: per class, log(share of the
     training labels) - log(share of the training targets). It undoes the class prior that FER+ soft
-    labels shift (more neutral, less fear). Empty: none."""
+    labels shift (more neutral, less fear). Plus `class_offsets` where the card has them. Empty: none."""
+    class_offsets: tuple[float, ...] = ()
+    """The part of `prior_correction` chosen on the validation split to raise some classes' recall to a floor
+    (`fer export --recall-floor`, fer.model.priors.recall_offsets); empty: none."""
 
     def __post_init__(self) -> None:
         check_zoom(self.zoom)
         check_shift(self.shift)
         check_prior_correction(self.prior_correction)
+        check_prior_correction(self.class_offsets)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["labels"] = list(self.labels)
         d["input_shape"] = list(self.input_shape)
         d["prior_correction"] = list(self.prior_correction)
+        d["class_offsets"] = list(self.class_offsets)
         d["members"] = list(self.members)
         return d
 
@@ -128,6 +133,7 @@ class ModelCard:
         kw["labels"] = tuple(kw.get("labels", LABELS))
         kw["input_shape"] = tuple(kw.get("input_shape", (48, 48, 1)))
         kw["prior_correction"] = tuple(kw.get("prior_correction", ()))
+        kw["class_offsets"] = tuple(kw.get("class_offsets", ()))
         kw["members"] = tuple(kw.get("members", ()))
         return cls(**kw)
 

@@ -4,7 +4,7 @@ the FER2013 labels it is scored against."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -45,3 +45,39 @@ def check_prior_correction(values: Sequence[float]) -> None:
         shown = [v if isinstance(v, int | float) else repr(v) for v in list(values)[:NUM_CLASSES + 1]]
         raise ValueError(f"a prior correction is {NUM_CLASSES} finite numbers from -{MAX_CORRECTION:g} to "
                          f"{MAX_CORRECTION:g} (or none), not {shown}")
+
+
+def recall_offsets(scores: np.ndarray, labels: np.ndarray, floors: Mapping[int, float], step: float = 0.1,
+                   limit: float = 3.0) -> tuple[float, ...]:
+    """Per class, what to add to the log-probabilities `scores` [N, 7] (as `prior_correction` is added) so that
+    each class `c` of `floors` is recalled on at least `floors[c]` of its `labels`: every combination of
+    non-negative offsets in steps of `step` up to `limit` for those classes (the others keep 0) is tried, and
+    of those that reach every floor the most accurate is kept (ties: the smallest total). ValueError when none
+    does, or a class has no image. At most three classes: the combinations grow as (limit / step) ** classes."""
+    labels = np.asarray(labels)
+    classes = sorted(floors)
+    if not classes or len(classes) > 3:
+        raise ValueError(f"recall floors: one to three classes, not {len(classes)}")
+    for c in classes:
+        if not 0 <= c < NUM_CLASSES or not 0.0 < floors[c] <= 1.0:
+            raise ValueError(f"recall floor {floors[c]!r} for class {c}: a share in (0, 1] of one of "
+                             f"{NUM_CLASSES} classes")
+        if not (labels == c).any():
+            raise ValueError(f"recall floor for class {c}: no image of that class to measure its recall on")
+    logp = np.log(np.maximum(np.asarray(scores, np.float64), 1e-12))
+    steps = np.round(np.arange(0.0, limit + step / 2, step), 6)
+    grids = np.meshgrid(*[steps] * len(classes), indexing="ij")
+    best: tuple[float, float, np.ndarray] | None = None  # (accuracy, -total, offsets)
+    for combo in zip(*(g.ravel() for g in grids), strict=True):
+        offsets = np.zeros(NUM_CLASSES)
+        offsets[classes] = combo
+        pred = (logp + offsets).argmax(axis=1)
+        if any(np.mean(pred[labels == c] == c) < floors[c] for c in classes):
+            continue
+        key = (float(np.mean(pred == labels)), -float(sum(combo)))
+        if best is None or key > best[:2]:
+            best = (*key, offsets)
+    if best is None:
+        raise ValueError(f"no offsets up to {limit:g} bring every class to its recall floor "
+                         f"({', '.join(f'{c}: {floors[c]:g}' for c in classes)})")
+    return tuple(round(float(v), 4) for v in best[2])
