@@ -21,7 +21,7 @@ from fer.vision.boxes import FaceBox
 from fer.vision.detection import DetectorConfig
 from fer.vision.preprocessing import ImageError, crop_face, decode_image, expand_box, to_gray
 from ui.charts import show_chart, show_table
-from ui.common import detector, get_classifier, lang, t, worded
+from ui.common import detector, get_classifier, lang, model_card, t, worded
 from ui.controls import model_choice
 from ui.state import keep, kept, kept_uploader, set_kept
 from ui.text import plain
@@ -246,6 +246,10 @@ if clf.shift:
     st.caption(t("how.shift_caption", px=clf.shift))
 if clf.prior_correction:
     st.caption(t("how.prior_caption"))
+card = model_card(model_path)
+if card is not None and any(card.class_offsets):
+    lifted = [display_name(k, lang()) for k, v in zip(LABELS, card.class_offsets, strict=False) if v > 0]
+    st.caption(t("how.offsets_caption", emotions=", ".join(lifted)))
 
 st.header(t("how.step_cam"))
 cam_top = ex.grad_cam(face, top)
