@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import tomllib
+from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -160,6 +161,13 @@ def plural(key: str, n: int, lang: str = DEFAULT_LANG, **kwargs: Any) -> str:
     count: '1 photo', '2 photos'; `key.zero` for 0 where the catalog has one ('no face', not '0 faces')."""
     form = "zero" if n == 0 and f"{key}.zero" in catalog(lang) else "one" if n == 1 else "other"
     return t(f"{key}.{form}", lang, n=fmt_count(n, lang), **kwargs)
+
+
+def fmt_list(items: Sequence[str], lang: str = DEFAULT_LANG) -> str:
+    """'A', 'A and B', 'A, B and C' in the language's words."""
+    if len(items) < 2:
+        return "".join(items)
+    return t("common.list_and", lang, rest=", ".join(items[:-1]), last=items[-1])
 
 
 def fmt_date(when: datetime, lang: str = DEFAULT_LANG) -> str:

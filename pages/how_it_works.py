@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from fer.i18n import fmt_count, fmt_number, fmt_percent
+from fer.i18n import fmt_count, fmt_list, fmt_number, fmt_percent
 from fer.labels import LABELS, display_name, hex_color
 from fer.media.annotate import PREVIEW_MAX_SIDE, numbered_boxes, preview
 from fer.model.explain import Explainer, GradCam, enlarge, first_layer_filters, model_anatomy, normalise, overlay, tile
@@ -249,7 +249,7 @@ if clf.prior_correction:
 card = model_card(model_path)
 if card is not None and any(card.class_offsets):
     lifted = [display_name(k, lang()) for k, v in zip(LABELS, card.class_offsets, strict=False) if v > 0]
-    st.caption(t("how.offsets_caption", emotions=", ".join(lifted)))
+    st.caption(t("how.offsets_caption", emotions=fmt_list(lifted, lang())))
 
 st.header(t("how.step_cam"))
 cam_top = ex.grad_cam(face, top)

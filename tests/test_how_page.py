@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fer.i18n import fmt_number, fmt_percent, t
+from fer.i18n import fmt_list, fmt_number, fmt_percent, t
 from fer.labels import LABELS, display_name
 from tests.helpers import PHOTOS, ROOT, shown
 
@@ -76,7 +76,8 @@ def test_example_renders_every_section(lang: str) -> None:
     # and nudges Disgust and Fear up (its recall floors): the page names them, in the page's language
     offsets = json.loads((ROOT / "models" / "default.json").read_text())["class_offsets"]
     assert [LABELS[i] for i, v in enumerate(offsets) if v > 0] == ["disgust", "fear"]
-    named = ", ".join(display_name(k, lang) for k in ("disgust", "fear"))
+    named = fmt_list([display_name(k, lang) for k in ("disgust", "fear")], lang)
+    assert named in ("Disgust and Fear", "Nojo e Medo")
     assert t("how.offsets_caption", lang, emotions=named) in [c.value for c in at.caption]
     spec = score_spec(at)
     assert spec["data"][0]["x"] == [display_name(k, lang) for k in LABELS]

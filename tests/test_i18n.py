@@ -14,6 +14,7 @@ from fer.i18n import (
     fmt_count,
     fmt_date,
     fmt_duration,
+    fmt_list,
     fmt_number,
     fmt_percent,
     fmt_rate,
@@ -259,3 +260,10 @@ def test_keyed_choices_shown_in_words_keep_their_value_across_a_language_switch(
         if not (through or "lang_select" in ast.unparse(key)):  # the switch: names the same in all
             offenders.append(f"line {node.lineno}: {node.func.attr}(key={ast.unparse(key)})")
     assert not offenders, offenders
+
+
+@pytest.mark.parametrize("lang, items, want", [("en", [], ""), ("en", ["Fear"], "Fear"),
+                                               ("en", ["Disgust", "Fear"], "Disgust and Fear"),
+                                               ("pt", ["Raiva", "Nojo", "Medo"], "Raiva, Nojo e Medo")])
+def test_lists_join_with_the_language_s_and(lang, items, want):
+    assert fmt_list(items, lang) == want
