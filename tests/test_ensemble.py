@@ -74,6 +74,14 @@ def test_export_and_the_command_make_one_scored_file_naming_its_members(tmp_path
     assert load_card(tmp_path / "ens.keras") == card
     report = json.loads((tmp_path / "ens.report.json").read_text())
     assert set(report["reports"]) == {"validation", "test"}
+    # recall floors on the ensemble, as the plan gives them to a shipped one: `fer export` keeps it an ensemble
+    assert cli(["export", str(tmp_path / "ens.keras"), str(tmp_path / "floored.keras"),
+                "--recall-floor", "disgust=1"]) == 0
+    assert json.loads(capsys.readouterr().out)["class_offsets"][1] > 0
+    floored = load_card(tmp_path / "floored.keras")
+    assert floored.arch == ENSEMBLE_ARCH and floored.members == (a, b)
+    assert floored.class_offsets[1] > 0 and floored.prior_correction == floored.class_offsets
+    assert floored.metrics["validation"]["recall"]["disgust"] == 1.0
     assert cli(["ensemble", str(tmp_path / "cli.keras"), a, b, "--no-tta"]) == 0
     assert json.loads(capsys.readouterr().out)["members"] == [a, b]
     other = _member(tmp_path, "c", data, split="stratified")
