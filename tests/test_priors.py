@@ -146,6 +146,8 @@ def test_the_card_keeps_its_class_offsets(tmp_path):
     card = json.loads(path.with_suffix(".json").read_text())
     path.with_suffix(".json").write_text(json.dumps({**card, "class_offsets": [1e300] * 7}))
     assert load_card(path) is None
+    with pytest.raises(ValueError, match="class_offsets is 7 finite numbers"):
+        ModelCard(arch="tiny-cnn", params=1, class_offsets=(1.0, 2.0))
 
 
 def _with_votes(root):

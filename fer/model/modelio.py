@@ -111,7 +111,7 @@ class ModelCard:
         check_zoom(self.zoom)
         check_shift(self.shift)
         check_prior_correction(self.prior_correction)
-        check_prior_correction(self.class_offsets)
+        check_prior_correction(self.class_offsets, "class_offsets")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

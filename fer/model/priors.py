@@ -36,14 +36,14 @@ of one in a million is 13.8) and safe in the float32 the model computes in: 1e30
 inf in float32 (scores NaN, "Angry (nan%)")."""
 
 
-def check_prior_correction(values: Sequence[float]) -> None:
+def check_prior_correction(values: Sequence[float], what: str = "a prior correction") -> None:
     """ValueError unless `values` is empty or one number per class within +-MAX_CORRECTION."""
     ok = len(values) in (0, NUM_CLASSES) and all(
         isinstance(v, int | float | np.floating) and not isinstance(v, bool) and math.isfinite(v)
         and abs(v) <= MAX_CORRECTION for v in values)
     if not ok:
         shown = [v if isinstance(v, int | float) else repr(v) for v in list(values)[:NUM_CLASSES + 1]]
-        raise ValueError(f"a prior correction is {NUM_CLASSES} finite numbers from -{MAX_CORRECTION:g} to "
+        raise ValueError(f"{what} is {NUM_CLASSES} finite numbers from -{MAX_CORRECTION:g} to "
                          f"{MAX_CORRECTION:g} (or none), not {shown}")
 
 
