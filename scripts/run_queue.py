@@ -74,6 +74,12 @@ QUEUE: tuple[PlannedRun, ...] = (
                "blocks, 13 convolutions against fer-net's 8) with the one-stage recipe, a cosine over 36 epochs "
                "(about 310 s an epoch in bfloat16 with augmentation: two working days). Chosen into the ensemble "
                "on PublicTest only."),
+    PlannedRun("member-hard-labels", ("--preset", "one-stage", "--soft-labels", "0", "--epochs", "60",
+                                      "--time-budget-minutes", "0", "--seed", "13"),
+               "Ensemble member that differs by its labels, given a fair run: fer-net with the one-stage recipe on "
+               "FER2013's own labels alone (no FER+ votes, no class weights), a cosine over 60 epochs (run 2 tried "
+               "plain labels with class weights and got 23 epochs of its time budget, the day's tests beside it). "
+               "Chosen into the ensemble on PublicTest only."),
 )
 
 
