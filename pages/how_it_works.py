@@ -248,7 +248,7 @@ if clf.prior_correction:
     st.caption(t("how.prior_caption"))
 card = model_card(model_path)
 if card is not None and any(card.class_offsets):
-    lifted = [display_name(k, lang()) for k, v in zip(LABELS, card.class_offsets, strict=False) if v > 0]
+    lifted = [display_name(k, lang()) for k, v in zip(LABELS, card.class_offsets, strict=True) if v > 0]
     st.caption(t("how.offsets_caption", emotions=fmt_list(lifted, lang())))
 
 st.header(t("how.step_cam"))

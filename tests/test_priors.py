@@ -15,7 +15,7 @@ from fer.labels import LABELS
 from fer.model.architectures import build_model
 from fer.model.inference import Classifier
 from fer.model.modelio import ModelCard, load_card, save_model
-from fer.model.priors import check_prior_correction, prior_correction, recall_offsets
+from fer.model.priors import apply_correction, check_prior_correction, prior_correction, recall_offsets
 from fer.train.pipeline import FERPLUS_COLUMNS
 from tests.helpers import write_folder
 
@@ -60,6 +60,8 @@ def test_the_classifier_adds_the_correction_to_the_log_probabilities():
     want = np.exp(np.log(plain) + SHIFT)
     np.testing.assert_allclose(fixed, want / want.sum(axis=1, keepdims=True), rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(fixed.sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(apply_correction(plain, SHIFT), fixed, rtol=1e-4, atol=1e-6)  # the same in numpy
+    assert apply_correction(plain, ()).tolist() == plain.tolist()
     everything_fear = Classifier(model, prior_correction=(0, 0, 30, 0, 0, 0, 0)).scores(faces)
     assert (everything_fear.argmax(axis=1) == LABELS.index("fear")).all()
 

@@ -203,12 +203,17 @@ def export_model(src: Path, dest: Path, tta_flip: bool | None = None, notes: str
         views["prior_correction"] = training_prior_correction(data) if prior_correction else ()
         offsets = ()
     model = f32 if f32 is not None else model
+    scores = None  # the report's and the predictions'
     if recall_floors:
+        from fer.model.priors import apply_correction
+
         base = views["prior_correction"]
         if offsets:  # the card's correction without its old offsets
             base = tuple(round(b - o, 4) for b, o in zip(base, offsets, strict=True))
-        offsets = floor_offsets(model, dataclasses.replace(card, **{**views, "prior_correction": base}), data,
-                                recall_floors)
+        scores = split_scores(model, dataclasses.replace(card, **{**views, "prior_correction": base}), data)
+        offsets = floor_offsets(scores, data, recall_floors)
+        # the offsets on top, as the classifier will add them: no second pass of the network
+        scores = {name: (idx, apply_correction(s, offsets)) for name, (idx, s) in scores.items()}
         views["prior_correction"] = tuple(round(b + o, 4) for b, o in zip(base or (0.0,) * len(offsets), offsets,
                                                                            strict=True))
         log.info("recall floors %s: offsets %s", dict(recall_floors), offsets)
@@ -218,7 +223,8 @@ def export_model(src: Path, dest: Path, tta_flip: bool | None = None, notes: str
         changes["class_offsets"] = offsets
     if rescored:
         log.info("re-scoring %s (float32, %s)", path, views)
-    scores = split_scores(model, dataclasses.replace(card, **views), data)  # the report's and the predictions'
+    if scores is None:
+        scores = split_scores(model, dataclasses.replace(card, **views), data)
     reports = reports_from(scores, data)
     if rescored:
         changes.update(views, metrics={name: rep.summary() for name, rep in reports.items()})
@@ -235,23 +241,21 @@ def export_model(src: Path, dest: Path, tta_flip: bool | None = None, notes: str
     return card
 
 
-def floor_offsets(model: object, card: ModelCard, data: TrainingData, floors: Mapping[str, float]
-                  ) -> tuple[float, ...]:
-    """fer.model.priors.recall_offsets for `floors` (class name: share), on the card's validation split, the
-    model predicting as the card says."""
+def floor_offsets(scores: dict[str, tuple[np.ndarray, np.ndarray]], data: TrainingData,
+                  floors: Mapping[str, float]) -> tuple[float, ...]:
+    """fer.model.priors.recall_offsets for `floors` (class name: share) on the validation part of `scores`
+    (`split_scores`)."""
     from fer.labels import LABELS
-    from fer.model.evaluation import predict_scores
     from fer.model.priors import recall_offsets
 
     unknown = sorted(set(floors) - set(LABELS))
     if unknown:
         raise ValueError(f"recall floors: {', '.join(unknown)} not among {', '.join(LABELS)}")
-    _, ds, split = data.loaded
-    if not len(split.val):
-        raise ValueError(f"recall floors are chosen on the validation split, and {card.split or 'this split'} has none")
-    scores = predict_scores(model, ds.images[split.val], tta_flip=card.tta_flip, zoom=card.zoom,
-                            prior_correction=card.prior_correction, shift=card.shift)
-    return recall_offsets(scores, ds.labels[split.val], {LABELS.index(k): v for k, v in floors.items()})
+    if "validation" not in scores:
+        raise ValueError(f"recall floors are chosen on the validation split, and {data.card.split or 'this split'} "
+                         "has none")
+    idx, s = scores["validation"]
+    return recall_offsets(s, data.loaded[1].labels[idx], {LABELS.index(k): v for k, v in floors.items()})
 
 
 SPLIT_FIELDS = ("data", "split", "test_fraction", "val_fraction", "test_seed", "val_seed")

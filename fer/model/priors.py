@@ -47,6 +47,16 @@ def check_prior_correction(values: Sequence[float], what: str = "a prior correct
                          f"{MAX_CORRECTION:g} (or none), not {shown}")
 
 
+def apply_correction(scores: np.ndarray, correction: Sequence[float]) -> np.ndarray:
+    """Probabilities [N, 7] with `correction` added to their logarithms and normalised again, in float32: what
+    `Classifier` does after averaging its views (log of at least 1e-12, then softmax)."""
+    if not len(correction):
+        return np.asarray(scores, np.float32)
+    z = np.log(np.maximum(np.asarray(scores, np.float64), 1e-12)) + np.asarray(correction, np.float64)
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
 def recall_offsets(scores: np.ndarray, labels: np.ndarray, floors: Mapping[int, float], step: float = 0.1,
                    limit: float = 3.0) -> tuple[float, ...]:
     """Per class, what to add to the log-probabilities `scores` [N, 7] (as `prior_correction` is added) so that
