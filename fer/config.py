@@ -108,6 +108,10 @@ class TrainConfig:
     early_stopping_patience: int = 8
     early_stopping_min_delta: float = 0.0
     class_weights: bool = False
+    recall_floors: dict[str, float] = field(default_factory=dict)
+    """{emotion: share} for one to three emotions (e.g. {"fear": 0.45}): once trained, offsets are added to those
+    emotions' log-probabilities, the most accurate on the validation split that name each on at least its share
+    of that emotion's validation faces (fer.model.priors.recall_offsets), stored in the card. Empty: none."""
     augment: bool = False
     aug_flip: bool = True
     aug_shift: float = 0.1
@@ -198,6 +202,7 @@ class TrainConfig:
         check(0 <= self.early_stopping_patience <= 1000, "early_stopping_patience",
               "early-stopping patience must be >= 0")
         check(self.early_stopping_min_delta >= 0.0, "early_stopping_min_delta", "early-stopping min_delta must be >= 0")
+        errors.extend(self._floor_problems())
         check(0.0 <= self.aug_shift <= 0.5, "aug_shift", "shift must be between 0 and 0.5")
         check(0.0 <= self.aug_rotation <= 180.0, "aug_rotation", "rotation must be between 0 and 180 degrees")
         check(0.0 <= self.aug_zoom <= 0.5, "aug_zoom", "zoom must be between 0 and 0.5")
@@ -218,6 +223,28 @@ class TrainConfig:
               f"distribution strategy must be one of {', '.join(STRATEGIES)}")
         check(0 <= self.replicas <= 64, "replicas", "replicas must be between 0 and 64")
         return errors
+
+    def _floor_problems(self) -> list[ConfigProblem]:
+        """What is wrong with `recall_floors`: an unknown emotion, a share outside (0, 1], more than three
+        emotions, or a split without validation images to choose the offsets on."""
+        from fer.labels import LABELS
+
+        floors = self.recall_floors
+        if not isinstance(floors, dict):
+            return [ConfigProblem("recall_floors", "recall floors must be a mapping of emotion to share")]
+        unknown = sorted(str(k) for k in floors if k not in LABELS)
+        if unknown:
+            return [ConfigProblem("recall_floors", f"recall floors: {', '.join(unknown)} not among {', '.join(LABELS)}",
+                                  "unknown", {"names": ", ".join(unknown)})]
+        if len(floors) > 3:
+            return [ConfigProblem("recall_floors", f"recall floors: at most three emotions, not {len(floors)}",
+                                  "many", {"count": len(floors)})]
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) and 0.0 < v <= 1.0 for v in floors.values()):
+            return [ConfigProblem("recall_floors", "a recall floor is a share in (0, 1]", "share")]
+        if floors and self.split == "per-class":
+            return [ConfigProblem("recall_floors", "recall floors are chosen on the validation images, and the "
+                                  "per-class split has none", "no_validation")]
+        return []
 
     @property
     def time_budget_s(self) -> float:

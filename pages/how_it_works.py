@@ -247,9 +247,8 @@ if clf.shift:
 if clf.prior_correction:
     st.caption(t("how.prior_caption"))
 card = model_card(model_path)
-if card is not None and any(card.class_offsets):
-    lifted = [display_name(k, lang()) for k, v in zip(LABELS, card.class_offsets, strict=True) if v > 0]
-    st.caption(t("how.offsets_caption", emotions=fmt_list(lifted, lang())))
+if card is not None and card.lifted:
+    st.caption(t("how.offsets_caption", emotions=fmt_list([display_name(k, lang()) for k in card.lifted], lang())))
 
 st.header(t("how.step_cam"))
 cam_top = ex.grad_cam(face, top)

@@ -15,7 +15,7 @@ import streamlit as st
 from fer.config import COURSE, TrainConfig, course_recipe
 from fer.data.dataset import DataError
 from fer.files import MAX_MODEL_BYTES, MAX_TEXT_BYTES, is_regular, read_bytes
-from fer.i18n import fmt_count, fmt_duration, fmt_number, fmt_percent
+from fer.i18n import fmt_count, fmt_duration, fmt_list, fmt_number, fmt_percent
 from fer.jobs import launcher as jobs
 from fer.jobs.results import (
     ModelReport,
@@ -374,6 +374,8 @@ def show_entry(e: Entry) -> None:
     if card is not None:
         st.caption(t("results.card", arch=card.arch, params=fmt_count(card.params, lg), split=split_text(e, card),
                      epochs=card.epochs_trained, time=fmt_duration(card.train_seconds, lg)))
+        if card.lifted:
+            st.caption(t("results.lifted", emotions=fmt_list([display_name(k, lg) for k in card.lifted], lg)))
     if e.run is not None and e.run.state in ("failed", "broken"):
         st.error(t("results.failed", error=t("train.died") if e.run.error == jobs.DIED else plain(e.run.error)))
     for problem in e.problems():

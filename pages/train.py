@@ -14,7 +14,7 @@ from fer.config import MONITORS, OPTIMIZERS, SCHEDULES, SPLITS, STRATEGIES, Conf
 from fer.data.dataset import DataError
 from fer.i18n import fmt_number, fmt_percent
 from fer.jobs import launcher as jobs
-from fer.labels import display_name
+from fer.labels import LABELS, display_name
 from fer.model.architectures import ARCHITECTURES
 from fer.paths import ROOT
 from fer.train.presets import PRESETS, preset_starts, resolve_data
@@ -39,6 +39,7 @@ PRECISIONS = {"auto": None, "bfloat16": True, "float32": False}
 HIDDEN = ("label_smoothing", "soft_labels", "freeze", "replay", "replay_per_class", "replay_classes", "teacher",
           "teacher_weight", "extra")
 FIELDS = (*FLOATS, *INTS, *OPTIONAL, *CHOICES, *FLAGS)
+FLOOR_SHARE = 0.45  # the recall floor's first value: the shipped model's floors for Fear and Disgust
 # Session key: {TrainConfig field: value}, what the form holds. Fields that do not apply are not drawn, and
 # Streamlit forgets the value of a widget it did not draw: the form's values live here, its widgets start from
 # them and write back on change. (A comment, not a string: Streamlit's magic would write a bare string.)
@@ -49,9 +50,12 @@ def fill(cfg: TrainConfig) -> None:
     """Put a config's values into the form (and pick its dataset when the server has it)."""
     kept = {name: float(getattr(cfg, name)) if name in FLOATS else getattr(cfg, name) for name in FIELDS}
     kept["mixed_precision"] = next(code for code, v in PRECISIONS.items() if v is cfg.mixed_precision)
-    st.session_state[KEPT] = kept | {name: getattr(cfg, name) for name in HIDDEN}
+    st.session_state[KEPT] = kept | {name: getattr(cfg, name) for name in HIDDEN} | {
+        "recall_floors": dict(cfg.recall_floors)}
     for name in FIELDS:
         st.session_state[K + name] = kept[name]
+    for key in (K + "floor_emotions", K + "floor_share"):  # drawn again from the kept value (`floors`)
+        st.session_state.pop(key, None)
     want = Path(resolve_data(cfg).data).resolve()
     for code, path in dataset_options().items():
         if Path(path).resolve() == want:
@@ -67,6 +71,39 @@ def apply_preset() -> None:
 def keep(name: str) -> None:
     """A form widget changed: keep its value (on_change)."""
     st.session_state[KEPT][name] = st.session_state[K + name]
+
+
+def floor_emotions() -> list[str]:
+    """The emotions picked, as LABELS names. A multiselect keeps an option's words it no longer offers as they
+    are: after a language switch it can hold "Fear" or "Medo" for fear, so words of any language are read back."""
+    codes = {display_name(e, lg): e for lg in i18n.languages() for e in LABELS} | {e: e for e in LABELS}
+    picked = [codes[v] for v in st.session_state.get(K + "floor_emotions", []) if v in codes]
+    return list(dict.fromkeys(picked))
+
+
+def keep_floors() -> None:
+    """The recall-floor widgets changed: the chosen emotions, each with the one share (on_change). Nothing when a
+    preset has just put its own floors in their place (`fill`, a callback of the same run)."""
+    if K + "floor_share" not in st.session_state or K + "floor_emotions" not in st.session_state:
+        return
+    share = float(st.session_state[K + "floor_share"])
+    st.session_state[KEPT]["recall_floors"] = {e: share for e in floor_emotions()}
+
+
+def floors() -> None:
+    """The emotions to name more often (TrainConfig.recall_floors, at most three) and the one share of their
+    validation faces each must then be named on. Their keys start from the kept value, as `field`'s do."""
+    kept = value("recall_floors")
+    st.session_state.setdefault(K + "floor_emotions", [e for e in LABELS if e in kept])
+    if (codes := floor_emotions()) != list(st.session_state[K + "floor_emotions"]):  # codes again, not words
+        st.session_state[K + "floor_emotions"] = codes
+    st.session_state.setdefault(K + "floor_share", float(max(kept.values(), default=FLOOR_SHARE)))
+    c1, c2 = st.columns(2)
+    c1.multiselect(t("train.floors"), LABELS, key=worded(K + "floor_emotions"), max_selections=3,
+                   format_func=lambda e: display_name(e, lang()) if e in LABELS else e, help=t("train.floors_help"),
+                   on_change=keep_floors, placeholder=t("train.floors_none"), select_all=False)
+    c2.number_input(t("train.floor_share"), key=K + "floor_share", min_value=0.05, max_value=1.0, step=0.05,
+                    format="%.2f", on_change=keep_floors, disabled=not st.session_state[K + "floor_emotions"])
 
 
 def same_data(cfg: TrainConfig, data: Path) -> bool:
@@ -315,6 +352,9 @@ def form(data: Path, running: bool, problems: list[str]) -> None:
             c1.number_input(t("train.aug_shift"), **field("aug_shift"), format="%g", step=0.05)
             c2.number_input(t("train.aug_rotation"), **field("aug_rotation"), format="%g", step=5.0)
             c3.number_input(t("train.aug_zoom"), **field("aug_zoom"), format="%g", step=0.05)
+
+        heading("train.after_section")
+        floors()
 
         heading("train.devices_section")
         c1, c2 = st.columns(2)

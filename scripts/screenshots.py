@@ -7,7 +7,8 @@ Starts `streamlit run app.py` on a free port (runs and uploads in a temporary fo
 shows what a first visitor sees: the shipped model), opens each page in Debian's Chromium through
 Playwright with the browser's language set (the app starts in it), does what a visitor would (uploads
 three photos on Images and on Teach; presses Start on Webcam, with Chromium's fake camera playing a real
-face), waits until the script and the charts have finished, and writes `<out>/<page>-<lang>-<size>.png`
+face; opens Train's expert settings and picks two emotions to name more often), waits until the script
+and the charts have finished, and writes `<out>/<page>-<lang>-<size>.png`
 (the whole page, scrolled content included). Desktop is 1366x800, phone 390x844.
 """
 
@@ -25,6 +26,7 @@ from tests.browser.browserkit import (
     CHROMIUM,
     CHROMIUM_ARGS,
     PHOTOS,
+    pick_option,
     running_app,
     wait_for_app,
     write_y4m,
@@ -74,6 +76,16 @@ def visit(page: object, url: str, name: str, lang: str) -> None:
             [str(PHOTOS / p) for p in IMAGES])
         counted = re.compile(r"^(Happy|Feliz): 3 ")
         expect(page.get_by_text(counted).first).to_be_visible(timeout=120_000)  # type: ignore[attr-defined]
+    elif name == "train":  # the expert settings open, Fear and Disgust picked to be named more often
+        from fer.i18n import t
+        from fer.labels import display_name
+
+        page.get_by_text(t("train.advanced", lang), exact=True).click()  # type: ignore[attr-defined]
+        settle(page, 0.5)
+        box = page.get_by_test_id("stMultiSelect").filter(has_text=t("train.floors", lang))  # type: ignore[attr-defined]
+        for emotion in ("fear", "disgust"):
+            pick_option(page, box, display_name(emotion, lang))
+        page.keyboard.press("Escape")  # type: ignore[attr-defined]
     elif name == "how-it-works":
         expect(page.get_by_test_id("stHeading").last).to_be_visible(timeout=120_000)  # type: ignore[attr-defined]
     settle(page)

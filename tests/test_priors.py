@@ -1,6 +1,6 @@
 """The prior correction: computed from the training labels and soft targets, stored in the model card,
 applied by the classifier, written by training and export, ignored by `evaluate --no-prior-correction`; and the
-recall floors export adds to it (`fer export --recall-floor`)."""
+recall floors export and training add to it (`fer export --recall-floor`, TrainConfig.recall_floors)."""
 
 import json
 import math
@@ -223,6 +223,78 @@ def test_training_without_soft_labels_writes_no_correction(tmp_path):
     data = _with_votes(tmp_path)
     cfg = TrainConfig(data=str(data), split="official", arch="tiny-cnn", epochs=1, batch_size=8, augment=False)
     assert train(cfg, tmp_path / "run").card.prior_correction == ()
+
+
+@pytest.mark.slow
+def test_a_run_with_recall_floors_stores_its_offsets_and_is_scored_with_them(tmp_path, capsys):
+    """TrainConfig.recall_floors: the offsets chosen on the validation split once trained are the run's whole
+    correction (plain labels have none), its card says so and scores with them, and `fer evaluate` agrees."""
+    from fer.train.trainer import train
+
+    data = write_folder(tmp_path / "data", n_per_class=6)
+    cfg = TrainConfig(data=str(data), split="official", arch="tiny-cnn", epochs=1, batch_size=8, augment=False,
+                      recall_floors={"disgust": 1.0})
+    card = train(cfg, tmp_path / "run").card
+    disgust = LABELS.index("disgust")
+    assert card.class_offsets[disgust] > 0 and card.lifted == ("disgust",)
+    assert card.prior_correction == card.class_offsets
+    assert card.metrics["validation"]["recall"]["disgust"] == 1.0
+    assert load_card(tmp_path / "run" / "model.keras").config["recall_floors"] == {"disgust": 1.0}
+    model = tmp_path / "run" / "model.keras"
+    assert main(["evaluate", "--model", str(model), "--data", str(data), "--split", "PrivateTest", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["accuracy"] == pytest.approx(card.metrics["test"]["accuracy"],
+                                                                           abs=1e-4)
+
+
+def test_floors_a_run_cannot_meet_leave_it_as_trained_and_say_why():
+    """A run is never failed at its end for its floors: no validation images, or no offsets that reach them."""
+    from fer.train.trainer import floored_offsets
+
+    assert floored_offsets(None, np.array([], int), {"fear": 0.5}) == (
+        (), "recall floors not applied: no validation images to choose the offsets on")
+    same = np.full((2, 7), 1 / 7)  # two faces the model cannot tell apart, of two different emotions
+    offsets, why = floored_offsets(same, np.array([LABELS.index("fear"), LABELS.index("sad")]),
+                                   {"fear": 1.0, "sad": 1.0})
+    assert offsets == () and why.startswith("recall floors not applied: no offsets up to 3")
+    met = np.eye(7)[[2, 4]]
+    assert floored_offsets(met, np.array([2, 4]), {"fear": 1.0}) == ((), "")  # already met: nothing to add
+    offsets, why = floored_offsets(np.array([[0.1, 0, 0.5, 0, 0.4, 0, 0]]), np.array([4]), {"sad": 1.0})
+    assert why == "" and offsets[LABELS.index("sad")] > 0
+
+
+@pytest.mark.parametrize(("floors", "split", "kind"), [
+    ({"joy": 0.5}, "stratified", "unknown"),
+    ({"fear": 0.0}, "stratified", "share"),
+    ({"fear": 1.5}, "stratified", "share"),
+    ({"fear": True}, "stratified", "share"),
+    ({k: 0.3 for k in LABELS[:4]}, "stratified", "many"),
+    ({"fear": 0.45}, "per-class", "no_validation"),
+])
+def test_recall_floors_a_config_cannot_use_are_refused_with_their_reason(floors, split, kind):
+    [problem] = TrainConfig(recall_floors=floors, split=split).validate()
+    assert (problem.field, problem.kind) == ("recall_floors", kind)
+    assert TrainConfig(recall_floors={"fear": 0.45, "disgust": 1.0}).validate() == []
+    assert TrainConfig(split="per-class").validate() == []
+
+
+def test_fer_train_takes_recall_floors_as_fer_export_does(capsys):
+    from fer.cli.flags import config_from_args, given_fields
+    from fer.cli.main import build_parser
+
+    def config(*argv):
+        argv = ["train", "--out", "x", *argv]
+        args = build_parser().parse_args(argv)
+        args.given = given_fields(argv)
+        return config_from_args(args)
+
+    assert config().recall_floors == {}
+    assert config("--recall-floor", "fear=0.45", "--recall-floor", "Disgust=0.5").recall_floors == {
+        "fear": 0.45, "disgust": 0.5}
+    assert config("--preset", "one-stage").recall_floors == {}
+    assert config("--preset", "one-stage", "--recall-floor", "fear=0.45").recall_floors == {"fear": 0.45}
+    with pytest.raises(SystemExit) as exc:
+        build_parser().parse_args(["train", "--out", "x", "--recall-floor", "fear=2"])
+    assert exc.value.code == 2 and "--recall-floor" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("card", [{"arch": "tiny-cnn", "params": 1, "prior_correction": [1e300] * 7},

@@ -118,6 +118,15 @@ def test_the_shipped_model_shows_its_report_at_once_without_the_dataset(lang, ru
     assert not any(b.label == t("results.compute", lang) for b in at.button)
     gone = t("results.history_gone", lang, epochs=card["epochs_trained"], best=card["best_epoch"])
     assert gone in [i.value for i in at.info]  # said plainly, no invented curves
+    from fer.i18n import fmt_list
+
+    lifted = [LABELS[i] for i, v in enumerate(card["class_offsets"]) if v > 0]  # its recall floors
+    assert lifted == ["disgust", "fear"]
+    words = t("results.lifted", lang, emotions=fmt_list([display_name(k, lang) for k in lifted], lang))
+    assert words in [c.value for c in at.caption]
+    at.multiselect(key="res_pick").set_value(["newer"]).run()  # a run without floors says nothing of them
+    assert not any(c.value.startswith(words[:12]) for c in at.caption)
+    at.multiselect(key="res_pick").set_value(["default"]).run()
     [confusion] = at.get("plotly_chart")
     z = arr(json.loads(confusion.proto.spec)["data"][0]["z"])
     assert z.sum() == 3589 and (z == np.array(report["confusion"])).all()

@@ -473,3 +473,39 @@ def test_a_batch_too_large_for_the_architecture_is_refused_with_the_reason(env, 
     gb = fmt_number(round(step_memory_mb("course-cnn", 4096) / 1024, 1), lang, 1)
     assert t("train.bad_batch_memory", lang, batch=4096, arch="course-cnn", gb=gb, limit=max_batch_size("course-cnn"),
              budget=4) in errors, errors
+
+
+@pytest.mark.parametrize("lang", ["en", "pt"])
+def test_emotions_to_name_more_often_reach_the_job_and_survive_a_language_switch_and_a_preset(env, monkeypatch,
+                                                                                              lang):
+    """Recall floors in the form: the emotions picked (at most three) with the one share become the run's
+    TrainConfig.recall_floors; a preset puts its own (none) back; the per-emotion split, without validation
+    images to choose the offsets on, is refused in the page's language."""
+    from tests.test_i18n_pages import rerun_app_py
+
+    rerun_app_py(monkeypatch)
+    at = open_page(lang)
+    share = at.number_input(key="tf_floor_share")
+    assert share.value == 0.45 and share.disabled  # nothing picked: nothing to share out
+    assert at.multiselect(key="tf_floor_emotions").value == []
+    at.multiselect(key="tf_floor_emotions").set_value(["disgust", "fear"]).run()
+    at.number_input(key="tf_floor_share").set_value(0.5).run()
+    assert at.session_state["train_values"]["recall_floors"] == {"fear": 0.5, "disgust": 0.5}
+    other = "pt" if lang == "en" else "en"
+    at.sidebar.selectbox(key="lang_select").set_value(other).run()
+    assert at.multiselect(key="tf_floor_emotions").value == ["disgust", "fear"]  # as picked
+    assert at.session_state["train_values"]["recall_floors"] == {"fear": 0.5, "disgust": 0.5}
+    at.sidebar.selectbox(key="lang_select").set_value(lang).run()
+
+    at.selectbox(key="tf_split").set_value("per-class")
+    assert t("train.bad_recall_floors_no_validation", lang) in refused(at, env)
+    at.selectbox(key="tf_split").set_value("custom")
+    at.number_input(key="tf_epochs").set_value(1)
+    submit(at)
+    run = Path(at.session_state["train_run"])
+    assert jobs.run_info(run).config.recall_floors == {"fear": 0.5, "disgust": 0.5}
+    assert jobs.wait_job(run, 180).state == "finished"
+
+    at.selectbox(key="train_preset").set_value("course").run()  # a preset's own floors: none
+    assert at.multiselect(key="tf_floor_emotions").value == []
+    assert at.session_state["train_values"]["recall_floors"] == {}

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fer.cli.flags import add_config_args, config_from_args, given_fields
+from fer.cli.flags import add_config_args, config_from_args, given_fields, number, recall_floor
 from fer.data.dataset import USAGES, DataError
 from fer.labels import LABELS
 from fer.paths import DEFAULT_MODEL
@@ -26,39 +26,6 @@ EXIT_INPUT = 2
 
 class InputError(Exception):
     """Bad input from the user: reported as one line on stderr, exit code 2."""
-
-
-def number(kind: type, lo: float | None = None, hi: float | None = None) -> Any:
-    """An argparse `type` for a finite number (`kind`: int or float) from `lo` to `hi`: a value out of range,
-    NaN or inf is argparse's `error: argument --x: ...` and exit 2, never a traceback from deep inside."""
-    from fer.schema import number_problem
-
-    def parse(text: str) -> Any:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole ' if kind is int else ''}number") from None
-        why = number_problem(value, lo, hi)
-        if why is not None:
-            raise argparse.ArgumentTypeError(why)
-        return value
-
-    parse.__name__ = kind.__name__
-    return parse
-
-
-def recall_floor(text: str) -> tuple[str, float]:
-    """An argparse `type` for EMOTION=SHARE (`--recall-floor fear=0.45`): a known emotion, a share in (0, 1]."""
-    from fer.labels import LABELS
-
-    name, sep, share = text.partition("=")
-    name = name.strip().lower()
-    if not sep or name not in LABELS:
-        raise argparse.ArgumentTypeError(f"{text!r}: EMOTION=SHARE with EMOTION one of {', '.join(LABELS)}")
-    value = number(float, 0.0, 1.0)(share)
-    if value == 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: a recall floor of 0 asks for nothing")
-    return name, value
 
 
 def _print_json(obj: Any) -> None:

@@ -205,7 +205,7 @@ def export_model(src: Path, dest: Path, tta_flip: bool | None = None, notes: str
     model = f32 if f32 is not None else model
     scores = None  # the report's and the predictions'
     if recall_floors:
-        from fer.model.priors import apply_correction
+        from fer.model.priors import add_offsets, apply_correction
 
         base = views["prior_correction"]
         if offsets:  # the card's correction without its old offsets
@@ -214,8 +214,7 @@ def export_model(src: Path, dest: Path, tta_flip: bool | None = None, notes: str
         offsets = floor_offsets(scores, data, recall_floors)
         # the offsets on top, as the classifier will add them: no second pass of the network
         scores = {name: (idx, apply_correction(s, offsets)) for name, (idx, s) in scores.items()}
-        views["prior_correction"] = tuple(round(b + o, 4) for b, o in zip(base or (0.0,) * len(offsets), offsets,
-                                                                           strict=True))
+        views["prior_correction"] = add_offsets(base, offsets)
         log.info("recall floors %s: offsets %s", dict(recall_floors), offsets)
     history = source_history(src)  # read before `dest` may overwrite the source's report
     rescored = f32 is not None or views != {k: getattr(card, k) for k in views}
@@ -245,17 +244,14 @@ def floor_offsets(scores: dict[str, tuple[np.ndarray, np.ndarray]], data: Traini
                   floors: Mapping[str, float]) -> tuple[float, ...]:
     """fer.model.priors.recall_offsets for `floors` (class name: share) on the validation part of `scores`
     (`split_scores`)."""
-    from fer.labels import LABELS
-    from fer.model.priors import recall_offsets
+    from fer.model.priors import class_floors, recall_offsets
 
-    unknown = sorted(set(floors) - set(LABELS))
-    if unknown:
-        raise ValueError(f"recall floors: {', '.join(unknown)} not among {', '.join(LABELS)}")
+    by_class = class_floors(floors)
     if "validation" not in scores:
         raise ValueError(f"recall floors are chosen on the validation split, and {data.card.split or 'this split'} "
                          "has none")
     idx, s = scores["validation"]
-    return recall_offsets(s, data.loaded[1].labels[idx], {LABELS.index(k): v for k, v in floors.items()})
+    return recall_offsets(s, data.loaded[1].labels[idx], by_class)
 
 
 SPLIT_FIELDS = ("data", "split", "test_fraction", "val_fraction", "test_seed", "val_seed")

@@ -105,13 +105,19 @@ class ModelCard:
     labels shift (more neutral, less fear). Plus `class_offsets` where the card has them. Empty: none."""
     class_offsets: tuple[float, ...] = ()
     """The part of `prior_correction` chosen on the validation split to raise some classes' recall to a floor
-    (`fer export --recall-floor`, fer.model.priors.recall_offsets); empty: none."""
+    (`fer export --recall-floor`, the training config's `recall_floors`: fer.model.priors.recall_offsets); empty:
+    none."""
 
     def __post_init__(self) -> None:
         check_zoom(self.zoom)
         check_shift(self.shift)
         check_prior_correction(self.prior_correction)
         check_prior_correction(self.class_offsets, "class_offsets")
+
+    @property
+    def lifted(self) -> tuple[str, ...]:
+        """The emotions (LABELS names) whose scores `class_offsets` raise, in LABELS order."""
+        return tuple(k for k, v in zip(LABELS, self.class_offsets, strict=False) if v > 0)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

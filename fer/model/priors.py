@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from fer.labels import NUM_CLASSES
+from fer.labels import LABELS, NUM_CLASSES
 
 
 def prior_correction(labels: np.ndarray, targets: np.ndarray) -> tuple[float, ...]:
@@ -91,3 +91,21 @@ def recall_offsets(scores: np.ndarray, labels: np.ndarray, floors: Mapping[int, 
         raise ValueError(f"no offsets up to {limit:g} bring every class to its recall floor "
                          f"({', '.join(f'{c}: {floors[c]:g}' for c in classes)})")
     return tuple(round(float(v), 4) for v in best[2])
+
+
+def class_floors(floors: Mapping[str, float]) -> dict[int, float]:
+    """Recall floors by emotion name ({"fear": 0.45}) as `recall_offsets` takes them, by class index; ValueError
+    for a name that is not one of LABELS."""
+    unknown = sorted(set(floors) - set(LABELS))
+    if unknown:
+        raise ValueError(f"recall floors: {', '.join(unknown)} not among {', '.join(LABELS)}")
+    return {LABELS.index(name): float(share) for name, share in floors.items()}
+
+
+def add_offsets(correction: Sequence[float], offsets: Sequence[float]) -> tuple[float, ...]:
+    """`correction` (empty: none) with `offsets` added, class by class: what the classifier adds to the
+    log-probabilities once recall floors lift some classes."""
+    if not len(offsets):
+        return tuple(correction)
+    base = correction if len(correction) else (0.0,) * len(offsets)
+    return tuple(round(float(b) + float(o), 4) for b, o in zip(base, offsets, strict=True))

@@ -26,7 +26,7 @@ from fer.data.dataset import Dataset, load_dataset
 from fer.data.splits import Split, make_split
 from fer.labels import LABELS, NUM_CLASSES
 from fer.model.modelio import ModelCard, write_json
-from fer.model.priors import prior_correction
+from fer.model.priors import add_offsets, apply_correction, class_floors, prior_correction, recall_offsets
 from fer.tfenv import native_bfloat16, onednn_state, precision_for
 from fer.train.events import Progress, StopFlag, TrainEvent
 from fer.train.pipeline import TrainBatches, eval_batches, soft_targets
@@ -334,9 +334,10 @@ def finish_run(run_dir: Path, cfg: TrainConfig, ds: Dataset, split: Split,
                correction: tuple[float, ...] = (), notes: str = "", devices: str = "",
                precision: str = "") -> ModelCard:
     """Score the best checkpoint on validation and test (with the prior `correction`, see
-    fer.model.priors), write model.json and metrics.json. `devices`: the distribution it trained under, if any;
+    fer.model.priors, plus the offsets of `cfg.recall_floors` chosen on validation: `floored_offsets`), write
+    model.json and metrics.json. `devices`: the distribution it trained under, if any;
     `precision`: what it computed in ('bfloat16' or 'float32')."""
-    from fer.model.evaluation import evaluate
+    from fer.model.evaluation import predict_scores, report_from_scores
     from fer.model.modelio import load_model
 
     best_path = run_dir / "model.keras"
@@ -344,13 +345,22 @@ def finish_run(run_dir: Path, cfg: TrainConfig, ds: Dataset, split: Split,
         if (run_dir / "last.keras").exists():  # a copy: last.keras stays the resume point
             shutil.copyfile(run_dir / "last.keras", best_path)
     model = load_model(best_path)
+    parts = {name: idx for name, idx in (("validation", split.val), ("test", split.test)) if len(idx)}
+    scores = {name: predict_scores(model, ds.images[idx], prior_correction=correction) for name, idx in parts.items()}
+    offsets: tuple[float, ...] = ()
+    if cfg.recall_floors:
+        offsets, why = floored_offsets(scores.get("validation"), ds.labels[split.val], cfg.recall_floors)
+        if why:
+            log.warning("%s", why)
+            notes = f"{notes}; {why}" if notes else why
+        scores = {name: apply_correction(s, offsets) for name, s in scores.items()}
+        correction = add_offsets(correction, offsets)
     metrics: dict[str, Any] = {}
     reports = {}
-    for name, idx in (("validation", split.val), ("test", split.test)):
-        if len(idx):
-            rep = evaluate(model, ds.images[idx], ds.labels[idx], split=name, prior_correction=correction)
-            reports[name] = rep.to_dict()
-            metrics[name] = rep.summary()
+    for name, idx in parts.items():
+        rep = report_from_scores(ds.labels[idx], scores[name], name)
+        reports[name] = rep.to_dict()
+        metrics[name] = rep.summary()
     write_json(run_dir / "metrics.json", reports)
     best = min(history, key=lambda r: r.get("val_loss", r.get("loss", np.inf))) if history else {}
     card = ModelCard(
@@ -361,11 +371,26 @@ def finish_run(run_dir: Path, cfg: TrainConfig, ds: Dataset, split: Split,
         machine=f"{platform.machine()} {platform.processor() or ''} cpus={_cpus()} onednn={onednn_state()}"
         f" bf16={'native' if native_bfloat16() else 'emulated'}".strip()
         + (f" {devices}" if devices else ""),
-        prior_correction=correction, notes=notes, precision=precision,
+        prior_correction=correction, class_offsets=offsets, notes=notes, precision=precision,
     )
     write_json(run_dir / "model.json", card.to_dict())
     log.info("run %s: %s (this session %.0f s)", run_dir, json.dumps(metrics.get("test", {})), session_seconds)
     return card
+
+
+def floored_offsets(val_scores: np.ndarray | None, val_labels: np.ndarray, floors: dict[str, float]
+                    ) -> tuple[tuple[float, ...], str]:
+    """(offsets that bring each emotion of `floors` to its recall on the validation scores, fer.model.priors
+    .recall_offsets; why there are none, for the card's notes). A run is never failed for its floors: without
+    validation images, or when no offsets up to the limit reach them, it keeps its plain scores and says so."""
+    if val_scores is None:
+        return (), "recall floors not applied: no validation images to choose the offsets on"
+    try:
+        offsets = recall_offsets(val_scores, val_labels, class_floors(floors))
+    except ValueError as exc:
+        return (), f"recall floors not applied: {exc}"
+    log.info("recall floors %s: offsets %s", floors, offsets)
+    return (offsets if any(offsets) else ()), ""
 
 
 def write_before_after(run_dir: Path, cfg: TrainConfig, ds: Dataset, split: Split) -> None:

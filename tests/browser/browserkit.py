@@ -109,6 +109,29 @@ def wait_for_app(page: object, timeout_ms: int = 90_000) -> None:
                            timeout=timeout_ms)
 
 
+def pick_option(page: object, box: object, word: str, attempts: int = 4) -> None:
+    """Choose the option `word` of a selectbox or multiselect (`box`: its element) as a person does: click its
+    input, type the word's start, click the option. On a busy server a dropdown opened during a rerun can
+    close again at once: then it is closed and tried again."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    inp = box.locator("input")  # type: ignore[attr-defined]
+    for attempt in range(attempts):
+        try:
+            inp.click()
+            inp.fill("")
+            inp.press_sequentially(word[:3])
+            page.get_by_role("option", name=word, exact=True).click(timeout=4_000)  # type: ignore[attr-defined]
+            break
+        except PlaywrightTimeout:  # the list was not open
+            if attempt == attempts - 1:
+                raise
+            page.keyboard.press("Escape")  # type: ignore[attr-defined]
+            time.sleep(1)
+    time.sleep(0.5)
+    wait_for_app(page)
+
+
 def ensure_streaming(page: object, attempts: int = 3, wait_ms: int = 60_000) -> None:
     """Wait for the webcam component's video; press Start again when it never came (a click that lands
     while the component is still loading on a busy server is lost)."""
