@@ -15,6 +15,7 @@ the chosen one with `python -m fer ensemble DEST M1 M2 ...` and read its Private
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import time
@@ -48,7 +49,7 @@ def cached_scores(cache: Path | None, f: Path, views: dict, compute: Callable[[]
 
 def main(argv: list[str] | None = None) -> int:
     from fer.data.dataset import load_dataset
-    from fer.model.ensemble import subset_accuracies
+    from fer.model.ensemble import disagreement, subset_accuracies
     from fer.model.evaluation import predict_scores, report_from_scores
     from fer.model.inference import card_views
     from fer.model.modelio import load_card, load_model
@@ -87,12 +88,14 @@ def main(argv: list[str] | None = None) -> int:
     best = ranked[0]
     lead = max(alone, key=alone.get)  # the best candidate alone
     agree = {k: float((v.argmax(axis=1) == scores[lead].argmax(axis=1)).mean()) for k, v in scores.items()}
+    differ = {k: disagreement(scores[lead], v, y) for k, v in scores.items() if k != lead}
     chosen = report_from_scores(y, np.mean([scores[m] for m in best.members], axis=0), "PublicTest")
     recall = {k: v.recall for k, v in chosen.per_class.items()}
     macro_f1 = chosen.macro_f1
     result = {"split": "PublicTest", "n": int(len(idx)),
               "views": {k: v for k, v in shared.items() if k != "prior_correction"},
               "alone": alone, "agreement_with_best_alone": agree,
+              "disagreements_with_best_alone": {k: dataclasses.asdict(v) for k, v in differ.items()},
               "chosen": {"members": list(best.members), "accuracy": best.accuracy, "macro_f1": macro_f1,
                          "recall": recall},
               "subsets": [{"members": list(c.members), "accuracy": c.accuracy} for c in ranked[:10]]}
@@ -102,6 +105,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"answers shared with {lead}:")
     for k, v in agree.items():
         print(f"  {k}: {v:.1%}")
+    print(f"where a candidate and {lead} disagree: faces, right (the best alone / it / their average), mean top "
+          "probability where right / wrong (the best alone; it)")
+    for k, d in differ.items():
+        print(f"  {k}: {d.faces}, right {d.first_right} / {d.second_right} / {d.average_right}, confidence "
+              f"{d.first_confidence[0]:.2f}/{d.first_confidence[1]:.2f}; {d.second_confidence[0]:.2f}/"
+              f"{d.second_confidence[1]:.2f}")
     print(f"best subsets of at most {args.max_members} (PublicTest accuracy of the average):")
     for c in ranked[:10]:
         print(f"  {c.accuracy:.2%}  " + " + ".join(c.members))

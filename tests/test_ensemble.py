@@ -140,6 +140,22 @@ def test_every_subset_is_scored_and_the_best_comes_first():
     assert subset_accuracies({}, y) == []
 
 
+def test_a_disagreement_counts_who_is_right_where_two_differ_and_how_sure_each_was():
+    from fer.model.ensemble import Disagreement, disagreement
+
+    y = np.array([0, 1, 2, 3])
+    # they agree on the last face; on the first the surer one (a) is right, on the second the surer one (b) is
+    # wrong, on the third both are wrong
+    a = np.stack([soft(0, 0.9), soft(4, 0.5), soft(5, 0.5), soft(3, 0.9)])
+    b = np.stack([soft(6, 0.4), soft(5, 0.8), soft(4, 0.5), soft(3, 0.9)])
+    d = disagreement(a, b, y)
+    assert (d.faces, d.first_right, d.second_right, d.average_right) == (3, 1, 0, 1)
+    assert d.first_confidence == pytest.approx((0.9, 0.5)) and np.isnan(d.second_confidence[0])
+    assert d.second_confidence[1] == pytest.approx((0.4 + 0.8 + 0.5) / 3)
+    same = disagreement(a, a.copy(), y)
+    assert same == Disagreement(0, 0, 0, 0, same.first_confidence, same.second_confidence) and same.faces == 0
+
+
 def test_the_choice_script_scores_on_public_test_only(tmp_path, capsys, monkeypatch):
     from scripts.choose_ensemble import main as choose
 

@@ -99,3 +99,34 @@ def subset_accuracies(scores: Mapping[str, np.ndarray], labels: np.ndarray, max_
             found.append((-acc, size, rank, Choice(combo, acc)))
     found.sort(key=lambda f: f[:3])
     return [f[3] for f in found]
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """Two candidates on the faces where their answers differ: how many each gets right there, how many their
+    average gets right, and each one's mean top probability where it is right and where it is wrong. An average
+    can only gain on these faces, and only when the one that is right is also the surer one."""
+
+    faces: int
+    first_right: int
+    second_right: int
+    average_right: int
+    first_confidence: tuple[float, float]
+    second_confidence: tuple[float, float]
+
+
+def disagreement(first: np.ndarray, second: np.ndarray, labels: np.ndarray) -> Disagreement:
+    """`Disagreement` of two candidates' probabilities [N, 7] on `labels`."""
+    labels = np.asarray(labels)
+    a, b = first.argmax(axis=1), second.argmax(axis=1)
+    differ = a != b
+    avg = (first + second)[differ].argmax(axis=1)
+
+    def confidence(s: np.ndarray, pred: np.ndarray) -> tuple[float, float]:
+        top, right = s[differ].max(axis=1), pred[differ] == labels[differ]
+        return (float(top[right].mean()) if right.any() else float("nan"),
+                float(top[~right].mean()) if (~right).any() else float("nan"))
+
+    return Disagreement(int(differ.sum()), int((a[differ] == labels[differ]).sum()),
+                        int((b[differ] == labels[differ]).sum()), int((avg == labels[differ]).sum()),
+                        confidence(first, a), confidence(second, b))
