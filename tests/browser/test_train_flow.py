@@ -80,3 +80,49 @@ def test_a_stopped_run_resumes_from_the_page_in_its_own_folder_and_finishes(app_
     finally:
         for run in _demo_runs(runs) - before:
             shutil.rmtree(run, ignore_errors=True)
+
+
+def test_emotions_to_name_more_often_keep_their_words_across_a_language_switch_and_reach_the_run(app_url, app_dir,
+                                                                                                page):
+    """The recall floors' multiselect as a person uses it in Chromium: the emotions picked in English read in
+    Portuguese after the switch, one more is added there, and the run started then carries all three with the
+    form's share (a multiselect keeps an option's words, not its code, where the words changed: under AppTest
+    it read back English words after the switch; the page turns words of any language into emotions)."""
+    from fer.jobs import launcher as jobs
+    from fer.labels import display_name
+    from tests.browser.browserkit import pick_option
+
+    runs = app_dir / "runs"
+    before = _demo_runs(runs)
+
+    def floors(lang: str):
+        box = page.get_by_test_id("stMultiSelect").filter(has_text=t("train.floors", lang))
+        if not box.is_visible():  # the expander's title is another after a switch: it opens closed
+            page.get_by_text(t("train.advanced", lang), exact=True).click()
+            wait_for_app(page)
+        return box
+
+    try:
+        page.goto(f"{app_url}/train")
+        wait_for_app(page)
+        box = floors("en")
+        for emotion in ("fear", "disgust"):
+            pick_option(page, box, display_name(emotion, "en"))
+        page.keyboard.press("Escape")
+        assert box.get_by_text("Fear", exact=True).is_visible() and box.get_by_text("Disgust", exact=True).is_visible()
+        pick_option(page, page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox"), "Português")
+        box = floors("pt")
+        assert box.get_by_text("Medo", exact=True).is_visible() and box.get_by_text("Nojo", exact=True).is_visible()
+        pick_option(page, box, display_name("sad", "pt"))
+        page.keyboard.press("Escape")
+        for word in ("Medo", "Nojo", "Triste"):
+            assert box.get_by_text(word, exact=True).is_visible(), word
+        page.get_by_role("button", name=t("train.start", "pt")).click()
+        page.get_by_role("button", name=t("train.stop", "pt")).wait_for(timeout=60_000)
+        [run] = _demo_runs(runs) - before
+        config = json.loads((run / "config.json").read_text())
+        assert config["recall_floors"] == {"fear": 0.45, "disgust": 0.45, "sad": 0.45}
+        jobs.stop_job(run, wait_s=120)
+    finally:
+        for run in _demo_runs(runs) - before:
+            shutil.rmtree(run, ignore_errors=True)
