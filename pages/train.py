@@ -97,7 +97,8 @@ def floors() -> None:
     st.session_state.setdefault(K + "floor_emotions", [e for e in LABELS if e in kept])
     if (codes := floor_emotions()) != list(st.session_state[K + "floor_emotions"]):  # codes again, not words
         st.session_state[K + "floor_emotions"] = codes
-    st.session_state.setdefault(K + "floor_share", float(max(kept.values(), default=FLOOR_SHARE)))
+    share = float(max(kept.values(), default=FLOOR_SHARE))
+    st.session_state.setdefault(K + "floor_share", min(max(share, 0.05), 1.0))  # within the box's bounds
     c1, c2 = st.columns(2)
     c1.multiselect(t("train.floors"), LABELS, key=worded(K + "floor_emotions"), max_selections=3,
                    format_func=lambda e: display_name(e, lang()) if e in LABELS else e, help=t("train.floors_help"),
