@@ -1,6 +1,8 @@
 """Choose an ensemble's members on PublicTest only (issue 38): each candidate scored alone, then every subset of
 at most --max-members candidates averaged, the best kept (fer.model.ensemble.subset_accuracies; ties go to
-fewer members). PrivateTest is not read.
+fewer members). PrivateTest is not read. It also prints, for each candidate, the faces where it and the best alone
+disagree: how many each and their average get right there, and how sure each was when right and when wrong
+(fer.model.ensemble.disagreement): an average can only gain where the one that is right is also the surer one.
 
     python -m scripts.choose_ensemble --data "$FER_DATA" --cache ~/fer-runs/scores A.keras B.keras runs/C ...
 
