@@ -291,3 +291,28 @@ def test_the_shipped_course_cnn_shows_its_curves_beside_the_course_reports_figur
     assert any(shown(c.value).startswith(want.split("(")[0][:60]) for c in at.caption)
     assert t("results.history_gone", "en", epochs=35, best=27) not in [shown(i.value) for i in at.info]
     assert len(at.get("plotly_chart")) >= 2  # its loss and accuracy curves, its confusion matrix
+
+
+@pytest.mark.parametrize("lang", ["en", "pt"])
+def test_a_run_asked_for_recall_floors_it_got_no_boost_for_says_why(lang, runs, tmp_path, monkeypatch):
+    """TrainConfig.recall_floors without offsets in the card: either the run already named those emotions often
+    enough on its validation images (a caption), or no boost reached the share asked (a warning naming them)."""
+    from fer.i18n import fmt_list
+
+    mine = tmp_path / "runs"
+    card = json.loads((runs / "newer" / "model.json").read_text())
+    recall = card["metrics"]["validation"]["recall"]
+    reached = next(k for k in LABELS if recall[k] > 0)  # asked for what it already does
+    short = next(k for k in LABELS if recall[k] < 1)  # asked for every face
+    for name, floors in (("met", {reached: recall[reached]}), ("unmet", {short: 1.0})):
+        shutil.copytree(runs / "newer", mine / name)
+        card["config"]["recall_floors"] = floors
+        (mine / name / "model.json").write_text(json.dumps(card))
+    at = open_page(lang, mine, monkeypatch)
+    at.multiselect(key="res_pick").set_value(["met"]).run()
+    met = t("results.floors_met", lang, emotions=display_name(reached, lang))
+    assert met in [c.value for c in at.caption] and not at.warning
+    at.multiselect(key="res_pick").set_value(["unmet"]).run()
+    unmet = t("results.floors_unmet", lang, emotions=fmt_list([display_name(short, lang)], lang))
+    assert unmet in [w.value for w in at.warning]
+    assert met not in [c.value for c in at.caption]

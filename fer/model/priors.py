@@ -109,3 +109,9 @@ def add_offsets(correction: Sequence[float], offsets: Sequence[float]) -> tuple[
         return tuple(correction)
     base = correction if len(correction) else (0.0,) * len(offsets)
     return tuple(round(float(b) + float(o), 4) for b, o in zip(base, offsets, strict=True))
+
+
+def missed_floors(floors: Mapping[str, float], recall: Mapping[str, float]) -> tuple[str, ...]:
+    """The emotions of `floors` ({name: share}) whose `recall` ({name: recall}, e.g. a card's validation recall) is
+    under their floor, in LABELS order: a run asked for them and its scores do not reach them."""
+    return tuple(k for k in LABELS if k in floors and float(recall.get(k, 0.0)) < float(floors[k]))
