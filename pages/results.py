@@ -372,8 +372,8 @@ def show_unlifted_floors(e: Entry, card: ModelCard) -> None:
     """A run asked to name some emotions more often (TrainConfig.recall_floors) that got no boost: either it
     already named them often enough on its validation images, or no boost reached the share asked (it says so in
     its card's notes, which the page does not show)."""
-    cfg = e.config()
-    if cfg is None or not cfg.recall_floors or card.lifted or not isinstance(cfg.recall_floors, dict):
+    cfg = TrainConfig.from_dict(card.config)  # the card in hand: Entry.config() would read it from disk again
+    if not cfg.recall_floors or card.lifted or not isinstance(cfg.recall_floors, dict):
         return
     from fer.model.priors import missed_floors
 
