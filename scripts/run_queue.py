@@ -33,47 +33,58 @@ class PlannedRun:
     flags: tuple[str, ...]
     rule: str
     """How its result is judged and used, written before it starts (docs/experiments.md repeats it)."""
+    finished: str = ""
+    """The day its result was recorded in docs/experiments.md: a new machine, whose runs folder starts empty,
+    does not train it again."""
 
 
 QUEUE: tuple[PlannedRun, ...] = (
     PlannedRun("course-stratified", ("--preset", "course", "--mixed-precision"),
                "The course's recipe exactly, to its own early stop; shipped as models/course-cnn.keras with its "
-               "history and reports whatever it scores, on its own stratified test split."),
+               "history and reports whatever it scores, on its own stratified test split.",
+               finished="2026-12-06"),
     PlannedRun("member-hard-cw", ("--preset", "one-stage", "--soft-labels", "0", "--class-weights", "--seed", "6"),
                "Ensemble member that differs by its labels: fer-net, one-stage recipe, plain FER2013 labels with "
-               "class weights (Disgust and Fear weighted up). Chosen into the ensemble on PublicTest only."),
+               "class weights (Disgust and Fear weighted up). Chosen into the ensemble on PublicTest only.",
+               finished="2026-12-06"),
     PlannedRun("member-mini-xception", ("--preset", "one-stage", "--arch", "mini-xception", "--seed", "7"),
                "Ensemble member that differs by its architecture: mini-xception, one-stage recipe. Chosen into "
-               "the ensemble on PublicTest only."),
+               "the ensemble on PublicTest only.",
+               finished="2026-12-06"),
     PlannedRun("student", ("--preset", "one-stage", "--teacher", "models/teacher.npz", "--teacher-weight", "0.5",
                            "--epochs", "40", "--time-budget-minutes", "0", "--seed", "9"),
                "The webcam's single network, distilled: fer-net, one-stage recipe, each training target half the "
                "teacher's probabilities (models/teacher.npz: the three fer-nets in the history of "
                "models/default.keras, within a point of the best on PublicTest, averaged, each with its card's "
                "views), a cosine over 40 epochs. Shipped for the webcam if its PublicTest with one view beats "
-               "the shipped model's one view; PrivateTest read once after that choice."),
+               "the shipped model's one view; PrivateTest read once after that choice.",
+               finished="2026-12-06"),
     PlannedRun("member-ferplus", ("--preset", "one-stage", "--soft-labels", "1", "--epochs", "40",
                                   "--time-budget-minutes", "0", "--seed", "8"),
                "Ensemble member that differs by its labels: fer-net trained on the FER+ vote distributions alone, "
                "a cosine over 40 epochs (not a time budget, so the day's other work costs it time, not epochs). "
-               "Chosen into the ensemble on PublicTest only."),
+               "Chosen into the ensemble on PublicTest only.",
+               finished="2026-12-06"),
     PlannedRun("student-long", ("--preset", "one-stage", "--teacher", "models/teacher.npz", "--teacher-weight", "0.5",
                                 "--epochs", "64", "--time-budget-minutes", "0", "--seed", "10"),
                "The student again over 64 epochs, the shipped run's length (the 40-epoch student scored PublicTest "
                "65.59 % with one view against the shipped model's 66.8 %). Shipped for the webcam if its PublicTest "
                "with one view (zoom 1.05, its prior correction) beats the shipped model's one view; PrivateTest "
-               "read once after that choice."),
+               "read once after that choice.",
+               finished="2026-12-06"),
     PlannedRun("member-course-cnn", ("--preset", "one-stage", "--arch", "course-cnn", "--mixed-precision",
                                      "--epochs", "40", "--time-budget-minutes", "0", "--seed", "11"),
                "Ensemble member that differs by its architecture and width: the course's CNN (5.9 M parameters, "
                "five times fer-net's) trained with the one-stage recipe (augmentation, FER+ votes mixed in, a "
-               "cosine over 40 epochs), bfloat16 where native. Chosen into the ensemble on PublicTest only."),
+               "cosine over 40 epochs), bfloat16 where native. Chosen into the ensemble on PublicTest only.",
+               finished="2026-12-06"),
     PlannedRun("member-res-net", ("--preset", "one-stage", "--arch", "res-net", "--mixed-precision",
                                   "--epochs", "36", "--time-budget-minutes", "0", "--seed", "12"),
                "Ensemble member that differs by its architecture: a small ResNet (2.8 M parameters, basic residual "
                "blocks, 13 convolutions against fer-net's 8) with the one-stage recipe, a cosine over 36 epochs "
                "(about 310 s an epoch in bfloat16 with augmentation: two working days). Chosen into the ensemble "
-               "on PublicTest only."),
+               "on PublicTest only.",
+               finished="2026-12-06"),
     PlannedRun("member-hard-labels", ("--preset", "one-stage", "--soft-labels", "0", "--epochs", "60",
                                       "--time-budget-minutes", "0", "--seed", "13"),
                "Ensemble member that differs by its labels, given a fair run: fer-net with the one-stage recipe on "
@@ -126,7 +137,7 @@ def start(root: Path, only_one: bool = False) -> int:
             print("the queue is already running in", root, flush=True)
             return 1
         for run in QUEUE:
-            if run_state(root / run.name) == "done":
+            if run.finished or run_state(root / run.name) == "done":
                 continue
             cmd = train_command(run, root)
             print("starting:", " ".join(cmd), flush=True)
@@ -150,7 +161,10 @@ def main(argv: list[str] | None = None) -> int:
     root = runs_dir()
     if args.action == "status":
         for run in QUEUE:
-            print(f"{run.name}: {run_state(root / run.name)}")
+            state = run_state(root / run.name)
+            if run.finished and state == "not started":
+                state = f"done (recorded {run.finished}; its folder is on the machine that trained it)"
+            print(f"{run.name}: {state}")
         return 0
     return start(root, args.one)
 
