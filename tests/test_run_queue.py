@@ -49,3 +49,17 @@ def test_the_queue_needs_its_folder_outside_the_work_tree_said(monkeypatch):
     monkeypatch.delenv("FER_RUNS_DIR", raising=False)
     with pytest.raises(SystemExit, match="FER_RUNS_DIR"):
         run_queue.main(["status"])
+
+
+def test_a_new_machine_does_not_train_a_recorded_run_again(tmp_path, monkeypatch, capsys):
+    data = write_folder(tmp_path / "ds", n_per_class=3)
+    monkeypatch.setenv("FER_DATA", str(data))
+    monkeypatch.setenv("FER_RUNS_DIR", str(tmp_path / "runs"))
+    recorded = PlannedRun("a", TINY, "first", finished="2026-12-06")
+    monkeypatch.setattr(run_queue, "QUEUE", (recorded, PlannedRun("b", TINY, "second")))
+    assert run_queue.main(["start"]) == 0  # the runs folder is empty, as on a new machine: only b trains
+    assert not (tmp_path / "runs" / "a").exists() and run_state(tmp_path / "runs" / "b") == "done"
+    capsys.readouterr()
+    assert run_queue.main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert "a: done (recorded 2026-12-06" in out and "b: done" in out
