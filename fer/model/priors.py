@@ -62,8 +62,9 @@ def recall_offsets(scores: np.ndarray, labels: np.ndarray, floors: Mapping[int, 
     """Per class, what to add to the log-probabilities `scores` [N, 7] (as `prior_correction` is added) so that
     each class `c` of `floors` is recalled on at least `floors[c]` of its `labels`: every combination of
     non-negative offsets in steps of `step` up to `limit` for those classes (the others keep 0) is tried, and
-    of those that reach every floor the most accurate is kept (ties: the smallest total). ValueError when none
-    does, or a class has no image. At most three classes: the combinations grow as (limit / step) ** classes."""
+    of those that reach every floor the most accurate is kept (ties: the smallest total); empty when that adds
+    nothing (the floors are met already). ValueError when none does, or a class has no image. At most three
+    classes: the combinations grow as (limit / step) ** classes."""
     labels = np.asarray(labels)
     classes = sorted(floors)
     if not classes or len(classes) > 3:
@@ -90,7 +91,7 @@ def recall_offsets(scores: np.ndarray, labels: np.ndarray, floors: Mapping[int, 
     if best is None:
         raise ValueError(f"no offsets up to {limit:g} bring every class to its recall floor "
                          f"({', '.join(f'{c}: {floors[c]:g}' for c in classes)})")
-    return tuple(round(float(v), 4) for v in best[2])
+    return tuple(round(float(v), 4) for v in best[2]) if best[2].any() else ()
 
 
 def class_floors(floors: Mapping[str, float]) -> dict[int, float]:

@@ -390,7 +390,7 @@ def floored_offsets(val_scores: np.ndarray | None, val_labels: np.ndarray, floor
     except ValueError as exc:
         return (), f"recall floors not applied: {exc}"
     log.info("recall floors %s: offsets %s", floors, offsets)
-    return (offsets if any(offsets) else ()), ""
+    return offsets, ""
 
 
 def write_before_after(run_dir: Path, cfg: TrainConfig, ds: Dataset, split: Split) -> None:
