@@ -4,9 +4,11 @@ A working day here is three hours and ends with its processes; files outside the
 the next day on the same machine. So each day starts with
 
     FER_DATA=... FER_RUNS_DIR=~/fer-runs nohup python -m scripts.run_queue start > ~/fer-runs/queue.log 2>&1 &
+    FER_RUNS_DIR=~/fer-runs nohup bash scripts/keep_training_ahead.sh >/dev/null 2>&1 &
 
 which resumes the first unfinished run of the queue (exactly: `fer train` resumes from its last epoch) and,
-when it ends, starts the next. A finished run (state.json "complete") is skipped, never trained again.
+when it ends, starts the next. A finished run (state.json "complete") is skipped, never trained again, and so
+is a run recorded as finished (`PlannedRun.finished`), whose folder stayed on the machine that trained it.
 `python -m scripts.run_queue status` says where each run is. One queue per runs folder (a lock file).
 """
 
