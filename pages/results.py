@@ -368,22 +368,22 @@ def test_set(e: Entry) -> tuple[str, str]:
     return key, t("results.test_set", data=plain(name), split=split_text(e, card), n=fmt_count(n, lang()))
 
 
-def show_unlifted_floors(e: Entry, card: ModelCard) -> None:
+def show_unlifted_floors(card: ModelCard) -> None:
     """A run asked to name some emotions more often (TrainConfig.recall_floors) that got no boost: either it
     already named them often enough on its validation images, or no boost reached the share asked (it says so in
     its card's notes, which the page does not show)."""
-    cfg = TrainConfig.from_dict(card.config)  # the card in hand: Entry.config() would read it from disk again
+    cfg = TrainConfig.from_dict(card.config)  # the card in hand, not read from disk again
     if not cfg.recall_floors or card.lifted or not isinstance(cfg.recall_floors, dict):
         return
     from fer.model.priors import missed_floors
 
     lg = lang()
-    names = [display_name(k, lg) for k in LABELS if k in cfg.recall_floors]
     missed = missed_floors(cfg.recall_floors, (card.metrics.get("validation") or {}).get("recall") or {})
     if missed:
         st.warning(t("results.floors_unmet", emotions=fmt_list([display_name(k, lg) for k in missed], lg)))
     else:
-        st.caption(t("results.floors_met", emotions=fmt_list(names, lg)))
+        asked = [display_name(k, lg) for k in LABELS if k in cfg.recall_floors]
+        st.caption(t("results.floors_met", emotions=fmt_list(asked, lg)))
 
 
 def show_entry(e: Entry) -> None:
@@ -394,7 +394,7 @@ def show_entry(e: Entry) -> None:
                      epochs=card.epochs_trained, time=fmt_duration(card.train_seconds, lg)))
         if card.lifted:
             st.caption(t("results.lifted", emotions=fmt_list([display_name(k, lg) for k in card.lifted], lg)))
-        show_unlifted_floors(e, card)
+        show_unlifted_floors(card)
     if e.run is not None and e.run.state in ("failed", "broken"):
         st.error(t("results.failed", error=t("train.died") if e.run.error == jobs.DIED else plain(e.run.error)))
     for problem in e.problems():

@@ -40,6 +40,7 @@ HIDDEN = ("label_smoothing", "soft_labels", "freeze", "replay", "replay_per_clas
           "teacher_weight", "extra")
 FIELDS = (*FLOATS, *INTS, *OPTIONAL, *CHOICES, *FLAGS)
 FLOOR_SHARE = 0.45  # the recall floor's first value: the shipped model's floors for Fear and Disgust
+FLOOR_SHARE_MIN, FLOOR_SHARE_MAX = 0.05, 1.0  # the share box's bounds
 # Session key: {TrainConfig field: value}, what the form holds. Fields that do not apply are not drawn, and
 # Streamlit forgets the value of a widget it did not draw: the form's values live here, its widgets start from
 # them and write back on change. (A comment, not a string: Streamlit's magic would write a bare string.)
@@ -98,13 +99,14 @@ def floors() -> None:
     if (codes := floor_emotions()) != list(st.session_state[K + "floor_emotions"]):  # codes again, not words
         st.session_state[K + "floor_emotions"] = codes
     share = float(max(kept.values(), default=FLOOR_SHARE))
-    st.session_state.setdefault(K + "floor_share", min(max(share, 0.05), 1.0))  # within the box's bounds
+    st.session_state.setdefault(K + "floor_share", min(max(share, FLOOR_SHARE_MIN), FLOOR_SHARE_MAX))
     c1, c2 = st.columns(2)
     c1.multiselect(t("train.floors"), LABELS, key=worded(K + "floor_emotions"), max_selections=3,
                    format_func=lambda e: display_name(e, lang()) if e in LABELS else e, help=t("train.floors_help"),
                    on_change=keep_floors, placeholder=t("train.floors_none"), select_all=False)
-    c2.number_input(t("train.floor_share"), key=K + "floor_share", min_value=0.05, max_value=1.0, step=0.05,
-                    format="%.2f", on_change=keep_floors, disabled=not st.session_state[K + "floor_emotions"])
+    c2.number_input(t("train.floor_share"), key=K + "floor_share", min_value=FLOOR_SHARE_MIN,
+                    max_value=FLOOR_SHARE_MAX, step=0.05, format="%.2f", on_change=keep_floors,
+                    disabled=not st.session_state[K + "floor_emotions"])
 
 
 def same_data(cfg: TrainConfig, data: Path) -> bool:
