@@ -95,7 +95,8 @@ QUEUE: tuple[PlannedRun, ...] = (
                "shipped recipe otherwise (two-stage's warm restart gained 0.6 points; run 10 needs two days and "
                "lost its first to a new machine). Shipped as the default if its PublicTest with the shipped "
                "card's views, before recall floors, beats 67.71 % by half a point (68.21 %); then floors by plan "
-               "row 8's rule, PrivateTest read once after that choice. Also an ensemble candidate."),
+               "row 8's rule, PrivateTest read once after that choice. Also an ensemble candidate.",
+               finished="2026-12-07"),
     PlannedRun("long-fer-net", ("--preset", "one-stage", "--epochs", "120", "--time-budget-minutes", "0",
                                 "--seed", "14"),
                "A stronger single default: fer-net with the shipped recipe (FER+ votes mixed in half and half) over "
