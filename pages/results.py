@@ -27,12 +27,14 @@ from fer.jobs.results import (
     early_stopped,
     load_predictions,
     load_reports,
+    member_histories,
     read_model_report,
     test_predictions,
 )
 from fer.labels import LABELS, display_name
 from fer.model.evaluation import EvalReport, most_confident_mistakes, report_from_scores
 from fer.model.modelio import ModelCard, load_card, read_card
+from fer.paths import ROOT
 from fer.train.presets import resolve_data
 from ui.charts import show_chart, show_table
 from ui.common import (
@@ -179,22 +181,31 @@ def test_report(e: Entry) -> EvalReport | None:
 
 def show_curves(e: Entry) -> None:
     history = e.history()
-    if not history:
-        card = e.card
-        if e.run is None and card is not None and card.epochs_trained:
-            st.info(t("results.history_gone", epochs=card.epochs_trained, best=card.best_epoch))
-        else:
-            st.info(t("results.no_history"))
+    if history:
+        draw_curves(e, history, e.key, e.run is not None and e.run.state == "finished")
         return
+    card = e.card
+    members = member_histories(card.members, ROOT) if card is not None and card.members else []
+    if members:  # an ensemble trained no epochs itself: its members' curves are its own
+        for i, (name, member_history) in enumerate(members):
+            st.markdown(t("results.member_curves", name=plain(name), n=i + 1, of=len(card.members)))
+            draw_curves(e, list(member_history), f"{e.key}_m{i}", False)
+    elif e.run is None and card is not None and card.epochs_trained:
+        st.info(t("results.history_gone", epochs=card.epochs_trained, best=card.best_epoch))
+    else:
+        st.info(t("results.no_history"))
+
+
+def draw_curves(e: Entry, history: list[dict[str, float]], key: str, finished: bool) -> None:
+    """Loss and accuracy by epoch, the best epoch and an early stop marked, and a line saying which."""
     best = best_epoch(history)
-    finished = e.run is not None and e.run.state == "finished"
     stop = len(history) if early_stopped(history, e.config(), finished) else 0
     names = {"train": t("results.train"), "val": t("results.val"), "epoch": t("results.epoch"),
              "best": t("results.best_epoch_mark"), "stop": t("results.early_stop_mark")}
     cols = st.columns(2)
     for col, metric in zip(cols, ("loss", "accuracy"), strict=True):
         fig = curve_figure(history, metric, names | {"title": t(f"results.{metric}")}, best=best, stop=stop)
-        show_chart(fig, key=f"res_curve_{e.key}_{metric}", where=col)
+        show_chart(fig, key=f"res_curve_{key}_{metric}", where=col)
     note = t("results.best_epoch", epoch=best)
     if stop:
         note += " " + t("results.early_stopped", epoch=stop, planned=e.config().epochs)

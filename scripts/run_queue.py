@@ -103,7 +103,8 @@ QUEUE: tuple[PlannedRun, ...] = (
                "FER2013's own labels alone (no FER+ votes, no class weights), a cosine over 34 epochs, sized to end "
                "within one working day (run 2 tried plain labels with class weights and got 23 epochs of its time "
                "budget, the day's tests beside it). Chosen into the ensemble on PublicTest only; ships by the "
-               "amended rule (68.21 %), which the pair of run 11 and the seed-0 fer-net missed by four faces."),
+               "amended rule (68.21 %), which the pair of run 11 and the seed-0 fer-net missed by four faces.",
+               finished="2026-12-07"),
     PlannedRun("warm-seed0-fer-net", ("--preset", "one-stage",
                                       "--init-model", "models/candidates/fer-net-df84651.keras",
                                       "--learning-rate", "3e-4", "--epochs", "12", "--time-budget-minutes", "0",
@@ -114,7 +115,8 @@ QUEUE: tuple[PlannedRun, ...] = (
                "fer-net missed the bar by four faces. Ships as the default, alone or in an average of at most three "
                "within 60 ms a face, if PublicTest with the shipped card's views, before recall floors, reaches "
                "68.21 %; then floors by plan row 8's rule, PrivateTest read once after that choice. Amended before it "
-               "ended: the pair of runs 9 and 11 shipped at 68.43 %, so it replaces that pair only above 68.43 %."),
+               "ended: the pair of runs 9 and 11 shipped at 68.43 %, so it replaces that pair only above 68.43 %.",
+               finished="2026-12-07"),
     PlannedRun("long-fer-net", ("--preset", "one-stage", "--epochs", "120", "--time-budget-minutes", "0",
                                 "--seed", "14"),
                "A stronger single default: fer-net with the shipped recipe (FER+ votes mixed in half and half) over "

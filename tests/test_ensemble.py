@@ -205,3 +205,25 @@ def test_the_choice_script_keeps_each_candidates_scores_in_its_cache(tmp_path, c
     # other views are other scores: not taken from the cache
     with pytest.raises(AssertionError, match="scored again"):
         choose(argv + ["--views", str(tmp_path / "one.keras")])
+
+
+def test_an_ensembles_curves_are_its_members_histories(tmp_path):
+    from fer.jobs.export import write_report
+    from fer.jobs.results import member_histories
+
+    rows = ({"epoch": 1.0, "loss": 1.5, "val_loss": 1.4, "accuracy": 0.4, "val_accuracy": 0.45},
+            {"epoch": 2.0, "loss": 1.2, "val_loss": 1.3, "accuracy": 0.5, "val_accuracy": 0.5})
+    run = tmp_path / "runs" / "first"
+    run.mkdir(parents=True)
+    (run / "history.csv").write_text("epoch,loss,val_loss\n1,1.5,1.4\n2,1.2,1.3\n3,1.1,1.25\n")
+    model = build_model("tiny-cnn")
+    card = ModelCard(arch="tiny-cnn", params=int(model.count_params()))
+    save_model(model, tmp_path / "models" / "second.keras", card)
+    write_report(model, card, tmp_path / "models" / "second.keras", rows, reports={})
+    save_model(model, tmp_path / "models" / "bare.keras", card)  # no report: no curves to show
+    members = ("runs/first", "models/second.keras", "models/bare.keras", "models/gone.keras")
+    found = member_histories(members, tmp_path)
+    assert [name for name, _ in found] == ["first", "second"]
+    assert [r["val_loss"] for r in found[0][1]] == [1.4, 1.3, 1.25]
+    assert found[1][1] == rows
+    assert member_histories((str(run),), tmp_path / "elsewhere")[0][0] == "first"  # an absolute path as written

@@ -37,13 +37,13 @@ def test_personal_preset_end_to_end_through_the_command_line(tmp_path):
                 "--out", str(run), "--report-every", "0")
     assert r.returncode == 0, r.stderr[-3000:]
     card = json.loads((run / "model.json").read_text())
-    assert card["config"]["init_model"] == "models/default.keras" and card["config"]["freeze"] == "early"
+    assert card["config"]["init_model"] == "models/webcam.keras" and card["config"]["freeze"] == "early"
     assert card["split"].startswith("per-class") and card["epochs_trained"] == 1
     result, problem = read_before_after(run)
     assert problem == "" and isinstance(result, BeforeAfter)
     assert result.n == (0, 0, 0, 1, 1, 1, 0)  # one held-out photo of each taught emotion
     assert result.taught == ("happy", "sad", "surprise")
-    assert result.before_model == "models/default.keras"
+    assert result.before_model == "models/webcam.keras"
     assert card["metrics"]["test"]["n"] == 3
     assert round(result.accuracy("after"), 4) == card["metrics"]["test"]["accuracy"]  # the same model, same photos
 

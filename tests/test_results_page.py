@@ -51,8 +51,8 @@ def open_page(lang: str, runs: Path, monkeypatch) -> AppTest:
 def test_a_finished_run_shows_curves_scores_confusion_and_mistakes(lang, runs, monkeypatch):
     at = open_page(lang, runs, monkeypatch)
     assert at.title[0].value == t("results.title", lang)
-    # the shipped models first (the default, the course's CNN), not the newest run
-    assert at.multiselect(key="res_pick").value == ["default", "models/course-cnn"]
+    # the shipped models first (the default, the course's CNN, the webcam's network), not the newest run
+    assert at.multiselect(key="res_pick").value == ["default", "models/course-cnn", "models/webcam"]
     assert at.multiselect(key="res_pick").proto.select_all == 0  # no English "Select all" (issue 39, 14)
     at.multiselect(key="res_pick").set_value(["newer"]).run()
     metrics = json.loads((runs / "newer" / "metrics.json").read_text())["test"]
@@ -116,8 +116,17 @@ def test_the_shipped_model_shows_its_report_at_once_without_the_dataset(lang, ru
     shown = {m.label: m.value for m in at.metric}
     assert shown[t("results.accuracy", lang)] == fmt_percent(report["accuracy"], lang)
     assert not any(b.label == t("results.compute", lang) for b in at.button)
-    gone = t("results.history_gone", lang, epochs=card["epochs_trained"], best=card["best_epoch"])
-    assert gone in [i.value for i in at.info]  # said plainly, no invented curves
+    # an ensemble trained no epochs itself: each member's curves, named, from the reports committed beside them
+    assert card["arch"] == "ensemble" and len(card["members"]) == 2
+    from tests.helpers import shown as unescaped  # `shown` is this test's dict of metrics
+
+    said = [unescaped(m.value) for m in at.markdown]
+    for n, member in enumerate(card["members"], 1):
+        assert t("results.member_curves", lang, name=Path(member).stem, n=n, of=2) in said
+    curves = [c for c in at.get("plotly_chart") if json.loads(c.proto.spec)["data"][0]["type"] != "heatmap"]
+    assert len(curves) == 4  # loss and accuracy of each member
+    member = json.loads((ROOT / Path(card["members"][1]).with_suffix(".report.json")).read_text())["history"]
+    assert len(json.loads(curves[2].proto.spec)["data"][0]["x"]) == len(member)
     from fer.i18n import fmt_list
 
     lifted = [LABELS[i] for i, v in enumerate(card["class_offsets"]) if v > 0]  # its recall floors
@@ -127,7 +136,7 @@ def test_the_shipped_model_shows_its_report_at_once_without_the_dataset(lang, ru
     at.multiselect(key="res_pick").set_value(["newer"]).run()  # a run without floors says nothing of them
     assert not any(c.value.startswith(words[:12]) for c in at.caption)
     at.multiselect(key="res_pick").set_value(["default"]).run()
-    [confusion] = at.get("plotly_chart")
+    [confusion] = [c for c in at.get("plotly_chart") if json.loads(c.proto.spec)["data"][0]["type"] == "heatmap"]
     z = arr(json.loads(confusion.proto.spec)["data"][0]["z"])
     assert z.sum() == 3589 and (z == np.array(report["confusion"])).all()
     per_class, pairs = at.dataframe[0].value, at.dataframe[1].value
@@ -158,7 +167,7 @@ def test_without_the_dataset_or_predictions_the_mistakes_section_says_so_instead
     assert not at.exception, [e.value for e in at.exception]
     assert t("results.mistakes_need_data", data="fer2013.zip") in [i.value for i in at.info]
     assert not any(b.label == t("results.find_mistakes") for b in at.button)
-    assert len(at.get("plotly_chart")) == 1  # the confusion matrix is still there, from the report
+    assert "res_cmfig_default" in [c.key for c in at.get("plotly_chart")]  # the confusion matrix, from the report
 
 
 def shipped_mistakes(lang: str) -> tuple[list[str], list[str], int, int]:

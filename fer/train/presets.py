@@ -22,8 +22,10 @@ def full_data() -> str:
 FER_ZIP = full_data()
 """The full FER2013 the presets train on, as FER_DATA said when this process started."""
 SAMPLE = "data/sample"
-SHIPPED = "models/default.keras"
-"""The shipped model: where the personal preset starts."""
+SHIPPED = "models/webcam.keras"
+"""The shipped single network (the webcam's, fer-net): where the personal preset starts. The shipped default
+(models/default.keras) is an ensemble since 2026-12-07, whose layers a fer-net cannot start from; this file is the
+default before it, so a personal model starts where it always did and is used, like it, one view a face."""
 STAGE1 = "runs/default-stage1/model.keras"
 """Where `python -m fer train --preset default-stage1 --out runs/default-stage1` leaves its best model."""
 
@@ -55,7 +57,7 @@ PRESETS: dict[str, TrainConfig] = {
                            soft_labels=0.5, mixed_precision=False, seed=1, init_model=STAGE1,
                            extra={"preset": "default"}),
     # A personal model from a few photos per emotion (the Teach page; `--data` a photos dataset): the shipped
-    # model fine-tuned in about a minute on 2 cores, FER2013 sample faces replayed for the emotions not taught,
+    # single network fine-tuned in about a minute on 2 cores, FER2013 sample faces replayed for the emotions not taught,
     # 20 % of each emotion's photos held out for the before/after. Choices measured: docs/experiments.md.
     "personal": TrainConfig(data=SAMPLE, split="per-class", test_fraction=0.2, arch="fer-net",
                             epochs=8, batch_size=32, learning_rate=3e-4, lr_schedule="cosine",
