@@ -56,7 +56,9 @@ def models() -> dict[str, Any]:
 
     keras.utils.set_random_seed(0)
     out = {name: build_model(name) for name in ARCHITECTURES}
-    out["default"] = load_model(ROOT / "models" / "default.keras")
+    # "default": the shipped trained fer-net; the default itself is an ensemble since 2026-12-07, explained through
+    # its first member (test_ensemble), so the trained single network is the webcam's
+    out["default"] = load_model(ROOT / "models" / "webcam.keras")
     return out
 
 
@@ -212,7 +214,7 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
 
 def confident_face(name: str) -> tuple[np.ndarray, Classifier]:
     """A photo's largest face as the shipped model's network input (zoomed as its card says)."""
-    clf = Classifier.from_file(ROOT / "models" / "default.keras")
+    clf = Classifier.from_file(ROOT / "models" / "webcam.keras")  # the shipped trained fer-net (see models())
     gray = to_gray(decode_image((PHOTOS / name).read_bytes()))
     box = max(Detector().detect(gray), key=lambda b: b.w * b.h)
     return clf.network_input(crop_face(gray, box)[None])[0], clf
