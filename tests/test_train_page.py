@@ -122,7 +122,7 @@ def test_the_personal_preset_keeps_its_freezing_and_replay(env):
     kept = at.session_state["train_values"]
     assert (kept["freeze"], kept["replay"], kept["replay_per_class"], kept["replay_classes"]) == (
         "early", "data/sample", 8, "untaught")
-    assert at.selectbox(key="tf_split").value == "per-class" and kept["init_model"] == "models/default.keras"
+    assert at.selectbox(key="tf_split").value == "per-class" and kept["init_model"] == "models/webcam.keras"
 
 
 def test_a_preset_or_dataset_the_server_did_not_offer_is_ignored(env):
@@ -148,9 +148,9 @@ def test_a_run_starts_only_from_a_model_of_its_architecture(env):
     assert at.selectbox(key="tf_init_model").value == "runs/default-stage1/model.keras"
     at.selectbox(key="train_source").set_value("data/tiny").run()  # the official split needs a test part
     at.selectbox(key="tf_arch").set_value("tiny-cnn")
-    at.selectbox(key="tf_init_model").set_value("models/default.keras")
+    at.selectbox(key="tf_init_model").set_value("models/webcam.keras")  # the shipped fer-net
     errors = refused(at, env)
-    assert "models/default.keras is a fer-net model" in errors and "tiny-cnn" in errors
+    assert "models/webcam.keras is a fer-net model" in errors and "tiny-cnn" in errors
 
 
 def test_a_class_missing_from_a_split_is_reported_before_training(env, tmp_path):
