@@ -151,6 +151,8 @@ def test_a_run_starts_only_from_a_model_of_its_architecture(env):
     at.selectbox(key="tf_init_model").set_value("models/webcam.keras")  # the shipped fer-net
     errors = refused(at, env)
     assert "models/webcam.keras is a fer-net model" in errors and "tiny-cnn" in errors
+    at.selectbox(key="tf_init_model").set_value("models/default.keras")  # an ensemble: no run starts from it
+    assert "models/default.keras averages several networks" in refused(at, env)
 
 
 def test_a_class_missing_from_a_split_is_reported_before_training(env, tmp_path):

@@ -256,8 +256,8 @@ def cosine_lr(cfg: TrainConfig, epoch: int, elapsed_s: float = 0.0) -> float:
 
 @dataclass(frozen=True)
 class StartProblem:
-    """Why a run cannot start from `cfg.init_model`: kind 'missing' (no such file) or 'arch' (its card
-    names another architecture)."""
+    """Why a run cannot start from `cfg.init_model`: kind 'missing' (no such file), 'ensemble' (it averages
+    several networks) or 'arch' (its card names another architecture)."""
 
     kind: str
     path: str
@@ -267,12 +267,16 @@ class StartProblem:
     def __str__(self) -> str:
         if self.kind == "missing":
             return f"cannot start from {self.path}: there is no such file"
+        if self.kind == "ensemble":
+            return (f"cannot start from {self.path}: it averages several networks, and a run starts from one "
+                    "(models/webcam.keras is the shipped model's single network)")
         return (f"cannot start from {self.path}: it is a {self.arch} model; "
                 f"its layers do not match the {self.want} architecture")
 
 
 def start_problem(cfg: TrainConfig) -> StartProblem | None:
     """The start model's problem found without loading it (file, card), or None; checked before a run starts."""
+    from fer.model.ensemble import ENSEMBLE_ARCH
     from fer.model.modelio import load_card
     from fer.train.presets import from_root
 
@@ -282,6 +286,8 @@ def start_problem(cfg: TrainConfig) -> StartProblem | None:
     if not path.is_file():
         return StartProblem("missing", cfg.init_model)
     card = load_card(path)
+    if card is not None and card.arch == ENSEMBLE_ARCH:
+        return StartProblem("ensemble", cfg.init_model, card.arch, cfg.arch)
     if card is not None and card.arch != cfg.arch:
         return StartProblem("arch", cfg.init_model, card.arch, cfg.arch)
     return None
