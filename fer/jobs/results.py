@@ -169,16 +169,12 @@ def member_histories(members: tuple[str, ...], root: Path) -> list[tuple[str, tu
     """An ensemble's members (its card's `members`: run folders or model files, relative to `root`) with the
     per-epoch history each one carries, in the card's order; a member that is gone or has no history is left out.
     An ensemble trained no epochs itself: these are its learning curves."""
-    from fer.train.trainer import read_history
+    from fer.jobs.export import source_history
 
     found = []
     for member in members:
         path = Path(member) if Path(member).is_absolute() else root / member
-        if path.is_dir():
-            history = tuple(read_history(path))
-        else:
-            report = load_model_report(path) if path.is_file() else None
-            history = report.history if report is not None else ()
+        history = source_history(path) if path.exists() else ()
         if history:
             found.append((Path(member).stem if path.suffix == ".keras" else Path(member).name, history))
     return found
