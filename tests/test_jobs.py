@@ -48,8 +48,11 @@ def test_presets_are_valid_and_course_is_the_course_recipe():
     assert (default.arch, default.split, default.soft_labels, default.mixed_precision, default.lr_schedule) == (
         "fer-net", "official", 0.5, False, "cosine")
     assert default.init_model == "runs/default-stage1/model.keras" and preset("default-stage1").init_model == ""
-    card = json.loads((Path(__file__).parent.parent / "models" / "default.json").read_text())
-    shipped = TrainConfig.from_dict(card["config"])  # the shipped model's recipe, trained where FER2013 was then
+    models = Path(__file__).parent.parent / "models"
+    ensemble = json.loads((models / "default.json").read_text())  # the default averages trained members
+    assert ensemble["arch"] == "ensemble" and all((models.parent / m).exists() for m in ensemble["members"])
+    card = json.loads((models / "webcam.json").read_text())  # the shipped single network, one-stage's recipe
+    shipped = TrainConfig.from_dict(card["config"])  # trained where FER2013 was then
     assert Path(shipped.data).name == "fer2013.zip"
     assert shipped.replace(data=preset("one-stage").data) == preset("one-stage")
     with pytest.raises(ValueError, match="demo"):

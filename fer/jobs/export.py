@@ -108,19 +108,6 @@ def rescore(model: object, card: ModelCard, data: TrainingData | None = None) ->
     return {name: rep.summary() for name, rep in full_reports(model, card, data).items()}
 
 
-def source_history(src: Path) -> tuple[dict[str, float], ...]:
-    """The per-epoch history of what is exported: a run folder's history.csv, or the history in the
-    report beside a model file (empty when neither exists)."""
-    from fer.jobs.results import load_model_report
-    from fer.train.trainer import read_history
-
-    src = Path(src)
-    if src.is_dir():
-        return tuple(read_history(src))
-    report = load_model_report(src)
-    return report.history if report is not None else ()
-
-
 def write_report(model: object, card: ModelCard, dest: Path, history: tuple[dict[str, float], ...],
                  data: TrainingData | None = None, reports: dict[str, EvalReport] | None = None) -> ModelReport:
     """Write `dest`'s report (fer.jobs.results.ModelReport) beside it: the history and the full validation
@@ -187,6 +174,7 @@ def export_model(src: Path, dest: Path, tta_flip: bool | None = None, notes: str
     the card's metrics the new way (this loads the run's dataset), so the card always describes how the model
     predicts.
     """
+    from fer.jobs.results import source_history
     from fer.model.inference import card_views
 
     path = source_model(src)

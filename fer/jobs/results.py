@@ -165,12 +165,22 @@ def load_model_report(model_path: Path) -> ModelReport | None:
     return read_model_report(model_path)[0]
 
 
+def source_history(src: Path) -> tuple[dict[str, float], ...]:
+    """The per-epoch history of what is exported: a run folder's history.csv, or the history in the
+    report beside a model file (empty when neither exists)."""
+    from fer.train.trainer import read_history
+
+    src = Path(src)
+    if src.is_dir():
+        return tuple(read_history(src))
+    report = load_model_report(src)
+    return report.history if report is not None else ()
+
+
 def member_histories(members: tuple[str, ...], root: Path) -> list[tuple[str, tuple[dict[str, float], ...]]]:
     """An ensemble's members (its card's `members`: run folders or model files, relative to `root`) with the
     per-epoch history each one carries, in the card's order; a member that is gone or has no history is left out.
     An ensemble trained no epochs itself: these are its learning curves."""
-    from fer.jobs.export import source_history
-
     found = []
     for member in members:
         path = Path(member) if Path(member).is_absolute() else root / member
