@@ -117,6 +117,15 @@ QUEUE: tuple[PlannedRun, ...] = (
                "68.21 %; then floors by plan row 8's rule, PrivateTest read once after that choice. Amended before it "
                "ended: the pair of runs 9 and 11 shipped at 68.43 %, so it replaces that pair only above 68.43 %.",
                finished="2026-12-07"),
+    PlannedRun("member-hard-labels-2", ("--preset", "one-stage", "--soft-labels", "0", "--epochs", "30",
+                                        "--time-budget-minutes", "0", "--seed", "17"),
+               "A third member that differs by its labels: run 9's recipe (fer-net, FER2013's own labels alone) with "
+               "another seed and a cosine over 30 epochs, sized to end within the day it starts (about 1.9 hours at "
+               "230 s an epoch) with time left to choose and ship. Run 9 was the member the averages lacked (84 % of "
+               "answers shared with run 11; the pair gained 0.6 points over run 11 alone). Replaces the shipped pair "
+               "if an average with it of at most three members (three only within 60 ms a face, "
+               "python -m bench.card_cost) scores above 68.43 % on PublicTest with the shipped card's views, before "
+               "recall floors; then floors by plan row 8's rule, PrivateTest read once after that choice."),
     PlannedRun("long-fer-net", ("--preset", "one-stage", "--epochs", "120", "--time-budget-minutes", "0",
                                 "--seed", "14"),
                "A stronger single default: fer-net with the shipped recipe (FER+ votes mixed in half and half) over "
