@@ -270,6 +270,15 @@ class TrainConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 
+    def labels_kind(self) -> str:
+        """What the run learned from, in one word: "teacher" (a teacher's probabilities mixed in), "plain"
+        (FER2013's labels alone), "votes" (FER+ votes alone) or "mixed" (the two mixed by `soft_labels`)."""
+        if self.teacher:
+            return "teacher"
+        if self.soft_labels <= 0:
+            return "plain"
+        return "votes" if self.soft_labels >= 1 else "mixed"
+
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
 

@@ -12,9 +12,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from fer.config import TrainConfig
 from fer.i18n import fmt_count, fmt_list, fmt_number, fmt_percent
 from fer.labels import LABELS, display_name, hex_color
 from fer.media.annotate import PREVIEW_MAX_SIDE, numbered_boxes, preview
+from fer.model.ensemble import member_scores
 from fer.model.explain import Explainer, GradCam, enlarge, first_layer_filters, model_anatomy, normalise, overlay, tile
 from fer.paths import ROOT
 from fer.vision.boxes import FaceBox
@@ -34,9 +36,23 @@ BIG = 192  # side in pixels of the enlarged face pictures (a bare string here wo
 
 
 @st.cache_resource(show_spinner=False)
-def explainer(path: str, mtime: float) -> Explainer:
-    """Sub-models over the cached classifier's network, built once per model file."""
-    return Explainer(get_classifier(Path(path)).model)
+def explainer(path: str, mtime: float, member: int = 0) -> Explainer:
+    """Sub-models over the cached classifier's network (an ensemble's member `member`), built once per model
+    file and member."""
+    return Explainer(get_classifier(Path(path)).model, member=member)
+
+
+def member_names(card: Any, n: int) -> list[str]:
+    """The names of an ensemble's `n` networks, from the cards of the files its card names: "Network 1:
+    fer-net, FER2013 labels only"; "Network i" where a member's card is gone."""
+    paths = card.members if card is not None and len(card.members) == n else (None,) * n
+    names = []
+    for i, member in enumerate(paths, start=1):
+        mc = model_card(ROOT / member) if member else None  # a card is checked when read (its config too)
+        cfg = TrainConfig.from_dict(mc.config) if mc is not None and mc.config else None
+        names.append(t("how.member_label", i=i, arch=cfg.arch, labels=t(f"how.labels_{cfg.labels_kind()}"))
+                     if cfg is not None else t("how.member_n", i=i))
+    return names
 
 
 def read_face_source() -> tuple[str, bytes] | None:
@@ -118,6 +134,22 @@ def vector_chart(vector: np.ndarray) -> go.Figure:
     return fig
 
 
+def members_chart(per_member: np.ndarray, names: list[str]) -> go.Figure:
+    """Each member's probabilities for the face (one view) as grouped bars, and their average."""
+    emotions = [display_name(k, lang()) for k in LABELS]
+    fig = go.Figure()
+    shades = ("#268bd2", "#2aa198", "#6c71c4", "#d33682")
+    for i, (scores, name) in enumerate(zip([*per_member, per_member.mean(axis=0)], [*names, t("how.members_average")],
+                                           strict=True)):
+        colour = "#073642" if i == len(per_member) else shades[i % len(shades)]  # the average: darkest
+        fig.add_bar(x=emotions, y=[float(v) for v in scores], name=name, marker_color=colour,
+                    hovertemplate="%{x}: %{y:.0%}<extra>" + name + "</extra>")
+    fig.update_layout(barmode="group", height=300, margin={"l": 10, "r": 10, "t": 10, "b": 10},
+                      yaxis={"range": [0, 1], "tickformat": ".0%", "title": t("how.probability")},
+                      legend={"orientation": "h", "y": -0.25})
+    return fig
+
+
 def show_cam(col: Any, face_rgb: np.ndarray, cam: GradCam, title: str) -> None:
     col.markdown(f"**{title}**")
     col.image(overlay(face_rgb, cam.heatmap), width=BIG)
@@ -164,15 +196,23 @@ face = clf.network_input(crop[None])[0]  # zoomed as the model's card says
 seen = expand_box(box, (1 / clf.zoom - 1) / 2, gray.shape[1], gray.shape[0])  # the part of the box it keeps
 face_rgb = cv2.resize(rgb[seen.y:seen.y + seen.h, seen.x:seen.x + seen.w], (BIG, BIG), interpolation=cv2.INTER_AREA)
 
+mtime = model_path.stat().st_mtime
 with st.spinner(t("how.working")):
-    ex = explainer(str(model_path), model_path.stat().st_mtime)
+    n_members = explainer(str(model_path), mtime).members
+st.caption(t("how.model", name=plain(model_path.stem if model_path.name != "model.keras" else model_path.parent.name),
+             params=fmt_count(clf.model.count_params(), lang())))
+card = model_card(model_path)
+names = member_names(card, n_members)
+member = 0
+if n_members:
+    st.caption(t("how.ensemble_member", n=n_members))
+    member = st.selectbox(t("how.member_pick"), range(n_members), format_func=names.__getitem__,
+                          key=f"how_member_{n_members}")
+with st.spinner(t("how.working")):
+    ex = explainer(str(model_path), mtime, member)
     walk = ex.walk(face)
     scores = clf.scores(crop[None])[0]
 top = int(np.argmax(scores))
-st.caption(t("how.model", name=plain(model_path.stem if model_path.name != "model.keras" else model_path.parent.name),
-             params=fmt_count(clf.model.count_params(), lang())))
-if ex.members:
-    st.caption(t("how.ensemble_member", n=ex.members))
 
 st.header(t("how.step_input"))
 c1, c2, c3 = st.columns(3)
@@ -246,9 +286,13 @@ if clf.shift:
     st.caption(t("how.shift_caption", px=clf.shift))
 if clf.prior_correction:
     st.caption(t("how.prior_caption"))
-card = model_card(model_path)
 if card is not None and card.lifted:
     st.caption(t("how.offsets_caption", emotions=fmt_list([display_name(k, lang()) for k in card.lifted], lang())))
+
+if n_members:
+    st.markdown(f"**{t('how.members_title', n=n_members)}**")
+    show_chart(members_chart(member_scores(clf.model, face[None, ..., None])[:, 0], names), key="how_members")
+    st.caption(t("how.members_caption"))
 
 st.header(t("how.step_cam"))
 cam_top = ex.grad_cam(face, top)

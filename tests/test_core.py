@@ -97,6 +97,13 @@ def test_large_images_are_downscaled_for_detection_and_boxes_mapped_back():
     assert abs(full[0].x - small[0].x) < 0.1 * full[0].w and abs(full[0].w - small[0].w) < 0.15 * full[0].w
 
 
+def test_a_config_says_what_its_run_learned_from():
+    assert TrainConfig().labels_kind() == "plain"
+    assert TrainConfig(soft_labels=0.5).labels_kind() == "mixed"
+    assert TrainConfig(soft_labels=1.0).labels_kind() == "votes"
+    assert TrainConfig(soft_labels=0.5, teacher="models/teacher.npz").labels_kind() == "teacher"
+
+
 def test_detector_config_rejects_bad_values():
     with pytest.raises(ValueError, match="scaleFactor"):
         Detector(DetectorConfig(scale_factor=1.0))

@@ -89,7 +89,7 @@ def test_export_and_the_command_make_one_scored_file_naming_its_members(tmp_path
     assert "another split" in capsys.readouterr().err
 
 
-def test_an_ensemble_is_explained_through_its_first_member():
+def test_an_ensemble_is_explained_through_any_of_its_members():
     from fer.model.explain import Explainer
 
     a, b = build_model("tiny-cnn"), build_model("tiny-cnn")
@@ -100,6 +100,26 @@ def test_an_ensemble_is_explained_through_its_first_member():
     walk = ex.walk(face)
     np.testing.assert_allclose(walk.scores, a.predict(face[None], verbose=0)[0], atol=1e-5)
     assert Explainer(b).members == 0
+    second = Explainer(ensemble, member=1)  # any member can be the one explained
+    assert second.members == 2 and second.model is b
+    np.testing.assert_allclose(second.walk(face).scores, b.predict(face[None], verbose=0)[0], atol=1e-5)
+    with pytest.raises(ValueError, match="2 members"):
+        Explainer(ensemble, member=2)
+
+
+def test_member_scores_are_each_networks_answer_and_average_to_the_ensembles():
+    from fer.model.ensemble import member_models, member_scores
+
+    a, b = build_model("tiny-cnn"), build_model("tiny-cnn")
+    ensemble = build_ensemble([a, b])
+    assert member_models(ensemble) == [a, b] and member_models(a) == []
+    x = faces(3)
+    each = member_scores(ensemble, x)
+    assert each.shape == (2, 3, 7)
+    np.testing.assert_allclose(each[1], b.predict(x, verbose=0), atol=1e-5)
+    np.testing.assert_allclose(each.mean(axis=0), ensemble.predict(x, verbose=0), atol=1e-5)
+    with pytest.raises(ValueError, match="not an ensemble"):
+        member_scores(a, x)
 
 
 def onehot(classes: list[int]) -> np.ndarray:

@@ -71,6 +71,24 @@ def build_ensemble(members: Sequence[Any], name: str = "ensemble") -> Any:
     return keras.Model(inp, out, name=name)
 
 
+def member_models(model: Any) -> list[Any]:
+    """The networks an ensemble built by build_ensemble averages, in order (its nested models); [] for a
+    single network."""
+    import keras
+
+    return [layer for layer in model.layers if isinstance(layer, keras.Model)]
+
+
+def member_scores(model: Any, x: np.ndarray) -> np.ndarray:
+    """Each member's probabilities for a batch of network inputs `x` (N, 48, 48, 1), one view, their prior
+    corrections folded in: shape (members, N, 7). The ensemble's own output (one view) is their mean."""
+    members = member_models(model)
+    if not members:
+        raise ValueError(f"model {model.name!r} is not an ensemble: it has no member networks")
+    x = np.asarray(x, np.float32)
+    return np.stack([np.asarray(m(x, training=False), np.float32) for m in members])
+
+
 @dataclass(frozen=True)
 class Choice:
     """The members an ensemble is made of, in the order given, and the accuracy of their average."""

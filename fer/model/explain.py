@@ -126,15 +126,19 @@ def _shape(tensor: Any) -> tuple[int, ...]:
 class Explainer:
     """Built once per model (a few sub-models over the functional graph); then cheap per face."""
 
-    def __init__(self, model: Any, cam_min_side: int = CAM_MIN_SIDE) -> None:
+    def __init__(self, model: Any, cam_min_side: int = CAM_MIN_SIDE, member: int = 0) -> None:
         import keras
 
-        members = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+        from fer.model.ensemble import member_models
+
+        members = member_models(model)
         self.members = len(members)
         """How many networks the model averages (fer.model.ensemble); 0 for a single network. An ensemble is
-        explained through its first member: each member has its own filters, maps and Grad-CAM."""
+        explained through one member, `member` (0-based): each member has its own filters, maps and Grad-CAM."""
         if members:
-            model = members[0]
+            if not 0 <= member < len(members):
+                raise ValueError(f"member {member}: the ensemble has {len(members)} members")
+            model = members[member]
         self.model = model
         layers = list(model.layers)
         kinds = [_kind(layer) for layer in layers]
