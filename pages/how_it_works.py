@@ -207,7 +207,7 @@ member = 0
 if n_members:
     st.caption(t("how.ensemble_member", n=n_members))
     member = st.selectbox(t("how.member_pick"), range(n_members), format_func=names.__getitem__,
-                          key=f"how_member_{n_members}")
+                          key=worded(f"how_member_{n_members}"))
 with st.spinner(t("how.working")):
     ex = explainer(str(model_path), mtime, member)
     walk = ex.walk(face)
