@@ -126,6 +126,17 @@ QUEUE: tuple[PlannedRun, ...] = (
                "if an average with it of at most three members (three only within 60 ms a face, "
                "python -m bench.card_cost) scores above 68.43 % on PublicTest with the shipped card's views, before "
                "recall floors; then floors by plan row 8's rule, PrivateTest read once after that choice."),
+    PlannedRun("student-ensemble", ("--preset", "one-stage", "--init-model", "models/webcam.keras",
+                                    "--teacher", "models/teacher-ensemble.npz", "--teacher-weight", "0.5",
+                                    "--learning-rate", "5e-4", "--epochs", "20", "--time-budget-minutes", "0",
+                                    "--seed", "18"),
+               "The webcam's single network distilled from the shipped ensemble (item 4): the webcam's fer-net "
+               "(models/webcam.keras, 63 epochs) trained on with a cosine warm restart from 5e-4 over 20 epochs, "
+               "every target half the ensemble's probabilities on the training image (models/teacher-ensemble.npz: "
+               "`fer teacher` of the two members averaged as the shipped card predicts, ten views, no floors). "
+               "Shipped as models/webcam.keras if its PublicTest with one view (zoom 1.05, its prior correction) "
+               "beats models/webcam.keras's one view measured by the same command; PrivateTest read once after "
+               "that choice. Also an ensemble candidate, by run 13's rule."),
     PlannedRun("long-fer-net", ("--preset", "one-stage", "--epochs", "120", "--time-budget-minutes", "0",
                                 "--seed", "14"),
                "A stronger single default: fer-net with the shipped recipe (FER+ votes mixed in half and half) over "
