@@ -125,7 +125,8 @@ QUEUE: tuple[PlannedRun, ...] = (
                "answers shared with run 11; the pair gained 0.6 points over run 11 alone). Replaces the shipped pair "
                "if an average with it of at most three members (three only within 60 ms a face, "
                "python -m bench.card_cost) scores above 68.43 % on PublicTest with the shipped card's views, before "
-               "recall floors; then floors by plan row 8's rule, PrivateTest read once after that choice."),
+               "recall floors; then floors by plan row 8's rule, PrivateTest read once after that choice.",
+               finished="2026-12-07"),
     PlannedRun("student-ensemble", ("--preset", "one-stage", "--init-model", "models/webcam.keras",
                                     "--teacher", "models/teacher-ensemble.npz", "--teacher-weight", "0.5",
                                     "--learning-rate", "5e-4", "--epochs", "20", "--time-budget-minutes", "0",
