@@ -43,8 +43,8 @@ def explainer(path: str, mtime: float, member: int = 0) -> Explainer:
 
 
 def member_names(card: Any, n: int) -> list[str]:
-    """The names of an ensemble's `n` networks, from the cards of the files its card names: "Network 1:
-    fer-net, FER2013 labels only"; "Network i" where a member's card is gone."""
+    """The names of an ensemble's `n` networks, from the cards of the files its card names ("Network 1
+    (fer-net): FER2013 labels"), or "Network i" where a member's card is gone."""
     paths = card.members if card is not None and len(card.members) == n else (None,) * n
     names = []
     for i, member in enumerate(paths, start=1):
