@@ -16,7 +16,7 @@ from fer.config import TrainConfig
 from fer.i18n import fmt_count, fmt_list, fmt_number, fmt_percent
 from fer.labels import LABELS, display_name, hex_color
 from fer.media.annotate import PREVIEW_MAX_SIDE, numbered_boxes, preview
-from fer.model.ensemble import member_scores
+from fer.model.ensemble import member_models, member_scores
 from fer.model.explain import Explainer, GradCam, enlarge, first_layer_filters, model_anatomy, normalise, overlay, tile
 from fer.paths import ROOT
 from fer.vision.boxes import FaceBox
@@ -196,9 +196,7 @@ face = clf.network_input(crop[None])[0]  # zoomed as the model's card says
 seen = expand_box(box, (1 / clf.zoom - 1) / 2, gray.shape[1], gray.shape[0])  # the part of the box it keeps
 face_rgb = cv2.resize(rgb[seen.y:seen.y + seen.h, seen.x:seen.x + seen.w], (BIG, BIG), interpolation=cv2.INTER_AREA)
 
-mtime = model_path.stat().st_mtime
-with st.spinner(t("how.working")):
-    n_members = explainer(str(model_path), mtime).members
+n_members = len(member_models(clf.model))  # 0 for a single network
 st.caption(t("how.model", name=plain(model_path.stem if model_path.name != "model.keras" else model_path.parent.name),
              params=fmt_count(clf.model.count_params(), lang())))
 card = model_card(model_path)
@@ -209,7 +207,7 @@ if n_members:
     member = st.selectbox(t("how.member_pick"), range(n_members), format_func=names.__getitem__,
                           key=worded(f"how_member_{n_members}"))
 with st.spinner(t("how.working")):
-    ex = explainer(str(model_path), mtime, member)
+    ex = explainer(str(model_path), model_path.stat().st_mtime, member)
     walk = ex.walk(face)
     scores = clf.scores(crop[None])[0]
 top = int(np.argmax(scores))
