@@ -138,6 +138,16 @@ QUEUE: tuple[PlannedRun, ...] = (
                "Shipped as models/webcam.keras if its PublicTest with one view (zoom 1.05, its prior correction) "
                "beats models/webcam.keras's one view measured by the same command; PrivateTest read once after "
                "that choice. Also an ensemble candidate, by run 13's rule."),
+    PlannedRun("warm-hard-labels", ("--preset", "one-stage", "--soft-labels", "0",
+                                    "--init-model", "models/candidates/member-hard-labels.keras",
+                                    "--learning-rate", "5e-4", "--epochs", "24", "--time-budget-minutes", "0",
+                                    "--seed", "19"),
+               "The shipped ensemble's second member made stronger: run 9's fer-net (FER2013's own labels alone, "
+               "models/candidates/member-hard-labels.keras) trained on with a cosine warm restart from 5e-4 over 24 "
+               "epochs, the same labels. Replaces the shipped pair if an average with it of at most three members "
+               "(three only within 60 ms a face, python -m bench.card_cost) scores above 68.43 % on PublicTest with "
+               "the shipped card's views, before recall floors; then floors by plan row 8's rule, PrivateTest read "
+               "once after that choice."),
     PlannedRun("long-fer-net", ("--preset", "one-stage", "--epochs", "120", "--time-budget-minutes", "0",
                                 "--seed", "14"),
                "A stronger single default: fer-net with the shipped recipe (FER+ votes mixed in half and half) over "

@@ -88,12 +88,20 @@ def test_emotions_to_name_more_often_keep_their_words_across_a_language_switch_a
     Portuguese after the switch, one more is added there, and the run started then carries all three with the
     form's share (a multiselect keeps an option's words, not its code, where the words changed: under AppTest
     it read back English words after the switch; the page turns words of any language into emotions)."""
+    from playwright.sync_api import expect
+
     from fer.jobs import launcher as jobs
     from fer.labels import display_name
     from tests.browser.browserkit import pick_option
 
     runs = app_dir / "runs"
     before = _demo_runs(runs)
+
+    def shows(box, *words: str) -> None:
+        """The multiselect shows these chips: waited for, since a pick is drawn again by the rerun it starts
+        (the page turns the words sent into emotions), which on a busy server can come after the click."""
+        for word in words:
+            expect(box.get_by_text(word, exact=True)).to_be_visible(timeout=15_000)
 
     def floors(lang: str):
         box = page.get_by_test_id("stMultiSelect").filter(has_text=t("train.floors", lang))
@@ -109,14 +117,13 @@ def test_emotions_to_name_more_often_keep_their_words_across_a_language_switch_a
         for emotion in ("fear", "disgust"):
             pick_option(page, box, display_name(emotion, "en"))
         page.keyboard.press("Escape")
-        assert box.get_by_text("Fear", exact=True).is_visible() and box.get_by_text("Disgust", exact=True).is_visible()
+        shows(box, "Fear", "Disgust")
         pick_option(page, page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox"), "Português")
         box = floors("pt")
-        assert box.get_by_text("Medo", exact=True).is_visible() and box.get_by_text("Nojo", exact=True).is_visible()
+        shows(box, "Medo", "Nojo")
         pick_option(page, box, display_name("sad", "pt"))
         page.keyboard.press("Escape")
-        for word in ("Medo", "Nojo", "Triste"):
-            assert box.get_by_text(word, exact=True).is_visible(), word
+        shows(box, "Medo", "Nojo", "Triste")
         page.get_by_role("button", name=t("train.start", "pt")).click()
         page.get_by_role("button", name=t("train.stop", "pt")).wait_for(timeout=60_000)
         [run] = _demo_runs(runs) - before
