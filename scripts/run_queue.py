@@ -137,7 +137,8 @@ QUEUE: tuple[PlannedRun, ...] = (
                "`fer teacher` of the two members averaged as the shipped card predicts, ten views, no floors). "
                "Shipped as models/webcam.keras if its PublicTest with one view (zoom 1.05, its prior correction) "
                "beats models/webcam.keras's one view measured by the same command; PrivateTest read once after "
-               "that choice. Also an ensemble candidate, by run 13's rule."),
+               "that choice. Also an ensemble candidate, by run 13's rule.",
+               finished="2026-12-07"),
     PlannedRun("warm-hard-labels", ("--preset", "one-stage", "--soft-labels", "0",
                                     "--init-model", "models/candidates/member-hard-labels.keras",
                                     "--learning-rate", "5e-4", "--epochs", "24", "--time-budget-minutes", "0",
