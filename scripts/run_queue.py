@@ -155,7 +155,9 @@ QUEUE: tuple[PlannedRun, ...] = (
                "120 epochs, 1.9 times the shipped run's 63 (the student gained 1.1 points from 40 to 64 epochs; "
                "averaged members gained nothing). Shipped as the default if its PublicTest with the shipped card's "
                "views, before recall floors, beats 67.71 % by half a point (68.21 %); then floors by plan row 8's "
-               "rule, PrivateTest read once after that choice. Also an ensemble candidate."),
+               "rule, PrivateTest read once after that choice. Also an ensemble candidate. Amended 2026-12-07 10:20, "
+               "in its epoch 7, since the pair of runs 11 and 9 (68.43 %) is the default: it replaces that pair, "
+               "alone or in an average of at most three (three only within 60 ms a face), only above 68.43 %."),
 )
 
 
