@@ -27,6 +27,7 @@ from fer.jobs.results import (
     early_stopped,
     load_predictions,
     load_reports,
+    member_epochs,
     member_histories,
     read_model_report,
     test_predictions,
@@ -397,12 +398,21 @@ def show_unlifted_floors(card: ModelCard) -> None:
         st.caption(t("results.floors_met", emotions=fmt_list(asked, lg)))
 
 
+def epochs_text(card: ModelCard) -> str:
+    """The epochs a model trained: an ensemble trained none itself, so its members' ("30 + 34"), or "—"
+    where a member's card is gone."""
+    if not card.members:
+        return str(card.epochs_trained)
+    epochs = member_epochs(card.members, ROOT)
+    return " + ".join(map(str, epochs)) if epochs else "—"
+
+
 def show_entry(e: Entry) -> None:
     card = e.card
     lg = lang()
     if card is not None:
         st.caption(t("results.card", arch=card.arch, params=fmt_count(card.params, lg), split=split_text(e, card),
-                     epochs=card.epochs_trained, time=fmt_duration(card.train_seconds, lg)))
+                     epochs=epochs_text(card), time=fmt_duration(card.train_seconds, lg)))
         if card.lifted:
             st.caption(t("results.lifted", emotions=fmt_list([display_name(k, lg) for k in card.lifted], lg)))
         show_unlifted_floors(card)
@@ -441,8 +451,8 @@ def compare(chosen: list[Entry]) -> None:
             test = (card.metrics.get("test", {}) if card else {}) or {}
             rows.append({
                 t("results.model"): label(e), t("results.arch"): card.arch if card else "—",
-                t("results.epochs"): card.epochs_trained if card else 0,
-                t("results.best"): card.best_epoch if card else 0,
+                t("results.epochs"): epochs_text(card) if card else "—",
+                t("results.best"): str(card.best_epoch) if card and not card.members else "—",
                 t("results.accuracy"): fmt_percent(test["accuracy"], lg) if "accuracy" in test else "—",
                 t("results.macro_f1"): fmt_number(test["macro_f1"], lg, 3) if "macro_f1" in test else "—",
                 t("results.loss"): fmt_number(test["loss"], lg, 3) if "loss" in test else "—",

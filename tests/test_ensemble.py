@@ -247,3 +247,19 @@ def test_an_ensembles_curves_are_its_members_histories(tmp_path):
     assert [r["val_loss"] for r in found[0][1]] == [1.4, 1.3, 1.25]
     assert found[1][1] == rows
     assert member_histories((str(run),), tmp_path / "elsewhere")[0][0] == "first"  # an absolute path as written
+
+
+def test_an_ensembles_epochs_are_its_members_epochs_from_their_cards(tmp_path):
+    from fer.jobs.results import member_epochs
+
+    model = build_model("tiny-cnn")
+    for name, epochs in (("a", 30), ("b", 34)):
+        card = ModelCard(arch="tiny-cnn", params=1, epochs_trained=epochs)
+        save_model(model, tmp_path / "models" / f"{name}.keras", card)
+    run = tmp_path / "runs" / "c"
+    save_model(model, run / "model.keras", ModelCard(arch="tiny-cnn", params=1, epochs_trained=12))  # a run's card
+    assert member_epochs(("models/a.keras", "models/b.keras"), tmp_path) == (30, 34)
+    assert member_epochs(("models/b.keras", "runs/c", str(tmp_path / "models/a.keras")), tmp_path) == (34, 12, 30)
+    assert member_epochs(("models/a.keras", "models/gone.keras"), tmp_path) is None
+    (tmp_path / "models" / "b.json").unlink()  # the model is there, its card is not
+    assert member_epochs(("models/b.keras",), tmp_path) is None

@@ -94,9 +94,10 @@ def test_runs_and_the_shipped_model_side_by_side_only_on_the_same_test_set(runs,
     assert not at.exception, [e.value for e in at.exception]
     assert t("results.different_sets") in [i.value for i in at.info]
     runs_table, shipped_table = at.dataframe[0].value, at.dataframe[1].value  # one table per test set
-    assert list(runs_table[t("results.epochs")]) == [3, 2]
-    card = json.loads((ROOT / "models" / "default.json").read_text())
-    assert list(shipped_table[t("results.epochs")]) == [card["epochs_trained"]]
+    assert list(runs_table[t("results.epochs")]) == ["3", "2"]
+    card = json.loads((ROOT / "models" / "default.json").read_text())  # an ensemble: its members' epochs
+    members = [json.loads((ROOT / Path(m).with_suffix(".json")).read_text()) for m in card["members"]]
+    assert list(shipped_table[t("results.epochs")]) == [" + ".join(str(m["epochs_trained"]) for m in members)]
     sets = [shown(m.value) for m in at.markdown if m.value.startswith("**Test set:")]  # names escaped: plain()
     assert len(sets) == 2 and "42 images" in sets[0] and "fer2013.zip" in sets[1] and "3,589 images" in sets[1]
     assert len(at.tabs) == 3
@@ -125,6 +126,19 @@ def test_the_shipped_model_shows_its_report_at_once_without_the_dataset(lang, ru
         assert t("results.member_curves", lang, name=Path(member).stem, n=n, of=2) in said
     curves = [c for c in at.get("plotly_chart") if json.loads(c.proto.spec)["data"][0]["type"] != "heatmap"]
     assert len(curves) == 4  # loss and accuracy of each member
+    # its epochs are its members' (the card's own count is 0), in the caption and the table
+    epochs = [json.loads((ROOT / Path(m).with_suffix(".json")).read_text())["epochs_trained"] for m in card["members"]]
+    assert card["epochs_trained"] == 0 and all(epochs)
+    said_epochs = f"{epochs[0]} + {epochs[1]}"
+    assert any(f"· {said_epochs} " in c.value for c in at.caption), [c.value for c in at.caption]
+    at.multiselect(key="res_pick").set_value(["default", "newer"]).run()  # side by side with a run
+    rows = [r for d in at.dataframe if t("results.epochs", lang) in d.value.columns
+            for r in d.value.to_dict("records")]
+    assert [(r[t("results.epochs", lang)], r[t("results.best", lang)]) for r in rows
+            if r[t("results.arch", lang)] == "ensemble"] == [(said_epochs, "—")]
+    assert len(rows) == 2 and all(r[t("results.epochs", lang)].isdigit() for r in rows
+                                  if r[t("results.arch", lang)] != "ensemble")
+    at.multiselect(key="res_pick").set_value(["default"]).run()
     member = json.loads((ROOT / Path(card["members"][1]).with_suffix(".report.json")).read_text())["history"]
     assert len(json.loads(curves[2].proto.spec)["data"][0]["x"]) == len(member)
     from fer.i18n import fmt_list

@@ -177,6 +177,21 @@ def source_history(src: Path) -> tuple[dict[str, float], ...]:
     return report.history if report is not None else ()
 
 
+def member_epochs(members: tuple[str, ...], root: Path) -> tuple[int, ...] | None:
+    """The epochs each of an ensemble's members trained (its card's `members`, relative to `root`: a run
+    folder's card is its model.json), in the card's order; None when a member or its card is gone."""
+    from fer.model.modelio import load_card
+
+    epochs = []
+    for member in members:
+        path = Path(member) if Path(member).is_absolute() else root / member
+        card = load_card(path / "model.keras" if path.is_dir() else path) if path.exists() else None
+        if card is None:
+            return None
+        epochs.append(card.epochs_trained)
+    return tuple(epochs)
+
+
 def member_histories(members: tuple[str, ...], root: Path) -> list[tuple[str, tuple[dict[str, float], ...]]]:
     """An ensemble's members (its card's `members`: run folders or model files, relative to `root`) with the
     per-epoch history each one carries, in the card's order; a member that is gone or has no history is left out.
