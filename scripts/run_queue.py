@@ -148,7 +148,8 @@ QUEUE: tuple[PlannedRun, ...] = (
                "epochs, the same labels. Replaces the shipped pair if an average with it of at most three members "
                "(three only within 60 ms a face, python -m bench.card_cost) scores above 68.43 % on PublicTest with "
                "the shipped card's views, before recall floors; then floors by plan row 8's rule, PrivateTest read "
-               "once after that choice."),
+               "once after that choice.",
+               finished="2026-12-07"),
     PlannedRun("long-fer-net", ("--preset", "one-stage", "--epochs", "120", "--time-budget-minutes", "0",
                                 "--seed", "14"),
                "A stronger single default: fer-net with the shipped recipe (FER+ votes mixed in half and half) over "
