@@ -19,7 +19,7 @@ def test_the_network_followed_is_chosen_in_words_and_kept_across_languages(app_u
     from playwright.sync_api import expect
 
     card = json.loads((ROOT / "models" / "default.json").read_text())
-    assert card["arch"] == "ensemble" and len(card["members"]) == 3  # runs 11, 12 (labels + FER+ votes), run 15 (labels)
+    assert card["arch"] == "ensemble" and len(card["members"]) == 3  # runs 11, 12 (labels + votes), 15 (labels)
     page.goto(f"{app_url}/how-it-works?lang=en")
     wait_for_app(page)
     box = page.get_by_test_id("stSelectbox").filter(has_text=t("how.member_pick", "en"))
