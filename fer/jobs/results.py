@@ -13,6 +13,7 @@ import numpy as np
 
 from fer.config import TrainConfig
 from fer.model.evaluation import EvalReport
+from fer.train.presets import from_root
 
 if TYPE_CHECKING:
     from fer.data.dataset import Dataset
@@ -184,7 +185,7 @@ def member_epochs(members: tuple[str, ...], root: Path) -> tuple[int, ...] | Non
 
     epochs = []
     for member in members:
-        path = Path(member) if Path(member).is_absolute() else root / member
+        path = from_root(member, root)
         card = load_card(path / "model.keras" if path.is_dir() else path) if path.exists() else None
         if card is None:
             return None
@@ -198,7 +199,7 @@ def member_histories(members: tuple[str, ...], root: Path) -> list[tuple[str, tu
     An ensemble trained no epochs itself: these are its learning curves."""
     found = []
     for member in members:
-        path = Path(member) if Path(member).is_absolute() else root / member
+        path = from_root(member, root)
         history = source_history(path) if path.exists() else ()
         if history:
             found.append((Path(member).stem if path.suffix == ".keras" else Path(member).name, history))
