@@ -11,5 +11,5 @@ DEFAULT_MODEL = MODELS_DIR / "default.keras"
 """The shipped model: what photos, the command line and a new session use."""
 WEBCAM_MODEL = MODELS_DIR / "webcam.keras"
 """When shipped, the single network that looks once at each face for the shipped model wherever one view is
-used (the webcam, videos): distilled from the shipped model, and better with one view than its one view
+used (the webcam, videos): one fer-net, the candidate with the best one view on PublicTest
 (fer.model.modelio.one_view_model)."""

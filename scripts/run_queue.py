@@ -160,6 +160,18 @@ QUEUE: tuple[PlannedRun, ...] = (
                "(three only within 60 ms a face, python -m bench.card_cost) scores above 69.16 % on PublicTest with "
                "the shipped card's views, before recall floors; then floors by plan row 8's rule, PrivateTest read "
                "once after that choice."),
+    PlannedRun("warm-seed0-hard-labels", ("--preset", "one-stage", "--soft-labels", "0",
+                                          "--init-model", "models/candidates/warm-seed0-fer-net.keras",
+                                          "--learning-rate", "5e-4", "--epochs", "12", "--time-budget-minutes", "0",
+                                          "--seed", "21"),
+               "Run 15's step on run 12, the shipped three's weakest member (67.21 % alone): the seed-0 fer-net warm-"
+               "restarted once (FER+ votes half and half, models/candidates/warm-seed0-fer-net.keras), trained on with"
+               " a cosine warm restart from 5e-4 over 12 epochs (18 when written; cut before it started, to end within"
+               " the day) on FER2013's own labels alone. Replaces the shipped model if an average with it of at most "
+               "three members (three only within 60 ms a face, python -m bench.card_cost) scores above the shipped "
+               "model's PublicTest by choose_ensemble (69.16 %, or run 16's choice if that ships first), with the "
+               "shipped card's views, before recall floors; then floors by plan row 8's rule, PrivateTest read once "
+               "after that choice."),
     PlannedRun("long-fer-net", ("--preset", "one-stage", "--epochs", "120", "--time-budget-minutes", "0",
                                 "--seed", "14"),
                "A stronger single default: fer-net with the shipped recipe (FER+ votes mixed in half and half) over "

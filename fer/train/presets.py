@@ -24,8 +24,9 @@ FER_ZIP = full_data()
 SAMPLE = "data/sample"
 SHIPPED = "models/webcam.keras"
 """The shipped single network (the webcam's, fer-net): where the personal preset starts. The shipped default
-(models/default.keras) is an ensemble since 2026-12-07, whose layers a fer-net cannot start from; this file is the
-default before it, so a personal model starts where it always did and is used, like it, one view a face."""
+(models/default.keras) is an ensemble since 2026-12-07, whose layers a fer-net cannot start from; this file is one
+fer-net (one of the ensemble's members since 2026-12-07 13:40), so a personal model starts from a fer-net and is
+used, like it, one view a face."""
 STAGE1 = "runs/default-stage1/model.keras"
 """Where `python -m fer train --preset default-stage1 --out runs/default-stage1` leaves its best model."""
 
