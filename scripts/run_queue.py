@@ -159,7 +159,8 @@ QUEUE: tuple[PlannedRun, ...] = (
                "epochs, the same labels. Replaces the shipped three if an average with it of at most three members "
                "(three only within 60 ms a face, python -m bench.card_cost) scores above 69.16 % on PublicTest with "
                "the shipped card's views, before recall floors; then floors by plan row 8's rule, PrivateTest read "
-               "once after that choice."),
+               "once after that choice.",
+               finished="2026-12-07"),
     PlannedRun("warm-seed0-hard-labels", ("--preset", "one-stage", "--soft-labels", "0",
                                           "--init-model", "models/candidates/warm-seed0-fer-net.keras",
                                           "--learning-rate", "5e-4", "--epochs", "12", "--time-budget-minutes", "0",
