@@ -4,6 +4,7 @@ folded into their weights, probabilities averaged, one model file with a card na
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from fer.model.architectures import build_model
 from fer.model.ensemble import ENSEMBLE_ARCH, FoldError, build_ensemble, fold_prior_correction
 from fer.model.inference import Classifier
 from fer.model.modelio import ModelCard, load_card, load_model, save_model
+from fer.paths import ROOT
 from tests.helpers import synthetic_faces, write_folder
 
 CORRECTION = (0.3, -1.2, 0.5, 0.0, -0.4, 0.9, -0.1)
@@ -84,6 +86,10 @@ def test_export_and_the_command_make_one_scored_file_naming_its_members(tmp_path
     assert floored.metrics["validation"]["recall"]["disgust"] == 1.0
     assert cli(["ensemble", str(tmp_path / "cli.keras"), a, b, "--no-tta"]) == 0
     assert json.loads(capsys.readouterr().out)["members"] == [a, b]
+    # the same dataset named relative to the repository root (a card written by a run started there) is no other split
+    same = _member(tmp_path, "d", os.path.relpath(data, ROOT))
+    assert cli(["ensemble", str(tmp_path / "same.keras"), a, same, "--no-tta"]) == 0
+    assert json.loads(capsys.readouterr().out)["members"] == [a, same]
     other = _member(tmp_path, "c", data, split="stratified")
     assert cli(["ensemble", str(tmp_path / "bad.keras"), a, other]) == 2
     assert "another split" in capsys.readouterr().err

@@ -246,6 +246,18 @@ SPLIT_FIELDS = ("data", "split", "test_fraction", "val_fraction", "test_seed", "
 """The TrainConfig fields that decide which images a model was chosen and scored on."""
 
 
+def _same_setting(field: str, a: Any, b: Any) -> bool:
+    """Whether two cards' values of a SPLIT_FIELDS field pick the same images: the data path as written, or both
+    naming one file (a relative path is taken from the repository root, where training runs)."""
+    if a == b:
+        return True
+    if field != "data" or not a or not b:
+        return False
+    from fer.train.presets import from_root
+
+    return from_root(str(a)) == from_root(str(b))
+
+
 def export_ensemble(members: list[Path], dest: Path, tta_flip: bool | None = None, zoom: float | None = None,
                     shift: int | None = None, notes: str | None = None) -> ModelCard:
     """Average `members` (run folders or model files with cards, all trained on the same split) into one model
@@ -270,7 +282,7 @@ def export_ensemble(members: list[Path], dest: Path, tta_flip: bool | None = Non
         cards.append(card)
     first = cards[0]
     for src, card in zip(members[1:], cards[1:], strict=True):
-        differs = [f for f in SPLIT_FIELDS if card.config.get(f) != first.config.get(f)]
+        differs = [f for f in SPLIT_FIELDS if not _same_setting(f, card.config.get(f), first.config.get(f))]
         if differs:
             raise ModelError(f"{src}: trained on another split than {members[0]} ({', '.join(differs)} differ); "
                              "an ensemble's members must share the images it is chosen and scored on")
