@@ -12,6 +12,11 @@ ensemble predicts with one set of views). `--cache DIR` keeps each candidate's P
 by the file, its size and time and the views), so adding a candidate later scores only the new one. Then build
 the chosen one with `python -m fer ensemble DEST M1 M2 ...` and read its PrivateTest once with
 `python -m fer evaluate --model DEST --data "$FER_DATA" --split PrivateTest`.
+
+With `--recall-floor EMOTION=SHARE` (as `fer export` takes it) the best subsets are also scored as they would
+ship: each average with the smallest offsets that bring those recalls to their floors on PublicTest
+(fer.model.priors.recall_offsets, the offsets `fer export --recall-floor` stores), and the choice is the most
+accurate of them so floored (ties: the higher macro F1).
 """
 
 from __future__ import annotations
@@ -49,7 +54,20 @@ def cached_scores(cache: Path | None, f: Path, views: dict, compute: Callable[[]
     return out
 
 
+def floored(average: np.ndarray, labels: np.ndarray, floors: dict[str, float]) -> tuple[np.ndarray, tuple]:
+    """`average` [N, 7] as it would ship with recall floors: the offsets `fer export --recall-floor` would store
+    (fer.model.priors.recall_offsets) added to its log-probabilities, normalised again; and the offsets."""
+    from fer.model.priors import class_floors, recall_offsets
+
+    offsets = recall_offsets(average, labels, class_floors(floors))
+    if not offsets:
+        return average, ()
+    shifted = np.maximum(average, 1e-12) * np.exp(np.asarray(offsets))
+    return shifted / shifted.sum(axis=1, keepdims=True), offsets
+
+
 def main(argv: list[str] | None = None) -> int:
+    from fer.cli.flags import recall_floor
     from fer.data.dataset import load_dataset
     from fer.model.ensemble import disagreement, subset_accuracies
     from fer.model.evaluation import predict_scores, report_from_scores
@@ -66,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="the most members an ensemble may have (3: fer-net with the shipped card's ten views takes "
                         "15-17 ms a face, and the ensemble must stay within 60 ms)")
     p.add_argument("--cache", type=Path, help="a folder that keeps each candidate's PublicTest probabilities")
+    p.add_argument("--recall-floor", type=recall_floor, action="append", default=[], metavar="EMOTION=SHARE",
+                   help="also score the best subsets as they would ship with these recall floors, and choose by that")
+    p.add_argument("--floored", type=int, default=30, help="how many of the best subsets to score with the floors")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     args = p.parse_args(argv)
     import_tensorflow()
@@ -88,6 +109,22 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{path}: PublicTest {alone[str(path)]:.2%} alone ({time.perf_counter() - t0:.0f} s)", flush=True)
     ranked = subset_accuracies(scores, y, args.max_members)
     best = ranked[0]
+    floors = dict(args.recall_floor)
+    shipped: list[dict] = []  # the best subsets as they would ship with the floors, best first
+    unreachable: list[dict] = []  # those whose floors no offsets reach
+    for c in ranked[:args.floored] if floors else ():
+        try:
+            probs, offsets = floored(np.mean([scores[m] for m in c.members], axis=0), y, floors)
+        except ValueError as e:  # no offsets within the limit reach every floor: it cannot ship with them
+            unreachable.append({"members": list(c.members), "why": str(e)})
+            continue
+        rep = report_from_scores(y, probs, "PublicTest")
+        shipped.append({"members": list(c.members), "before_floors": c.accuracy, "accuracy": rep.accuracy,
+                        "macro_f1": rep.macro_f1, "offsets": list(offsets), "recall": {
+                            k: v.recall for k, v in rep.per_class.items()}})
+    shipped.sort(key=lambda f: (-f["accuracy"], -f["macro_f1"]))
+    if shipped:
+        best = next(c for c in ranked if list(c.members) == shipped[0]["members"])
     lead = max(alone, key=alone.get)  # the best candidate alone
     agree = {k: float((v.argmax(axis=1) == scores[lead].argmax(axis=1)).mean()) for k, v in scores.items()}
     differ = {k: disagreement(scores[lead], v, y) for k, v in scores.items() if k != lead}
@@ -100,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
               "disagreements_with_best_alone": {k: dataclasses.asdict(v) for k, v in differ.items()},
               "chosen": {"members": list(best.members), "accuracy": best.accuracy, "macro_f1": macro_f1,
                          "recall": recall},
-              "subsets": [{"members": list(c.members), "accuracy": c.accuracy} for c in ranked[:10]]}
+              "subsets": [{"members": list(c.members), "accuracy": c.accuracy} for c in ranked[:10]],
+              "with_floors": {"floors": floors, "subsets": shipped[:10], "unreachable": unreachable}}
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
@@ -116,7 +154,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"best subsets of at most {args.max_members} (PublicTest accuracy of the average):")
     for c in ranked[:10]:
         print(f"  {c.accuracy:.2%}  " + " + ".join(c.members))
-    print(f"chosen: {' + '.join(best.members)} ({best.accuracy:.2%}, macro F1 {macro_f1:.3f})")
+    if shipped:
+        print(f"the best {len(shipped)} as they would ship, with the floors {floors} (PublicTest accuracy before -> "
+              "after, macro F1 after, offsets):")
+        for f in shipped[:10]:
+            print(f"  {f['before_floors']:.2%} -> {f['accuracy']:.2%}, macro F1 {f['macro_f1']:.4f}, "
+                  f"{[round(o, 1) for o in f['offsets']]}  " + " + ".join(f["members"]))
+    for u in unreachable:
+        print(f"  cannot reach the floors: {' + '.join(u['members'])} ({u['why']})")
+    print(f"chosen: {' + '.join(best.members)} ({best.accuracy:.2%} before floors, macro F1 {macro_f1:.3f})")
     print("  recall: " + ", ".join(f"{k} {v:.2f}" for k, v in recall.items()))
     return 0
 

@@ -269,3 +269,32 @@ def test_an_ensembles_epochs_are_its_members_epochs_from_their_cards(tmp_path):
     assert member_epochs(("models/a.keras", "models/gone.keras"), tmp_path) is None
     (tmp_path / "models" / "b.json").unlink()  # the model is there, its card is not
     assert member_epochs(("models/b.keras",), tmp_path) is None
+
+
+def test_the_choice_script_scores_averages_as_they_would_ship_with_recall_floors(tmp_path, capsys):
+    from scripts.choose_ensemble import floored
+    from scripts.choose_ensemble import main as choose
+
+    # Fear (class 2) is never the top answer: the floor needs an offset, which costs another class its faces
+    labels = np.array([2, 2, 4, 4])
+    average = np.full((4, 7), 0.05)
+    average[:, 4] = 0.5
+    average[:, 2] = [0.3, 0.2, 0.1, 0.35]
+    average /= average.sum(axis=1, keepdims=True)
+    probs, offsets = floored(average, labels, {"fear": 0.5})
+    assert offsets[2] > 0 and all(o == 0 for i, o in enumerate(offsets) if i != 2)
+    assert probs.sum(axis=1) == pytest.approx(1.0) and (probs.argmax(axis=1) == 2).sum() >= 1
+    assert floored(average, labels, {"sad": 0.5}) == (average, ())  # met already: nothing added
+    data = write_folder(tmp_path / "data", n_per_class=2)
+    for name in ("one", "two"):
+        model = build_model("tiny-cnn")
+        save_model(model, tmp_path / f"{name}.keras", ModelCard(arch="tiny-cnn", params=int(model.count_params())))
+    argv = [str(tmp_path / "one.keras"), str(tmp_path / "two.keras"), "--data", str(data), "--json",
+            "--recall-floor", "fear=0.5"]  # untrained networks: one floor, which an offset on Fear always reaches
+    assert choose(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    shipped = out["with_floors"]["subsets"]
+    assert out["with_floors"] == {"floors": {"fear": 0.5}, "subsets": shipped, "unreachable": []}
+    assert len(shipped) == 3 and all(s["recall"]["fear"] >= 0.5 for s in shipped)
+    assert [s["accuracy"] for s in shipped] == sorted((s["accuracy"] for s in shipped), reverse=True)
+    assert out["chosen"]["members"] == shipped[0]["members"]  # chosen as it would ship
