@@ -56,14 +56,12 @@ def cached_scores(cache: Path | None, f: Path, views: dict, compute: Callable[[]
 
 def floored(average: np.ndarray, labels: np.ndarray, floors: dict[str, float]) -> tuple[np.ndarray, tuple]:
     """`average` [N, 7] as it would ship with recall floors: the offsets `fer export --recall-floor` would store
-    (fer.model.priors.recall_offsets) added to its log-probabilities, normalised again; and the offsets."""
-    from fer.model.priors import class_floors, recall_offsets
+    (fer.model.priors.recall_offsets) added to its log-probabilities as the classifier adds them
+    (fer.model.priors.apply_correction); and the offsets."""
+    from fer.model.priors import apply_correction, class_floors, recall_offsets
 
     offsets = recall_offsets(average, labels, class_floors(floors))
-    if not offsets:
-        return average, ()
-    shifted = np.maximum(average, 1e-12) * np.exp(np.asarray(offsets))
-    return shifted / shifted.sum(axis=1, keepdims=True), offsets
+    return (apply_correction(average, offsets) if offsets else average), offsets
 
 
 def main(argv: list[str] | None = None) -> int:

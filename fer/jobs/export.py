@@ -246,16 +246,14 @@ SPLIT_FIELDS = ("data", "split", "test_fraction", "val_fraction", "test_seed", "
 """The TrainConfig fields that decide which images a model was chosen and scored on."""
 
 
-def _same_setting(field: str, a: Any, b: Any) -> bool:
-    """Whether two cards' values of a SPLIT_FIELDS field pick the same images: the data path as written, or both
-    naming one file (a relative path is taken from the repository root, where training runs)."""
-    if a == b:
-        return True
-    if field != "data" or not a or not b:
-        return False
-    from fer.train.presets import from_root
+def split_settings(card: ModelCard) -> dict[str, Any]:
+    """The card's SPLIT_FIELDS as its images are loaded (`TrainingData.loaded`): a relative data path is taken
+    from the repository root, where training runs, so two cards naming one file the two ways agree."""
+    from fer.config import TrainConfig
+    from fer.train.presets import resolve_data
 
-    return from_root(str(a)) == from_root(str(b))
+    cfg = resolve_data(TrainConfig.from_dict(card.config))
+    return {f: getattr(cfg, f) for f in SPLIT_FIELDS}
 
 
 def export_ensemble(members: list[Path], dest: Path, tta_flip: bool | None = None, zoom: float | None = None,
@@ -281,8 +279,9 @@ def export_ensemble(members: list[Path], dest: Path, tta_flip: bool | None = Non
         models.append(model)
         cards.append(card)
     first = cards[0]
+    settings = split_settings(first)
     for src, card in zip(members[1:], cards[1:], strict=True):
-        differs = [f for f in SPLIT_FIELDS if not _same_setting(f, card.config.get(f), first.config.get(f))]
+        differs = [f for f, v in split_settings(card).items() if v != settings[f]]
         if differs:
             raise ModelError(f"{src}: trained on another split than {members[0]} ({', '.join(differs)} differ); "
                              "an ensemble's members must share the images it is chosen and scored on")
