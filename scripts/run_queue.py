@@ -174,6 +174,26 @@ QUEUE: tuple[PlannedRun, ...] = (
                "shipped card's views, before recall floors; then floors by plan row 8's rule, PrivateTest read once "
                "after that choice.",
                finished="2026-12-07"),
+    PlannedRun("rewarm-hard-labels", ("--preset", "one-stage", "--soft-labels", "0",
+                                      "--init-model", "models/candidates/warm-hard-labels.keras",
+                                      "--learning-rate", "5e-4", "--epochs", "12", "--time-budget-minutes", "0",
+                                      "--seed", "22"),
+               "Run 15 (the webcam's network, the best candidate alone: 68.49 % with the shipped card's views, "
+               "67.76 % with one view) given the step that made it a second time: a cosine warm restart from 5e-4 "
+               "over 12 epochs on FER2013's own labels (the step gained 1.5 points on runs 9 and 13, 1.25 on run "
+               "12). Replaces models/webcam.keras if its one view (plan row 18's command) beats the shipped "
+               "webcam card's 67.57 %; exported with that card's settings, floors by row 8's rule. Replaces the "
+               "default if scripts.choose_ensemble with --recall-floor fear=0.45 --recall-floor disgust=0.45 over "
+               "the candidates chooses an average with it of at most three that scores above 69.43 % on PublicTest "
+               "as it would ship, macro F1 not under 0.670. PrivateTest read once after each choice."),
+    PlannedRun("warm-fer-net-hard-labels", ("--preset", "one-stage", "--soft-labels", "0",
+                                            "--init-model", "models/candidates/warm-fer-net.keras",
+                                            "--learning-rate", "5e-4", "--epochs", "12",
+                                            "--time-budget-minutes", "0", "--seed", "23"),
+               "Run 17's step on run 11 (the shipped three's first member: the seed-2 fer-net, FER+ votes half and "
+               "half, warm-restarted once; 67.82 %): a cosine warm restart from 5e-4 over 12 epochs on FER2013's "
+               "own labels. Same two rules as rewarm-hard-labels (the webcam above the shipped card's one view, "
+               "the default above 69.43 % as it would ship), judged after rewarm-hard-labels' choices."),
     PlannedRun("long-fer-net", ("--preset", "one-stage", "--epochs", "120", "--time-budget-minutes", "0",
                                 "--seed", "14"),
                "A stronger single default: fer-net with the shipped recipe (FER+ votes mixed in half and half) over "
