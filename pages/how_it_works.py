@@ -285,7 +285,8 @@ if clf.shift:
 if clf.prior_correction:
     st.caption(t("how.prior_caption"))
 if card is not None and card.lifted:
-    st.caption(t("how.offsets_caption", emotions=fmt_list([display_name(k, lang()) for k in card.lifted], lang())))
+    lifted = fmt_list([display_name(k, lang()) for k in card.lifted], lang())
+    st.caption(t("how.offsets_caption" if len(card.lifted) > 1 else "how.offsets_caption_one", emotions=lifted))
 
 if n_members:
     st.markdown(f"**{t('how.members_title', n=n_members)}**")

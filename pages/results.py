@@ -414,7 +414,8 @@ def show_entry(e: Entry) -> None:
         st.caption(t("results.card", arch=card.arch, params=fmt_count(card.params, lg), split=split_text(e, card),
                      epochs=epochs_text(card), time=fmt_duration(card.train_seconds, lg)))
         if card.lifted:
-            st.caption(t("results.lifted", emotions=fmt_list([display_name(k, lg) for k in card.lifted], lg)))
+            lifted = fmt_list([display_name(k, lg) for k in card.lifted], lg)
+            st.caption(t("results.lifted" if len(card.lifted) > 1 else "results.lifted_one", emotions=lifted))
         show_unlifted_floors(card)
     if e.run is not None and e.run.state in ("failed", "broken"):
         st.error(t("results.failed", error=t("train.died") if e.run.error == jobs.DIED else plain(e.run.error)))

@@ -185,7 +185,8 @@ QUEUE: tuple[PlannedRun, ...] = (
                "webcam card's 67.57 %; exported with that card's settings, floors by row 8's rule. Replaces the "
                "default if scripts.choose_ensemble with --recall-floor fear=0.45 --recall-floor disgust=0.45 over "
                "the candidates chooses an average with it of at most three that scores above 69.43 % on PublicTest "
-               "as it would ship, macro F1 not under 0.670. PrivateTest read once after each choice."),
+               "as it would ship, macro F1 not under 0.670. PrivateTest read once after each choice.",
+               finished="2026-12-07"),
     PlannedRun("warm-fer-net-hard-labels", ("--preset", "one-stage", "--soft-labels", "0",
                                             "--init-model", "models/candidates/warm-fer-net.keras",
                                             "--learning-rate", "5e-4", "--epochs", "12",
