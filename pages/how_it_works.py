@@ -282,8 +282,9 @@ if clf.tta_flip:
     st.caption(t("how.flip_caption"))
 if clf.shift:
     st.caption(t("how.shift_caption", px=clf.shift))
-if clf.prior_correction:
-    st.caption(t("how.prior_caption"))
+offsets = card.class_offsets if card is not None else ()
+if any(abs(p - (offsets[i] if i < len(offsets) else 0.0)) > 1e-6 for i, p in enumerate(clf.prior_correction)):
+    st.caption(t("how.prior_caption"))  # a correction beyond the recall floors' offsets: FER+ votes in training
 if card is not None and card.lifted:
     lifted = fmt_list([display_name(k, lang()) for k in card.lifted], lang())
     st.caption(t("how.offsets_caption" if len(card.lifted) > 1 else "how.offsets_caption_one", emotions=lifted))

@@ -194,7 +194,8 @@ QUEUE: tuple[PlannedRun, ...] = (
                "Run 17's step on run 11 (the shipped three's first member: the seed-2 fer-net, FER+ votes half and "
                "half, warm-restarted once; 67.82 %): a cosine warm restart from 5e-4 over 12 epochs on FER2013's "
                "own labels. Same two rules as rewarm-hard-labels (the webcam above the shipped card's one view, "
-               "the default above 69.43 % as it would ship), judged after rewarm-hard-labels' choices."),
+               "the default above 69.43 % as it would ship), judged after rewarm-hard-labels' choices.",
+               finished="2026-12-07"),
     PlannedRun("long-fer-net", ("--preset", "one-stage", "--epochs", "120", "--time-budget-minutes", "0",
                                 "--seed", "14"),
                "A stronger single default: fer-net with the shipped recipe (FER+ votes mixed in half and half) over "

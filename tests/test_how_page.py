@@ -73,19 +73,20 @@ def test_example_renders_every_section(lang: str) -> None:
     assert zoom == 1.05
     assert t("how.crop_zoom_caption", lang, zoom=fmt_number(zoom, lang, 2)) in [c.value for c in at.caption]
     # and corrects its probabilities for the class shares of the FER2013 labels: the page says so
-    assert len(json.loads((ROOT / "models" / "default.json").read_text())["prior_correction"]) == len(LABELS)
-    assert t("how.prior_caption", lang) in [c.value for c in at.caption]
+    card = json.loads((ROOT / "models" / "default.json").read_text())  # networks trained last on FER2013's labels:
+    assert card["prior_correction"] == card["class_offsets"]  # its correction is only the floors' offsets, so
+    assert t("how.prior_caption", lang) not in [c.value for c in at.caption]  # no word of FER+ votes
     assert json.loads((ROOT / "models" / "default.json").read_text())["tta_flip"] is True  # and averages the mirror
     assert t("how.flip_caption", lang) in [c.value for c in at.caption]
     shift = json.loads((ROOT / "models" / "default.json").read_text())["shift"]  # and the moved faces
     assert shift == 4
     assert t("how.shift_caption", lang, px=shift) in [c.value for c in at.caption]
-    # and nudges Fear up (its recall floor; Disgust needed none): the page names it, in the page's language
+    # and nudges Disgust and Fear up (its recall floors): the page names them, in the page's language
     offsets = json.loads((ROOT / "models" / "default.json").read_text())["class_offsets"]
-    assert [LABELS[i] for i, v in enumerate(offsets) if v > 0] == ["fear"]
-    named = fmt_list([display_name("fear", lang)], lang)
-    assert named in ("Fear", "Medo")
-    assert t("how.offsets_caption_one", lang, emotions=named) in [c.value for c in at.caption]  # one emotion
+    assert [LABELS[i] for i, v in enumerate(offsets) if v > 0] == ["disgust", "fear"]
+    named = fmt_list([display_name(k, lang) for k in ("disgust", "fear")], lang)
+    assert named in ("Disgust and Fear", "Nojo e Medo")
+    assert t("how.offsets_caption", lang, emotions=named) in [c.value for c in at.caption]
     spec = score_spec(at)
     assert spec["data"][0]["x"] == [display_name(k, lang) for k in LABELS]
     assert abs(sum(spec["data"][0]["y"]) - 1.0) < 1e-3
@@ -122,12 +123,12 @@ def test_the_default_ensemble_shows_each_network_and_what_each_said(lang: str) -
     card = json.loads((ROOT / "models" / "default.json").read_text())
     n = len(card["members"])
     assert card["arch"] == "ensemble" and n == 2
-    # each network named by how it was trained, read from its own card: run 11 learned from FER2013's labels
-    # mixed with FER+ votes, run 19 from FER2013's labels alone
+    # each network named by how it was trained, read from its own card: runs 19 and 20 both learned last from
+    # FER2013's labels alone (run 20 started from run 11, which had FER+ votes mixed in)
     kinds = [json.loads((ROOT / m).with_suffix(".json").read_text())["config"]["soft_labels"] for m in card["members"]]
-    assert kinds == [0.5, 0.0]
+    assert kinds == [0.0, 0.0]
     names = [t("how.member_label", lang, i=i, arch="fer-net", labels=t(f"how.labels_{k}", lang))
-             for i, k in ((1, "mixed"), (2, "plain"))]
+             for i, k in ((1, "plain"), (2, "plain"))]
     at = run_page(lang)
     assert not at.exception
     assert t("how.ensemble_member", lang, n=n) in [c.value for c in at.caption]
@@ -275,3 +276,22 @@ def test_a_model_with_shifted_views_says_so(tmp_path: Path, monkeypatch: pytest.
     assert t("how.shift_caption", "en", px=2) in captions
     assert t("how.flip_caption", "en") not in captions  # its card does not average the mirror image
     assert abs(sum(score_spec(at)["data"][0]["y"]) - 1.0) < 1e-3
+
+
+def test_a_model_trained_with_fer_plus_votes_says_its_prior_correction(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A card whose prior correction is more than recall-floor offsets (run 11, FER+ votes mixed into its labels):
+    the page explains the shift back to FER2013's label shares."""
+    import shutil
+
+    shipped = ROOT / "models" / "candidates" / "warm-fer-net"
+    card = json.loads(shipped.with_suffix(".json").read_text())
+    assert card["prior_correction"] and not card["class_offsets"]
+    run = tmp_path / "runs" / "votes"
+    run.mkdir(parents=True)
+    shutil.copy(shipped.with_suffix(".keras"), run / "model.keras")
+    shutil.copy(shipped.with_suffix(".json"), run / "model.json")
+    monkeypatch.setenv("FER_RUNS_DIR", str(tmp_path / "runs"))
+    at = run_page("en", active=run / "model.keras")
+    assert not at.exception
+    assert t("how.prior_caption", "en") in [c.value for c in at.caption]
