@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from fer.config import TrainConfig
-from fer.i18n import fmt_count, fmt_list, fmt_number, fmt_percent
+from fer.i18n import fmt_count, fmt_number, fmt_percent
 from fer.labels import LABELS, display_name, hex_color
 from fer.media.annotate import PREVIEW_MAX_SIDE, numbered_boxes, preview
 from fer.model.ensemble import member_models, member_scores
@@ -23,7 +23,7 @@ from fer.vision.boxes import FaceBox
 from fer.vision.detection import DetectorConfig
 from fer.vision.preprocessing import ImageError, crop_face, decode_image, expand_box, to_gray
 from ui.charts import show_chart, show_table
-from ui.common import detector, get_classifier, lang, model_card, t, worded
+from ui.common import detector, emotions_sentence, get_classifier, lang, model_card, t, worded
 from ui.controls import model_choice
 from ui.state import keep, kept, kept_uploader, set_kept
 from ui.text import plain
@@ -282,12 +282,10 @@ if clf.tta_flip:
     st.caption(t("how.flip_caption"))
 if clf.shift:
     st.caption(t("how.shift_caption", px=clf.shift))
-offsets = card.class_offsets if card is not None else ()
-if any(abs(p - (offsets[i] if i < len(offsets) else 0.0)) > 1e-6 for i, p in enumerate(clf.prior_correction)):
-    st.caption(t("how.prior_caption"))  # a correction beyond the recall floors' offsets: FER+ votes in training
+if card is not None and any(card.learned_correction):  # a correction beyond the floors' offsets: FER+ votes
+    st.caption(t("how.prior_caption"))
 if card is not None and card.lifted:
-    lifted = fmt_list([display_name(k, lang()) for k in card.lifted], lang())
-    st.caption(t("how.offsets_caption" if len(card.lifted) > 1 else "how.offsets_caption_one", emotions=lifted))
+    st.caption(emotions_sentence("how.offsets_caption", card.lifted))
 
 if n_members:
     st.markdown(f"**{t('how.members_title', n=n_members)}**")

@@ -42,6 +42,7 @@ from ui.common import (
     DEFAULT_MODEL,
     MODELS_DIR,
     data_error_text,
+    emotions_sentence,
     get_classifier,
     is_active_model,
     lang,
@@ -414,8 +415,7 @@ def show_entry(e: Entry) -> None:
         st.caption(t("results.card", arch=card.arch, params=fmt_count(card.params, lg), split=split_text(e, card),
                      epochs=epochs_text(card), time=fmt_duration(card.train_seconds, lg)))
         if card.lifted:
-            lifted = fmt_list([display_name(k, lg) for k in card.lifted], lg)
-            st.caption(t("results.lifted" if len(card.lifted) > 1 else "results.lifted_one", emotions=lifted))
+            st.caption(emotions_sentence("results.lifted", card.lifted))
         show_unlifted_floors(card)
     if e.run is not None and e.run.state in ("failed", "broken"):
         st.error(t("results.failed", error=t("train.died") if e.run.error == jobs.DIED else plain(e.run.error)))

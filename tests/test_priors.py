@@ -331,3 +331,16 @@ def test_predict_runs_a_model_whose_card_is_a_list(tmp_path, tiny_model_path):
     r = run_fer("predict", str(PHOTOS / "obama.jpg"), "--model", str(model))
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
     assert "expected a JSON object, found list [1, 2]" in r.stderr and "face 1" in r.stdout
+
+
+def test_a_cards_learned_correction_is_its_prior_correction_without_the_floors_offsets():
+    from fer.model.modelio import ModelCard
+
+    votes = (0.21, -0.07, 0.47, -0.02, 0.06, -0.05, -0.37)
+    offsets = (0.0, 0.2, 0.1, 0.0, 0.0, 0.0, 0.0)
+    both = tuple(round(v + o, 4) for v, o in zip(votes, offsets, strict=True))
+    assert ModelCard(arch="fer-net", params=1, prior_correction=both, class_offsets=offsets).learned_correction == votes
+    assert ModelCard(arch="fer-net", params=1, prior_correction=votes).learned_correction == votes
+    plain = ModelCard(arch="fer-net", params=1, prior_correction=offsets, class_offsets=offsets)  # labels + floors
+    assert not any(plain.learned_correction)
+    assert ModelCard(arch="fer-net", params=1).learned_correction == ()

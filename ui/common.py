@@ -58,6 +58,15 @@ def t(key: str, **kwargs: Any) -> str:
     return i18n.t(key, lang(), **kwargs)
 
 
+def emotions_sentence(key: str, emotions: tuple[str, ...]) -> str:
+    """`key`'s sentence naming `emotions` (LABELS names) in the page's language; `key`_one for a single one, whose
+    grammar differs ("its score", "a sua pontuação")."""
+    from fer.labels import display_name
+
+    words = i18n.fmt_list([display_name(k, lang()) for k in emotions], lang())
+    return t(key if len(emotions) > 1 else f"{key}_one", emotions=words)
+
+
 def worded(key: str) -> str:
     """`key`, for a choice widget (selectbox, radio, multiselect, select slider, pills) whose options are codes
     shown as words of the session's language (format_func). The browser sends back the chosen option's words,

@@ -195,9 +195,7 @@ def export_model(src: Path, dest: Path, tta_flip: bool | None = None, notes: str
     if recall_floors:
         from fer.model.priors import add_offsets, apply_correction
 
-        base = views["prior_correction"]
-        if offsets:  # the card's correction without its old offsets
-            base = tuple(round(b - o, 4) for b, o in zip(base, offsets, strict=True))
+        base = card.learned_correction if offsets else views["prior_correction"]  # without its old offsets
         scores = split_scores(model, dataclasses.replace(card, **{**views, "prior_correction": base}), data)
         offsets = floor_offsets(scores, data, recall_floors)
         # the offsets on top, as the classifier will add them: no second pass of the network

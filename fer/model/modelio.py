@@ -119,6 +119,14 @@ class ModelCard:
         """The emotions (LABELS names) whose scores `class_offsets` raise, in LABELS order."""
         return tuple(k for k, v in zip(LABELS, self.class_offsets, strict=False) if v > 0)
 
+    @property
+    def learned_correction(self) -> tuple[float, ...]:
+        """`prior_correction` without its `class_offsets`: the part that comes from the training targets
+        (FER+ votes); all zeros, or empty, for a model trained on FER2013's own labels."""
+        if not self.class_offsets:
+            return self.prior_correction
+        return tuple(round(p - o, 4) for p, o in zip(self.prior_correction, self.class_offsets, strict=True))
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["labels"] = list(self.labels)
