@@ -62,6 +62,7 @@ run dataset_load
 run hostile_uploads
 run session_summary
 run personal
+run cam_blank --faces 40
 
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/machine.txt"
 echo "results in $out"

@@ -196,6 +196,19 @@ QUEUE: tuple[PlannedRun, ...] = (
                "own labels. Same two rules as rewarm-hard-labels (the webcam above the shipped card's one view, "
                "the default above 69.43 % as it would ship), judged after rewarm-hard-labels' choices.",
                finished="2026-12-07"),
+    PlannedRun("student-hard-labels", ("--preset", "one-stage", "--soft-labels", "0",
+                                       "--init-model", "models/candidates/student-ensemble.keras",
+                                       "--learning-rate", "5e-4", "--epochs", "12",
+                                       "--time-budget-minutes", "0", "--seed", "24"),
+               "Run 20's step on run 14 (the student: the webcam's fer-net of 2026-12-06 distilled from the "
+               "ensemble of that day, FER+ votes and the teacher half and half; 67.29 %): a cosine warm restart "
+               "from 5e-4 over 12 epochs on FER2013's own labels (the step lifted run 11, also on FER+ votes, by "
+               "1.9 points). Replaces models/webcam.keras if its one view (plan row 18's command) beats run 20's "
+               "67.93 % on PublicTest; exported with that card's settings, floors by row 8's rule. Replaces the "
+               "default if scripts.choose_ensemble with --recall-floor fear=0.45 --recall-floor disgust=0.45 over "
+               "the candidates chooses an average with it of at most three, within 60 ms a face, that scores above "
+               "70.21 % on PublicTest as it would ship, macro F1 not under 0.680. PrivateTest read once after each "
+               "choice."),
     PlannedRun("long-fer-net", ("--preset", "one-stage", "--epochs", "120", "--time-budget-minutes", "0",
                                 "--seed", "14"),
                "A stronger single default: fer-net with the shipped recipe (FER+ votes mixed in half and half) over "

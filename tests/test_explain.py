@@ -131,20 +131,21 @@ def test_grad_cam_is_a_heatmap_that_depends_on_the_class(arch: str, face: np.nda
 
 
 @pytest.mark.parametrize("arch", ["fer-net", "res-net", "tiny-cnn", "default"])
-def test_grad_cam_equals_cam_for_global_pooling_then_dense(arch: str, face: np.ndarray, explainers: dict) -> None:
-    """With global average pooling + one dense layer, Grad-CAM on the last convolution reduces to CAM:
-    relu(maps @ W[:, c])."""
+def test_grad_cam_on_the_last_convolution_is_the_contrast_cam_for_global_pooling_then_dense(
+        arch: str, face: np.ndarray, explainers: dict) -> None:
+    """With global average pooling + one dense layer, the gradient of log p_c times the last convolution's maps
+    is CAM with the weights of class c less their average under the softmax: relu(maps @ (W[:, c] - W @ p))."""
     ex = Explainer(explainers[arch].model, cam_min_side=0)
     walk = ex.walk(face)
     kernel = np.asarray(ex.model.layers[-1].get_weights()[0], np.float32)  # [channels, 7]
     for c in (0, 3, 6):
-        cam = np.maximum(walk.blocks[-1].maps @ kernel[:, c], 0)
+        cam = np.maximum(walk.blocks[-1].maps @ (kernel[:, c] - kernel @ walk.scores), 0)
         big = np.maximum(cv2.resize(cam, (48, 48), interpolation=cv2.INTER_CUBIC), 0)
         got = ex.grad_cam(face, c)
         if big.max() == 0:
             assert got.empty
         else:
-            np.testing.assert_allclose(got.heatmap, big / big.max(), atol=tolerance(arch))
+            np.testing.assert_allclose(got.heatmap, big / big.max(), atol=max(tolerance(arch), 1e-4))
 
 
 def test_default_model_sees_a_face(face: np.ndarray, explainers: dict) -> None:
@@ -220,7 +221,7 @@ def confident_face(name: str) -> tuple[np.ndarray, Classifier]:
     return clf.network_input(crop_face(gray, box)[None])[0], clf
 
 
-def cam_figures(name: str) -> dict[str, float]:
+def cam_figures(name: str, method: str = "hirescam") -> dict[str, float]:
     """The figures the sanity checks rest on, for one photo: the top probability, the correlation of the
     predicted and runner-up maps (on the layer the Explainer picks and on the last convolution), and of
     the trained and a randomised model's maps."""
@@ -232,10 +233,11 @@ def cam_figures(name: str) -> dict[str, float]:
     first, second = (int(i) for i in np.argsort(scores)[::-1][:2])
     keras.utils.set_random_seed(0)
     randomised = keras.models.clone_model(clf.model)  # the same layers, freshly initialised weights
-    cams = [ex.grad_cam(face, c) for c in (first, second)]
+    cams = [ex.grad_cam(face, c, method) for c in (first, second)]
     return {"top": float(scores[first]), "classes": _corr(cams[0].heatmap, cams[1].heatmap),
-            "classes_last_conv": _corr(last.grad_cam(face, first).heatmap, last.grad_cam(face, second).heatmap),
-            "randomised": _corr(cams[0].heatmap, Explainer(randomised).grad_cam(face, first).heatmap)}
+            "classes_last_conv": _corr(last.grad_cam(face, first, method).heatmap,
+                                       last.grad_cam(face, second, method).heatmap),
+            "randomised": _corr(cams[0].heatmap, Explainer(randomised).grad_cam(face, first, method).heatmap)}
 
 
 @pytest.mark.parametrize("name", CONFIDENT)
@@ -246,6 +248,28 @@ def test_grad_cam_maps_of_two_emotions_of_a_confident_face_differ(name: str) -> 
     assert fig["top"] > 0.9
     assert fig["classes"] < CLASS_CORR_MAX
     assert fig["randomised"] < RANDOM_CORR_MAX, "the map barely depends on the trained weights"
+
+
+def test_every_shipped_network_shows_where_its_answer_comes_from_on_every_photo_face() -> None:
+    """The map of the emotion a network is surest of is never blank on the sample photos' faces, as How it works
+    feeds them (zoomed as the card says), for the webcam's network and each of the default's: Grad-CAM
+    (`method="gradcam"`) left it blank for run 20 on obama-1080p.jpg and on a face of obama_and_biden.jpg (How it
+    works: 'no region pushes the network toward this emotion'), and, on the crops as cut, for runs 19 and 20 on
+    obama.jpg, the page's example."""
+    detector = Detector()
+    faces = []
+    for photo in sorted(PHOTOS.glob("*.jp*g")):
+        gray = to_gray(decode_image(photo.read_bytes()))
+        faces += [(photo.name, crop_face(gray, box)) for box in detector.detect(gray)]
+    assert len(faces) == 7  # obama_partial_face.jpg has none the detector finds; obama_and_biden.jpg has two
+    for path in (ROOT / "models" / "webcam.keras", ROOT / "models" / "default.keras"):
+        clf = Classifier.from_file(path)
+        for member in range(max(1, Explainer(clf.model).members)):
+            ex = Explainer(clf.model, member=member)
+            for name, crop in faces:
+                x = clf.network_input(crop[None])[0]
+                top = int(np.argmax(ex.walk(x).scores))
+                assert not ex.grad_cam(x, top).empty, (path.name, member, name)
 
 
 def test_grad_cam_reads_a_fine_layer_unless_a_strided_convolution_follows(explainers: dict) -> None:
@@ -270,5 +294,8 @@ if __name__ == "__main__":
     from ui.warmup import import_webrtc_before_tensorflow
 
     import_webrtc_before_tensorflow()
-    for photo in CONFIDENT:
-        print(photo, {k: round(v, 3) for k, v in cam_figures(photo).items()})
+    from fer.model.explain import CAM_METHODS
+
+    for method in CAM_METHODS:
+        for photo in CONFIDENT:
+            print(method, photo, {k: round(v, 3) for k, v in cam_figures(photo, method).items()})

@@ -86,7 +86,7 @@ def test_example_renders_every_section(lang: str) -> None:
     assert [LABELS[i] for i, v in enumerate(offsets) if v > 0] == ["disgust", "fear"]
     named = fmt_list([display_name(k, lang) for k in ("disgust", "fear")], lang)
     assert named in ("Disgust and Fear", "Nojo e Medo")
-    assert t("how.offsets_caption", lang, emotions=named) in [c.value for c in at.caption]
+    assert t("how.offsets_caption.other", lang, emotions=named) in [c.value for c in at.caption]
     spec = score_spec(at)
     assert spec["data"][0]["x"] == [display_name(k, lang) for k in LABELS]
     assert abs(sum(spec["data"][0]["y"]) - 1.0) < 1e-3
@@ -254,7 +254,7 @@ def test_mini_xception_without_dense_layers(tmp_path: Path, monkeypatch: pytest.
     zoomed = t("how.crop_zoom_caption", "pt", zoom="")[:20]
     assert not [c.value for c in at.caption if c.value.startswith(zoomed)]  # its card does not zoom
     assert t("how.prior_caption", "pt") not in [c.value for c in at.caption]  # nor correct the priors
-    lean = t("how.offsets_caption", "pt", emotions="")[:30]
+    lean = t("how.offsets_caption.other", "pt", emotions="")[:30]
     assert not [c.value for c in at.caption if c.value.startswith(lean)]  # nor nudge any emotion
     assert t("how.flip_caption", "pt") not in [c.value for c in at.caption]  # nor average the mirror image
     assert len([h for h in at.header]) == len(SECTIONS)

@@ -146,7 +146,7 @@ def test_the_shipped_model_shows_its_report_at_once_without_the_dataset(lang, ru
 
     lifted = [LABELS[i] for i, v in enumerate(card["class_offsets"]) if v > 0]  # its recall floors
     assert lifted == ["disgust", "fear"]
-    words = t("results.lifted", lang, emotions=fmt_list([display_name(k, lang) for k in lifted], lang))
+    words = t("results.lifted.other", lang, emotions=fmt_list([display_name(k, lang) for k in lifted], lang))
     assert words in [c.value for c in at.caption]
     at.multiselect(key="res_pick").set_value(["newer"]).run()  # a run without floors says nothing of them
     assert not any(c.value.startswith(words[:12]) for c in at.caption)
@@ -354,7 +354,8 @@ def test_the_boosted_emotions_are_named_in_a_sentence_for_one_or_for_several(lan
         card["class_offsets"] = [0.3 if k in lifted else 0.0 for k in LABELS]
         (mine / name / "model.json").write_text(json.dumps(card))
     at = open_page(lang, mine, monkeypatch)
-    for name, key, lifted in (("one", "results.lifted_one", ["fear"]), ("two", "results.lifted", ["disgust", "fear"])):
+    for name, key, lifted in (("one", "results.lifted.one", ["fear"]),
+                              ("two", "results.lifted.other", ["disgust", "fear"])):
         at.multiselect(key="res_pick").set_value([name]).run()
         assert not at.exception, [e.value for e in at.exception]
         words = t(key, lang, emotions=fmt_list([display_name(k, lang) for k in lifted], lang))

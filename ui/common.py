@@ -59,12 +59,12 @@ def t(key: str, **kwargs: Any) -> str:
 
 
 def emotions_sentence(key: str, emotions: tuple[str, ...]) -> str:
-    """`key`'s sentence naming `emotions` (LABELS names) in the page's language; `key`_one for a single one, whose
-    grammar differs ("its score", "a sua pontuação")."""
+    """`key`'s sentence naming `emotions` (LABELS names) in the page's language: `key.one` for a single one, whose
+    grammar differs ("its score", "a sua pontuação"), else `key.other`."""
     from fer.labels import display_name
 
     words = i18n.fmt_list([display_name(k, lang()) for k in emotions], lang())
-    return t(key if len(emotions) > 1 else f"{key}_one", emotions=words)
+    return i18n.plural(key, len(emotions), lang(), emotions=words)
 
 
 def worded(key: str) -> str:

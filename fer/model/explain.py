@@ -16,11 +16,16 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 CAM_MIN_SIDE = 12
-"""Grad-CAM reads the deepest convolution whose maps are at least this many cells a side (12 x 12 on a
-48 x 48 face: eyes, nose and mouth in different cells). On the shipped model the very last convolution
-is 6 x 6, and there its maps for two emotions of one face are nearly the same picture (Happy and
-Neutral of obama.jpg: correlation 0.97; at 12 x 12: 0.31), because a few central cells carry most of the
-activation whatever the emotion: `python -m tests.test_explain` prints these figures."""
+"""The map reads the deepest convolution whose maps are at least this many cells a side (12 x 12 on a
+48 x 48 face: eyes, nose and mouth in different cells; the last convolution is 6 x 6). There, with Grad-CAM,
+the maps of two emotions of one face were nearly the same picture (Happy and Neutral of obama.jpg: correlation
+0.97 on 6 x 6, 0.31 on 12 x 12), a few central cells carrying most of the activation whatever the emotion; the
+app's HiResCAM keeps them apart on both, and the finer grid for its detail: `python -m tests.test_explain`
+prints these figures."""
+
+
+CAM_METHODS = ("hirescam", "gradcam")
+"""How `Explainer.grad_cam` weighs the maps: the app's first."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +85,8 @@ class Walkthrough:
 
 @dataclass(frozen=True)
 class GradCam:
-    """Where the network looked for one emotion: heatmap [48, 48] in 0..1 (1 = most important)."""
+    """Where the network looked for one emotion (a class activation map, `Explainer.grad_cam`): heatmap [48, 48]
+    in 0..1 (1 = most important)."""
 
     heatmap: np.ndarray
     target_index: int
@@ -92,7 +98,7 @@ class GradCam:
 
     @property
     def empty(self) -> bool:
-        """True when no region pushes the score of the target class up (the heatmap is all zero)."""
+        """True when no region pushes the probability of the target class up (the heatmap is all zero)."""
         return not bool(self.heatmap.any())
 
 
@@ -210,20 +216,31 @@ class Explainer:
             dense=self.dense, scores=scores.astype(np.float32),
         )
 
-    def grad_cam(self, face: np.ndarray, target_index: int) -> GradCam:
-        """Grad-CAM (Selvaraju et al., 2017) on the last convolution, for class `target_index`."""
+    def grad_cam(self, face: np.ndarray, target_index: int, method: str = "hirescam") -> GradCam:
+        """Where the face raises the probability of class `target_index`. `hirescam` (the app's): HiResCAM (Draelos
+        and Carin, 2020), the gradient of the log-probability times the maps cell by cell, summed over channels.
+        `gradcam`: Grad-CAM (Selvaraju et al., 2017), each channel's gradient of the logit averaged over the grid,
+        then the maps weighted by it. Grad-CAM's sum came out below zero in every cell, the top emotion's map blank,
+        for 6 and 31 of 157 faces (the sample photos' and 150 of PublicTest) with the default's two networks;
+        HiResCAM's for none: `python -m bench.cam_blank --data "$FER_DATA"` counts both."""
         import tensorflow as tf
 
+        if method not in CAM_METHODS:
+            raise ValueError(f"method {method!r}: one of {', '.join(CAM_METHODS)}")
         conv = tf.cast(self._bottom([_batch(face)], training=False), tf.float32)  # mixed-precision models
         with tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch(conv)
             head_in, probs = self._top(conv, training=False)
-            target = _logit(self._head, head_in, probs)[:, target_index]
+            logits = _logit(self._head, head_in, probs)
+            target = (tf.nn.log_softmax(logits) if method == "hirescam" else logits)[:, target_index]
         grads = tape.gradient(target, conv)
         if grads is None:
             raise RuntimeError(f"no gradient from class {target_index} to layer {self._cam_name}")
-        weights = tf.reduce_mean(grads, axis=(1, 2))  # one importance per channel
-        cam = tf.nn.relu(tf.einsum("bhwc,bc->bhw", conv, weights))[0].numpy()
+        if method == "hirescam":
+            cam = tf.nn.relu(tf.reduce_sum(grads * conv, axis=-1))[0].numpy()
+        else:
+            weights = tf.reduce_mean(grads, axis=(1, 2))  # one importance per channel
+            cam = tf.nn.relu(tf.einsum("bhwc,bc->bhw", conv, weights))[0].numpy()
         return GradCam(_to_heatmap(cam), int(target_index), self._cam_name, float(probs[0, target_index]),
                        (int(cam.shape[0]), int(cam.shape[1])))
 
