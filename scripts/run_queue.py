@@ -208,7 +208,8 @@ QUEUE: tuple[PlannedRun, ...] = (
                "default if scripts.choose_ensemble with --recall-floor fear=0.45 --recall-floor disgust=0.45 over "
                "the candidates chooses an average with it of at most three, within 60 ms a face, that scores above "
                "70.21 % on PublicTest as it would ship, macro F1 not under 0.680. PrivateTest read once after each "
-               "choice."),
+               "choice.",
+               finished="2026-12-07"),
     PlannedRun("long-fer-net", ("--preset", "one-stage", "--epochs", "120", "--time-budget-minutes", "0",
                                 "--seed", "14"),
                "A stronger single default: fer-net with the shipped recipe (FER+ votes mixed in half and half) over "
