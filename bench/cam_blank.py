@@ -32,7 +32,7 @@ def main() -> None:
     from fer.model.explain import CAM_METHODS, Explainer
     from fer.model.inference import Classifier
     from fer.vision.detection import Detector
-    from fer.vision.preprocessing import crop_face, decode_image, to_gray
+    from fer.vision.preprocessing import crop_faces, decode_image, to_gray
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("models", type=Path, nargs="*",
@@ -45,17 +45,17 @@ def main() -> None:
     crops = []
     for photo in sorted(PHOTOS.glob("*.jp*g")):
         gray = to_gray(decode_image(photo.read_bytes()))
-        crops += [crop_face(gray, box) for box in detector.detect(gray)]
+        crops.append(crop_faces(gray, detector.detect(gray)))
     ds = load_dataset(args.data)
-    crops += list(ds.images[np.flatnonzero(ds.usage == "PublicTest")[:args.faces]])
+    crops = np.concatenate([*crops, ds.images[np.flatnonzero(ds.usage == "PublicTest")[:args.faces]]])
     rows, table = [], []
     for path in args.models:
         clf = Classifier.from_file(path)
+        faces = clf.network_input(crops)  # as How it works feeds them: zoomed as the card says
         for member in range(max(1, Explainer(clf.model).members)):
             ex = Explainer(clf.model, member=member)
             keras.utils.set_random_seed(0)
             rnd = Explainer(keras.models.clone_model(ex.model))
-            faces = clf.network_input(np.stack(crops))
             for method in CAM_METHODS:
                 blank = sure_blank = sure = 0
                 classes, randomised = [], []
