@@ -210,6 +210,18 @@ QUEUE: tuple[PlannedRun, ...] = (
                "70.21 % on PublicTest as it would ship, macro F1 not under 0.680. PrivateTest read once after each "
                "choice.",
                finished="2026-12-07"),
+    PlannedRun("distill-hard-labels", ("--preset", "one-stage", "--soft-labels", "0",
+                                       "--init-model", "models/candidates/student-hard-labels.keras",
+                                       "--teacher", "models/teacher-three.npz", "--teacher-weight", "0.5",
+                                       "--learning-rate", "3e-4", "--epochs", "12",
+                                       "--time-budget-minutes", "0", "--seed", "25"),
+               "Run 21 (the webcam's network, the best alone) trained on with a cosine warm restart from 3e-4 over "
+               "12 epochs, every target half FER2013's own label and half the probabilities of runs 16 + 20 + 21 as "
+               "they would ship (models/teacher-three.npz; 70.24 % on PublicTest): the student-then-own-labels chain "
+               "that made run 21 in one run, from the best network. Replaces models/webcam.keras if its one view "
+               "(plan row 18's command) beats 68.57 % on PublicTest (or plan row 22's soup, if one ships); exported "
+               "with that card's settings, floors by row 8's rule. A default candidate by row 21's second rule. "
+               "PrivateTest read once after each choice."),
     PlannedRun("long-fer-net", ("--preset", "one-stage", "--epochs", "120", "--time-budget-minutes", "0",
                                 "--seed", "14"),
                "A stronger single default: fer-net with the shipped recipe (FER+ votes mixed in half and half) over "

@@ -346,6 +346,23 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_soup(args: argparse.Namespace) -> int:
+    from fer.jobs.soup import export_soup
+    from fer.model.modelio import ModelError
+    from fer.model.soup import SoupError
+
+    try:
+        card, choice = export_soup([Path(m) for m in args.members], Path(args.dest), greedy=args.greedy,
+                                   zoom=args.zoom, notes=args.notes, report=lambda line: print(line, file=sys.stderr))
+    except (ModelError, SoupError, ValueError) as exc:
+        raise InputError(str(exc)) from None
+    _print_json({"model": args.dest, "soup": list(card.soup), "params": card.params, "zoom": card.zoom,
+                 "prior_correction": list(card.prior_correction), "metrics": card.metrics,
+                 "steps": [{"members": list(s.members), "validation_accuracy": s.score, "kept": s.kept}
+                           for s in choice.steps]})
+    return 0
+
+
 def cmd_teacher(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -500,6 +517,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--shift", type=int, default=None, metavar="PIXELS", help="as for export")
     s.add_argument("--notes", default=None, help="a note stored in the model card")
     s.set_defaults(func=cmd_ensemble)
+    s = sub.add_parser("soup", help="average the weights of networks grown from one start into one network "
+                                    "(a model soup) with its card")
+    s.add_argument("dest", help="the .keras file to write")
+    s.add_argument("members", nargs="+", help="run folders or .keras files with cards: one architecture, one split, "
+                                              "one start (warm restarts of the same weights)")
+    s.add_argument("--greedy", action="store_true",
+                   help="choose the members: each alone scored on the validation split with one view, best first, "
+                        "each next kept when the soup with it scores higher")
+    s.add_argument("--zoom", type=float, default=None, metavar="FACTOR",
+                   help="the one view's zoom, for the choice and the card (default: the first member's)")
+    s.add_argument("--notes", default=None, help="a note stored in the model card")
+    s.set_defaults(func=cmd_soup)
     s = sub.add_parser("teacher", help="store models' averaged probabilities on a dataset's training images, the "
                                        "targets a student is distilled from (TrainConfig.teacher)")
     s.add_argument("dest", help="the .npz file to write")

@@ -287,7 +287,7 @@ def export_ensemble(members: list[Path], dest: Path, tta_flip: bool | None = Non
     views = card_views(first, tta_flip=tta_flip, zoom=zoom, shift=shift)
     views["prior_correction"] = ()
     card = ModelCard(arch=ENSEMBLE_ARCH, params=int(model.count_params()), config=first.config, split=first.split,
-                     members=tuple(str(m) for m in members), notes=notes or "", created=_now(),
+                     members=tuple(str(m) for m in members), notes=notes or "", created=utc_now(),
                      machine=first.machine, **views)
     data = TrainingData(card)
     reports = full_reports(model, card, data)
@@ -298,7 +298,8 @@ def export_ensemble(members: list[Path], dest: Path, tta_flip: bool | None = Non
     return card
 
 
-def _now() -> str:
+def utc_now() -> str:
+    """Now, UTC, to the second (ISO 8601): when a card or report was made."""
     from datetime import UTC, datetime
 
     return datetime.now(UTC).isoformat(timespec="seconds")

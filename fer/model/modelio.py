@@ -97,6 +97,9 @@ class ModelCard:
     views (ten with tta_flip); 0: the centre view only."""
     members: tuple[str, ...] = ()
     """An ensemble's members (fer.model.ensemble): the model files it averages, as given when it was made."""
+    soup: tuple[str, ...] = ()
+    """A soup's networks (fer.model.soup): the model files whose weights it averages, as given when it was made;
+    empty for a network trained as it is."""
     precision: str = ""
     """What training computed in: 'bfloat16' (mixed precision) or 'float32'; empty on older cards."""
     prior_correction: tuple[float, ...] = ()
@@ -134,6 +137,7 @@ class ModelCard:
         d["prior_correction"] = list(self.prior_correction)
         d["class_offsets"] = list(self.class_offsets)
         d["members"] = list(self.members)
+        d["soup"] = list(self.soup)
         return d
 
     @classmethod
@@ -149,6 +153,7 @@ class ModelCard:
         kw["prior_correction"] = tuple(kw.get("prior_correction", ()))
         kw["class_offsets"] = tuple(kw.get("class_offsets", ()))
         kw["members"] = tuple(kw.get("members", ()))
+        kw["soup"] = tuple(kw.get("soup", ()))
         return cls(**kw)
 
 

@@ -111,25 +111,32 @@ def wait_for_app(page: object, timeout_ms: int = 90_000) -> None:
 
 def pick_option(page: object, box: object, word: str, attempts: int = 4) -> None:
     """Choose the option `word` of a selectbox or multiselect (`box`: its element) as a person does: click its
-    input, type the word's start, click the option. On a busy server a dropdown opened during a rerun can
-    close again at once: then it is closed and tried again."""
+    input, type the word's start, click the option; then wait until the box shows it (the chip of a multiselect,
+    the value of a selectbox). On a busy server a dropdown opened during a rerun can close again at once, and a
+    click that lands while a rerun redraws the list can be lost: then it is closed and tried again."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import expect
 
     inp = box.locator("input")  # type: ignore[attr-defined]
+    multi = box.get_attribute("data-testid") == "stMultiSelect"  # type: ignore[attr-defined]
     for attempt in range(attempts):
         try:
             inp.click()
             inp.fill("")
             inp.press_sequentially(word[:3])
             page.get_by_role("option", name=word, exact=True).click(timeout=4_000)  # type: ignore[attr-defined]
-            break
-        except PlaywrightTimeout:  # the list was not open
+            time.sleep(0.5)
+            wait_for_app(page)
+            if multi:
+                expect(box.get_by_text(word, exact=True)).to_be_visible(timeout=15_000)  # type: ignore[attr-defined]
+            else:
+                expect(box.get_by_role("combobox")).to_have_value(word, timeout=15_000)  # type: ignore[attr-defined]
+            return
+        except (PlaywrightTimeout, AssertionError):  # the list was not open, or the pick was lost
             if attempt == attempts - 1:
                 raise
             page.keyboard.press("Escape")  # type: ignore[attr-defined]
             time.sleep(1)
-    time.sleep(0.5)
-    wait_for_app(page)
 
 
 def ensure_streaming(page: object, attempts: int = 3, wait_ms: int = 60_000) -> None:

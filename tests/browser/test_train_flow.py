@@ -121,15 +121,8 @@ def test_emotions_to_name_more_often_keep_their_words_across_a_language_switch_a
         pick_option(page, page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox"), "Português")
         box = floors("pt")
         shows(box, "Medo", "Nojo")
-        for attempt in range(2):  # a click that lands while the switch's last rerun redraws the list can be lost
-            pick_option(page, box, display_name("sad", "pt"))
-            page.keyboard.press("Escape")
-            try:
-                expect(box.get_by_text("Triste", exact=True)).to_be_visible(timeout=15_000)
-                break
-            except AssertionError:
-                if attempt:
-                    raise
+        pick_option(page, box, display_name("sad", "pt"))  # it waits for the chip: a lost click is tried again
+        page.keyboard.press("Escape")
         shows(box, "Medo", "Nojo", "Triste")
         page.get_by_role("button", name=t("train.start", "pt")).click()
         page.get_by_role("button", name=t("train.stop", "pt")).wait_for(timeout=60_000)
