@@ -254,6 +254,27 @@ def split_settings(card: ModelCard) -> dict[str, Any]:
     return {f: getattr(cfg, f) for f in SPLIT_FIELDS}
 
 
+def load_members(members: list[Path], what: str) -> tuple[list[Any], list[ModelCard]]:
+    """Each member's network (computing in float32) and card, for `what` ("an ensemble", "a soup") made of them;
+    refused when a card is missing or a member was trained on another split than the first."""
+    models, cards = [], []
+    for src in members:
+        path = source_model(src)
+        card = load_card(path)
+        if card is None:
+            raise ModelError(f"{path}: no model card beside it; {what} needs to know how each member was made")
+        model = load_model(path)
+        models.append(as_float32(model, card) or model)
+        cards.append(card)
+    settings = split_settings(cards[0])
+    for src, card in zip(members[1:], cards[1:], strict=True):
+        differs = [f for f, v in split_settings(card).items() if v != settings[f]]
+        if differs:
+            raise ModelError(f"{src}: trained on another split than {members[0]} ({', '.join(differs)} differ); "
+                             f"{what}'s members must share the images it is chosen and scored on")
+    return models, cards
+
+
 def export_ensemble(members: list[Path], dest: Path, tta_flip: bool | None = None, zoom: float | None = None,
                     shift: int | None = None, notes: str | None = None) -> ModelCard:
     """Average `members` (run folders or model files with cards, all trained on the same split) into one model
@@ -265,24 +286,10 @@ def export_ensemble(members: list[Path], dest: Path, tta_flip: bool | None = Non
 
     if not members:
         raise ModelError("an ensemble needs at least one member")
-    models, cards = [], []
-    for src in members:
-        path = source_model(src)
-        card = load_card(path)
-        if card is None:
-            raise ModelError(f"{path}: no model card beside it; an ensemble needs to know how each member was made")
-        model = load_model(path)
-        model = as_float32(model, card) or model
+    models, cards = load_members(members, "an ensemble")
+    for model, card in zip(models, cards, strict=True):
         fold_prior_correction(model, card.prior_correction)
-        models.append(model)
-        cards.append(card)
     first = cards[0]
-    settings = split_settings(first)
-    for src, card in zip(members[1:], cards[1:], strict=True):
-        differs = [f for f, v in split_settings(card).items() if v != settings[f]]
-        if differs:
-            raise ModelError(f"{src}: trained on another split than {members[0]} ({', '.join(differs)} differ); "
-                             "an ensemble's members must share the images it is chosen and scored on")
     model = build_ensemble(models)
     views = card_views(first, tta_flip=tta_flip, zoom=zoom, shift=shift)
     views["prior_correction"] = ()

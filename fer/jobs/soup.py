@@ -17,44 +17,23 @@ from typing import Any
 
 import numpy as np
 
-from fer.jobs.export import (
-    TrainingData,
-    as_float32,
-    full_reports,
-    source_model,
-    split_settings,
-    utc_now,
-    write_report,
-)
-from fer.model.modelio import ModelCard, ModelError, load_card, load_model, save_model
+from fer.jobs.export import TrainingData, full_reports, load_members, utc_now, write_report
+from fer.model.modelio import ModelCard, ModelError, save_model
 from fer.model.soup import SoupChoice, average_corrections, average_weights, greedy_soup
 
 log = logging.getLogger(__name__)
 
 
 def _loaded(members: Sequence[Path]) -> tuple[list[Any], list[ModelCard]]:
-    """Each member's float32 network and card; refused when a card is missing, the architectures differ or
-    the members were trained on other splits."""
-    models, cards = [], []
-    for src in members:
-        path = source_model(src)
-        card = load_card(path)
-        if card is None:
-            raise ModelError(f"{path}: no model card beside it; a soup needs to know how each network was made")
+    """Each member's float32 network and card (fer.jobs.export.load_members); refused when one is an ensemble
+    or the architectures differ."""
+    models, cards = load_members(list(members), "a soup")
+    for src, card in zip(members, cards, strict=True):
         if card.members:
-            raise ModelError(f"{path}: an ensemble; a soup averages the weights of single networks")
-        model = load_model(path)
-        models.append(as_float32(model, card) or model)
-        cards.append(card)
-    first, settings = cards[0], split_settings(cards[0])
-    for src, card in zip(members[1:], cards[1:], strict=True):
-        if card.arch != first.arch:
-            raise ModelError(f"{src}: a {card.arch}, not a {first.arch} like {members[0]}; only one architecture "
+            raise ModelError(f"{src}: an ensemble; a soup averages the weights of single networks")
+        if card.arch != cards[0].arch:
+            raise ModelError(f"{src}: a {card.arch}, not a {cards[0].arch} like {members[0]}; only one architecture "
                              "averages")
-        differs = [f for f, v in split_settings(card).items() if v != settings[f]]
-        if differs:
-            raise ModelError(f"{src}: trained on another split than {members[0]} ({', '.join(differs)} differ); "
-                             "a soup's networks must share the images it is chosen and scored on")
     return models, cards
 
 
