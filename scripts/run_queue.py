@@ -221,7 +221,8 @@ QUEUE: tuple[PlannedRun, ...] = (
                "that made run 21 in one run, from the best network. Replaces models/webcam.keras if its one view "
                "(plan row 18's command) beats 68.57 % on PublicTest (or plan row 22's soup, if one ships); exported "
                "with that card's settings, floors by row 8's rule. A default candidate by row 21's second rule. "
-               "PrivateTest read once after each choice."),
+               "PrivateTest read once after each choice.",
+               finished="2026-12-08"),
     PlannedRun("long-fer-net", ("--preset", "one-stage", "--epochs", "120", "--time-budget-minutes", "0",
                                 "--seed", "14"),
                "A stronger single default: fer-net with the shipped recipe (FER+ votes mixed in half and half) over "

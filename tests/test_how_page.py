@@ -123,12 +123,12 @@ def test_the_default_ensemble_shows_each_network_and_what_each_said(lang: str) -
     card = json.loads((ROOT / "models" / "default.json").read_text())
     n = len(card["members"])
     assert card["arch"] == "ensemble" and n == 2
-    # each network named by how it was trained, read from its own card: runs 19 and 20 both learned last from
-    # FER2013's labels alone (run 20 started from run 11, which had FER+ votes mixed in)
-    kinds = [json.loads((ROOT / m).with_suffix(".json").read_text())["config"]["soft_labels"] for m in card["members"]]
-    assert kinds == [0.0, 0.0]
+    # each network named by how it was trained, read from its own card: run 20 learned last from FER2013's labels
+    # alone, run 23 from them and a teacher model (runs 16 + 20 + 21's probabilities) half and half
+    configs = [json.loads((ROOT / m).with_suffix(".json").read_text())["config"] for m in card["members"]]
+    assert [(c["soft_labels"], bool(c["teacher"])) for c in configs] == [(0.0, False), (0.0, True)]
     names = [t("how.member_label", lang, i=i, arch="fer-net", labels=t(f"how.labels_{k}", lang))
-             for i, k in ((1, "plain"), (2, "plain"))]
+             for i, k in ((1, "plain"), (2, "teacher"))]
     at = run_page(lang)
     assert not at.exception
     assert t("how.ensemble_member", lang, n=n) in [c.value for c in at.caption]

@@ -52,12 +52,14 @@ def test_presets_are_valid_and_course_is_the_course_recipe():
     ensemble = json.loads((models / "default.json").read_text())  # the default averages trained members
     assert ensemble["arch"] == "ensemble" and all((models.parent / m).exists() for m in ensemble["members"])
     card = json.loads((models / "webcam.json").read_text())  # the shipped single network: one-stage's recipe,
-    shipped = TrainConfig.from_dict(card["config"])  # warm-restarted from a committed network (run 15)
+    shipped = TrainConfig.from_dict(card["config"])  # warm-restarted from a committed network (run 23: run 21)
     assert Path(shipped.data).name == "fer2013.zip" and shipped.extra == {"preset": "one-stage"}
     one_stage = preset("one-stage")
     changed = {f for f, v in shipped.to_dict().items() if f != "data" and v != one_stage.to_dict()[f]}
-    assert changed <= {"epochs", "time_budget_minutes", "learning_rate", "soft_labels", "init_model", "seed"}
+    assert changed <= {"epochs", "time_budget_minutes", "learning_rate", "soft_labels", "init_model", "seed",
+                       "teacher", "teacher_weight"}
     assert not shipped.init_model or (models.parent / shipped.init_model).exists()
+    assert not shipped.teacher or (models.parent / shipped.teacher).exists()  # its teacher is committed too
     with pytest.raises(ValueError, match="demo"):
         preset("nope")
 
