@@ -112,13 +112,10 @@ def write_report(model: object, card: ModelCard, dest: Path, history: tuple[dict
                  data: TrainingData | None = None, reports: dict[str, EvalReport] | None = None) -> ModelReport:
     """Write `dest`'s report (fer.jobs.results.ModelReport) beside it: the history and the full validation
     and test reports, so that the results page shows them without the dataset."""
-    from datetime import UTC, datetime
-
     from fer.jobs.results import ModelReport, report_path
 
     reports = reports if reports is not None else full_reports(model, card, data)
-    report = ModelReport(Path(dest).name, card.split, reports, tuple(history),
-                         datetime.now(UTC).isoformat(timespec="seconds"))
+    report = ModelReport(Path(dest).name, card.split, reports, tuple(history), utc_now())
     write_json(report_path(dest), report.to_dict())
     return report
 

@@ -56,24 +56,26 @@ def export_soup(members: list[Path], dest: Path, greedy: bool = False, zoom: flo
     `greedy` chooses the members by their one view on the validation split. `report` hears each score."""
     if not members:
         raise ModelError("a soup needs at least one network")
-    from fer.model.evaluation import predict_scores
+    from fer.model.evaluation import evaluate
     from fer.train.averaging import refresh_batchnorm
 
     names = [str(m) for m in members]
     models, cards = _loaded(members)
+    card_by = dict(zip(names, cards, strict=True))
     weights_of = {n: m.get_weights() for n, m in zip(names, models, strict=True)}
-    correction_of = {n: c.learned_correction for n, c in zip(names, cards, strict=True)}  # floors come after
     base = dataclasses.replace(cards[0], zoom=cards[0].zoom if zoom is None else zoom, tta_flip=False, shift=0,
-                               class_offsets=(), members=(), notes=notes or "")
+                               class_offsets=(), notes=notes or "")
     data = TrainingData(base)
     _, ds, split = data.loaded
     if greedy and not len(split.val):
         raise ModelError(f"{members[0]}: its split has no validation part to choose a soup on")
+    val_images, val_labels = ds.images[split.val], ds.labels[split.val]
     soup = models[0]  # the vessel: every soup's weights are set into it, the members' are kept in weights_of
     made: dict[tuple[str, ...], list[np.ndarray]] = {}
 
-    def card_of(chosen: tuple[str, ...]) -> ModelCard:
-        return dataclasses.replace(base, prior_correction=average_corrections([correction_of[n] for n in chosen]))
+    def card_of(chosen: tuple[str, ...]) -> ModelCard:  # recall-floor offsets left out: floors come after
+        return dataclasses.replace(base, prior_correction=average_corrections([card_by[n].learned_correction
+                                                                                 for n in chosen]))
 
     def make(chosen: tuple[str, ...]) -> None:
         if chosen not in made:
@@ -81,15 +83,14 @@ def export_soup(members: list[Path], dest: Path, greedy: bool = False, zoom: flo
                 made[chosen] = weights_of[chosen[0]]
             else:
                 soup.set_weights(average_weights([weights_of[n] for n in chosen]))
-                refresh_batchnorm(soup, training_batches(data))
+                refresh_batchnorm(soup, training_batches(data))  # augmented alike for every soup
                 made[chosen] = soup.get_weights()
         soup.set_weights(made[chosen])
 
     def score(chosen: tuple[str, ...]) -> float:
         make(chosen)
         card = card_of(chosen)
-        s = predict_scores(soup, ds.images[split.val], zoom=card.zoom, prior_correction=card.prior_correction)
-        acc = float((s.argmax(axis=1) == ds.labels[split.val]).mean())
+        acc = evaluate(soup, val_images, val_labels, zoom=card.zoom, prior_correction=card.prior_correction).accuracy
         if report is not None:
             report(f"{acc:.4f}  {' + '.join(chosen)}")
         return acc
@@ -97,9 +98,8 @@ def export_soup(members: list[Path], dest: Path, greedy: bool = False, zoom: flo
     choice = greedy_soup(names, score) if greedy else SoupChoice(tuple(names), float("nan"), ())
     make(choice.members)
     card = dataclasses.replace(card_of(choice.members), soup=choice.members, params=int(soup.count_params()),
-                               created=utc_now(), train_seconds=round(sum(c.train_seconds for n, c in
-                                                                       zip(names, cards, strict=True)
-                                                                       if n in choice.members), 1))
+                               created=utc_now(),
+                               train_seconds=round(sum(card_by[n].train_seconds for n in choice.members), 1))
     reports = full_reports(soup, card, data)
     card = dataclasses.replace(card, metrics={name: rep.summary() for name, rep in reports.items()})
     save_model(soup, Path(dest), card)

@@ -74,10 +74,9 @@ def greedy_soup(candidates: Sequence[str], score: Callable[[tuple[str, ...]], fl
     if not candidates:
         raise SoupError("a soup needs at least one candidate")
     alone = {c: score((c,)) for c in candidates}
-    steps = [SoupStep((c,), s, False) for c, s in alone.items()]
     order = sorted(candidates, key=lambda c: -alone[c])  # stable: ties keep the given order
     members, best = (order[0],), alone[order[0]]
-    steps = [SoupStep(s.members, s.score, s.members == members) for s in steps]
+    steps = [SoupStep((c,), s, c == order[0]) for c, s in alone.items()]
     for c in order[1:]:
         tried = (*members, c)
         s = score(tried)
