@@ -223,6 +223,18 @@ QUEUE: tuple[PlannedRun, ...] = (
                "with that card's settings, floors by row 8's rule. A default candidate by row 21's second rule. "
                "PrivateTest read once after each choice.",
                finished="2026-12-08"),
+    PlannedRun("distill-default", ("--preset", "one-stage", "--soft-labels", "0",
+                                   "--init-model", "models/candidates/distill-hard-labels.keras",
+                                   "--teacher", "models/teacher-default.npz", "--teacher-weight", "0.5",
+                                   "--learning-rate", "3e-4", "--epochs", "12",
+                                   "--time-budget-minutes", "0", "--seed", "26"),
+               "Run 23 (the webcam's network) trained on with a cosine warm restart from 3e-4 over 12 epochs, every "
+               "target half FER2013's own label and half the shipped default's probabilities (runs 20 + 23 as they "
+               "ship, ten views and floors, models/teacher-default.npz; 70.30 % on PublicTest): issue #38's item 4, "
+               "the webcam's network distilled from the ensemble. Replaces models/webcam.keras if its one view (plan "
+               "row 18's command) beats 68.77 % on PublicTest; exported with that card's settings, floors by row 8's "
+               "rule. Runs 20 + 24 replace the default if they beat 70.30 % on PublicTest as they would ship, macro "
+               "F1 not under 0.690. PrivateTest read once after each choice."),
     PlannedRun("long-fer-net", ("--preset", "one-stage", "--epochs", "120", "--time-budget-minutes", "0",
                                 "--seed", "14"),
                "A stronger single default: fer-net with the shipped recipe (FER+ votes mixed in half and half) over "
