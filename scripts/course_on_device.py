@@ -59,7 +59,8 @@ from typing import Any
 
 import numpy as np
 
-from fer.model.modelio import atomic_write_bytes, write_json  # no TensorFlow: keras is imported where a model is saved
+# no TensorFlow here: keras is imported where a model is saved
+from fer.model.modelio import atomic_write_bytes, utc_now, write_json
 
 log = logging.getLogger("scripts.course_on_device")
 
@@ -485,8 +486,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
-
     from fer.config import TrainConfig
     from fer.jobs.export import write_report
     from fer.model.architectures import build_model
@@ -510,7 +509,7 @@ def cmd_import(args: argparse.Namespace) -> int:
                      split=report["split"], metrics={k: r.summary() for k, r in reports.items()},
                      epochs_trained=int(report["epochs_run"]), best_epoch=int(report["best_epoch"]),
                      train_seconds=float(report["train_seconds"]), machine=report["machine"],
-                     created=datetime.now(UTC).isoformat(timespec="seconds"),
+                     created=utc_now(),
                      notes=f"the course's recipe trained with scripts.course_on_device ({report['stopped_by']}, "
                            f"precision {report['precision']}"
                            + (f", limited to {report['limit']} images per part" if report.get("limit") else "")

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fer.model.evaluation import EvalReport
-from fer.model.modelio import ModelCard, ModelError, load_card, load_model, save_model, write_json
+from fer.model.modelio import ModelCard, ModelError, load_card, load_model, save_model, utc_now, write_json
 
 if TYPE_CHECKING:
     import numpy as np
@@ -301,9 +301,3 @@ def export_ensemble(members: list[Path], dest: Path, tta_flip: bool | None = Non
     write_report(model, card, Path(dest), (), data, reports)
     return card
 
-
-def utc_now() -> str:
-    """Now, UTC, to the second (ISO 8601): when a card or report was made."""
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from fer.config import TrainConfig
@@ -36,7 +36,7 @@ from fer.jobs.runs import (
     runs_dir,
     starting_progress,
 )
-from fer.model.modelio import os_problem, write_json
+from fer.model.modelio import os_problem, utc_now, write_json
 from fer.paths import ROOT
 from fer.train.runlock import LOCK_FD, LOCK_NAME, Lock, LockFileError, held_by, try_lock
 
@@ -175,7 +175,7 @@ def _launch(run_dir: Path, lock: Lock) -> RunInfo:
             proc = subprocess.Popen([sys.executable, "-m", "fer.jobs.launcher", "run", str(run_dir)], cwd=ROOT, env=env,
                                     stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                     start_new_session=True, pass_fds=(lock.fd,))
-        started = datetime.now(UTC).isoformat(timespec="seconds")
+        started = utc_now()
         write_json(run_dir / "job.json", {"state": "running", "pid": proc.pid, "started": started})
         lock.write(json.dumps({"pid": proc.pid, "run": str(run_dir)}))
     except BaseException as exc:

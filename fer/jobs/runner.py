@@ -9,12 +9,11 @@ import signal
 import stat
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from fer.config import TrainConfig
-from fer.model.modelio import os_problem, write_json
+from fer.model.modelio import os_problem, utc_now, write_json
 from fer.train.events import TrainEvent
 from fer.train.runlock import LOCK_FD, LOCK_NAME, Lock
 
@@ -182,7 +181,7 @@ def run_job(run_dir: Path) -> int:
     writer = ProgressWriter(run_dir, _read(run_dir / "config.json").get("epochs", 0), control)
     job = _read(run_dir / "job.json")
     job.update(state="running", pid=os.getpid())
-    job.setdefault("started", _now())
+    job.setdefault("started", utc_now())
     state, error = "failed", ""
     try:
         writer.starting()  # its pid says the process now handles SIGTERM
@@ -229,7 +228,7 @@ def run_job(run_dir: Path) -> int:
         state, error = "failed", f"{type(exc).__name__}: {exc}"
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        job.update(state=state, error=error, finished=_now())
+        job.update(state=state, error=error, finished=utc_now())
         _record_outcome(run_dir / "job.json", job)
         if lock is not None:
             lock.release()  # also freed by the kernel if this process dies first
@@ -277,5 +276,3 @@ def _read(path: Path) -> dict[str, Any]:
     return read_object(path)[0]  # {} for a missing or damaged file, or one that is not an object
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")

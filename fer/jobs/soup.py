@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from fer.jobs.export import TrainingData, full_reports, load_members, utc_now, write_report
-from fer.model.modelio import ModelCard, ModelError, save_model
+from fer.jobs.export import TrainingData, full_reports, load_members, write_report
+from fer.model.modelio import ModelCard, ModelError, save_model, utc_now
 from fer.model.soup import SoupChoice, average_corrections, average_weights, greedy_soup
 
 log = logging.getLogger(__name__)

@@ -8,6 +8,7 @@ import logging
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,11 @@ def metrics_problem(metrics: dict[str, Any]) -> str | None:
                          if (w := number_problem(v, 0, 1)) is not None), None)) is not None:
             return why
     return None
+
+
+def utc_now() -> str:
+    """Now, UTC, to the second (ISO 8601): when a card, report or job was made."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)

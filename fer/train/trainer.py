@@ -15,7 +15,6 @@ import platform
 import shutil
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +24,7 @@ from fer.config import TrainConfig
 from fer.data.dataset import Dataset, load_dataset
 from fer.data.splits import Split, make_split
 from fer.labels import LABELS, NUM_CLASSES
-from fer.model.modelio import ModelCard, write_json
+from fer.model.modelio import ModelCard, utc_now, write_json
 from fer.model.priors import add_offsets, apply_correction, class_floors, prior_correction, recall_offsets
 from fer.tfenv import native_bfloat16, onednn_state, precision_for
 from fer.train.events import Progress, StopFlag, TrainEvent
@@ -373,7 +372,7 @@ def finish_run(run_dir: Path, cfg: TrainConfig, ds: Dataset, split: Split,
         arch=cfg.arch, params=int(model.count_params()), labels=LABELS, config=cfg.to_dict(),
         split=split.description, metrics=metrics, epochs_trained=len(history),
         best_epoch=int(best.get("epoch", 0)), train_seconds=round(total_seconds, 1),
-        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        created=utc_now(),
         machine=f"{platform.machine()} {platform.processor() or ''} cpus={_cpus()} onednn={onednn_state()}"
         f" bf16={'native' if native_bfloat16() else 'emulated'}".strip()
         + (f" {devices}" if devices else ""),
