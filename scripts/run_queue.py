@@ -234,7 +234,8 @@ QUEUE: tuple[PlannedRun, ...] = (
                "the webcam's network distilled from the ensemble. Replaces models/webcam.keras if its one view (plan "
                "row 18's command) beats 68.77 % on PublicTest; exported with that card's settings, floors by row 8's "
                "rule. Runs 20 + 24 replace the default if they beat 70.30 % on PublicTest as they would ship, macro "
-               "F1 not under 0.690. PrivateTest read once after each choice."),
+               "F1 not under 0.690. PrivateTest read once after each choice.",
+               finished="2026-12-08"),
     PlannedRun("long-fer-net", ("--preset", "one-stage", "--epochs", "120", "--time-budget-minutes", "0",
                                 "--seed", "14"),
                "A stronger single default: fer-net with the shipped recipe (FER+ votes mixed in half and half) over "
